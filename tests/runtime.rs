@@ -1,0 +1,1 @@
+//! e2e runtime tests (being written)
