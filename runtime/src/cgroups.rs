@@ -1,1 +1,709 @@
-//! cgroups (being written)
+//! cgroups: the container's cgroup — creating it with `linux.resources`
+//! applied, putting processes in it, signalling them, and removing it.
+//!
+//! cgroups-rs does the kernel work: its `fs::Cgroup` creates and deletes the
+//! directories (one per mounted hierarchy on v1, one on v2, enabling the
+//! controllers in the parents' `cgroup.subtree_control` on v2) and moves
+//! processes, and its `FsManager::set` applies `linux.resources`. This module
+//! owns what cgroups-rs leaves to its caller: the path rules
+//! ([`resolve_path`]), refusing a cgroup that is in use, removing what a
+//! failed create made, killing everything before removal, and the v1 device
+//! rules (where cgroups-rs mistranslates wildcards). Each piece of code of our
+//! own says why cgroups-rs does not do it.
+//!
+//! It does not mount cgroupfs inside the container (rootfs does, from
+//! [`Cgroup::host_dirs`]) and has no systemd driver.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
+use cgroups_rs::fs::error::{Error as FsError, ErrorKind as FsErrorKind};
+use cgroups_rs::fs::freezer::FreezerController;
+use cgroups_rs::fs::hierarchies;
+use cgroups_rs::fs::Controller;
+use cgroups_rs::manager::Error as ManagerError;
+use cgroups_rs::{CgroupPid, FreezerState, FsManager, Manager};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+
+/// Where a container's cgroup goes when config.json names none: `/jolt/<id>`.
+const DEFAULT_PARENT: &str = "jolt";
+/// How long [`Cgroup::destroy`] keeps killing before it gives up.
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long signalling waits for a v1 freezer to reach FROZEN.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Errors name the cgroup path and the cause, e.g. "cgroup /jolt/web:
+/// memory.limit_in_bytes: write 1000: Device or resource busy".
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// `linux.cgroupsPath` cannot be used.
+    #[error("cgroupsPath {path:?}: {reason}")]
+    InvalidPath { path: String, reason: &'static str },
+    /// A value in `linux.resources` is invalid or cannot be applied here.
+    #[error("cgroup /{path}: linux.resources.{field}: {reason}")]
+    InvalidResources {
+        path: String,
+        field: &'static str,
+        reason: String,
+    },
+    /// Reading, writing, creating or removing something in cgroupfs failed.
+    #[error("cgroup /{path}: {what}: {}", describe(source))]
+    Io {
+        path: String,
+        what: String,
+        source: io::Error,
+    },
+    /// cgroups-rs failed without an OS error to show.
+    #[error("cgroup /{path}: {what}: {detail}")]
+    Cgroups {
+        path: String,
+        what: String,
+        detail: String,
+    },
+    /// `create` found the cgroup already holding processes.
+    #[error("cgroup /{path}: already exists and holds processes {pids:?}; is another container using this cgroupsPath?")]
+    InUse { path: String, pids: Vec<i32> },
+    /// `destroy` killed, waited, and processes are still there.
+    #[error("cgroup /{path}: processes {pids:?} are still in it {timeout:?} after SIGKILL; not removing it")]
+    Busy {
+        path: String,
+        pids: Vec<i32>,
+        timeout: Duration,
+    },
+    /// A process in the cgroup could not be signalled.
+    #[error("cgroup /{path}: send {signal} to pid {pid}: {}", errno.desc())]
+    Signal {
+        path: String,
+        pid: i32,
+        signal: Signal,
+        errno: Errno,
+    },
+}
+
+/// An OS error as the C library words it, without Rust's "(os error N)".
+fn describe(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => Errno::from_raw(code).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Pure: turns `linux.cgroupsPath` (None → "/jolt/<id>") into the relative
+/// path used under each hierarchy.
+///
+/// Rejects a path with ".." components, an empty path (or one naming the root
+/// cgroup itself), and the systemd "slice:prefix:name" form. Both "/a/b" and
+/// "a/b" map to "a/b" under the hierarchy root (runc treats an absolute path
+/// that way; jolt treats a relative one the same).
+pub fn resolve_path(cgroups_path: Option<&str>, id: &str) -> Result<String, CgroupError> {
+    match cgroups_path {
+        Some(path) => normalize(path),
+        None => normalize(&format!("/{DEFAULT_PARENT}/{id}")),
+    }
+}
+
+fn normalize(raw: &str) -> Result<String, CgroupError> {
+    let invalid = |reason| {
+        Err(CgroupError::InvalidPath {
+            path: raw.to_string(),
+            reason,
+        })
+    };
+    let parts: Vec<&str> = raw.split(':').collect();
+    if parts.len() == 3 && !parts[0].contains('/') {
+        return invalid(
+            "systemd cgroup paths need --systemd-cgroup, which jolt does not support yet",
+        );
+    }
+    let mut components = Vec::new();
+    for component in raw.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => return invalid("must not contain \"..\" components"),
+            name => components.push(name),
+        }
+    }
+    if components.is_empty() {
+        return invalid(if raw.is_empty() {
+            "is empty"
+        } else {
+            "names the root cgroup, which a container cannot own"
+        });
+    }
+    Ok(components.join("/"))
+}
+
+/// True when the host is unified (pure cgroup v2).
+pub fn is_v2() -> bool {
+    hierarchies::is_cgroup2_unified_mode()
+}
+
+/// A container's cgroup: its path relative to each hierarchy's root, and the
+/// cgroups-rs handle on it (one directory per mounted hierarchy on v1).
+#[derive(Debug)]
+pub struct Cgroup {
+    path: String,
+    cgroup: cgroups_rs::fs::Cgroup,
+}
+
+impl Cgroup {
+    /// Creates the cgroup (all hierarchies on v1, one dir on v2) and applies
+    /// `linux.resources`: memory (limit, reservation, swap), cpu (shares,
+    /// quota, period, cpus, mems; on v2 shares become a weight), pids (limit)
+    /// and, through cgroups-rs, blkio, hugepages and network. On v1 it writes
+    /// the device rules followed by the devices runc allows every container;
+    /// on v2 device rules would need an eBPF program, so they are ignored
+    /// with a warning.
+    ///
+    /// A cgroup that already exists is reused if it holds no process, and is
+    /// an error otherwise. If anything fails, the directories this call made
+    /// are removed before the error is returned; shared parents such as
+    /// `/jolt` stay, as they do after [`Cgroup::destroy`].
+    pub fn create(path: &str, resources: Option<&LinuxResources>) -> Result<Cgroup, CgroupError> {
+        let cg = Cgroup::open(path)?;
+        let v2 = cg.cgroup.v2();
+        let (resources, devices) = match resources {
+            Some(r) => {
+                let (rest, devices) = prepare(&cg.path, r, v2)?;
+                (Some(rest), devices)
+            }
+            None => (None, Vec::new()),
+        };
+
+        let dirs: Vec<PathBuf> = cg.host_dirs().into_iter().map(|(_, d)| d).collect();
+        if dirs.iter().any(|d| d.exists()) {
+            let pids = cg.pids()?;
+            if !pids.is_empty() {
+                return Err(CgroupError::InUse {
+                    path: cg.path.clone(),
+                    pids,
+                });
+            }
+        }
+        let created: Vec<PathBuf> = dirs.into_iter().filter(|d| !d.exists()).collect();
+
+        let result = cg
+            .cgroup
+            .create()
+            .map_err(|e| cg.fs_error("create", e))
+            .and_then(|()| cg.apply(resources.as_ref(), &devices));
+        if let Err(err) = result {
+            cg.remove_created(&created);
+            return Err(err);
+        }
+        Ok(cg)
+    }
+
+    /// Opens an existing cgroup by path (for `kill --all`, `delete`). Does not
+    /// create anything, and does not fail when the cgroup is gone: then
+    /// [`Cgroup::pids`] is empty and [`Cgroup::destroy`] succeeds.
+    pub fn open(path: &str) -> Result<Cgroup, CgroupError> {
+        let path = normalize(path)?;
+        let cgroup = cgroups_rs::fs::Cgroup::load(hierarchies::auto(), &path);
+        Ok(Cgroup { path, cgroup })
+    }
+
+    /// The path relative to each hierarchy's root, e.g. "jolt/web".
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Moves process `pid` (with all its threads) into the cgroup, in every
+    /// hierarchy on v1.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        // The kernel reads pid 0 in cgroup.procs as "the writer": jolt itself.
+        let tgid =
+            u64::try_from(pid)
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| CgroupError::Cgroups {
+                    path: self.path.clone(),
+                    what: format!("add process {pid}"),
+                    detail: "not a process id".into(),
+                })?;
+        self.cgroup
+            .add_task_by_tgid(CgroupPid::from(tgid))
+            .map_err(|e| self.fs_error(&format!("add process {pid}"), e))
+    }
+
+    /// Pids of every process in the cgroup and in any cgroup nested below it
+    /// (on v1 read from one hierarchy: freezer, else pids, else memory).
+    /// Empty if the cgroup is gone.
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let mut pids = Vec::new();
+        if let Some(dir) = self.procs_dir() {
+            // cgroups-rs reads cgroup.procs of one directory only and turns
+            // read errors into an empty list; processes in nested cgroups
+            // count too, and a failed read must not look like "no process".
+            self.collect_procs(&dir, &mut pids)?;
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// Sends `signal` to every process in the cgroup (for `kill --all`).
+    ///
+    /// The cgroup is frozen while its processes are listed and signalled, so
+    /// none can fork an unsignalled child or exit and have its pid reused;
+    /// it is then thawed unless it was frozen (paused) before — except for
+    /// SIGKILL, which a frozen v1 process would never act on. On v2, SIGKILL
+    /// goes through `cgroup.kill` when the kernel has it.
+    pub fn signal_all(&self, signal: Signal) -> Result<(), CgroupError> {
+        if self.cgroup.v2()
+            && signal == Signal::SIGKILL
+            && Path::new(hierarchies::UNIFIED_MOUNTPOINT)
+                .join(&self.path)
+                .join("cgroup.kill")
+                .exists()
+        {
+            return self
+                .cgroup
+                .kill()
+                .map_err(|e| self.fs_error("cgroup.kill", e));
+        }
+
+        let freezer = self
+            .cgroup
+            .controller_of::<FreezerController>()
+            .filter(|f| f.exists());
+        let mut thaw_after = false;
+        if let Some(freezer) = freezer {
+            let state = freezer
+                .state()
+                .map_err(|e| self.fs_error("freezer state", e))?;
+            if matches!(state, FreezerState::Thawed) {
+                freezer.freeze().map_err(|e| self.fs_error("freeze", e))?;
+                self.wait_frozen(freezer);
+                thaw_after = true;
+            } else {
+                thaw_after = signal == Signal::SIGKILL;
+            }
+        }
+
+        let result = self.pids().and_then(|pids| self.send(&pids, signal));
+        if let (Some(freezer), true) = (freezer, thaw_after) {
+            let thawed = freezer.thaw().map_err(|e| self.fs_error("thaw", e));
+            return result.and(thawed);
+        }
+        result
+    }
+
+    /// SIGKILLs anything left, waits (bounded, 5 s, polling) until no process
+    /// is left, then removes the directories in every hierarchy, nested
+    /// cgroups included. The shared parent (`/jolt`) stays. Idempotent: a
+    /// cgroup that is already gone is Ok.
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        if !self.host_dirs().iter().any(|(_, d)| d.exists()) {
+            return Ok(());
+        }
+        let deadline = Instant::now() + DESTROY_TIMEOUT;
+        loop {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(CgroupError::Busy {
+                    path: self.path.clone(),
+                    pids,
+                    timeout: DESTROY_TIMEOUT,
+                });
+            }
+            self.signal_all(Signal::SIGKILL)?;
+            thread::sleep(POLL_INTERVAL);
+        }
+        // Not cgroups-rs's Cgroup::delete (nor FsManager::destroy, which
+        // first moves leftover processes to the root cgroup): on v2 it is a
+        // bare rmdir that fails on nested cgroups and on a cgroup already
+        // gone. Each controller's delete removes nested cgroups, retries
+        // while the kernel still reports the cgroup busy, and is Ok when the
+        // directory is gone (on v2 all controllers share the one directory).
+        for subsystem in self.cgroup.subsystems() {
+            subsystem
+                .to_controller()
+                .delete()
+                .map_err(|e| self.fs_error("remove", e))?;
+        }
+        Ok(())
+    }
+
+    /// The host directories of this cgroup: on v1 one per mounted hierarchy,
+    /// named after the hierarchy's mount directory (e.g. ("memory",
+    /// /sys/fs/cgroup/memory/jolt/x), ("cpu,cpuacct", ...) where those are
+    /// mounted together, ("systemd", ...) for name=systemd); on v2 one ("",
+    /// /sys/fs/cgroup/jolt/x). They may not exist (yet, or any more).
+    pub fn host_dirs(&self) -> Vec<(String, PathBuf)> {
+        if self.cgroup.v2() {
+            let dir = Path::new(hierarchies::UNIFIED_MOUNTPOINT).join(&self.path);
+            return vec![(String::new(), dir)];
+        }
+        let depth = Path::new(&self.path).components().count();
+        let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+        for subsystem in self.cgroup.subsystems() {
+            let dir = subsystem.to_controller().path();
+            if dirs.iter().any(|(_, d)| d == dir) {
+                continue;
+            }
+            let name = dir
+                .ancestors()
+                .nth(depth)
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| subsystem.controller_name());
+            dirs.push((name, dir.to_path_buf()));
+        }
+        dirs
+    }
+
+    /// Applies resources (devices already split off by [`prepare`]).
+    fn apply(
+        &self,
+        resources: Option<&LinuxResources>,
+        devices: &[DeviceRule],
+    ) -> Result<(), CgroupError> {
+        if let Some(resources) = resources {
+            let mut manager =
+                FsManager::new(&self.path).map_err(|e| self.manager_error("read cgroups", e))?;
+            manager
+                .set(resources)
+                .map_err(|e| self.manager_error("apply linux.resources", e))?;
+        }
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let controller = self
+            .cgroup
+            .controller_of::<DevicesController>()
+            .ok_or_else(|| CgroupError::InvalidResources {
+                path: self.path.clone(),
+                field: "devices",
+                reason: "no devices cgroup hierarchy is mounted".into(),
+            })?;
+        for rule in devices {
+            let written = if rule.allow {
+                controller.allow_device(rule.typ, rule.major, rule.minor, &rule.access)
+            } else {
+                controller.deny_device(rule.typ, rule.major, rule.minor, &rule.access)
+            };
+            written.map_err(|e| self.fs_error("devices", e))?;
+        }
+        Ok(())
+    }
+
+    /// Best effort, after a failed create: remove the directories it made.
+    /// Plain rmdir, since cgroups-rs can only delete every hierarchy's
+    /// directory, including ones that existed before.
+    fn remove_created(&self, created: &[PathBuf]) {
+        for dir in created {
+            match std::fs::remove_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(
+                    "cgroup /{}: cannot remove {} after a failed create: {}",
+                    self.path,
+                    dir.display(),
+                    describe(&e)
+                ),
+            }
+        }
+    }
+
+    /// The directory whose cgroup.procs lists the members.
+    fn procs_dir(&self) -> Option<PathBuf> {
+        if self.cgroup.v2() {
+            return self.host_dirs().into_iter().next().map(|(_, d)| d);
+        }
+        let subsystems = self.cgroup.subsystems();
+        ["freezer", "pids", "memory"]
+            .iter()
+            .find_map(|name| subsystems.iter().find(|s| s.controller_name() == *name))
+            .or_else(|| subsystems.first())
+            .map(|s| s.to_controller().path().to_path_buf())
+    }
+
+    fn collect_procs(&self, dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
+        let procs = dir.join("cgroup.procs");
+        let text = match std::fs::read_to_string(&procs) {
+            Ok(text) => text,
+            // Gone, or removed while we walked the tree.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(self.io_error(&procs, "read", source)),
+        };
+        for line in text.lines() {
+            let pid = line.trim().parse().map_err(|_| CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: format!("{}: read", procs.display()),
+                detail: format!("not a pid: {line:?}"),
+            })?;
+            pids.push(pid);
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(self.io_error(dir, "list", source)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|source| self.io_error(dir, "list", source))?;
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                self.collect_procs(&entry.path(), pids)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until a v1 freezer reports FROZEN, so that no process is left
+    /// running between listing and signalling. Bounded: a process in
+    /// uninterruptible sleep can hold FREEZING for long. (On v2 cgroups-rs
+    /// reports the requested state, so this returns at once.)
+    fn wait_frozen(&self, freezer: &FreezerController) {
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        while Instant::now() < deadline {
+            match freezer.state() {
+                Ok(FreezerState::Freezing) => thread::sleep(POLL_INTERVAL),
+                _ => return,
+            }
+        }
+        tracing::warn!(
+            "cgroup /{}: still freezing after {:?}; signalling anyway",
+            self.path,
+            FREEZE_TIMEOUT
+        );
+    }
+
+    /// Signals each pid; a process that is already gone is not an error.
+    /// Every pid is tried; the first failure is returned.
+    fn send(&self, pids: &[i32], signal: Signal) -> Result<(), CgroupError> {
+        let mut first_error = None;
+        for &pid in pids {
+            match kill(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(errno) => {
+                    first_error.get_or_insert(CgroupError::Signal {
+                        path: self.path.clone(),
+                        pid,
+                        signal,
+                        errno,
+                    });
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn io_error(&self, file: &Path, action: &str, source: io::Error) -> CgroupError {
+        CgroupError::Io {
+            path: self.path.clone(),
+            what: format!("{}: {action}", file.display()),
+            source,
+        }
+    }
+
+    /// Rewords a cgroups-rs error as "<file>: write <value>: <cause>" or
+    /// "<what>: <cause>".
+    fn fs_error(&self, what: &str, err: FsError) -> CgroupError {
+        let what = match err.kind() {
+            FsErrorKind::WriteFailed(file, value) if value == "[CREATE FILE]" => {
+                format!("{}: open", file_name(file))
+            }
+            FsErrorKind::WriteFailed(file, value) => format!("{}: write {value}", file_name(file)),
+            FsErrorKind::ReadFailed(file) => format!("{}: read", file_name(file)),
+            _ => what.to_string(),
+        };
+        let cause = std::error::Error::source(&err).and_then(|c| c.downcast_ref::<io::Error>());
+        match cause {
+            Some(cause) => CgroupError::Io {
+                path: self.path.clone(),
+                what,
+                source: match cause.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(cause.kind(), cause.to_string()),
+                },
+            },
+            None => CgroupError::Cgroups {
+                path: self.path.clone(),
+                what,
+                detail: err.kind().to_string(),
+            },
+        }
+    }
+
+    fn manager_error(&self, what: &str, err: ManagerError) -> CgroupError {
+        match err {
+            ManagerError::Cgroupfs(e) => self.fs_error(what, e),
+            other => CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: what.to_string(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The last path component of a file cgroups-rs names (sometimes a full path).
+fn file_name(file: &str) -> String {
+    Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// One rule for a v1 devices cgroup (devices.allow or devices.deny).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DeviceRule {
+    allow: bool,
+    typ: DeviceType,
+    /// -1 is the wildcard `*`, as cgroups-rs writes it.
+    major: i64,
+    minor: i64,
+    access: Vec<DevicePermissions>,
+}
+
+/// The devices runc allows every container after the config's own rules
+/// (libcontainer/specconv AllowedDevices): mknod of any device, /dev/null,
+/// random, full, tty, zero, urandom, /dev/pts/*, /dev/ptmx and /dev/net/tun.
+/// The runtime spec has the runtime supply the first of these, and bundles
+/// written for runc (`runc spec` denies every device) rely on the rest.
+const DEFAULT_ALLOWED_DEVICES: &[(DeviceType, i64, i64, &str)] = &[
+    (DeviceType::Char, -1, -1, "m"),
+    (DeviceType::Block, -1, -1, "m"),
+    (DeviceType::Char, 1, 3, "rwm"),
+    (DeviceType::Char, 1, 8, "rwm"),
+    (DeviceType::Char, 1, 7, "rwm"),
+    (DeviceType::Char, 5, 0, "rwm"),
+    (DeviceType::Char, 1, 5, "rwm"),
+    (DeviceType::Char, 1, 9, "rwm"),
+    (DeviceType::Char, 136, -1, "rwm"),
+    (DeviceType::Char, 5, 2, "rwm"),
+    (DeviceType::Char, 10, 200, "rwm"),
+];
+
+/// Checks `linux.resources` before anything is created, and splits it into
+/// what `FsManager::set` applies and the v1 device rules jolt writes itself.
+///
+/// Checked here because cgroups-rs reports these only as "invalid linux
+/// resource", or not at all.
+fn prepare(
+    path: &str,
+    resources: &LinuxResources,
+    v2: bool,
+) -> Result<(LinuxResources, Vec<DeviceRule>), CgroupError> {
+    let invalid = |field, reason: String| {
+        Err(CgroupError::InvalidResources {
+            path: path.to_string(),
+            field,
+            reason,
+        })
+    };
+    let mut rest = resources.clone();
+
+    if let Some(memory) = rest.memory_mut() {
+        let limit = memory.limit().unwrap_or(0);
+        let swap = memory.swap().unwrap_or(0);
+        if swap > 0 && limit > 0 && swap < limit {
+            return invalid(
+                "memory.swap",
+                format!(
+                    "{swap} is below memory.limit {limit}: it limits memory plus swap, \
+                     so it must be at least the limit (or -1 for no limit)"
+                ),
+            );
+        }
+        if v2 && swap > 0 && limit <= 0 {
+            return invalid(
+                "memory.swap",
+                "on cgroup v2 a swap limit needs memory.limit as well".into(),
+            );
+        }
+        if let Some(swappiness) = memory.swappiness().filter(|&s| s > 100) {
+            return invalid("memory.swappiness", format!("{swappiness} is above 100"));
+        }
+        // cgroups-rs writes memory.swap.max = 0 on v2 when only a limit is
+        // given, which forbids swap; runc leaves it alone. "max" is what a
+        // new cgroup has, and what v1 does with memory.memsw.
+        if v2 && limit > 0 && memory.swap().is_none() {
+            memory.set_swap(Some(-1));
+        }
+    }
+    if rest.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        return invalid("unified", "not supported by jolt yet".into());
+    }
+    if rest.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
+        return invalid("rdma", "not supported by jolt yet".into());
+    }
+
+    let rules = rest.devices_mut().take().unwrap_or_default();
+    if v2 {
+        if !rules.is_empty() {
+            tracing::warn!(
+                "cgroup /{path}: {} linux.resources.devices rules are not enforced: \
+                 cgroup v2 device control needs an eBPF program, which jolt does not load",
+                rules.len()
+            );
+        }
+        return Ok((rest, Vec::new()));
+    }
+    if rules.is_empty() {
+        return Ok((rest, Vec::new()));
+    }
+    let mut devices = Vec::with_capacity(rules.len() + DEFAULT_ALLOWED_DEVICES.len());
+    for (index, rule) in rules.iter().enumerate() {
+        devices.push(
+            device_rule(rule).map_err(|reason| CgroupError::InvalidResources {
+                path: path.to_string(),
+                field: "devices",
+                reason: format!("rule {index}: {reason}"),
+            })?,
+        );
+    }
+    for &(typ, major, minor, access) in DEFAULT_ALLOWED_DEVICES {
+        devices.push(DeviceRule {
+            allow: true,
+            typ,
+            major,
+            minor,
+            access: access
+                .chars()
+                .filter_map(DevicePermissions::from_char)
+                .collect(),
+        });
+    }
+    Ok((rest, devices))
+}
+
+/// Converts one config rule. cgroups-rs's own conversion writes a missing
+/// major or minor as 0 instead of the wildcard `*`, so "c *:* m" would
+/// become "c 0:0 m". A missing access means all of "rwm" (the kernel
+/// rejects an empty one).
+fn device_rule(rule: &LinuxDeviceCgroup) -> Result<DeviceRule, String> {
+    let kind = rule.typ().unwrap_or_default();
+    let typ = DeviceType::from_char(kind.as_str().chars().next())
+        .ok_or_else(|| format!("type {:?} is not one of a, b, c", kind.as_str()))?;
+    let access = rule.access().as_deref().unwrap_or("rwm");
+    let access = if access.is_empty() { "rwm" } else { access };
+    let access = access
+        .chars()
+        .map(|c| {
+            DevicePermissions::from_char(c)
+                .ok_or_else(|| format!("access {access:?} may hold only r, w and m"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let number = |n: Option<i64>, what| match n {
+        None | Some(-1) => Ok(-1),
+        Some(n) if n >= 0 => Ok(n),
+        Some(n) => Err(format!("{what} {n} is negative")),
+    };
+    Ok(DeviceRule {
+        allow: rule.allow(),
+        typ,
+        major: number(rule.major(), "major")?,
+        minor: number(rule.minor(), "minor")?,
+        access,
+    })
+}

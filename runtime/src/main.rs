@@ -1,1 +1,57 @@
-fn main() {}
+//! `jolt`: parse runc's command line, set up logging, run the subcommand,
+//! and turn an error into runc's output: a message on stderr (and in the
+//! --log file) and exit status 1.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Parser;
+use jolt_runtime::state::Root;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version {
+        println!("{}", cli::version());
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = cli::log::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+        eprintln!("{e:#}");
+        return ExitCode::FAILURE;
+    }
+    match dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if cli.log.is_some() {
+                tracing::error!("{msg}");
+            }
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<u8> {
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup: jolt does not support systemd cgroup management yet; drop the flag to use cgroupfs");
+    }
+    let root = Root::new(&cli.root);
+    let Some(command) = &cli.command else {
+        bail!("no command given: see jolt --help");
+    };
+    match command {
+        Command::Create(a) => cli::create::exec(&root, a)?,
+        Command::Start(a) => cli::start::exec(&root, a)?,
+        Command::State(a) => cli::state::exec(&root, a)?,
+        Command::Kill(a) => cli::kill::exec(&root, a)?,
+        Command::Delete(a) => cli::delete::exec(&root, a)?,
+        Command::List(a) => cli::list::exec(&root, a)?,
+        Command::Spec(a) => cli::spec::exec(a)?,
+        Command::Run(a) => return Ok(cli::run::exec(&root, a)?.clamp(0, 255) as u8),
+    }
+    Ok(0)
+}

@@ -1,0 +1,103 @@
+//! channel: the typed messages jolt and the container's init exchange.
+//!
+//! A SOCK_SEQPACKET socketpair keeps message boundaries, so each message is
+//! one JSON datagram. Errors in the child travel back as data
+//! (`Message::Error`) and become the message `jolt` prints, never a bare
+//! exit code.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+/// Largest message; state JSON with the whole spec fits easily.
+const MAX_MESSAGE: usize = 1 << 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Message {
+    /// jolt → intermediate: the process is in its cgroup, go on.
+    Go,
+    /// intermediate → jolt: a new user namespace exists, write its maps.
+    NeedMappings,
+    /// jolt → intermediate: uid_map and gid_map are written.
+    MappingsDone,
+    /// intermediate → jolt: the container's init, in jolt's pid namespace.
+    InitPid(i32),
+    /// init → jolt: mounts are done; run prestart and createRuntime hooks.
+    RunHooks,
+    /// jolt → init: hooks ran; here is the state JSON for the init's hooks.
+    HooksDone(String),
+    /// init → jolt: set up, waiting on exec.fifo for `jolt start`.
+    Ready,
+    /// either way: what failed.
+    Error(String),
+}
+
+/// One end of the socketpair.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// A connected pair, both ends close-on-exec.
+    pub fn pair() -> io::Result<(Channel, Channel)> {
+        let (a, b) = socket::socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    pub fn send(&self, msg: &Message) -> io::Result<()> {
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        nix::sys::socket::send(self.fd.as_raw_fd(), &data, socket::MsgFlags::MSG_NOSIGNAL)?;
+        Ok(())
+    }
+
+    /// The next message; `None` when the other end closed.
+    pub fn recv(&self) -> io::Result<Option<Message>> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let n = loop {
+            match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, socket::MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}
+
+impl AsFd for Channel {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_keep_their_boundaries() {
+        let (a, b) = Channel::pair().unwrap();
+        a.send(&Message::InitPid(42)).unwrap();
+        a.send(&Message::Error("mount /proc: EPERM".into()))
+            .unwrap();
+        assert!(matches!(b.recv().unwrap(), Some(Message::InitPid(42))));
+        match b.recv().unwrap() {
+            Some(Message::Error(e)) => assert_eq!(e, "mount /proc: EPERM"),
+            other => panic!("{other:?}"),
+        }
+        drop(a);
+        assert!(b.recv().unwrap().is_none());
+    }
+}

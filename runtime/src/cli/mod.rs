@@ -1,0 +1,120 @@
+//! cli: runc's command line, parsed with clap; one file per subcommand.
+//!
+//! Parsing only: each subcommand turns its arguments into a call to
+//! `jolt_runtime::container` and prints the result the way runc does.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod log;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jolt",
+    about = "An OCI runtime with runc's command line",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Directory holding the containers' state
+    #[arg(long, global = true, default_value = "/run/jolt")]
+    pub root: PathBuf,
+    /// Write log messages to this file instead of stderr
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug messages too
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported yet)
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container from a bundle; it waits for `start`
+    Create(create::Args),
+    /// Run the process of a created container
+    Start(start::Args),
+    /// Print a container's state as JSON
+    State(state::Args),
+    /// Send a signal to a container's init (or all its processes)
+    Kill(kill::Args),
+    /// Delete a container and everything it holds
+    Delete(delete::Args),
+    /// Create and start a container, and by default wait for it
+    Run(run::Args),
+    /// List containers
+    #[command(alias = "ps-all")]
+    List(list::Args),
+    /// Write a default config.json
+    Spec(spec::Args),
+}
+
+/// The options `create` and `run` share.
+#[derive(Debug, clap::Args)]
+pub struct CreateFlags {
+    /// Path to the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// File to write the container's init pid to
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// AF_UNIX socket that receives the pseudo-terminal's master
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Do not give the container a new session keyring
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass this many extra descriptors (from 3 up) to the container
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+impl CreateFlags {
+    pub fn options(&self) -> jolt_runtime::container::CreateOptions {
+        jolt_runtime::container::CreateOptions {
+            bundle: self.bundle.clone(),
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+        }
+    }
+}
+
+/// runc's three-line version.
+pub fn version() -> String {
+    format!(
+        "jolt version {}\ncommit: {}\nspec: {}",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("JOLT_COMMIT").unwrap_or("unknown"),
+        jolt_runtime::state::OCI_VERSION
+    )
+}

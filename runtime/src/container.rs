@@ -1,0 +1,508 @@
+//! container: the lifecycle operations `jolt` offers, as a library.
+//!
+//! create, start, kill, delete and run, each holding the container's lock
+//! for its whole length. create either finishes with a container in the
+//! created state or removes everything it made (state dir, cgroup,
+//! processes). The CLI only parses arguments and calls these.
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use crate::cgroups::{self, Cgroup, CgroupError};
+use crate::channel::{Channel, Message};
+use crate::hooks::{self, HookError, HookKind};
+use crate::init;
+use crate::namespaces::{self, NamespaceError};
+use crate::rootfs;
+use crate::spec::{self, SpecError};
+use crate::state::{self, Locked, Record, Root, StateError, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error("container {id}: {msg}")]
+    Init { id: String, msg: String },
+    #[error("container not running")]
+    NotRunning,
+    #[error("cannot delete container {0} that is not stopped: {1}")]
+    NotStopped(String, Status),
+    #[error("cannot start container {0}: {1}")]
+    CannotStart(String, &'static str),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{what}: {source}")]
+    Sys { what: String, source: Errno },
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
+    let what = what.into();
+    move |source| Error::Sys { what, source }
+}
+
+/// `jolt create` options.
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Creates container `id` from a bundle: on success its init waits in the
+/// created state; on failure nothing it made is left.
+pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
+    state::validate_id(id)?;
+    let bundle = spec::load(&opts.bundle)?;
+    let process = bundle.spec.process().as_ref().expect("validated");
+    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+        return Err(Error::Usage(
+            "cannot allocate tty if jolt will detach without setting console socket \
+             (set process.terminal to false or pass --console-socket)"
+                .into(),
+        ));
+    }
+    let linux = bundle.spec.linux().as_ref().expect("validated");
+    let cgroup_path =
+        cgroups::resolve_path(linux.cgroups_path().as_deref().and_then(Path::to_str), id)?;
+    let plan = namespaces::plan(linux);
+
+    let locked = root.create(id)?;
+    let mut record = Record {
+        id: id.to_string(),
+        pid: 0,
+        pid_start: 0,
+        status: Status::Creating,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: owner(),
+        cgroup_path: cgroup_path.clone(),
+        config: bundle.spec.clone(),
+    };
+    let mut made = Made::default();
+    let result = (|| {
+        locked.save(&record)?;
+        make_fifo(&locked.fifo())?;
+        let cgroup = Cgroup::create(&cgroup_path, linux.resources().as_ref())?;
+        let dirs = cgroup.host_dirs();
+        made.cgroup = Some(cgroup);
+        // The init reaches exec.fifo through this, not through a path.
+        let state_dir: OwnedFd = nix::fcntl::open(
+            &locked.dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys(format!("open {}", locked.dir.display())))?;
+        let args = init::Args {
+            bundle: &bundle,
+            plan: &plan,
+            rootfs: rootfs::Options {
+                no_pivot: opts.no_pivot,
+                in_user_ns: plan.has(nix::sched::CloneFlags::CLONE_NEWUSER),
+                cgroup_ns: plan.has(nix::sched::CloneFlags::CLONE_NEWCGROUP),
+                cgroup_v2: cgroups::is_v2(),
+                cgroup_dirs: dirs,
+            },
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            state_dir: state_dir.as_raw_fd(),
+            console_socket: opts.console_socket.clone(),
+        };
+        spawn(&locked, &mut record, &args, &mut made)
+    })();
+    match result {
+        Ok(()) => {}
+        Err(e) => {
+            made.undo();
+            let _ = locked.remove();
+            return Err(e);
+        }
+    }
+    record.status = Status::Created;
+    locked.save(&record)?;
+    if let Some(path) = &opts.pid_file {
+        write_pid_file(path, record.pid)?;
+    }
+    Ok(record.pid)
+}
+
+/// What create has made so far, to undo on failure.
+#[derive(Default)]
+struct Made {
+    cgroup: Option<Cgroup>,
+    intermediate: Option<Pid>,
+    init: Option<Pid>,
+}
+
+impl Made {
+    fn undo(&mut self) {
+        if let Some(pid) = self.init.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        if let Some(pid) = self.intermediate.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+fn make_fifo(path: &Path) -> Result<(), Error> {
+    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622))
+        .map_err(sys(format!("mkfifo {}", path.display())))?;
+    // Whatever the umask, the container's user must be able to write it.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o622)).map_err(|e| Error::Sys {
+        what: format!("chmod {}", path.display()),
+        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })
+}
+
+/// Forks the intermediate and drives the conversation until the init says
+/// Ready.
+fn spawn(
+    locked: &Locked,
+    record: &mut Record,
+    args: &init::Args,
+    made: &mut Made,
+) -> Result<(), Error> {
+    let id = &record.id;
+    let init_err = |msg: String| Error::Init {
+        id: id.clone(),
+        msg,
+    };
+    let (parent, child) = Channel::pair().map_err(|e| init_err(format!("socketpair: {e}")))?;
+    // SAFETY: jolt is single-threaded: the child may run arbitrary code.
+    match unsafe { fork() }.map_err(sys("fork"))? {
+        ForkResult::Child => {
+            drop(parent);
+            // The lock belongs to this jolt invocation, not to the container:
+            // close our copy so `jolt start` can take it.
+            // SAFETY: closing a descriptor the parent's Locked owns; this
+            // process never drops that Locked (it exits or execs).
+            unsafe { libc::close(locked.dir_fd()) };
+            init::intermediate(child, args)
+        }
+        ForkResult::Parent { child: pid } => {
+            made.intermediate = Some(pid);
+        }
+    }
+    drop(child);
+    let cgroup = made.cgroup.as_ref().expect("made before spawn");
+    cgroup.add_process(made.intermediate.expect("forked").as_raw())?;
+    let send = |m: &Message| {
+        parent
+            .send(m)
+            .map_err(|e| init_err(format!("talking to init: {e}")))
+    };
+    send(&Message::Go)?;
+    let spec = &record.config.clone();
+    loop {
+        let msg = parent
+            .recv()
+            .map_err(|e| init_err(format!("talking to init: {e}")))?;
+        match msg {
+            Some(Message::NeedMappings) => {
+                let pid = made.intermediate.expect("forked").as_raw();
+                let linux = spec.linux().as_ref().expect("validated");
+                match namespaces::write_mappings(pid, linux) {
+                    Ok(()) => send(&Message::MappingsDone)?,
+                    Err(e) => {
+                        let _ = send(&Message::Error(e.to_string()));
+                        return Err(e.into());
+                    }
+                }
+            }
+            Some(Message::InitPid(pid)) => {
+                made.init = Some(Pid::from_raw(pid));
+                if let Some(mid) = made.intermediate.take() {
+                    let _ = waitpid(mid, None);
+                }
+                record.pid = pid;
+                record.pid_start = state::process_start(pid).unwrap_or(0);
+            }
+            Some(Message::RunHooks) => {
+                locked.save(record)?;
+                let state = serde_json::to_string(&record.oci_state()).expect("serializes");
+                #[allow(deprecated)] // runc still runs prestart hooks
+                let kinds = [HookKind::Prestart, HookKind::CreateRuntime];
+                for kind in kinds {
+                    if let Err(e) = hooks::run(spec.hooks().as_ref(), kind, state.as_bytes()) {
+                        let _ = send(&Message::Error(e.to_string()));
+                        return Err(e.into());
+                    }
+                }
+                send(&Message::HooksDone(state))?;
+            }
+            Some(Message::Ready) => return Ok(()),
+            Some(Message::Error(msg)) => return Err(init_err(msg)),
+            Some(other) => return Err(init_err(format!("unexpected message {other:?}"))),
+            None => {
+                return Err(init_err(
+                    "the container's init exited before it was ready".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn owner() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    state::write_atomic(&path, pid.to_string().as_bytes(), 0o644).map_err(Error::from)
+}
+
+/// Releases a created container: its init execs the user's program.
+pub fn start(root: &Root, id: &str) -> Result<(), Error> {
+    let locked = root.open(id)?;
+    let mut record = locked.load()?;
+    match record.live_status() {
+        Status::Created => {}
+        Status::Running => return Err(Error::CannotStart(id.into(), "it is already running")),
+        Status::Stopped => return Err(Error::CannotStart(id.into(), "it has stopped")),
+        Status::Creating => return Err(Error::CannotStart(id.into(), "it is still being created")),
+    }
+    release(&locked, &record)?;
+    record.status = Status::Running;
+    locked.save(&record)?;
+    let state = serde_json::to_string(&record.oci_state()).expect("serializes");
+    if let Err(e) = hooks::run(
+        record.config.hooks().as_ref(),
+        HookKind::Poststart,
+        state.as_bytes(),
+    ) {
+        let _ = kill(Pid::from_raw(record.pid), Signal::SIGKILL);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Opens exec.fifo for reading and waits for the init's byte, watching that
+/// the init is still alive.
+fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
+    let fifo_path = locked.fifo();
+    let fifo = nix::fcntl::open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys(format!("open {}", fifo_path.display())))?;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [PollFd::new(
+            std::os::fd::AsFd::as_fd(&fifo),
+            PollFlags::POLLIN,
+        )];
+        match poll(&mut fds, PollTimeout::from(100u8)) {
+            Ok(0) | Err(Errno::EINTR) => {
+                if record.live_status() == Status::Stopped {
+                    return Err(Error::CannotStart(record.id.clone(), "its init has exited"));
+                }
+            }
+            Ok(_) => {
+                let mut byte = [0u8; 1];
+                match nix::unistd::read(&fifo, &mut byte) {
+                    Ok(1) => break,
+                    Ok(_) | Err(Errno::EAGAIN) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                        if record.live_status() == Status::Stopped {
+                            return Err(Error::CannotStart(
+                                record.id.clone(),
+                                "its init has exited",
+                            ));
+                        }
+                    }
+                    Err(e) => return Err(sys("read exec.fifo")(e)),
+                }
+            }
+            Err(e) => return Err(sys("poll exec.fifo")(e)),
+        }
+    }
+    let _ = fs::remove_file(&fifo_path);
+    Ok(())
+}
+
+/// Sends a signal to the container's init, or with `all` to every process
+/// in its cgroup.
+pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(), Error> {
+    let locked = root.open(id)?;
+    let record = locked.load()?;
+    let status = record.live_status();
+    if all {
+        return Ok(Cgroup::open(&record.cgroup_path)?.signal_all(signal_of(signal)?)?);
+    }
+    if status == Status::Stopped {
+        return Err(Error::NotRunning);
+    }
+    send_signal(record.pid, signal).map_err(sys(format!("kill {}", record.pid)))
+}
+
+/// TEMP until cgroups takes raw numbers.
+fn signal_of(n: i32) -> Result<Signal, Error> {
+    Signal::try_from(n).map_err(sys("signal"))
+}
+
+fn send_signal(pid: i32, signal: i32) -> nix::Result<()> {
+    // SAFETY: kill(2) with plain integers; real-time signals have no nix
+    // Signal variant, so the raw call is used.
+    Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Deletes a container: kills what is left, removes the cgroup, runs the
+/// poststop hooks and removes the state dir. `force` deletes a running one
+/// and makes a missing one not an error.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
+    let locked = match root.open(id) {
+        Err(StateError::NotExist(_)) if force => return Ok(()),
+        other => other?,
+    };
+    let record = locked.load()?;
+    match record.live_status() {
+        Status::Stopped => {}
+        Status::Created => stop(&record)?,
+        s @ (Status::Running | Status::Creating) => {
+            if !force {
+                return Err(Error::NotStopped(id.into(), s));
+            }
+            stop(&record)?;
+        }
+    }
+    Cgroup::open(&record.cgroup_path)?.destroy()?;
+    let state = serde_json::to_string(&record.oci_state()).expect("serializes");
+    // The spec: a failing poststop hook is logged, and deletion goes on.
+    if let Err(e) = hooks::run(
+        record.config.hooks().as_ref(),
+        HookKind::Poststop,
+        state.as_bytes(),
+    ) {
+        tracing::warn!("{e}");
+    }
+    locked.remove()?;
+    Ok(())
+}
+
+/// SIGKILLs the init and waits until it is gone (or a zombie).
+fn stop(record: &Record) -> Result<(), Error> {
+    let pid = Pid::from_raw(record.pid);
+    match kill(pid, Signal::SIGKILL) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => return Err(sys(format!("kill {pid}"))(e)),
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while record.live_status() != Status::Stopped {
+        if Instant::now() > deadline {
+            return Err(Error::Init {
+                id: record.id.clone(),
+                msg: format!("init {pid} did not die after SIGKILL"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// `jolt run` in the foreground: create, start, forward signals, wait, then
+/// delete. Returns the exit status for jolt to exit with (128+N for a
+/// signal N, as a shell reports it).
+pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
+    use nix::sys::signal::SigSet;
+    // Become the init's parent once the intermediate exits.
+    nix::sys::prctl::set_child_subreaper(true).map_err(sys("PR_SET_CHILD_SUBREAPER"))?;
+    let mut forwarded = SigSet::all();
+    for s in [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGILL,
+        Signal::SIGFPE,
+    ] {
+        forwarded.remove(s);
+    }
+    forwarded.thread_block().map_err(sys("sigprocmask"))?;
+    let pid = create(root, id, opts)?;
+    if let Err(e) = start(root, id) {
+        let _ = delete(root, id, true);
+        return Err(e);
+    }
+    let status = loop {
+        let sig = forwarded.wait().map_err(sys("sigwait"))?;
+        match sig {
+            Signal::SIGCHLD => {
+                if let Some(code) = reap(pid) {
+                    break code;
+                }
+            }
+            Signal::SIGURG | Signal::SIGWINCH | Signal::SIGPIPE => {}
+            s => {
+                let _ = send_signal(pid, s as i32);
+            }
+        }
+    };
+    delete(root, id, true)?;
+    Ok(status)
+}
+
+/// Reaps every exited child; returns the init's exit code once it is gone.
+fn reap(init: i32) -> Option<i32> {
+    let mut result = None;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == init => result = Some(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == init => {
+                result = Some(128 + sig as i32)
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return result,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// `jolt state`: the OCI state of one container.
+pub fn state(root: &Root, id: &str) -> Result<state::OciState, Error> {
+    let locked = root.open(id)?;
+    Ok(locked.load()?.oci_state())
+}
+
+/// `jolt list`: the OCI state of every container, skipping unreadable ones.
+pub fn list(root: &Root) -> Result<Vec<state::OciState>, Error> {
+    let mut out = Vec::new();
+    for id in root.ids()? {
+        match root.peek(&id) {
+            Ok(rec) => out.push(rec.oci_state()),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,269 @@
+//! init: the two processes `jolt create` forks to make a container.
+//!
+//! jolt (the parent) forks the *intermediate*, which joins namespaces by
+//! path, creates a user namespace (the parent writes its id maps), then
+//! creates the other namespaces and forks the container's *init*, which is
+//! pid 1 of a new pid namespace. The intermediate reports the init's pid and
+//! exits. The init sets up the rootfs and the process, says Ready, and then
+//! blocks opening exec.fifo until `jolt start` opens its other end; then it
+//! runs the startContainer hooks and execs. Every failure before Ready goes
+//! back to the parent as `Message::Error`.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{openat, OFlag};
+use nix::sys::signal::SigSet;
+use nix::sys::stat::Mode;
+use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Uid};
+
+use crate::channel::{Channel, Message};
+use crate::hooks::{self, HookKind};
+use crate::namespaces::{self, Plan};
+use crate::process;
+use crate::rootfs::{self, Rootfs};
+use crate::spec::Bundle;
+use crate::state::EXEC_FIFO;
+use crate::syscall::Linux;
+
+/// Everything the child processes need, prepared by the parent.
+pub struct Args<'a> {
+    pub bundle: &'a Bundle,
+    pub plan: &'a Plan,
+    pub rootfs: rootfs::Options,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// An O_PATH descriptor of the container's state directory.
+    pub state_dir: RawFd,
+    pub console_socket: Option<PathBuf>,
+}
+
+/// Runs the intermediate process; never returns.
+pub fn intermediate(chan: Channel, args: &Args) -> ! {
+    let code = match run_intermediate(&chan, args) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = chan.send(&Message::Error(e));
+            1
+        }
+    };
+    // SAFETY: _exit skips atexit handlers and destructors that belong to
+    // the parent's copy of this address space.
+    unsafe { libc::_exit(code) }
+}
+
+fn expect(chan: &Channel, what: &str) -> Result<Message, String> {
+    chan.recv()
+        .map_err(|e| format!("waiting for {what}: {e}"))?
+        .ok_or_else(|| format!("jolt went away while the container waited for {what}"))
+}
+
+fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
+    match expect(chan, "its cgroup")? {
+        Message::Go => {}
+        other => return Err(format!("unexpected message {other:?}")),
+    }
+    let plan = args.plan;
+    let joins = plan.open_joins().map_err(|e| e.to_string())?;
+    namespaces::join(&joins).map_err(|e| e.to_string())?;
+    if plan.new_user {
+        namespaces::unshare_user().map_err(|e| e.to_string())?;
+        chan.send(&Message::NeedMappings)
+            .map_err(|e| format!("asking for id maps: {e}"))?;
+        match expect(chan, "its id maps")? {
+            Message::MappingsDone => {}
+            Message::Error(e) => return Err(e),
+            other => return Err(format!("unexpected message {other:?}")),
+        }
+        // Become root of the new namespace when root is mapped; otherwise
+        // keep the capabilities the namespace's creator has.
+        let root = Uid::from_raw(0);
+        let _ = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+        let _ = setresuid(root, root, root);
+    }
+    plan.unshare_rest().map_err(|e| e.to_string())?;
+    // SAFETY: jolt is single-threaded, so the child may do anything.
+    match unsafe { fork() }.map_err(|e| format!("fork the container's init: {e}"))? {
+        ForkResult::Child => init(chan, args),
+        ForkResult::Parent { child } => chan
+            .send(&Message::InitPid(child.as_raw()))
+            .map_err(|e| format!("reporting the init's pid: {e}")),
+    }
+}
+
+fn init(chan: &Channel, args: &Args) -> ! {
+    match run_init(chan, args) {
+        Ok(never) => match never {},
+        Err(Failure::BeforeReady(e)) => {
+            let _ = chan.send(&Message::Error(e));
+            // SAFETY: see intermediate.
+            unsafe { libc::_exit(1) }
+        }
+        Err(Failure::AfterReady(e)) => {
+            // Nobody is listening any more: the container's stderr is all
+            // that is left, as with runc.
+            let _ = writeln!(std::io::stderr(), "jolt init: {e}");
+            // SAFETY: see intermediate.
+            unsafe { libc::_exit(127) }
+        }
+    }
+}
+
+enum Failure {
+    BeforeReady(String),
+    AfterReady(String),
+}
+
+fn before<E: std::fmt::Display>(e: E) -> Failure {
+    Failure::BeforeReady(e.to_string())
+}
+
+fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Failure> {
+    // jolt run blocks every signal while it forwards them; the container
+    // starts with none blocked.
+    SigSet::empty().thread_set_mask().map_err(before)?;
+    nix::unistd::setsid().map_err(|e| before(format!("setsid: {e}")))?;
+    let spec = &args.bundle.spec;
+    let proc_ = spec.process().as_ref().expect("validated");
+    let linux = spec.linux().as_ref().expect("validated");
+
+    // The console socket is a host path: connect before the host goes away.
+    let console = match (&args.console_socket, proc_.terminal().unwrap_or(false)) {
+        (Some(path), true) => Some(
+            UnixStream::connect(path)
+                .map_err(|e| before(format!("console socket {}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
+
+    let sys = Linux;
+    let root =
+        Rootfs::mount_root(&sys, spec, &args.bundle.rootfs, &args.bundle.dir).map_err(before)?;
+    root.mount_all(spec, &args.rootfs).map_err(before)?;
+    let uid_maps = linux.uid_mappings().as_deref();
+    let gid_maps = linux.gid_mappings().as_deref();
+    root.create_devices(
+        spec,
+        &args.rootfs,
+        |u| namespaces::host_id(uid_maps, u).unwrap_or(u),
+        |g| namespaces::host_id(gid_maps, g).unwrap_or(g),
+    )
+    .map_err(before)?;
+
+    chan.send(&Message::RunHooks).map_err(before)?;
+    let state = match expect(chan, "the createRuntime hooks").map_err(Failure::BeforeReady)? {
+        Message::HooksDone(state) => state,
+        Message::Error(e) => return Err(Failure::BeforeReady(e)),
+        other => return Err(before(format!("unexpected message {other:?}"))),
+    };
+    hooks::run(
+        spec.hooks().as_ref(),
+        HookKind::CreateContainer,
+        state.as_bytes(),
+    )
+    .map_err(before)?;
+
+    root.write_sysctls(spec).map_err(before)?;
+    root.readonly_paths(spec).map_err(before)?;
+    root.masked_paths(spec).map_err(before)?;
+    root.readonly_root(spec).map_err(before)?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| before(format!("hostname {h:?}: {e}")))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        set_domainname(d).map_err(|e| before(format!("domainname {d:?}: {e}")))?;
+    }
+    root.enter(spec, args.rootfs.no_pivot).map_err(before)?;
+
+    if let Some(sock) = console {
+        setup_console(&sock).map_err(before)?;
+    }
+    process::set_oom_score_adj(proc_).map_err(before)?;
+    if !args.no_new_keyring {
+        process::join_new_session_keyring().map_err(before)?;
+    }
+    process::set_rlimits(proc_).map_err(before)?;
+    process::chdir(proc_).map_err(before)?;
+    process::set_user_and_caps(proc_).map_err(before)?;
+    process::set_no_new_privs(proc_).map_err(before)?;
+    let args0 = proc_.args().as_ref().expect("validated")[0].as_str();
+    let env = proc_.env().clone().unwrap_or_default();
+    let program = process::find_program(args0, &env).map_err(before)?;
+    process::close_fds_on_exec(args.preserve_fds).map_err(before)?;
+    process::set_umask(proc_);
+
+    chan.send(&Message::Ready).map_err(before)?;
+    wait_for_start(args.state_dir).map_err(Failure::AfterReady)?;
+
+    let state = start_state(&state);
+    hooks::run(
+        spec.hooks().as_ref(),
+        HookKind::StartContainer,
+        state.as_bytes(),
+    )
+    .map_err(|e| Failure::AfterReady(e.to_string()))?;
+    Err(Failure::AfterReady(
+        process::exec(&program, proc_).to_string(),
+    ))
+}
+
+/// Blocks until `jolt start` opens exec.fifo for reading, then tells it we
+/// are going ahead.
+fn wait_for_start(state_dir: RawFd) -> Result<(), String> {
+    // SAFETY: the parent passed us this descriptor and nobody else owns it.
+    let dir = unsafe { OwnedFd::from_raw_fd(state_dir) };
+    let fifo = openat(
+        &dir,
+        EXEC_FIFO,
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("open {EXEC_FIFO}: {e}"))?;
+    nix::unistd::write(&fifo, b"0").map_err(|e| format!("write {EXEC_FIFO}: {e}"))?;
+    Ok(())
+}
+
+/// The state the startContainer hooks see: created, with the init's pid as
+/// the container sees it.
+fn start_state(state: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    v["status"] = "created".into();
+    v["pid"] = std::process::id().into();
+    v.to_string()
+}
+
+fn set_domainname(name: &str) -> nix::Result<()> {
+    // SAFETY: the pointer and length describe a live byte slice.
+    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    nix::errno::Errno::result(r).map(drop)
+}
+
+/// Makes a pseudo-terminal in the container's devpts, sends its master over
+/// the console socket (SCM_RIGHTS) and makes the slave our controlling
+/// terminal and stdio.
+fn setup_console(sock: &UnixStream) -> Result<(), String> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
+    let name = nix::unistd::ttyname(&pty.slave).unwrap_or_else(|_| Path::new("/dev/pts/?").into());
+    let fds = [pty.master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(name.as_os_str().as_encoded_bytes())];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| format!("sending the console to the console socket: {e}"))?;
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the stdio numbers, which we own.
+        let r = unsafe { libc::dup2(pty.slave.as_raw_fd(), fd) };
+        nix::errno::Errno::result(r).map_err(|e| format!("dup2 console: {e}"))?;
+    }
+    // SAFETY: TIOCSCTTY on our own terminal with a plain int argument.
+    let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    nix::errno::Errno::result(r).map_err(|e| format!("TIOCSCTTY: {e}"))?;
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! process: what the container's init does to itself just before exec.
+//!
+//! Owns rlimits, oom_score_adj, the session keyring, the user and groups,
+//! the five capability sets, no_new_privs, umask, the working directory,
+//! finding the program in the container's PATH, and closing the runtime's
+//! file descriptors. It runs inside the container, after pivot_root; it
+//! does not touch mounts or namespaces.
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use caps::{CapSet, Capability as Cap, CapsHashSet};
+use nix::errno::Errno;
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::{Capability, PosixRlimitType, Process};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{what}: {source}")]
+    Sys { what: String, source: Errno },
+    #[error("capabilities: {0}")]
+    Caps(String),
+    #[error("exec: {0:?}: executable file not found in $PATH")]
+    NotFound(String),
+    #[error("exec: {path:?}: {source}")]
+    Exec { path: PathBuf, source: Errno },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> ProcessError {
+    let what = what.into();
+    move |source| ProcessError::Sys { what, source }
+}
+
+fn resource(t: PosixRlimitType) -> Resource {
+    use PosixRlimitType as T;
+    match t {
+        T::RlimitCpu => Resource::RLIMIT_CPU,
+        T::RlimitFsize => Resource::RLIMIT_FSIZE,
+        T::RlimitData => Resource::RLIMIT_DATA,
+        T::RlimitStack => Resource::RLIMIT_STACK,
+        T::RlimitCore => Resource::RLIMIT_CORE,
+        T::RlimitRss => Resource::RLIMIT_RSS,
+        T::RlimitNproc => Resource::RLIMIT_NPROC,
+        T::RlimitNofile => Resource::RLIMIT_NOFILE,
+        T::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        T::RlimitAs => Resource::RLIMIT_AS,
+        T::RlimitLocks => Resource::RLIMIT_LOCKS,
+        T::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        T::RlimitNice => Resource::RLIMIT_NICE,
+        T::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        T::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
+}
+
+pub fn set_rlimits(p: &Process) -> Result<(), ProcessError> {
+    for r in p.rlimits().iter().flatten() {
+        setrlimit(resource(r.typ()), r.soft(), r.hard())
+            .map_err(sys(format!("process.rlimits {:?}", r.typ())))?;
+    }
+    Ok(())
+}
+
+pub fn set_oom_score_adj(p: &Process) -> Result<(), ProcessError> {
+    if let Some(adj) = p.oom_score_adj() {
+        fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| ProcessError::Invalid(format!("process.oomScoreAdj {adj}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Gives the container a session keyring of its own, so it cannot read the
+/// host's keys.
+pub fn join_new_session_keyring() -> Result<(), ProcessError> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = c"_ses.jolt";
+    // SAFETY: keyctl with a valid NUL-terminated name; no memory is shared.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    match Errno::result(r) {
+        // Keyrings may be disabled (ENOSYS) or the quota full: runc goes on.
+        Ok(_) | Err(Errno::ENOSYS) | Err(Errno::EDQUOT) | Err(Errno::EACCES) => Ok(()),
+        Err(e) => Err(sys("join a new session keyring")(e)),
+    }
+}
+
+fn cap_set(list: &Option<HashSet<Capability>>) -> Result<CapsHashSet, ProcessError> {
+    list.iter()
+        .flatten()
+        .map(|c| {
+            let name = format!("CAP_{c}");
+            Cap::from_str(&name)
+                .map_err(|_| ProcessError::Caps(format!("unknown capability {name}")))
+        })
+        .collect()
+}
+
+/// Switches to the configured user and capability sets. Runs as root in the
+/// container's user namespace.
+pub fn set_user_and_caps(p: &Process) -> Result<(), ProcessError> {
+    let user = p.user();
+    let wanted = p.capabilities().as_ref();
+    let (bounding, effective, permitted, inheritable, ambient) = match wanted {
+        Some(c) => (
+            cap_set(c.bounding())?,
+            cap_set(c.effective())?,
+            cap_set(c.permitted())?,
+            cap_set(c.inheritable())?,
+            cap_set(c.ambient())?,
+        ),
+        None => Default::default(),
+    };
+    let caps_err = |what: &str| {
+        let what = what.to_string();
+        move |e: caps::errors::CapsError| ProcessError::Caps(format!("{what}: {e}"))
+    };
+    // Bounding can only shrink, and needs CAP_SETPCAP, which we still have.
+    for cap in caps::all() {
+        if !bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(caps_err("bounding"))?;
+        }
+    }
+    // Keep the permitted set across the uid change.
+    nix::sys::prctl::set_keepcaps(true).map_err(sys("PR_SET_KEEPCAPS"))?;
+    let mut groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    groups.dedup();
+    match setgroups(&groups) {
+        // A user namespace with setgroups denied: only fine without extra groups.
+        Err(Errno::EPERM) if groups.is_empty() => {}
+        r => r.map_err(sys("process.user.additionalGids: setgroups"))?,
+    }
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).map_err(sys(format!("process.user.gid {gid}: setgid")))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).map_err(sys(format!("process.user.uid {uid}: setuid")))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(sys("PR_SET_KEEPCAPS"))?;
+    // Narrow effective first: each capset must keep effective ⊆ permitted.
+    caps::set(None, CapSet::Effective, &effective).map_err(caps_err("effective"))?;
+    caps::set(None, CapSet::Inheritable, &inheritable).map_err(caps_err("inheritable"))?;
+    caps::set(None, CapSet::Permitted, &permitted).map_err(caps_err("permitted"))?;
+    caps::clear(None, CapSet::Ambient).map_err(caps_err("ambient"))?;
+    for cap in ambient {
+        // Ambient needs the cap in permitted and inheritable; runc only warns.
+        if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
+            tracing::debug!("cannot raise ambient capability {cap}: {e}");
+        }
+    }
+    Ok(())
+}
+
+pub fn set_no_new_privs(p: &Process) -> Result<(), ProcessError> {
+    if p.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(sys("PR_SET_NO_NEW_PRIVS"))?;
+    }
+    Ok(())
+}
+
+pub fn set_umask(p: &Process) {
+    let mask = p.user().umask().unwrap_or(0o022);
+    umask(Mode::from_bits_truncate(mask));
+}
+
+pub fn chdir(p: &Process) -> Result<(), ProcessError> {
+    nix::unistd::chdir(p.cwd()).map_err(sys(format!("process.cwd {}", p.cwd().display())))
+}
+
+/// Marks every descriptor from `3 + preserve` up close-on-exec.
+pub fn close_fds_on_exec(preserve: u32) -> Result<(), ProcessError> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    let first = 3 + preserve;
+    // SAFETY: close_range only changes descriptor flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(r).map(drop).map_err(sys("close_range"))
+}
+
+/// The environment's PATH value, or None.
+fn env_path(env: &[String]) -> Option<&str> {
+    env.iter().rev().find_map(|e| e.strip_prefix("PATH="))
+}
+
+/// Finds `program` the way execvp would, in the container's PATH (from
+/// process.env, not jolt's own), checking it can be executed.
+pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf, ProcessError> {
+    let executable = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return match fs::metadata(&p) {
+            Err(e) => Err(ProcessError::Exec {
+                path: p,
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)),
+            }),
+            Ok(_) if !executable(&p) => Err(ProcessError::Exec {
+                path: p,
+                source: Errno::EACCES,
+            }),
+            Ok(_) => Ok(p),
+        };
+    }
+    env_path(env)
+        .into_iter()
+        .flat_map(|p| p.split(':'))
+        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
+        .find(|p| executable(p))
+        .ok_or_else(|| ProcessError::NotFound(program.to_string()))
+}
+
+/// Replaces this process with the container's program.
+pub fn exec(path: &Path, p: &Process) -> ProcessError {
+    let cstr = |s: &[u8]| {
+        CString::new(s)
+            .map_err(|_| ProcessError::Invalid("NUL byte in process.args or process.env".into()))
+    };
+    let run = || -> Result<std::convert::Infallible, ProcessError> {
+        let path_c = cstr(path.as_os_str().as_bytes())?;
+        let args = p
+            .args()
+            .iter()
+            .flatten()
+            .map(|a| cstr(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = p
+            .env()
+            .iter()
+            .flatten()
+            .map(|e| cstr(e.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        nix::unistd::execve(&path_c, &args, &env).map_err(|source| ProcessError::Exec {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_in_the_containers_path_only() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
+        let sh = find_program("sh", &env).unwrap();
+        assert!(sh.ends_with("sh"));
+        assert!(matches!(
+            find_program("sh", &["HOME=/".to_string()]),
+            Err(ProcessError::NotFound(_))
+        ));
+        let err = find_program("no-such-program", &env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "exec: \"no-such-program\": executable file not found in $PATH"
+        );
+        assert!(find_program("/bin/sh", &[]).is_ok());
+        assert!(matches!(
+            find_program("/etc/passwd", &[]),
+            Err(ProcessError::Exec {
+                source: Errno::EACCES,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn every_rlimit_type_maps_to_a_resource() {
+        assert_eq!(
+            resource(PosixRlimitType::RlimitNofile),
+            Resource::RLIMIT_NOFILE
+        );
+        assert_eq!(
+            resource(PosixRlimitType::RlimitRttime),
+            Resource::RLIMIT_RTTIME
+        );
+    }
+}

@@ -1,0 +1,935 @@
+//! rootfs: the container's mount namespace, from the bundle's rootfs to `/`.
+//!
+//! Owns mount propagation, every `mounts[]` entry, device nodes and /dev
+//! symlinks, sysctls, readonly and masked paths, the read-only root, and the
+//! final pivot_root (or MS_MOVE + chroot). Every destination is resolved
+//! inside the rootfs one component at a time with O_PATH|O_NOFOLLOW and
+//! mounted through the resolved fd, so a symlink can neither redirect a
+//! mount to the host nor be swapped in between the check and the mount.
+//! It does not create namespaces or the cgroup; it only reads the cgroup's
+//! host directories to show them at /sys/fs/cgroup.
+
+use std::collections::VecDeque;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{fstat, makedev, mkdirat, Mode, SFlag};
+use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+
+use crate::syscall::{fd_path, Syscall};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("{what}: {source}")]
+    Sys { what: String, source: Errno },
+    #[error("{path}: escapes the rootfs{via}")]
+    Escape { path: PathBuf, via: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> RootfsError {
+    let what = what.into();
+    move |source| RootfsError::Sys { what, source }
+}
+
+/// What kind of file to create when a destination does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    No,
+    Dir,
+    File,
+}
+
+/// Facts about the container that shape its mounts, decided by the caller.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub no_pivot: bool,
+    /// In a new user namespace device nodes cannot be made: bind them.
+    pub in_user_ns: bool,
+    /// Whether the container has a cgroup namespace of its own.
+    pub cgroup_ns: bool,
+    pub cgroup_v2: bool,
+    /// The container's cgroup directories on the host (see cgroups).
+    pub cgroup_dirs: Vec<(String, PathBuf)>,
+}
+
+/// The rootfs of one container being set up.
+pub struct Rootfs<'a, S: Syscall> {
+    sys: &'a S,
+    path: PathBuf,
+    bundle: PathBuf,
+    root: OwnedFd,
+}
+
+/// Mount options split into what the kernel wants where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    pub flags: MsFlags,
+    pub propagation: Vec<MsFlags>,
+    pub bind: bool,
+    pub recursive: bool,
+    pub data: Vec<String>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            propagation: Vec::new(),
+            bind: false,
+            recursive: false,
+            data: Vec::new(),
+        }
+    }
+}
+
+/// Parses `mounts[].options` the way mount(8) and runc do: known flags set
+/// or clear MS_* bits, propagation keywords apply after the mount, anything
+/// else is filesystem data.
+pub fn parse_options(options: &[String]) -> MountOptions {
+    let mut o = MountOptions::default();
+    for opt in options {
+        let set = |o: &mut MountOptions, f| o.flags.insert(f);
+        let clear = |o: &mut MountOptions, f| o.flags.remove(f);
+        match opt.as_str() {
+            "ro" => set(&mut o, MsFlags::MS_RDONLY),
+            "rw" => clear(&mut o, MsFlags::MS_RDONLY),
+            "nosuid" => set(&mut o, MsFlags::MS_NOSUID),
+            "suid" => clear(&mut o, MsFlags::MS_NOSUID),
+            "nodev" => set(&mut o, MsFlags::MS_NODEV),
+            "dev" => clear(&mut o, MsFlags::MS_NODEV),
+            "noexec" => set(&mut o, MsFlags::MS_NOEXEC),
+            "exec" => clear(&mut o, MsFlags::MS_NOEXEC),
+            "sync" => set(&mut o, MsFlags::MS_SYNCHRONOUS),
+            "async" => clear(&mut o, MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => set(&mut o, MsFlags::MS_DIRSYNC),
+            "remount" => set(&mut o, MsFlags::MS_REMOUNT),
+            "mand" => set(&mut o, MsFlags::MS_MANDLOCK),
+            "nomand" => clear(&mut o, MsFlags::MS_MANDLOCK),
+            "noatime" => set(&mut o, MsFlags::MS_NOATIME),
+            "atime" => clear(&mut o, MsFlags::MS_NOATIME),
+            "nodiratime" => set(&mut o, MsFlags::MS_NODIRATIME),
+            "diratime" => clear(&mut o, MsFlags::MS_NODIRATIME),
+            "relatime" => set(&mut o, MsFlags::MS_RELATIME),
+            "norelatime" => clear(&mut o, MsFlags::MS_RELATIME),
+            "strictatime" => set(&mut o, MsFlags::MS_STRICTATIME),
+            "nostrictatime" => clear(&mut o, MsFlags::MS_STRICTATIME),
+            "bind" => o.bind = true,
+            "rbind" => {
+                o.bind = true;
+                o.recursive = true
+            }
+            "tmpcopyup" => {}
+            p => match propagation(p) {
+                Some(f) => o.propagation.push(f),
+                None => o.data.push(p.to_string()),
+            },
+        }
+    }
+    o
+}
+
+/// A propagation keyword as mount flags.
+pub fn propagation(p: &str) -> Option<MsFlags> {
+    let rec = MsFlags::MS_REC;
+    Some(match p {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | rec,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | rec,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | rec,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | rec,
+        _ => return None,
+    })
+}
+
+/// The flags a bind remount must keep: in a user namespace the kernel
+/// refuses to clear nosuid, nodev or noexec on a mount that had them.
+fn locked_flags(fd: &impl AsFd) -> MsFlags {
+    let mut flags = MsFlags::empty();
+    if let Ok(st) = nix::sys::statvfs::fstatvfs(fd) {
+        use nix::sys::statvfs::FsFlags;
+        let f = st.flags();
+        for (fs, ms) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if f.contains(fs) {
+                flags |= ms;
+            }
+        }
+    }
+    flags
+}
+
+const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+const DEV_SYMLINKS: &[(&str, &str)] = &[
+    ("/proc/self/fd", "fd"),
+    ("/proc/self/fd/0", "stdin"),
+    ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"),
+];
+
+impl<'a, S: Syscall> Rootfs<'a, S> {
+    /// Sets the propagation of `/` and makes the rootfs a mount point of
+    /// its own, then opens it. Call in the container's mount namespace.
+    pub fn mount_root(
+        kernel: &'a S,
+        spec: &Spec,
+        rootfs: &Path,
+        bundle: &Path,
+    ) -> Result<Self, RootfsError> {
+        let wanted = root_propagation(spec)?;
+        // Shared propagation is applied after pivot_root, which refuses a
+        // shared parent; until then, slave keeps host mounts flowing in.
+        let initial = if wanted.contains(MsFlags::MS_SHARED) {
+            MsFlags::MS_SLAVE | MsFlags::MS_REC
+        } else {
+            wanted
+        };
+        kernel
+            .mount(None, Path::new("/"), None, initial, None)
+            .map_err(sys_err("making / ", initial))?;
+        kernel
+            .mount(
+                Some(rootfs),
+                rootfs,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(sys(format!("bind mount rootfs {}", rootfs.display())))?;
+        let root = nix::fcntl::open(
+            rootfs,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys(format!("open rootfs {}", rootfs.display())))?;
+        Ok(Rootfs {
+            sys: kernel,
+            path: rootfs.to_path_buf(),
+            bundle: bundle.to_path_buf(),
+            root,
+        })
+    }
+
+    /// Resolves `path` as the container will see it: `/` is the rootfs,
+    /// absolute symlinks restart at the rootfs, and `..` above it is an
+    /// error. Missing components are created when `create` says so.
+    pub fn resolve(&self, path: &Path, create: Create) -> Result<OwnedFd, RootfsError> {
+        resolve_in(&self.root, path, create)
+    }
+
+    /// Mounts every `mounts[]` entry, in order.
+    pub fn mount_all(&self, spec: &Spec, opts: &Options) -> Result<(), RootfsError> {
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            self.mount_one(m, opts).map_err(|e| match e {
+                RootfsError::Escape { path, via } => RootfsError::Escape {
+                    path: format!("mounts[{i}].destination {}", path.display()).into(),
+                    via,
+                },
+                e => RootfsError::Invalid(format!(
+                    "mounts[{i}] ({}): {e}",
+                    m.destination().display()
+                )),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn mount_one(&self, m: &Mount, opts: &Options) -> Result<(), RootfsError> {
+        let dest = m.destination();
+        let typ = m.typ().as_deref().unwrap_or("");
+        let o = parse_options(m.options().as_deref().unwrap_or_default());
+        if o.bind || typ == "bind" {
+            let source = m
+                .source()
+                .as_ref()
+                .ok_or_else(|| RootfsError::Invalid("a bind mount needs a source".into()))?;
+            let source = self.bundle.join(source);
+            self.bind(&source, dest, &o)?;
+        } else if typ == "cgroup" || typ == "cgroup2" {
+            self.mount_cgroup(dest, &o, opts)?;
+        } else {
+            let target = self.resolve(dest, Create::Dir)?;
+            let source = m.source().clone().unwrap_or_else(|| typ.into());
+            let data = o.data.join(",");
+            let res = self.sys.mount(
+                Some(&source),
+                &fd_path(&target),
+                Some(typ),
+                o.flags,
+                (!data.is_empty()).then_some(data.as_str()),
+            );
+            match res {
+                // sysfs belongs to the network namespace's owner; from a user
+                // namespace over a joined host netns it can only be bound.
+                Err(Errno::EPERM) if typ == "sysfs" && opts.in_user_ns => {
+                    let mut o = o.clone();
+                    o.recursive = true;
+                    self.bind(Path::new("/sys"), dest, &o)?;
+                }
+                r => r.map_err(sys(format!("mount {typ}")))?,
+            }
+        }
+        for p in &o.propagation {
+            let target = self.resolve(dest, Create::No)?;
+            self.sys
+                .mount(None, &fd_path(&target), None, *p, None)
+                .map_err(sys_err("setting propagation ", *p))?;
+        }
+        Ok(())
+    }
+
+    /// Binds a host path at `dest`, then remounts it with the flags bind
+    /// ignores (ro, nosuid, ...).
+    fn bind(&self, source: &Path, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
+        let meta = fs::metadata(source)
+            .map_err(|e| RootfsError::Invalid(format!("source {}: {e}", source.display())))?;
+        let create = if meta.is_dir() {
+            Create::Dir
+        } else {
+            Create::File
+        };
+        let target = self.resolve(dest, create)?;
+        let src = nix::fcntl::open(source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(sys(format!("open source {}", source.display())))?;
+        let mut flags = MsFlags::MS_BIND;
+        if o.recursive {
+            flags |= MsFlags::MS_REC;
+        }
+        self.sys
+            .mount(Some(&fd_path(&src)), &fd_path(&target), None, flags, None)
+            .map_err(sys(format!("bind {}", source.display())))?;
+        let extra = o.flags & !(MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_REC);
+        if !extra.is_empty() {
+            let mounted = self.resolve(dest, Create::No)?;
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked_flags(&mounted);
+            self.sys
+                .mount(None, &fd_path(&mounted), None, flags, None)
+                .map_err(sys_err("remount ", flags))?;
+        }
+        Ok(())
+    }
+
+    /// /sys/fs/cgroup shows the container's own cgroup. On v2 with a cgroup
+    /// namespace that is a cgroup2 mount; otherwise (v1, or v2 without one)
+    /// the container's host directories are bound in, as runc does.
+    fn mount_cgroup(
+        &self,
+        dest: &Path,
+        o: &MountOptions,
+        opts: &Options,
+    ) -> Result<(), RootfsError> {
+        let flags = o.flags & !MsFlags::MS_RDONLY;
+        let ro = o.flags.contains(MsFlags::MS_RDONLY);
+        let bind_opts = MountOptions {
+            flags: if ro {
+                MsFlags::MS_RDONLY
+            } else {
+                MsFlags::empty()
+            } | flags,
+            recursive: true,
+            ..Default::default()
+        };
+        if opts.cgroup_v2 {
+            if opts.cgroup_ns {
+                let target = self.resolve(dest, Create::Dir)?;
+                return self
+                    .sys
+                    .mount(
+                        Some(Path::new("cgroup2")),
+                        &fd_path(&target),
+                        Some("cgroup2"),
+                        o.flags,
+                        None,
+                    )
+                    .map_err(sys("mount cgroup2"));
+            }
+            let (_, dir) = opts.cgroup_dirs.first().ok_or_else(|| {
+                RootfsError::Invalid("the container's cgroup has no directory".into())
+            })?;
+            return self.bind(dir, dest, &bind_opts);
+        }
+        let target = self.resolve(dest, Create::Dir)?;
+        self.sys
+            .mount(
+                Some(Path::new("tmpfs")),
+                &fd_path(&target),
+                Some("tmpfs"),
+                flags,
+                Some("mode=755"),
+            )
+            .map_err(sys("mount tmpfs for cgroups"))?;
+        for (name, dir) in &opts.cgroup_dirs {
+            self.bind(dir, &dest.join(name), &bind_opts)?;
+        }
+        if ro {
+            let mounted = self.resolve(dest, Create::No)?;
+            let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags;
+            self.sys
+                .mount(
+                    Some(Path::new("tmpfs")),
+                    &fd_path(&mounted),
+                    Some("tmpfs"),
+                    flags,
+                    Some("mode=755"),
+                )
+                .map_err(sys_err("remount ", flags))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the default devices (when /dev is a fresh mount), the devices
+    /// in `linux.devices`, the /dev/fd and stdio symlinks and /dev/ptmx.
+    pub fn create_devices(
+        &self,
+        spec: &Spec,
+        opts: &Options,
+        host_uid: impl Fn(u32) -> u32,
+        host_gid: impl Fn(u32) -> u32,
+    ) -> Result<(), RootfsError> {
+        let mounts = spec.mounts().as_deref().unwrap_or_default();
+        let fresh_dev = mounts.iter().any(|m| {
+            m.destination() == Path::new("/dev")
+                && !parse_options(m.options().as_deref().unwrap_or_default()).bind
+                && m.typ().as_deref() != Some("bind")
+        });
+        if fresh_dev {
+            for (name, major, minor) in DEFAULT_DEVICES {
+                let path = Path::new("/dev").join(name);
+                self.device(&path, SFlag::S_IFCHR, *major, *minor, 0o666, 0, 0, opts)?;
+            }
+            let dev = self.resolve(Path::new("/dev"), Create::Dir)?;
+            for (target, name) in DEV_SYMLINKS {
+                match nix::unistd::symlinkat(*target, dev.as_fd(), *name) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(sys(format!("symlink /dev/{name}"))(e)),
+                }
+            }
+            if mounts
+                .iter()
+                .any(|m| m.destination() == Path::new("/dev/pts"))
+            {
+                match unlinkat(dev.as_fd(), "ptmx", UnlinkatFlags::NoRemoveDir) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(sys("remove /dev/ptmx")(e)),
+                }
+                nix::unistd::symlinkat("pts/ptmx", dev.as_fd(), "ptmx")
+                    .map_err(sys("symlink /dev/ptmx"))?;
+            }
+        }
+        let linux = spec.linux().as_ref();
+        for d in linux
+            .and_then(|l| l.devices().as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let (kind, mode) = device_kind(d)?;
+            let uid = host_uid(d.uid().unwrap_or(0));
+            let gid = host_gid(d.gid().unwrap_or(0));
+            self.device(
+                d.path(),
+                kind,
+                d.major() as u64,
+                d.minor() as u64,
+                mode,
+                uid,
+                gid,
+                opts,
+            )?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn device(
+        &self,
+        path: &Path,
+        kind: SFlag,
+        major: u64,
+        minor: u64,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        opts: &Options,
+    ) -> Result<(), RootfsError> {
+        if opts.in_user_ns {
+            // mknod is not allowed in a user namespace: bind the host's node.
+            let bind = MountOptions {
+                bind: true,
+                ..Default::default()
+            };
+            return self.bind(path, path, &bind);
+        }
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let name = path
+            .file_name()
+            .and_then(OsStr::to_str)
+            .ok_or_else(|| RootfsError::Invalid(format!("device path {}", path.display())))?;
+        let dir = self.resolve(parent, Create::Dir)?;
+        match unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(sys(format!("remove {}", path.display()))(e)),
+        }
+        self.sys
+            .mknod(
+                dir.as_fd(),
+                name,
+                kind,
+                Mode::from_bits_truncate(mode),
+                makedev(major, minor),
+            )
+            .map_err(sys(format!("mknod {}", path.display())))?;
+        match fchownat(
+            dir.as_fd(),
+            name,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            // The recorder in tests makes no node to chown.
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(sys(format!("chown {}", path.display()))(e)),
+        }
+    }
+
+    /// Writes `linux.sysctl` through /proc/sys, which shows the calling
+    /// process's namespaces.
+    pub fn write_sysctls(&self, spec: &Spec) -> Result<(), RootfsError> {
+        let sysctl = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
+        for (key, value) in sysctl.into_iter().flatten() {
+            let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+            fs::write(&path, value)
+                .map_err(|e| RootfsError::Invalid(format!("linux.sysctl.{key}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Read-only bind mounts over `linux.readonlyPaths`; missing paths are
+    /// skipped, as runc does.
+    pub fn readonly_paths(&self, spec: &Spec) -> Result<(), RootfsError> {
+        let paths = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.readonly_paths().as_ref());
+        for p in paths.into_iter().flatten() {
+            let fd = match self.resolve(Path::new(p), Create::No) {
+                Err(RootfsError::Sys {
+                    source: Errno::ENOENT,
+                    ..
+                }) => continue,
+                other => other?,
+            };
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+            self.sys
+                .mount(Some(&fd_path(&fd)), &fd_path(&fd), None, flags, None)
+                .map_err(sys(format!("readonlyPaths {p}")))?;
+            let mounted = self.resolve(Path::new(p), Create::No)?;
+            let flags = MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | locked_flags(&mounted);
+            self.sys
+                .mount(None, &fd_path(&mounted), None, flags, None)
+                .map_err(sys(format!("readonlyPaths {p}: remount read-only")))?;
+        }
+        Ok(())
+    }
+
+    /// Hides `linux.maskedPaths`: a read-only tmpfs over directories, the
+    /// host's /dev/null over files (checked to be the real 1:3 device).
+    pub fn masked_paths(&self, spec: &Spec) -> Result<(), RootfsError> {
+        let paths = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.masked_paths().as_ref());
+        let mut null: Option<OwnedFd> = None;
+        for p in paths.into_iter().flatten() {
+            let fd = match self.resolve(Path::new(p), Create::No) {
+                Err(RootfsError::Sys {
+                    source: Errno::ENOENT,
+                    ..
+                }) => continue,
+                other => other?,
+            };
+            let st = fstat(&fd).map_err(sys(format!("maskedPaths {p}")))?;
+            if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+                self.sys
+                    .mount(
+                        Some(Path::new("tmpfs")),
+                        &fd_path(&fd),
+                        Some("tmpfs"),
+                        MsFlags::MS_RDONLY,
+                        None,
+                    )
+                    .map_err(sys(format!("maskedPaths {p}")))?;
+            } else {
+                if null.is_none() {
+                    null = Some(dev_null()?);
+                }
+                let null = null.as_ref().expect("opened above");
+                self.sys
+                    .mount(
+                        Some(&fd_path(null)),
+                        &fd_path(&fd),
+                        None,
+                        MsFlags::MS_BIND,
+                        None,
+                    )
+                    .map_err(sys(format!("maskedPaths {p}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remounts the rootfs read-only when `root.readonly` is set.
+    pub fn readonly_root(&self, spec: &Spec) -> Result<(), RootfsError> {
+        if !spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let flags =
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(&self.root);
+        self.sys
+            .mount(None, &fd_path(&self.root), None, flags, None)
+            .map_err(sys("root.readonly: remount the rootfs read-only"))
+    }
+
+    /// Makes the rootfs `/`: pivot_root and detach the old root, or with
+    /// `no_pivot` move it over `/` and chroot.
+    pub fn enter(self, spec: &Spec, no_pivot: bool) -> Result<(), RootfsError> {
+        let here = Path::new(".");
+        let k = self.sys;
+        k.chdir(&self.path)
+            .map_err(sys_fn(format!("chdir {}", self.path.display())))?;
+        if no_pivot {
+            k.mount(Some(here), Path::new("/"), None, MsFlags::MS_MOVE, None)
+                .map_err(sys_fn("move the rootfs over /".into()))?;
+            k.chroot(here).map_err(sys_fn("chroot".into()))?;
+        } else {
+            k.pivot_root(here, here)
+                .map_err(sys_fn("pivot_root".into()))?;
+            // The old root is stacked under the new one: keep its unmount
+            // from propagating to the host, then detach it.
+            k.mount(None, here, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
+                .map_err(sys_fn("making the old root a slave".into()))?;
+            k.umount(here, MntFlags::MNT_DETACH)
+                .map_err(sys_fn("detaching the old root".into()))?;
+        }
+        k.chdir(Path::new("/")).map_err(sys_fn("chdir /".into()))?;
+        let wanted = root_propagation(spec)?;
+        if wanted.contains(MsFlags::MS_SHARED) {
+            k.mount(None, Path::new("/"), None, wanted, None)
+                .map_err(sys_fn("rootfsPropagation".into()))?;
+        }
+        Ok(())
+    }
+}
+
+fn sys_fn(what: String) -> impl FnOnce(Errno) -> RootfsError {
+    move |source| RootfsError::Sys { what, source }
+}
+
+fn sys_err(prefix: &'static str, flags: MsFlags) -> impl FnOnce(Errno) -> RootfsError {
+    move |source| RootfsError::Sys {
+        what: format!("{prefix}{flags:?}"),
+        source,
+    }
+}
+
+fn root_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
+    let p = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().clone());
+    match p {
+        None => Ok(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+        Some(p) => propagation(&p).ok_or_else(|| {
+            RootfsError::Invalid(format!("linux.rootfsPropagation: unknown value {p:?}"))
+        }),
+    }
+}
+
+fn device_kind(d: &LinuxDevice) -> Result<(SFlag, u32), RootfsError> {
+    let kind = match d.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::A => {
+            return Err(RootfsError::Invalid(format!(
+                "linux.devices {}: type \"a\" is not a device node",
+                d.path().display()
+            )))
+        }
+    };
+    Ok((kind, d.file_mode().unwrap_or(0o666)))
+}
+
+/// Opens the host's /dev/null and checks that it is the real device.
+fn dev_null() -> Result<OwnedFd, RootfsError> {
+    let fd = nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys("open /dev/null"))?;
+    let st = fstat(&fd).map_err(sys("stat /dev/null"))?;
+    let is_chr = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+    if !is_chr || st.st_rdev != makedev(1, 3) {
+        return Err(RootfsError::Invalid(
+            "/dev/null is not the character device 1:3: refusing to mask paths with it".into(),
+        ));
+    }
+    Ok(fd)
+}
+
+const MAX_SYMLINKS: usize = 40;
+
+/// Resolves `path` under the directory `root` (see `Rootfs::resolve`).
+pub fn resolve_in(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd, RootfsError> {
+    let dup = |fd: &OwnedFd| -> Result<OwnedFd, RootfsError> {
+        let raw =
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0)).map_err(sys("dup"))?;
+        // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor we now own.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    };
+    let mut stack = vec![dup(root)?];
+    let mut pending: VecDeque<OsString> = components(path);
+    let mut links = 0;
+    let mut via = String::new();
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            if stack.len() == 1 {
+                return Err(RootfsError::Escape {
+                    path: path.to_path_buf(),
+                    via,
+                });
+            }
+            stack.pop();
+            continue;
+        }
+        let cur = stack.last().expect("root stays on the stack");
+        let last = pending.is_empty();
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match openat(cur, name.as_os_str(), flags, Mode::empty()) {
+            Ok(fd) => {
+                let st = fstat(&fd).map_err(sys(format!("stat {}", path.display())))?;
+                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(sys(format!("resolve {}", path.display()))(Errno::ELOOP));
+                    }
+                    let target = readlinkat(cur, name.as_os_str())
+                        .map_err(sys(format!("readlink in {}", path.display())))?;
+                    via = format!(
+                        " through symlink {} -> {}",
+                        name.to_string_lossy(),
+                        target.to_string_lossy()
+                    );
+                    if Path::new(&target).is_absolute() {
+                        stack.truncate(1);
+                    }
+                    for c in components(Path::new(&target)).into_iter().rev() {
+                        pending.push_front(c);
+                    }
+                    continue;
+                }
+                stack.push(fd);
+            }
+            Err(Errno::ENOENT) if create != Create::No => {
+                if !last || create == Create::Dir {
+                    match mkdirat(cur, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(sys(format!("mkdir in {}", path.display()))(e)),
+                    }
+                } else {
+                    let flags = OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_WRONLY
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC;
+                    match openat(
+                        cur,
+                        name.as_os_str(),
+                        flags,
+                        Mode::from_bits_truncate(0o644),
+                    ) {
+                        Ok(_) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(sys(format!("create {}", path.display()))(e)),
+                    }
+                }
+                pending.push_front(name);
+            }
+            Err(e) => return Err(sys(format!("resolve {}", path.display()))(e)),
+        }
+    }
+    Ok(stack.pop().expect("root stays on the stack"))
+}
+
+fn components(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `fd` is the same file as `path`.
+#[cfg(test)]
+fn same_file(fd: &impl std::os::fd::AsRawFd, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let a = fs::metadata(fd_path(fd));
+    let b = fs::metadata(path);
+    matches!((a, b), (Ok(a), Ok(b)) if a.ino() == b.ino() && a.dev() == b.dev())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::Recorder;
+    use std::os::unix::fs::symlink;
+
+    fn open_dir(p: &Path) -> OwnedFd {
+        nix::fcntl::open(p, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap()
+    }
+
+    #[test]
+    fn options_split_into_flags_propagation_and_data() {
+        let o = parse_options(
+            &[
+                "nosuid", "ro", "rw", "rbind", "rslave", "mode=755", "size=1m", "noexec",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
+        assert!(o.bind && o.recursive);
+        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+        assert_eq!(o.data, vec!["mode=755", "size=1m"]);
+    }
+
+    #[test]
+    fn resolve_stays_inside_and_creates_what_is_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("run")).unwrap();
+        fs::create_dir_all(root.join("var")).unwrap();
+        symlink("/run", root.join("var/run")).unwrap();
+        symlink("../run", root.join("var/run2")).unwrap();
+        let fd = open_dir(root);
+
+        let got = resolve_in(&fd, Path::new("/var/run/x/y"), Create::Dir).unwrap();
+        assert!(same_file(&got, &root.join("run/x/y")));
+        let got = resolve_in(&fd, Path::new("/var/run2/f"), Create::File).unwrap();
+        assert!(same_file(&got, &root.join("run/f")));
+        assert!(root.join("run/f").is_file());
+        let got = resolve_in(&fd, Path::new("/a/../run"), Create::No).unwrap();
+        assert!(same_file(&got, &root.join("run")));
+    }
+
+    #[test]
+    fn resolve_refuses_to_escape_through_dotdot_or_symlinks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("rootfs");
+        fs::create_dir_all(&root).unwrap();
+        symlink("../../../../../../../tmp", root.join("escape")).unwrap();
+        let fd = open_dir(&root);
+        let err = resolve_in(&fd, Path::new("/escape/x"), Create::Dir).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("escapes the rootfs through symlink escape"),
+            "{err}"
+        );
+        let err = resolve_in(&fd, Path::new("/../etc"), Create::No).unwrap_err();
+        assert!(matches!(err, RootfsError::Escape { .. }), "{err}");
+        assert!(!tmp.path().join("x").exists());
+    }
+
+    #[test]
+    fn masked_paths_use_tmpfs_for_dirs_and_dev_null_for_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("proc/acpi")).unwrap();
+        fs::write(root.join("proc/kcore"), "").unwrap();
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "linux": {"maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/missing"]}
+        }))
+        .unwrap();
+        let rec = Recorder::default();
+        let r = Rootfs {
+            sys: &rec,
+            path: root.to_path_buf(),
+            bundle: root.to_path_buf(),
+            root: open_dir(root),
+        };
+        r.masked_paths(&spec).unwrap();
+        let calls = rec.calls.borrow();
+        let acpi = root.join("proc/acpi");
+        let kcore = root.join("proc/kcore");
+        assert_eq!(
+            *calls,
+            vec![
+                format!("mount tmpfs {} tmpfs MS_RDONLY -", acpi.display()),
+                format!("mount /dev/null {} - MS_BIND -", kcore.display()),
+            ]
+        );
+    }
+
+    #[test]
+    fn pivot_detaches_the_old_root_and_no_pivot_chroots() {
+        let spec = Spec::default();
+        let tmp = tempfile::tempdir().unwrap();
+        for (no_pivot, expect) in [
+            (
+                false,
+                vec![
+                    "pivot_root . .",
+                    "mount - . - MS_REC | MS_SLAVE -",
+                    "umount .",
+                    "chdir /",
+                ],
+            ),
+            (true, vec!["mount . / - MS_MOVE -", "chroot .", "chdir /"]),
+        ] {
+            let rec = Recorder::default();
+            let r = Rootfs {
+                sys: &rec,
+                path: tmp.path().to_path_buf(),
+                bundle: tmp.path().to_path_buf(),
+                root: open_dir(tmp.path()),
+            };
+            r.enter(&spec, no_pivot).unwrap();
+            let calls = rec.calls.borrow();
+            assert_eq!(calls[0], format!("chdir {}", tmp.path().display()));
+            assert_eq!(calls[1..], expect);
+        }
+    }
+}

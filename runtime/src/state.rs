@@ -1,0 +1,410 @@
+//! state: the per-container directory under `--root` and what it records.
+//!
+//! Each container owns `<root>/<id>/` holding `state.json` (written
+//! atomically: temp file, fsync, rename) and, while the container is created
+//! but not started, `exec.fifo`. Every operation on a container holds an
+//! exclusive flock on that directory, so two `jolt` calls on one container
+//! never interleave. This module does not start or signal processes; it only
+//! reads /proc to tell whether the recorded init process is still the same
+//! live process.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+
+/// The OCI runtime-spec version jolt reports, as runc does.
+pub const OCI_VERSION: &str = "1.0.2-dev";
+const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("invalid container id {0:?}: {1}")]
+    InvalidId(String, &'static str),
+    #[error("container with given ID already exists: {0}")]
+    Exists(String),
+    #[error("container {0} does not exist")]
+    NotExist(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: corrupt state: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Checks a container ID: non-empty, no path separators, not `.` or `..`,
+/// and only characters that are safe in a path and a cgroup name.
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let bad = |why| Err(StateError::InvalidId(id.to_string(), why));
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id == "." || id == ".." {
+        return bad("not a name");
+    }
+    if id.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+    {
+        return bad("only letters, digits, '_', '+', '-' and '.' are allowed");
+    }
+    Ok(())
+}
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// What state.json holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    /// The container's init process, in the host's pid namespace.
+    pub pid: i32,
+    /// Its start time in clock ticks since boot (/proc/PID/stat field 22),
+    /// so a reused pid is never mistaken for the container.
+    pub pid_start: u64,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub owner: String,
+    /// The cgroup path relative to each hierarchy's root.
+    pub cgroup_path: String,
+    /// The spec the container was created from (hooks, resources).
+    pub config: Spec,
+}
+
+/// The runtime-spec state document, as `jolt state` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OciState {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Record {
+    /// The status as it is now: a created or running container whose init
+    /// has exited (or is a zombie, or whose pid was reused) is stopped.
+    pub fn live_status(&self) -> Status {
+        match self.status {
+            Status::Stopped => Status::Stopped,
+            s if self.pid > 0 && process_start(self.pid) == Some(self.pid_start) => s,
+            Status::Creating if self.pid == 0 => Status::Creating,
+            _ => Status::Stopped,
+        }
+    }
+
+    pub fn oci_state(&self) -> OciState {
+        let status = self.live_status();
+        OciState {
+            oci_version: OCI_VERSION.to_string(),
+            id: self.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            status,
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            owner: self.owner.clone(),
+            annotations: self
+                .config
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// The start time of a live, non-zombie process, or None.
+pub fn process_start(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: parse after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // rest starts at field 3 (state); starttime is field 22.
+    fields.nth(22 - 4)?.parse().ok()
+}
+
+/// The state root (`--root`), holding one directory per container.
+#[derive(Debug, Clone)]
+pub struct Root {
+    dir: PathBuf,
+}
+
+/// A container's directory, locked for as long as this value lives.
+#[derive(Debug)]
+pub struct Locked {
+    pub id: String,
+    pub dir: PathBuf,
+    lock: Flock<File>,
+}
+
+impl Root {
+    pub fn new(dir: impl Into<PathBuf>) -> Root {
+        Root { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes a new container directory and locks it. Fails if the ID exists.
+    pub fn create(&self, id: &str) -> Result<Locked, StateError> {
+        validate_id(id)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        let dir = self.dir.join(id);
+        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Exists(id.to_string()))
+            }
+            Err(e) => return Err(io_err(&dir)(e)),
+        }
+        // The umask may have narrowed the mode; the init process, possibly
+        // under another uid, must be able to reach exec.fifo.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o711)).map_err(io_err(&dir))?;
+        let lock = lock_dir(&dir)?;
+        Ok(Locked {
+            id: id.to_string(),
+            dir,
+            lock,
+        })
+    }
+
+    /// Locks an existing container's directory.
+    pub fn open(&self, id: &str) -> Result<Locked, StateError> {
+        validate_id(id)?;
+        let dir = self.dir.join(id);
+        let lock = match lock_dir(&dir) {
+            Err(StateError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(StateError::NotExist(id.to_string()))
+            }
+            other => other?,
+        };
+        // Whoever held the lock before us may have deleted the container.
+        if !dir.join(STATE_FILE).exists() {
+            return Err(StateError::NotExist(id.to_string()));
+        }
+        Ok(Locked {
+            id: id.to_string(),
+            dir,
+            lock,
+        })
+    }
+
+    /// IDs of every container under the root, sorted.
+    pub fn ids(&self) -> Result<Vec<String>, StateError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&self.dir)(e)),
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join(STATE_FILE).exists())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Reads a container's record without taking its lock (for `list`).
+    pub fn peek(&self, id: &str) -> Result<Record, StateError> {
+        read_record(&self.dir.join(id).join(STATE_FILE))
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<Flock<File>, StateError> {
+    let file = File::open(dir).map_err(io_err(dir))?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| StateError::Io {
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+fn read_record(path: &Path) -> Result<Record, StateError> {
+    let text = fs::read(path).map_err(io_err(path))?;
+    serde_json::from_slice(&text).map_err(|source| StateError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl Locked {
+    pub fn load(&self) -> Result<Record, StateError> {
+        read_record(&self.dir.join(STATE_FILE))
+    }
+
+    /// Writes state.json atomically: a reader sees the old or the new
+    /// record, never a torn one.
+    pub fn save(&self, record: &Record) -> Result<(), StateError> {
+        let path = self.dir.join(STATE_FILE);
+        let data = serde_json::to_vec(record).expect("a record always serializes");
+        write_atomic(&path, &data, 0o600)
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.dir.join(EXEC_FIFO)
+    }
+
+    /// The raw fd of the locked directory, for openat from the init process.
+    pub fn dir_fd(&self) -> i32 {
+        self.lock.as_raw_fd()
+    }
+
+    /// Removes the container's directory. The lock goes with it.
+    pub fn remove(self) -> Result<(), StateError> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&self.dir)(e)),
+        }
+    }
+}
+
+/// Writes `data` to `path` through a temp file in the same directory, fsync
+/// and rename.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), StateError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{}.tmp", name.unwrap_or_default()));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Now, as RFC 3339 in UTC with nanoseconds, as runc prints `created`.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["a", "web-1", "x_y.z", "A+B", "0"] {
+            validate_id(good).unwrap();
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "a\0b", "/abs"] {
+            assert!(validate_id(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn create_twice_is_an_error_and_open_sees_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::new(tmp.path().join("root"));
+        let c = root.create("one").unwrap();
+        let rec = Record {
+            id: "one".into(),
+            pid: 0,
+            pid_start: 0,
+            status: Status::Creating,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: now_rfc3339(),
+            owner: String::new(),
+            cgroup_path: "jolt/one".into(),
+            config: Spec::default(),
+        };
+        c.save(&rec).unwrap();
+        drop(c);
+        assert!(matches!(root.create("one"), Err(StateError::Exists(_))));
+        assert_eq!(root.ids().unwrap(), vec!["one".to_string()]);
+        let c = root.open("one").unwrap();
+        assert_eq!(c.load().unwrap().cgroup_path, "jolt/one");
+        c.remove().unwrap();
+        assert!(matches!(root.open("one"), Err(StateError::NotExist(_))));
+    }
+
+    #[test]
+    fn own_process_is_live_and_dead_pid_is_stopped() {
+        let me = std::process::id() as i32;
+        let start = process_start(me).unwrap();
+        let mut rec = Record {
+            id: "x".into(),
+            pid: me,
+            pid_start: start,
+            status: Status::Running,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: now_rfc3339(),
+            owner: String::new(),
+            cgroup_path: String::new(),
+            config: Spec::default(),
+        };
+        assert_eq!(rec.live_status(), Status::Running);
+        rec.pid_start += 1;
+        assert_eq!(rec.live_status(), Status::Stopped);
+        assert_eq!(rec.oci_state().pid, 0);
+    }
+}

@@ -1,0 +1,170 @@
+//! syscall: the seam between rootfs setup and the kernel.
+//!
+//! `rootfs` makes its mount-table changes through the `Syscall` trait, so a
+//! test can record them without root (`Recorder`). Path resolution inside
+//! the rootfs uses real files, which work unprivileged in a temp dir.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
+
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{Mode, SFlag};
+
+pub trait Syscall {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()>;
+    fn umount(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
+    fn chroot(&self, path: &Path) -> nix::Result<()>;
+    fn chdir(&self, path: &Path) -> nix::Result<()>;
+    fn mknod(
+        &self,
+        dir: BorrowedFd,
+        name: &str,
+        kind: SFlag,
+        perm: Mode,
+        dev: u64,
+    ) -> nix::Result<()>;
+}
+
+/// The real kernel.
+pub struct Linux;
+
+impl Syscall for Linux {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        nix::mount::mount(source, target, fstype, flags, data)
+    }
+
+    fn umount(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {
+        nix::mount::umount2(target, flags)
+    }
+
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
+        nix::unistd::pivot_root(new_root, put_old)
+    }
+
+    fn chroot(&self, path: &Path) -> nix::Result<()> {
+        nix::unistd::chroot(path)
+    }
+
+    fn chdir(&self, path: &Path) -> nix::Result<()> {
+        nix::unistd::chdir(path)
+    }
+
+    fn mknod(
+        &self,
+        dir: BorrowedFd,
+        name: &str,
+        kind: SFlag,
+        perm: Mode,
+        dev: u64,
+    ) -> nix::Result<()> {
+        nix::sys::stat::mknodat(dir, name, kind, perm, dev)
+    }
+}
+
+/// Paths of the form /proc/self/fd/N name the file the fd was opened on.
+pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
+    format!("/proc/self/fd/{}", fd.as_raw_fd()).into()
+}
+
+#[cfg(test)]
+pub use recorder::Recorder;
+
+#[cfg(test)]
+mod recorder {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Records calls as readable lines; /proc/self/fd/N targets are shown as
+    /// the path the fd was opened on.
+    #[derive(Default)]
+    pub struct Recorder {
+        pub calls: RefCell<Vec<String>>,
+    }
+
+    fn show(p: &Path) -> String {
+        if p.starts_with("/proc/self/fd") {
+            std::fs::read_link(p)
+                .map_or_else(|_| p.display().to_string(), |t| t.display().to_string())
+        } else {
+            p.display().to_string()
+        }
+    }
+
+    impl Syscall for Recorder {
+        fn mount(
+            &self,
+            source: Option<&Path>,
+            target: &Path,
+            fstype: Option<&str>,
+            flags: MsFlags,
+            data: Option<&str>,
+        ) -> nix::Result<()> {
+            self.calls.borrow_mut().push(format!(
+                "mount {} {} {} {:?} {}",
+                source.map_or("-".into(), show),
+                show(target),
+                fstype.unwrap_or("-"),
+                flags,
+                data.unwrap_or("-")
+            ));
+            Ok(())
+        }
+        fn umount(&self, target: &Path, _: MntFlags) -> nix::Result<()> {
+            self.calls
+                .borrow_mut()
+                .push(format!("umount {}", show(target)));
+            Ok(())
+        }
+        fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
+            self.calls.borrow_mut().push(format!(
+                "pivot_root {} {}",
+                show(new_root),
+                show(put_old)
+            ));
+            Ok(())
+        }
+        fn chroot(&self, path: &Path) -> nix::Result<()> {
+            self.calls
+                .borrow_mut()
+                .push(format!("chroot {}", show(path)));
+            Ok(())
+        }
+        fn chdir(&self, path: &Path) -> nix::Result<()> {
+            self.calls
+                .borrow_mut()
+                .push(format!("chdir {}", show(path)));
+            Ok(())
+        }
+        fn mknod(
+            &self,
+            dir: BorrowedFd,
+            name: &str,
+            _: SFlag,
+            _: Mode,
+            dev: u64,
+        ) -> nix::Result<()> {
+            let dir = show(&fd_path(&dir));
+            self.calls.borrow_mut().push(format!(
+                "mknod {dir}/{name} {}:{}",
+                libc::major(dev),
+                libc::minor(dev)
+            ));
+            Ok(())
+        }
+    }
+}
