@@ -111,7 +111,7 @@ pub fn parse(text: &[u8]) -> Result<Spec, (String, String)> {
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        let field = if field == "." {
+        let field = if field == "." || field == "?" {
             "(document)".to_string()
         } else {
             field

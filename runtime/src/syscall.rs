@@ -105,6 +105,11 @@ mod recorder {
         }
     }
 
+    fn flag_names(flags: MsFlags) -> String {
+        let names: Vec<_> = flags.iter_names().map(|(n, _)| n).collect();
+        names.join(" | ")
+    }
+
     impl Syscall for Recorder {
         fn mount(
             &self,
@@ -115,11 +120,11 @@ mod recorder {
             data: Option<&str>,
         ) -> nix::Result<()> {
             self.calls.borrow_mut().push(format!(
-                "mount {} {} {} {:?} {}",
+                "mount {} {} {} {} {}",
                 source.map_or("-".into(), show),
                 show(target),
                 fstype.unwrap_or("-"),
-                flags,
+                flag_names(flags),
                 data.unwrap_or("-")
             ));
             Ok(())

@@ -87,11 +87,11 @@ mod tests {
         let lines: Vec<_> = t.lines().collect();
         assert_eq!(
             lines[0],
-            "ID          PID         STATUS      BUNDLE      CREATED                   OWNER"
+            "ID          PID         STATUS      BUNDLE      CREATED                OWNER"
         );
         assert_eq!(
             lines[1],
-            "web         42          running     /b          2026-01-01T00:00:00Z      root"
+            "web         42          running     /b          2026-01-01T00:00:00Z    root"
         );
     }
 }
