@@ -91,7 +91,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "web         42          running     /b          2026-01-01T00:00:00Z    root"
+            "web         42          running     /b          2026-01-01T00:00:00Z   root"
         );
     }
 }
