@@ -85,6 +85,13 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error>
     let cgroup_path =
         cgroups::resolve_path(linux.cgroups_path().as_deref().and_then(Path::to_str), id)?;
     let plan = namespaces::plan(linux);
+    rootfs::check_paths(&bundle.rootfs, &bundle.spec).map_err(|(field, e)| SpecError::Invalid {
+        path: bundle.dir.join("config.json"),
+        invalid: spec::Invalid {
+            field,
+            msg: e.to_string(),
+        },
+    })?;
 
     let locked = root.create(id)?;
     let mut record = Record {

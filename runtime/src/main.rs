@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = message(&e);
             if cli.log.is_some() {
                 tracing::error!("{msg}");
             }
@@ -33,6 +33,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the
+/// message already holds (our errors name their cause themselves).
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg = format!("{msg}: {c}");
+        }
+    }
+    msg
 }
 
 fn dispatch(cli: &Cli) -> Result<u8> {

@@ -709,6 +709,62 @@ fn dev_null() -> Result<OwnedFd, RootfsError> {
     Ok(fd)
 }
 
+/// Checks, before anything is created, that no path the spec names inside
+/// the container (mount destinations, masked and readonly paths, devices)
+/// leaves the rootfs through `..` or a symlink. Missing paths are fine:
+/// they are created, inside, at mount time, where the check runs again.
+pub fn check_paths(rootfs: &Path, spec: &Spec) -> Result<(), (String, RootfsError)> {
+    let root = nix::fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        (
+            "root.path".to_string(),
+            sys(rootfs.display().to_string())(e),
+        )
+    })?;
+    let linux = spec.linux().as_ref();
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        paths.push((format!("mounts[{i}].destination"), m.destination().clone()));
+    }
+    for (name, list) in [
+        (
+            "linux.maskedPaths",
+            linux.and_then(|l| l.masked_paths().as_ref()),
+        ),
+        (
+            "linux.readonlyPaths",
+            linux.and_then(|l| l.readonly_paths().as_ref()),
+        ),
+    ] {
+        for (i, p) in list.into_iter().flatten().enumerate() {
+            paths.push((format!("{name}[{i}]"), PathBuf::from(p)));
+        }
+    }
+    for (i, d) in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        paths.push((format!("linux.devices[{i}].path"), d.path().clone()));
+    }
+    for (field, path) in paths {
+        match resolve_in(&root, &path, Create::No) {
+            Ok(_) => {}
+            Err(RootfsError::Sys {
+                source: Errno::ENOENT | Errno::ENOTDIR,
+                ..
+            }) => {}
+            Err(e) => return Err((field, e)),
+        }
+    }
+    Ok(())
+}
+
 const MAX_SYMLINKS: usize = 40;
 
 /// Resolves `path` under the directory `root` (see `Rootfs::resolve`).
