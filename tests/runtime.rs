@@ -1,1 +1,22 @@
-//! e2e runtime tests (being written)
+//! End-to-end tests of the `jolt` OCI runtime: each test is a user session
+//! against the real binary (`cargo build -p jolt-runtime` first), run as
+//! root with a busybox rootfs, that checks what the user would see and
+//! that nothing is left behind. Without root or a static busybox the tests
+//! skip, saying why.
+
+#[path = "runtime/bad_input.rs"]
+mod bad_input;
+#[path = "runtime/cgroups.rs"]
+mod cgroups;
+#[path = "runtime/hooks.rs"]
+mod hooks;
+#[path = "runtime/lifecycle.rs"]
+mod lifecycle;
+#[path = "runtime/namespaces.rs"]
+mod namespaces;
+#[path = "runtime/process.rs"]
+mod process;
+#[path = "runtime/rootfs.rs"]
+mod rootfs;
+#[path = "runtime/spec.rs"]
+mod spec;

@@ -157,10 +157,10 @@ impl Cgroup {
     /// Creates the cgroup (all hierarchies on v1, one dir on v2) and applies
     /// `linux.resources`: memory (limit, reservation, swap), cpu (shares,
     /// quota, period, cpus, mems; on v2 shares become a weight), pids (limit)
-    /// and, through cgroups-rs, blkio, hugepages and network. On v1 it writes
-    /// the device rules followed by the devices runc allows every container;
-    /// on v2 device rules would need an eBPF program, so they are ignored
-    /// with a warning.
+    /// and, through cgroups-rs, blkio, hugepages and network. On v1, when
+    /// the config has device rules, it writes them followed by the devices
+    /// runc allows every container; on v2 device rules would need an eBPF
+    /// program, so they are ignored with a warning.
     ///
     /// A cgroup that already exists is reused if it holds no process, and is
     /// an error otherwise. If anything fails, the directories this call made
@@ -176,6 +176,9 @@ impl Cgroup {
             }
             None => (None, Vec::new()),
         };
+        if let Some(resources) = &resources {
+            cg.check_controllers(resources, !devices.is_empty())?;
+        }
 
         let dirs: Vec<PathBuf> = cg.host_dirs().into_iter().map(|(_, d)| d).collect();
         if dirs.iter().any(|d| d.exists()) {
@@ -370,8 +373,8 @@ impl Cgroup {
         devices: &[DeviceRule],
     ) -> Result<(), CgroupError> {
         if let Some(resources) = resources {
-            let mut manager =
-                FsManager::new(&self.path).map_err(|e| self.manager_error("read cgroups", e))?;
+            let mut manager = FsManager::new(&self.path)
+                .map_err(|e| self.manager_error("read /proc/self/cgroup", e))?;
             manager
                 .set(resources)
                 .map_err(|e| self.manager_error("apply linux.resources", e))?;
@@ -382,11 +385,7 @@ impl Cgroup {
         let controller = self
             .cgroup
             .controller_of::<DevicesController>()
-            .ok_or_else(|| CgroupError::InvalidResources {
-                path: self.path.clone(),
-                field: "devices",
-                reason: "no devices cgroup hierarchy is mounted".into(),
-            })?;
+            .ok_or_else(|| self.missing("devices", "devices"))?;
         for rule in devices {
             let written = if rule.allow {
                 controller.allow_device(rule.typ, rule.major, rule.minor, &rule.access)
@@ -396,6 +395,68 @@ impl Cgroup {
             written.map_err(|e| self.fs_error("devices", e))?;
         }
         Ok(())
+    }
+
+    /// Fails, naming the controller, when `resources` asks for something
+    /// whose controller this host lacks. cgroups-rs would fail only halfway
+    /// through, with "subsystems is empty". It needs both cpu and cpuset for
+    /// any `cpu` section.
+    fn check_controllers(
+        &self,
+        resources: &LinuxResources,
+        devices: bool,
+    ) -> Result<(), CgroupError> {
+        let network = resources.network().as_ref();
+        let needed = [
+            ("memory", "memory", resources.memory().is_some()),
+            ("cpu", "cpu", resources.cpu().is_some()),
+            ("cpu", "cpuset", resources.cpu().is_some()),
+            ("pids", "pids", resources.pids().is_some()),
+            ("blockIO", "blkio", resources.block_io().is_some()),
+            (
+                "hugepageLimits",
+                "hugetlb",
+                resources
+                    .hugepage_limits()
+                    .as_ref()
+                    .is_some_and(|l| !l.is_empty()),
+            ),
+            (
+                "network.classID",
+                "net_cls",
+                network.is_some_and(|n| n.class_id().is_some()),
+            ),
+            (
+                "network.priorities",
+                "net_prio",
+                network.is_some_and(|n| n.priorities().is_some()),
+            ),
+            ("devices", "devices", devices),
+        ];
+        let subsystems = self.cgroup.subsystems();
+        for (field, controller, wanted) in needed {
+            if wanted && !subsystems.iter().any(|s| s.controller_name() == controller) {
+                return Err(self.missing(field, controller));
+            }
+        }
+        Ok(())
+    }
+
+    fn missing(&self, field: &'static str, controller: &str) -> CgroupError {
+        let reason = if self.cgroup.v2() {
+            format!(
+                "the {controller} controller is not available \
+                 (not listed in {}/cgroup.controllers)",
+                hierarchies::UNIFIED_MOUNTPOINT
+            )
+        } else {
+            format!("the {controller} controller is not available (no {controller} hierarchy is mounted)")
+        };
+        CgroupError::InvalidResources {
+            path: self.path.clone(),
+            field,
+            reason,
+        }
     }
 
     /// Best effort, after a failed create: remove the directories it made.
@@ -615,10 +676,10 @@ fn prepare(
                 ),
             );
         }
-        if v2 && swap > 0 && limit <= 0 {
+        if swap > 0 && limit == 0 {
             return invalid(
                 "memory.swap",
-                "on cgroup v2 a swap limit needs memory.limit as well".into(),
+                "a memory plus swap limit needs memory.limit as well".into(),
             );
         }
         if let Some(swappiness) = memory.swappiness().filter(|&s| s > 100) {
@@ -706,4 +767,531 @@ fn device_rule(rule: &LinuxDeviceCgroup) -> Result<DeviceRule, String> {
         minor: number(rule.minor(), "minor")?,
         access,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use oci_spec::runtime::{
+        LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
+        LinuxPidsBuilder, LinuxResourcesBuilder,
+    };
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Child, Command, Stdio};
+
+    const MIB: i64 = 1024 * 1024;
+
+    fn message(result: Result<String, CgroupError>) -> String {
+        result.expect_err("should be rejected").to_string()
+    }
+
+    #[test]
+    fn resolve_path_defaults_to_jolt_slash_id() {
+        assert_eq!(resolve_path(None, "web").unwrap(), "jolt/web");
+    }
+
+    #[test]
+    fn resolve_path_treats_absolute_and_relative_alike() {
+        assert_eq!(resolve_path(Some("/a/b"), "web").unwrap(), "a/b");
+        assert_eq!(resolve_path(Some("a/b"), "web").unwrap(), "a/b");
+        assert_eq!(resolve_path(Some("//a/./b/"), "web").unwrap(), "a/b");
+        assert_eq!(resolve_path(Some("/a:b"), "web").unwrap(), "a:b");
+    }
+
+    #[test]
+    fn resolve_path_rejects_dot_dot() {
+        assert_eq!(
+            message(resolve_path(Some("/a/../../etc"), "web")),
+            r#"cgroupsPath "/a/../../etc": must not contain ".." components"#
+        );
+        assert!(resolve_path(Some(".."), "web").is_err());
+        assert!(resolve_path(None, "../escape").is_err());
+    }
+
+    #[test]
+    fn resolve_path_rejects_empty_and_root() {
+        assert_eq!(
+            message(resolve_path(Some(""), "web")),
+            r#"cgroupsPath "": is empty"#
+        );
+        assert!(message(resolve_path(Some("/"), "web")).contains("names the root cgroup"));
+        assert!(resolve_path(Some("/./"), "web").is_err());
+    }
+
+    #[test]
+    fn resolve_path_rejects_systemd_form() {
+        assert_eq!(
+            message(resolve_path(Some("x:y:z"), "web")),
+            r#"cgroupsPath "x:y:z": systemd cgroup paths need --systemd-cgroup, which jolt does not support yet"#
+        );
+        assert!(resolve_path(Some("system.slice:cri-containerd:abc"), "web").is_err());
+        assert!(resolve_path(Some(":libpod:abc"), "web").is_err());
+    }
+
+    fn memory(limit: Option<i64>, swap: Option<i64>) -> LinuxResources {
+        let mut m = LinuxMemoryBuilder::default();
+        if let Some(limit) = limit {
+            m = m.limit(limit);
+        }
+        if let Some(swap) = swap {
+            m = m.swap(swap);
+        }
+        LinuxResourcesBuilder::default()
+            .memory(m.build().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    fn deny_all() -> LinuxDeviceCgroup {
+        LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn prepare_rejects_swap_below_limit() {
+        let err = prepare("jolt/web", &memory(Some(100 * MIB), Some(50 * MIB)), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cgroup /jolt/web: linux.resources.memory.swap: 52428800 is below memory.limit 104857600"),
+            "{err}"
+        );
+        assert!(prepare("jolt/web", &memory(Some(100 * MIB), Some(-1)), false).is_ok());
+    }
+
+    #[test]
+    fn prepare_rejects_swap_without_limit() {
+        assert!(prepare("jolt/web", &memory(None, Some(MIB)), true).is_err());
+        assert!(prepare("jolt/web", &memory(None, Some(MIB)), false).is_err());
+        assert!(prepare("jolt/web", &memory(Some(-1), Some(MIB)), true).is_ok());
+    }
+
+    #[test]
+    fn prepare_keeps_swap_unlimited_on_v2_when_only_a_limit_is_set() {
+        let (rest, _) = prepare("jolt/web", &memory(Some(MIB), None), true).unwrap();
+        assert_eq!(rest.memory().unwrap().swap(), Some(-1));
+        let (rest, _) = prepare("jolt/web", &memory(Some(MIB), None), false).unwrap();
+        assert_eq!(rest.memory().unwrap().swap(), None);
+    }
+
+    #[test]
+    fn prepare_rejects_what_jolt_does_not_apply() {
+        let unified = LinuxResourcesBuilder::default()
+            .unified(HashMap::from([(
+                "memory.high".to_string(),
+                "1M".to_string(),
+            )]))
+            .build()
+            .unwrap();
+        let err = prepare("jolt/web", &unified, true).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "cgroup /jolt/web: linux.resources.unified: not supported by jolt yet"
+        );
+    }
+
+    #[test]
+    fn prepare_v1_appends_runc_default_devices_with_wildcards() {
+        let mknod_any_char = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .access("m")
+            .build()
+            .unwrap();
+        let resources = LinuxResourcesBuilder::default()
+            .devices(vec![deny_all(), mknod_any_char])
+            .build()
+            .unwrap();
+        let (rest, devices) = prepare("jolt/web", &resources, false).unwrap();
+        assert!(rest.devices().is_none(), "devices are jolt's to write");
+        assert_eq!(devices.len(), 2 + DEFAULT_ALLOWED_DEVICES.len());
+        let all = [
+            DevicePermissions::Read,
+            DevicePermissions::Write,
+            DevicePermissions::MkNod,
+        ];
+        assert_eq!(
+            devices[0],
+            DeviceRule {
+                allow: false,
+                typ: DeviceType::All,
+                major: -1,
+                minor: -1,
+                access: all.to_vec(),
+            }
+        );
+        assert_eq!((devices[1].major, devices[1].minor), (-1, -1));
+        let null = &devices[4];
+        assert_eq!(
+            (null.allow, null.typ, null.major, null.minor),
+            (true, DeviceType::Char, 1, 3)
+        );
+        assert_eq!(null.access, all.to_vec());
+    }
+
+    #[test]
+    fn prepare_v2_ignores_device_rules() {
+        let resources = LinuxResourcesBuilder::default()
+            .devices(vec![deny_all()])
+            .build()
+            .unwrap();
+        let (rest, devices) = prepare("jolt/web", &resources, true).unwrap();
+        assert!(rest.devices().is_none());
+        assert!(devices.is_empty());
+    }
+
+    #[test]
+    fn device_rule_rejects_bad_type_and_access() {
+        let fifo = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::P)
+            .build()
+            .unwrap();
+        assert_eq!(
+            device_rule(&fifo).unwrap_err(),
+            r#"type "p" is not one of a, b, c"#
+        );
+        let rwx = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwx")
+            .build()
+            .unwrap();
+        assert!(device_rule(&rwx).unwrap_err().contains("only r, w and m"));
+        let no_access = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(1)
+            .minor(3)
+            .build()
+            .unwrap();
+        assert_eq!(device_rule(&no_access).unwrap().access.len(), 3);
+    }
+
+    // The tests below need root and the real kernel. Each uses a cgroup of
+    // its own under /jolt and removes it, also when it fails.
+
+    /// Returns false, saying why, when this process cannot run a root test.
+    fn kernel_ready(test: &str) -> bool {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping {test}: needs root to create cgroups under /sys/fs/cgroup");
+            return false;
+        }
+        // The v1 freezer and devices controllers are built into v2.
+        let wanted = ["memory", "pids", "cpu", "cpuset"];
+        let missing: Vec<&str> = if is_v2() {
+            let controllers =
+                std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
+            wanted
+                .into_iter()
+                .filter(|c| !controllers.split_whitespace().any(|x| x == *c))
+                .collect()
+        } else {
+            let names: Vec<String> = Cgroup::open("probe")
+                .unwrap()
+                .host_dirs()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            wanted
+                .into_iter()
+                .chain(["freezer", "devices"])
+                .filter(|c| !names.iter().any(|n| n.split(',').any(|x| x == *c)))
+                .collect()
+        };
+        if !missing.is_empty() {
+            eprintln!("skipping {test}: cgroup controllers not available: {missing:?}");
+            return false;
+        }
+        true
+    }
+
+    /// Removes the test's cgroup even when an assertion fails first.
+    struct Cleanup(String);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Ok(cg) = Cgroup::open(&self.0) {
+                if let Err(e) = cg.destroy() {
+                    eprintln!("cleanup: {e}");
+                }
+            }
+        }
+    }
+
+    fn test_path(name: &str) -> (String, Cleanup) {
+        let path = resolve_path(None, &format!("test-{}-{name}", std::process::id())).unwrap();
+        (path.clone(), Cleanup(path))
+    }
+
+    fn read(cg: &Cgroup, hierarchy: &str, file: &str) -> String {
+        let (_, dir) = cg
+            .host_dirs()
+            .into_iter()
+            .find(|(name, _)| name.is_empty() || name.split(',').any(|n| n == hierarchy))
+            .unwrap_or_else(|| panic!("no {hierarchy} hierarchy"));
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+            .trim()
+            .to_string()
+    }
+
+    fn sleeper() -> Child {
+        Command::new("sleep").arg("60").spawn().unwrap()
+    }
+
+    fn pid_of(child: &Child) -> i32 {
+        i32::try_from(child.id()).unwrap()
+    }
+
+    /// A shell that runs `script` once a line arrives on its stdin, so that
+    /// it can be put in the cgroup first.
+    fn held_shell(script: &str) -> Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("read _ && {script}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    fn release(child: &mut Child) {
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    }
+
+    #[test]
+    fn root_create_limits_signal_destroy() {
+        if !kernel_ready("root_create_limits_signal_destroy") {
+            return;
+        }
+        let (path, _cleanup) = test_path("limits");
+        let resources = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(64 * MIB)
+                    .build()
+                    .unwrap(),
+            )
+            .pids(LinuxPidsBuilder::default().limit(32).build().unwrap())
+            .cpu(LinuxCpuBuilder::default().shares(512u64).build().unwrap())
+            .devices(vec![deny_all()])
+            .build()
+            .unwrap();
+        let cg = Cgroup::create(&path, Some(&resources)).unwrap();
+        assert_eq!(cg.path(), path);
+
+        // Absolute from each hierarchy's root, not below jolt's own cgroup.
+        let dirs = cg.host_dirs();
+        for (name, dir) in &dirs {
+            assert_eq!(dir, &Path::new("/sys/fs/cgroup").join(name).join(&path));
+            assert!(dir.is_dir(), "{} was not created", dir.display());
+        }
+        if is_v2() {
+            assert_eq!(dirs.len(), 1);
+            assert_eq!(read(&cg, "", "memory.max"), (64 * MIB).to_string());
+            assert_eq!(read(&cg, "", "memory.swap.max"), "max");
+            assert_eq!(read(&cg, "", "pids.max"), "32");
+            assert_eq!(read(&cg, "", "cpu.weight"), "20");
+        } else {
+            let names: Vec<&str> = dirs.iter().map(|(n, _)| n.as_str()).collect();
+            if Path::new("/sys/fs/cgroup/systemd").is_dir() {
+                assert!(names.contains(&"systemd"), "{names:?}");
+            }
+            assert_eq!(
+                read(&cg, "memory", "memory.limit_in_bytes"),
+                (64 * MIB).to_string()
+            );
+            assert_eq!(read(&cg, "pids", "pids.max"), "32");
+            assert_eq!(read(&cg, "cpu", "cpu.shares"), "512");
+            let devices = read(&cg, "devices", "devices.list");
+            assert!(!devices.contains("a *:* rwm"), "{devices}");
+            assert!(devices.contains("c 1:3 rwm"), "{devices}");
+            assert!(devices.contains("c *:* m"), "{devices}");
+            // A new cpuset (and its new parent) must have cpus and mems, or
+            // no process can join it.
+            assert!(!read(&cg, "cpuset", "cpuset.cpus").is_empty());
+            assert!(!read(&cg, "cpuset", "cpuset.mems").is_empty());
+            let parent = Path::new("/sys/fs/cgroup/cpuset").join(DEFAULT_PARENT);
+            let parent_cpus = std::fs::read_to_string(parent.join("cpuset.cpus")).unwrap();
+            assert!(!parent_cpus.trim().is_empty());
+        }
+
+        let mut child = sleeper();
+        cg.add_process(pid_of(&child)).unwrap();
+        assert_eq!(cg.pids().unwrap(), vec![pid_of(&child)]);
+        let own = std::fs::read_to_string(format!("/proc/{}/cgroup", child.id())).unwrap();
+        for line in own.lines().filter(|l| !l.contains("::") || is_v2()) {
+            assert!(line.ends_with(&format!(":/{path}")), "{line}");
+        }
+        cg.signal_all(Signal::SIGTERM).unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+        if !is_v2() {
+            assert_eq!(read(&cg, "freezer", "freezer.state"), "THAWED");
+        }
+
+        let mut child = sleeper();
+        cg.add_process(pid_of(&child)).unwrap();
+        cg.destroy().unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+        for (_, dir) in &dirs {
+            assert!(!dir.exists(), "{} is left behind", dir.display());
+            assert!(dir.parent().unwrap().is_dir(), "the shared parent stays");
+        }
+        cg.destroy().unwrap();
+        assert!(Cgroup::open(&path).unwrap().pids().unwrap().is_empty());
+    }
+
+    #[test]
+    fn root_memory_limit_oom_kills_and_pids_limit_stops_forks() {
+        if !kernel_ready("root_memory_limit_oom_kills_and_pids_limit_stops_forks") {
+            return;
+        }
+        let (path, _cleanup) = test_path("enforce");
+        let resources = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(32 * MIB)
+                    .swap(32 * MIB)
+                    .build()
+                    .unwrap(),
+            )
+            .pids(LinuxPidsBuilder::default().limit(8).build().unwrap())
+            .build()
+            .unwrap();
+        let cg = Cgroup::create(&path, Some(&resources)).unwrap();
+
+        let mut hog = held_shell("exec dd if=/dev/zero of=/dev/null bs=128M count=1");
+        cg.add_process(pid_of(&hog)).unwrap();
+        release(&mut hog);
+        assert_eq!(hog.wait().unwrap().signal(), Some(libc::SIGKILL));
+        let oom = if is_v2() {
+            read(&cg, "", "memory.events")
+        } else {
+            read(&cg, "memory", "memory.oom_control")
+        };
+        assert!(!oom.contains("oom_kill 0"), "{oom}");
+
+        let mut forker =
+            held_shell("for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 60 & done; wait");
+        cg.add_process(pid_of(&forker)).unwrap();
+        release(&mut forker);
+        let status = forker.wait().unwrap();
+        assert!(!status.success(), "the shell must fail to fork: {status:?}");
+        let left = cg.pids().unwrap();
+        assert!(!left.is_empty() && left.len() < 8, "{left:?}");
+
+        cg.destroy().unwrap();
+        for (_, dir) in cg.host_dirs() {
+            assert!(!dir.exists(), "{} is left behind", dir.display());
+        }
+    }
+
+    #[test]
+    fn root_create_refuses_a_cgroup_in_use_and_reuses_an_empty_one() {
+        if !kernel_ready("root_create_refuses_a_cgroup_in_use_and_reuses_an_empty_one") {
+            return;
+        }
+        let (path, _cleanup) = test_path("in-use");
+        let cg = Cgroup::create(&path, None).unwrap();
+        Cgroup::create(&path, None).expect("an empty cgroup is reused");
+
+        let mut child = sleeper();
+        cg.add_process(pid_of(&child)).unwrap();
+        let err = Cgroup::create(&path, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cgroup /{path}: already exists and holds processes [{}]; \
+                 is another container using this cgroupsPath?",
+                child.id()
+            )
+        );
+        assert!(cg.host_dirs().iter().all(|(_, d)| d.is_dir()));
+        cg.destroy().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn root_failed_create_leaves_nothing() {
+        if !kernel_ready("root_failed_create_leaves_nothing") {
+            return;
+        }
+        let (path, _cleanup) = test_path("fails");
+        let resources = LinuxResourcesBuilder::default()
+            .cpu(LinuxCpuBuilder::default().cpus("4096").build().unwrap())
+            .build()
+            .unwrap();
+        let err = Cgroup::create(&path, Some(&resources))
+            .unwrap_err()
+            .to_string();
+        // The kernel says EINVAL or ERANGE, depending on the CPU count.
+        let prefix = format!("cgroup /{path}: cpuset.cpus: write 4096: ");
+        assert!(
+            err.starts_with(&prefix) && !err.contains("os error"),
+            "{err}"
+        );
+        for (_, dir) in Cgroup::open(&path).unwrap().host_dirs() {
+            assert!(!dir.exists(), "{} is left behind", dir.display());
+        }
+    }
+
+    #[test]
+    fn root_signal_all_keeps_a_paused_cgroup_paused_and_destroy_kills_it() {
+        if !kernel_ready("root_signal_all_keeps_a_paused_cgroup_paused_and_destroy_kills_it") {
+            return;
+        }
+        let (path, _cleanup) = test_path("paused");
+        let cg = Cgroup::create(&path, None).unwrap();
+        let mut child = sleeper();
+        cg.add_process(pid_of(&child)).unwrap();
+        let freezer = cg.cgroup.controller_of::<FreezerController>().unwrap();
+        freezer.freeze().unwrap();
+
+        cg.signal_all(Signal::SIGTERM).unwrap();
+        thread::sleep(Duration::from_millis(100));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "a paused process acts on SIGTERM only when resumed"
+        );
+        assert!(matches!(
+            freezer.state().unwrap(),
+            FreezerState::Frozen | FreezerState::Freezing
+        ));
+
+        cg.destroy().unwrap();
+        assert!(child.wait().unwrap().signal().is_some());
+        for (_, dir) in cg.host_dirs() {
+            assert!(!dir.exists(), "{} is left behind", dir.display());
+        }
+    }
+
+    #[test]
+    fn root_destroy_kills_and_removes_nested_cgroups() {
+        if !kernel_ready("root_destroy_kills_and_removes_nested_cgroups") {
+            return;
+        }
+        let (path, _cleanup) = test_path("nested");
+        let cg = Cgroup::create(&path, None).unwrap();
+        let mut child = sleeper();
+        cg.add_process(pid_of(&child)).unwrap();
+        // As a container managing its own cgroups would: a child cgroup in
+        // the hierarchy pids() reads, holding the process.
+        let dir = cg.procs_dir().unwrap();
+        std::fs::create_dir(dir.join("inner")).unwrap();
+        std::fs::write(dir.join("inner/cgroup.procs"), child.id().to_string()).unwrap();
+        assert_eq!(cg.pids().unwrap(), vec![pid_of(&child)]);
+
+        cg.destroy().unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+        for (_, dir) in cg.host_dirs() {
+            assert!(!dir.exists(), "{} is left behind", dir.display());
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! processes). The CLI only parses arguments and calls these.
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::cgroups::{self, Cgroup, CgroupError};
 use crate::channel::{Channel, Message};
+use crate::console;
 use crate::hooks::{self, HookError, HookKind};
 use crate::init;
 use crate::namespaces::{self, NamespaceError};
@@ -71,10 +72,20 @@ pub struct CreateOptions {
 /// Creates container `id` from a bundle: on success its init waits in the
 /// created state; on failure nothing it made is left.
 pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
+    let console = opts.console_socket.clone().map(init::Console::Path);
+    create_with(root, id, opts, console)
+}
+
+fn create_with(
+    root: &Root,
+    id: &str,
+    opts: &CreateOptions,
+    console: Option<init::Console>,
+) -> Result<i32, Error> {
     state::validate_id(id)?;
     let bundle = spec::load(&opts.bundle)?;
     let process = bundle.spec.process().as_ref().expect("validated");
-    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+    if process.terminal().unwrap_or(false) && console.is_none() {
         return Err(Error::Usage(
             "cannot allocate tty if jolt will detach without setting console socket \
              (set process.terminal to false or pass --console-socket)"
@@ -93,6 +104,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error>
         },
     })?;
 
+    tracing::debug!("{id}: bundle {} is valid", bundle.dir.display());
     let locked = root.create(id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -113,6 +125,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error>
         let cgroup = Cgroup::create(&cgroup_path, linux.resources().as_ref())?;
         let dirs = cgroup.host_dirs();
         made.cgroup = Some(cgroup);
+        tracing::debug!("{}: cgroup {cgroup_path} created", record.id);
         // The init reaches exec.fifo through this, not through a path.
         let state_dir: OwnedFd = nix::fcntl::open(
             &locked.dir,
@@ -133,7 +146,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error>
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
             state_dir: state_dir.as_raw_fd(),
-            console_socket: opts.console_socket.clone(),
+            console,
         };
         spawn(&locked, &mut record, &args, &mut made)
     })();
@@ -245,6 +258,7 @@ fn spawn(
                 }
             }
             Some(Message::InitPid(pid)) => {
+                tracing::debug!("{id}: init is pid {pid}");
                 made.init = Some(Pid::from_raw(pid));
                 if let Some(mid) = made.intermediate.take() {
                     let _ = waitpid(mid, None);
@@ -265,7 +279,10 @@ fn spawn(
                 }
                 send(&Message::HooksDone(state))?;
             }
-            Some(Message::Ready) => return Ok(()),
+            Some(Message::Ready) => {
+                tracing::debug!("{id}: init {} is ready", record.pid);
+                return Ok(());
+            }
             Some(Message::Error(msg)) => return Err(init_err(msg)),
             Some(other) => return Err(init_err(format!("unexpected message {other:?}"))),
             None => {
@@ -301,6 +318,7 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
         Status::Creating => return Err(Error::CannotStart(id.into(), "it is still being created")),
     }
     release(&locked, &record)?;
+    tracing::debug!("{id}: released"); 
     record.status = Status::Running;
     locked.save(&record)?;
     let state = serde_json::to_string(&record.oci_state()).expect("serializes");
@@ -315,9 +333,11 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Opens exec.fifo for reading and waits for the init's byte, watching that
-/// the init is still alive.
+/// Opens exec.fifo for reading, waits for the init's byte (watching that
+/// the init is still alive), then reads until the init closes its end: at
+/// exec, or after writing why the startContainer hooks or the exec failed.
 fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let fifo_path = locked.fifo();
     let fifo = nix::fcntl::open(
         &fifo_path,
@@ -325,38 +345,49 @@ fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
         Mode::empty(),
     )
     .map_err(sys(format!("open {}", fifo_path.display())))?;
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let died = || Error::CannotStart(record.id.clone(), "its init has exited");
+    let mut seen_go = false;
+    let mut failure = Vec::new();
     loop {
-        let mut fds = [PollFd::new(
-            std::os::fd::AsFd::as_fd(&fifo),
-            PollFlags::POLLIN,
-        )];
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(100u8)) {
             Ok(0) | Err(Errno::EINTR) => {
                 if record.live_status() == Status::Stopped {
-                    return Err(Error::CannotStart(record.id.clone(), "its init has exited"));
+                    return Err(died());
                 }
+                continue;
             }
-            Ok(_) => {
-                let mut byte = [0u8; 1];
-                match nix::unistd::read(&fifo, &mut byte) {
-                    Ok(1) => break,
-                    Ok(_) | Err(Errno::EAGAIN) => {
-                        std::thread::sleep(Duration::from_millis(1));
-                        if record.live_status() == Status::Stopped {
-                            return Err(Error::CannotStart(
-                                record.id.clone(),
-                                "its init has exited",
-                            ));
-                        }
-                    }
-                    Err(e) => return Err(sys("read exec.fifo")(e)),
-                }
-            }
+            Ok(_) => {}
             Err(e) => return Err(sys("poll exec.fifo")(e)),
+        }
+        let mut buf = [0u8; 4096];
+        match nix::unistd::read(&fifo, &mut buf) {
+            // EOF: every writer is gone. Before the first byte that only
+            // means the init has not opened its end yet, or died.
+            Ok(0) if !seen_go => {
+                if record.live_status() == Status::Stopped {
+                    return Err(died());
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(0) => break,
+            Ok(n) => {
+                let data = &buf[..n];
+                let data = if seen_go { data } else { &data[1..] };
+                seen_go = true;
+                failure.extend_from_slice(data);
+            }
+            Err(Errno::EAGAIN) => {}
+            Err(e) => return Err(sys("read exec.fifo")(e)),
         }
     }
     let _ = fs::remove_file(&fifo_path);
+    if !failure.is_empty() {
+        return Err(Error::Init {
+            id: record.id.clone(),
+            msg: String::from_utf8_lossy(&failure).into_owned(),
+        });
+    }
     Ok(())
 }
 
@@ -405,7 +436,9 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
             stop(&record)?;
         }
     }
+    tracing::debug!("{id}: init is gone");
     Cgroup::open(&record.cgroup_path)?.destroy()?;
+    tracing::debug!("{id}: cgroup removed");
     let state = serde_json::to_string(&record.oci_state()).expect("serializes");
     // The spec: a failing poststop hook is logged, and deletion goes on.
     if let Err(e) = hooks::run(
@@ -439,11 +472,13 @@ fn stop(record: &Record) -> Result<(), Error> {
     Ok(())
 }
 
-/// `jolt run` in the foreground: create, start, forward signals, wait, then
-/// delete. Returns the exit status for jolt to exit with (128+N for a
-/// signal N, as a shell reports it).
+/// `jolt run` in the foreground: create, start, forward signals (and with
+/// `process.terminal`, copy the pty both ways), wait, then delete. Returns
+/// the exit status for jolt to exit with (128+N for a signal N, as a shell
+/// reports it).
 pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
     use nix::sys::signal::SigSet;
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
     // Become the init's parent once the intermediate exits.
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("PR_SET_CHILD_SUBREAPER"))?;
     let mut forwarded = SigSet::all();
@@ -458,27 +493,129 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
         forwarded.remove(s);
     }
     forwarded.thread_block().map_err(sys("sigprocmask"))?;
-    let pid = create(root, id, opts)?;
+    let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(sys("signalfd"))?;
+
+    let terminal = opts.console_socket.is_none()
+        && spec::load(&opts.bundle)?
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+    let (pid, master) = if terminal {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| Error::Usage(format!("console socketpair: {e}")))?;
+        let console = Some(init::Console::Socket(theirs.as_raw_fd()));
+        let pid = create_with(root, id, opts, console)?;
+        drop(theirs);
+        let master = console::recv_master(&ours).map_err(|e| Error::Init {
+            id: id.into(),
+            msg: format!("receiving the console: {e}"),
+        })?;
+        (pid, Some(master))
+    } else {
+        (create(root, id, opts)?, None)
+    };
+    let raw = master.as_ref().and_then(|m| {
+        console::copy_window_size(std::io::stdin().as_fd(), m.as_fd());
+        console::RawMode::stdin()
+    });
     if let Err(e) = start(root, id) {
         let _ = delete(root, id, true);
         return Err(e);
     }
-    let status = loop {
-        let sig = forwarded.wait().map_err(sys("sigwait"))?;
-        match sig {
-            Signal::SIGCHLD => {
-                if let Some(code) = reap(pid) {
-                    break code;
-                }
-            }
-            Signal::SIGURG | Signal::SIGWINCH | Signal::SIGPIPE => {}
-            s => {
-                let _ = send_signal(pid, s as i32);
+    let status = wait_forwarding(pid, &signals, master.as_ref());
+    tracing::debug!("{id}: init exited: {status:?}");
+    drop(raw);
+    delete(root, id, true)?;
+    Ok(status?)
+}
+
+/// Forwards signals to the init and copies the terminal until the init
+/// exits; returns its exit status.
+fn wait_forwarding(
+    pid: i32,
+    signals: &nix::sys::signalfd::SignalFd,
+    master: Option<&OwnedFd>,
+) -> Result<i32, Error> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let stdin = std::io::stdin();
+    let mut stdin_open = master.is_some();
+    let mut master_open = master.is_some();
+    let mut exited = None;
+    loop {
+        if let Some(code) = exited {
+            if !master_open {
+                return Ok(code);
             }
         }
-    };
-    delete(root, id, true)?;
-    Ok(status)
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(m) = master.filter(|_| master_open) {
+            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+        }
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        // Once the init is gone, drain what the terminal still holds.
+        let timeout = if exited.is_some() { PollTimeout::from(50u8) } else { PollTimeout::NONE };
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Ok(exited.unwrap_or(0)),
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(sys("poll")(e)),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        if ready[0] {
+            while let Ok(Some(info)) = signals.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) => {
+                        if let Some(code) = reap(pid) {
+                            exited = Some(code);
+                        }
+                    }
+                    Ok(Signal::SIGWINCH) => {
+                        if let Some(m) = master {
+                            console::copy_window_size(stdin.as_fd(), m.as_fd());
+                        }
+                    }
+                    Ok(Signal::SIGURG | Signal::SIGPIPE) => {}
+                    _ => {
+                        let _ = send_signal(pid, info.ssi_signo as i32);
+                    }
+                }
+            }
+        }
+        let mut buf = [0u8; 8192];
+        let mut i = 1;
+        if let Some(m) = master.filter(|_| master_open) {
+            if ready[i] {
+                match nix::unistd::read(m, &mut buf) {
+                    Ok(0) | Err(Errno::EIO) => master_open = false,
+                    Ok(n) => {
+                        use std::io::Write;
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(&buf[..n]).and_then(|_| out.flush());
+                    }
+                    Err(Errno::EINTR | Errno::EAGAIN) => {}
+                    Err(e) => return Err(sys("read the terminal")(e)),
+                }
+            }
+            i += 1;
+        }
+        if stdin_open && ready[i] {
+            match nix::unistd::read(&stdin, &mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => {
+                    if let Some(m) = master {
+                        let _ = nix::unistd::write(m, &buf[..n]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Reaps every exited child; returns the init's exit code once it is gone.

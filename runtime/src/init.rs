@@ -37,7 +37,15 @@ pub struct Args<'a> {
     pub preserve_fds: u32,
     /// An O_PATH descriptor of the container's state directory.
     pub state_dir: RawFd,
-    pub console_socket: Option<PathBuf>,
+    pub console: Option<Console>,
+}
+
+/// Where the init sends its terminal's master.
+pub enum Console {
+    /// `--console-socket`: a listening AF_UNIX socket on the host.
+    Path(PathBuf),
+    /// A socket jolt already holds the other end of (foreground run).
+    Socket(RawFd),
 }
 
 /// Runs the intermediate process; never returns.
@@ -130,11 +138,13 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     let linux = spec.linux().as_ref().expect("validated");
 
     // The console socket is a host path: connect before the host goes away.
-    let console = match (&args.console_socket, proc_.terminal().unwrap_or(false)) {
-        (Some(path), true) => Some(
+    let console = match (&args.console, proc_.terminal().unwrap_or(false)) {
+        (Some(Console::Path(path)), true) => Some(
             UnixStream::connect(path)
                 .map_err(|e| before(format!("console socket {}: {e}", path.display())))?,
         ),
+        // SAFETY: jolt handed this descriptor to us and keeps its own end.
+        (Some(Console::Socket(fd)), true) => Some(unsafe { UnixStream::from_raw_fd(*fd) }),
         _ => None,
     };
 
@@ -195,23 +205,23 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     process::set_umask(proc_);
 
     chan.send(&Message::Ready).map_err(before)?;
-    wait_for_start(args.state_dir).map_err(Failure::AfterReady)?;
+    let fifo = wait_for_start(args.state_dir).map_err(Failure::AfterReady)?;
 
+    // From here on, `jolt start` reads exec.fifo until it closes: at exec
+    // (it is close-on-exec), or after we write why we could not exec.
     let state = start_state(&state);
-    hooks::run(
-        spec.hooks().as_ref(),
-        HookKind::StartContainer,
-        state.as_bytes(),
-    )
-    .map_err(|e| Failure::AfterReady(e.to_string()))?;
-    Err(Failure::AfterReady(
-        process::exec(&program, proc_).to_string(),
-    ))
+    let failure = match hooks::run(spec.hooks().as_ref(), HookKind::StartContainer, state.as_bytes())
+    {
+        Err(e) => e.to_string(),
+        Ok(()) => process::exec(&program, proc_).to_string(),
+    };
+    let _ = nix::unistd::write(&fifo, failure.as_bytes());
+    Err(Failure::AfterReady(failure))
 }
 
 /// Blocks until `jolt start` opens exec.fifo for reading, then tells it we
-/// are going ahead.
-fn wait_for_start(state_dir: RawFd) -> Result<(), String> {
+/// are going ahead. The returned write end stays open until exec.
+fn wait_for_start(state_dir: RawFd) -> Result<OwnedFd, String> {
     // SAFETY: the parent passed us this descriptor and nobody else owns it.
     let dir = unsafe { OwnedFd::from_raw_fd(state_dir) };
     let fifo = openat(
@@ -222,7 +232,7 @@ fn wait_for_start(state_dir: RawFd) -> Result<(), String> {
     )
     .map_err(|e| format!("open {EXEC_FIFO}: {e}"))?;
     nix::unistd::write(&fifo, b"0").map_err(|e| format!("write {EXEC_FIFO}: {e}"))?;
-    Ok(())
+    Ok(fifo)
 }
 
 /// The state the startContainer hooks see: created, with the init's pid as

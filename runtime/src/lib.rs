@@ -7,6 +7,7 @@
 
 pub mod cgroups;
 pub mod channel;
+mod console;
 pub mod container;
 pub mod hooks;
 mod init;

@@ -502,16 +502,26 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
                 makedev(major, minor),
             )
             .map_err(sys(format!("mknod {}", path.display())))?;
-        match fchownat(
+        let owner = fchownat(
             dir.as_fd(),
             name,
             Some(Uid::from_raw(uid)),
             Some(Gid::from_raw(gid)),
             AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
+        );
+        // mknod applied the umask: set the mode the spec asked for.
+        let mode = owner.and_then(|()| {
+            nix::sys::stat::fchmodat(
+                dir.as_fd(),
+                name,
+                Mode::from_bits_truncate(mode),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+        });
+        match mode {
             // The recorder in tests makes no node to chown.
             Ok(()) | Err(Errno::ENOENT) => Ok(()),
-            Err(e) => Err(sys(format!("chown {}", path.display()))(e)),
+            Err(e) => Err(sys(format!("chown/chmod {}", path.display()))(e)),
         }
     }
 

@@ -1,0 +1,223 @@
+//! Bad input: each case exits 1, says which file and field is wrong, and
+//! leaves nothing behind (no state dir, cgroup, mount or process).
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use jolt_e2e::{require_root, Jolt};
+use serde_json::{json, Value};
+
+#[test]
+fn missing_bundle_is_named() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let missing = jolt.host_path("no-such-bundle");
+    let id = jolt.id("no-bundle");
+
+    jolt.fails(["create", "--bundle", missing.to_str().unwrap(), &id])
+        .assert_stderr_contains(missing.to_str().unwrap());
+    jolt.assert_clean(&id);
+    jolt.assert_root_empty();
+}
+
+#[test]
+fn config_that_is_not_json_is_named() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt.bundle();
+    fs::write(bundle.path().join("config.json"), "{ this is not json").unwrap();
+    let id = jolt.id("not-json");
+
+    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+        .assert_stderr_contains("config.json");
+    jolt.assert_clean(&id);
+}
+
+#[test]
+fn missing_or_empty_process_args_are_named() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    type Edit = fn(&mut Value);
+    let edits: [(&str, Edit); 2] = [
+        ("missing", |c| {
+            c["process"].as_object_mut().unwrap().remove("args");
+        }),
+        ("empty", |c| c["process"]["args"] = json!([])),
+    ];
+    for (case, edit) in edits {
+        let bundle = jolt.bundle().with(edit);
+        let id = jolt.id("bad-args");
+        let out = jolt.fails(["create", "--bundle", bundle.dir(), &id]);
+        out.assert_stderr_contains("config.json")
+            .assert_stderr_contains("process.args");
+        jolt.assert_clean(&id);
+        eprintln!("{case} args: {}", out.stderr.trim());
+    }
+}
+
+#[test]
+fn mount_destination_escaping_through_dotdot_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt.bundle();
+    let index = bundle.mount_count();
+    // <bundle>/rootfs/../../escaped is this test's temp dir, on the host.
+    let bundle = bundle.mount(json!({
+        "destination": "/../../escaped-dotdot", "type": "tmpfs", "source": "tmpfs"
+    }));
+    let id = jolt.id("dotdot");
+
+    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+        .assert_stderr_contains("config.json")
+        .assert_stderr_contains(&format!("mounts[{index}].destination"));
+    jolt.assert_clean(&id);
+    assert!(!jolt.base().join("escaped-dotdot").exists());
+    assert!(!bundle.path().join("escaped-dotdot").exists());
+}
+
+#[test]
+fn mount_destination_escaping_through_a_symlink_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let outside = jolt.host_dir("outside");
+    let bundle = jolt.bundle();
+    // Followed on the host, rootfs/escape leads to `outside`.
+    symlink(
+        format!("../../../../../../../../../..{}", outside.display()),
+        bundle.rootfs().join("escape"),
+    )
+    .unwrap();
+    let index = bundle.mount_count();
+    let bundle = bundle.mount(json!({
+        "destination": "/escape/x", "type": "tmpfs", "source": "tmpfs"
+    }));
+    let id = jolt.id("symlink-escape");
+
+    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+        .assert_stderr_contains(&format!("mounts[{index}]"));
+    jolt.assert_clean(&id);
+    assert!(
+        fs::read_dir(&outside).unwrap().next().is_none(),
+        "nothing was created outside the rootfs"
+    );
+    assert!(jolt_e2e::host::mounts_mentioning(&outside).is_empty());
+}
+
+#[test]
+fn unknown_namespace_type_is_named() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt
+        .bundle()
+        .with(|c| c["linux"]["namespaces"][2]["type"] = json!("foo"));
+    let id = jolt.id("ns-foo");
+
+    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+        .assert_stderr_contains("config.json")
+        .assert_stderr_contains("linux.namespaces[2].type");
+    jolt.assert_clean(&id);
+}
+
+#[test]
+fn duplicate_id_is_refused_and_the_first_container_is_untouched() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let first = jolt.bundle().args(&["sleep", "1000"]);
+    let second = jolt.bundle().args(&["sleep", "1000"]);
+    let id = jolt.id("dup");
+    jolt.ok(["create", "--bundle", first.dir(), &id]);
+    let before = jolt.state(&id);
+
+    jolt.fails(["create", "--bundle", second.dir(), &id])
+        .assert_stderr_contains("already exists");
+
+    let after = jolt.state(&id);
+    assert_eq!(after["status"], json!("created"));
+    assert_eq!(after["pid"], before["pid"]);
+    assert_eq!(after["bundle"], before["bundle"]);
+    assert!(jolt_e2e::host::mounts_mentioning(&second.rootfs()).is_empty());
+    assert!(jolt_e2e::host::processes_rooted_in(&second.rootfs()).is_empty());
+    jolt.ok(["delete", "--force", &id]);
+    jolt.assert_clean(&id);
+}
+
+#[test]
+fn invalid_ids_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    for id in ["a/b", "..", ".", "", "../escape", "-x"] {
+        let out = jolt.run(["create", "--bundle", bundle.dir(), id]);
+        assert!(!out.success(), "id {id:?} was accepted:\n{out}");
+    }
+    jolt.assert_root_empty();
+    assert!(!jolt.base().join("escape").exists());
+    assert!(jolt_e2e::host::cgroup_dirs_of("/jolt/a").is_empty());
+    assert!(jolt_e2e::host::mounts_mentioning(&bundle.rootfs()).is_empty());
+    assert!(jolt_e2e::host::processes_rooted_in(&bundle.rootfs()).is_empty());
+}
+
+#[test]
+fn systemd_cgroup_is_not_supported_yet() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let id = jolt.id("systemd");
+
+    jolt.fails(["--systemd-cgroup", "create", "--bundle", bundle.dir(), &id])
+        .assert_stderr_contains("systemd");
+    jolt.assert_clean(&id);
+}
+
+/// containerd reads runc's errors from `--log` in `--log-format json`.
+#[test]
+fn errors_are_logged_as_json_lines() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let log = jolt.host_path("jolt.log");
+    let id = jolt.id("never-created");
+
+    jolt.fails([
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        &id,
+    ])
+    .assert_stderr_contains("does not exist");
+
+    let text = fs::read_to_string(&log).expect("the log file was written");
+    let entries: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        entries.iter().any(|e| e["level"] == json!("error")
+            && e["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("does not exist"))),
+        "an error entry names the problem:\n{text}"
+    );
+}

@@ -1,0 +1,180 @@
+//! cgroups: limits that bite (memory, pids), limits that land in the
+//! cgroup files under their v1 or v2 names, and the cgroup's lifetime.
+
+use jolt_e2e::host::{cgroup_dir, cgroup_dirs_of, cgroups, read_cgroup, Cgroups};
+use jolt_e2e::{line_after, require_root, Jolt};
+use serde_json::json;
+
+const MIB: u64 = 1024 * 1024;
+
+/// The `oom_kill` counter of a cgroup (v1 memory.oom_control, v2
+/// memory.events).
+fn oom_kills(cgroup: &str) -> u64 {
+    let text = match cgroups() {
+        Cgroups::V1 => read_cgroup("memory", cgroup, "memory.oom_control"),
+        Cgroups::V2 => read_cgroup("memory", cgroup, "memory.events"),
+    };
+    line_after(&text, "oom_kill ").trim().parse().unwrap()
+}
+
+#[test]
+fn memory_limit_oom_kills_a_hog() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    // tail keeps the whole newline-free input in memory: 100 MB > 32 MiB.
+    let bundle = jolt
+        .bundle()
+        .resources("memory", json!({ "limit": 32 * MIB, "swap": 32 * MIB }))
+        .sh("head -c 100000000 /dev/zero | tail > /dev/null; echo \"status $?\"");
+    let id = jolt.id("oom");
+    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.ok(["start", &id]);
+    jolt.wait_for_status(&id, "stopped");
+
+    let out = jolt.container_stdout(&id);
+    assert_eq!(line_after(&out, "status "), "137", "tail was SIGKILLed");
+    let cgroup = jolt.cgroup_path(&id);
+    assert!(oom_kills(&cgroup) >= 1, "the cgroup counted an OOM kill");
+
+    jolt.ok(["delete", &id]);
+    jolt.assert_clean(&id);
+}
+
+#[test]
+fn pids_limit_stops_a_fork_loop() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt
+        .bundle()
+        .resources("pids", json!({ "limit": 10 }))
+        .sh("for i in $(seq 50); do sleep 30 & done; echo all 50 started");
+    let id = jolt.id("pids");
+
+    let out = jolt.run(["run", "--bundle", bundle.dir(), &id]);
+    assert!(
+        out.stderr.contains("can't fork")
+            || out.stderr.contains("Resource temporarily unavailable"),
+        "fork fails at the limit:\n{out}"
+    );
+    assert!(!out.stdout.contains("all 50 started"), "{out}");
+    assert_ne!(out.code(), 0, "{out}");
+    jolt.assert_clean(&id);
+}
+
+#[test]
+fn resources_land_in_the_cgroup_files() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt
+        .bundle()
+        .args(&["sleep", "1000"])
+        .resources(
+            "cpu",
+            json!({ "shares": 512, "quota": 20000, "period": 100000, "cpus": "0", "mems": "0" }),
+        )
+        .resources("memory", json!({ "limit": 64 * MIB, "swap": 64 * MIB }))
+        .resources("pids", json!({ "limit": 20 }));
+    let id = jolt.id("resources");
+    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    let pid = jolt.pid(&id);
+    // No linux.cgroupsPath in the config: the files must be under /jolt/<id>.
+    let cgroup = format!("/jolt/{id}");
+    assert_eq!(jolt.cgroup_path(&id), cgroup);
+
+    let files: Vec<(&str, &str, String)> = match cgroups() {
+        Cgroups::V1 => vec![
+            ("cpu", "cpu.shares", "512".into()),
+            ("cpu", "cpu.cfs_quota_us", "20000".into()),
+            ("cpu", "cpu.cfs_period_us", "100000".into()),
+            ("cpuset", "cpuset.cpus", "0".into()),
+            ("memory", "memory.limit_in_bytes", (64 * MIB).to_string()),
+            (
+                "memory",
+                "memory.memsw.limit_in_bytes",
+                (64 * MIB).to_string(),
+            ),
+            ("pids", "pids.max", "20".into()),
+        ],
+        Cgroups::V2 => vec![
+            // runc's conversion: 1 + ((shares - 2) * 9999) / 262142
+            ("cpu", "cpu.weight", "20".into()),
+            ("cpu", "cpu.max", "20000 100000".into()),
+            ("cpuset", "cpuset.cpus", "0".into()),
+            ("memory", "memory.max", (64 * MIB).to_string()),
+            // v2 counts swap apart: swap - limit
+            ("memory", "memory.swap.max", "0".into()),
+            ("pids", "pids.max", "20".into()),
+        ],
+    };
+    for (controller, file, want) in &files {
+        if *file == "memory.memsw.limit_in_bytes" && !cgroup_dir("memory", "/").join(file).exists()
+        {
+            continue; // no swap accounting on this kernel
+        }
+        assert_eq!(
+            &read_cgroup(controller, &cgroup, file),
+            want,
+            "{}",
+            cgroup_dir(controller, &cgroup).join(file).display()
+        );
+    }
+    for controller in ["cpu", "cpuset", "memory", "pids"] {
+        let procs = read_cgroup(controller, &cgroup, "cgroup.procs");
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "init {pid} is in {}",
+            cgroup_dir(controller, &cgroup).display()
+        );
+    }
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        membership
+            .lines()
+            .any(|l| l.ends_with(&format!(":{cgroup}"))),
+        "/proc/{pid}/cgroup names {cgroup}:\n{membership}"
+    );
+
+    jolt.ok(["delete", "--force", &id]);
+    jolt.assert_clean(&id);
+}
+
+#[test]
+fn cgroups_path_from_the_config_is_used_and_removed() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let id = jolt.id("cgroups-path");
+    let path = format!("/jolt-e2e/{id}");
+    let bundle = jolt
+        .bundle()
+        .args(&["sleep", "1000"])
+        .cgroups_path(&path)
+        .resources("pids", json!({ "limit": 20 }));
+    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    let pid = jolt.pid(&id);
+
+    assert_eq!(read_cgroup("pids", &path, "pids.max"), "20");
+    assert!(
+        read_cgroup("pids", &path, "cgroup.procs")
+            .lines()
+            .any(|l| l == pid.to_string()),
+        "init {pid} is in {path}"
+    );
+    assert!(
+        cgroup_dirs_of(&format!("/jolt/{id}")).is_empty(),
+        "not the default"
+    );
+
+    jolt.ok(["delete", "--force", &id]);
+    jolt.assert_clean(&id);
+    for dir in cgroup_dirs_of("/jolt-e2e") {
+        let _ = std::fs::remove_dir(dir); // shared parent; busy if another test uses it
+    }
+}
