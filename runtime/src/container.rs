@@ -318,7 +318,7 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
         Status::Creating => return Err(Error::CannotStart(id.into(), "it is still being created")),
     }
     release(&locked, &record)?;
-    tracing::debug!("{id}: released"); 
+    tracing::debug!("{id}: released");
     record.status = Status::Running;
     locked.save(&record)?;
     let state = serde_json::to_string(&record.oci_state()).expect("serializes");
@@ -493,7 +493,8 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
         forwarded.remove(s);
     }
     forwarded.thread_block().map_err(sys("sigprocmask"))?;
-    let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(sys("signalfd"))?;
+    let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(sys("signalfd"))?;
 
     let terminal = opts.console_socket.is_none()
         && spec::load(&opts.bundle)?
@@ -528,7 +529,7 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
     tracing::debug!("{id}: init exited: {status:?}");
     drop(raw);
     delete(root, id, true)?;
-    Ok(status?)
+    status
 }
 
 /// Forwards signals to the init and copies the terminal until the init
@@ -557,7 +558,11 @@ fn wait_forwarding(
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
         // Once the init is gone, drain what the terminal still holds.
-        let timeout = if exited.is_some() { PollTimeout::from(50u8) } else { PollTimeout::NONE };
+        let timeout = if exited.is_some() {
+            PollTimeout::from(50u8)
+        } else {
+            PollTimeout::NONE
+        };
         match poll(&mut fds, timeout) {
             Ok(0) => return Ok(exited.unwrap_or(0)),
             Ok(_) => {}

@@ -210,8 +210,11 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     // From here on, `jolt start` reads exec.fifo until it closes: at exec
     // (it is close-on-exec), or after we write why we could not exec.
     let state = start_state(&state);
-    let failure = match hooks::run(spec.hooks().as_ref(), HookKind::StartContainer, state.as_bytes())
-    {
+    let failure = match hooks::run(
+        spec.hooks().as_ref(),
+        HookKind::StartContainer,
+        state.as_bytes(),
+    ) {
         Err(e) => e.to_string(),
         Ok(()) => process::exec(&program, proc_).to_string(),
     };
