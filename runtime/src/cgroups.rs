@@ -27,8 +27,6 @@ use cgroups_rs::fs::Controller;
 use cgroups_rs::manager::Error as ManagerError;
 use cgroups_rs::{CgroupPid, FreezerState, FsManager, Manager};
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 /// Where a container's cgroup goes when config.json names none: `/jolt/<id>`.
@@ -78,11 +76,11 @@ pub enum CgroupError {
         timeout: Duration,
     },
     /// A process in the cgroup could not be signalled.
-    #[error("cgroup /{path}: send {signal} to pid {pid}: {}", errno.desc())]
+    #[error("cgroup /{path}: send {} to pid {pid}: {}", crate::signal::name(*signal), errno.desc())]
     Signal {
         path: String,
         pid: i32,
-        signal: Signal,
+        signal: libc::c_int,
         errno: Errno,
     },
 }
@@ -259,9 +257,9 @@ impl Cgroup {
     /// it is then thawed unless it was frozen (paused) before — except for
     /// SIGKILL, which a frozen v1 process would never act on. On v2, SIGKILL
     /// goes through `cgroup.kill` when the kernel has it.
-    pub fn signal_all(&self, signal: Signal) -> Result<(), CgroupError> {
+    pub fn signal_all(&self, signal: libc::c_int) -> Result<(), CgroupError> {
         if self.cgroup.v2()
-            && signal == Signal::SIGKILL
+            && signal == libc::SIGKILL
             && Path::new(hierarchies::UNIFIED_MOUNTPOINT)
                 .join(&self.path)
                 .join("cgroup.kill")
@@ -287,7 +285,7 @@ impl Cgroup {
                 self.wait_frozen(freezer);
                 thaw_after = true;
             } else {
-                thaw_after = signal == Signal::SIGKILL;
+                thaw_after = signal == libc::SIGKILL;
             }
         }
 
@@ -320,7 +318,7 @@ impl Cgroup {
                     timeout: DESTROY_TIMEOUT,
                 });
             }
-            self.signal_all(Signal::SIGKILL)?;
+            self.signal_all(libc::SIGKILL)?;
             thread::sleep(POLL_INTERVAL);
         }
         // Not cgroups-rs's Cgroup::delete (nor FsManager::destroy, which
@@ -541,10 +539,12 @@ impl Cgroup {
 
     /// Signals each pid; a process that is already gone is not an error.
     /// Every pid is tried; the first failure is returned.
-    fn send(&self, pids: &[i32], signal: Signal) -> Result<(), CgroupError> {
+    fn send(&self, pids: &[i32], signal: libc::c_int) -> Result<(), CgroupError> {
         let mut first_error = None;
         for &pid in pids {
-            match kill(Pid::from_raw(pid), signal) {
+            // SAFETY: kill(2) with plain integers; real-time signals have no
+            // nix Signal variant.
+            match Errno::result(unsafe { libc::kill(pid, signal) }).map(drop) {
                 Ok(()) | Err(Errno::ESRCH) => {}
                 Err(errno) => {
                     first_error.get_or_insert(CgroupError::Signal {
@@ -1130,7 +1130,7 @@ mod tests {
         for line in own.lines().filter(|l| !l.contains("::") || is_v2()) {
             assert!(line.ends_with(&format!(":/{path}")), "{line}");
         }
-        cg.signal_all(Signal::SIGTERM).unwrap();
+        cg.signal_all(libc::SIGTERM).unwrap();
         assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
         if !is_v2() {
             assert_eq!(read(&cg, "freezer", "freezer.state"), "THAWED");
@@ -1254,7 +1254,7 @@ mod tests {
         let freezer = cg.cgroup.controller_of::<FreezerController>().unwrap();
         freezer.freeze().unwrap();
 
-        cg.signal_all(Signal::SIGTERM).unwrap();
+        cg.signal_all(libc::SIGTERM).unwrap();
         thread::sleep(Duration::from_millis(100));
         assert!(
             child.try_wait().unwrap().is_none(),

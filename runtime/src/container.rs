@@ -398,17 +398,12 @@ pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(
     let record = locked.load()?;
     let status = record.live_status();
     if all {
-        return Ok(Cgroup::open(&record.cgroup_path)?.signal_all(signal_of(signal)?)?);
+        return Ok(Cgroup::open(&record.cgroup_path)?.signal_all(signal)?);
     }
     if status == Status::Stopped {
         return Err(Error::NotRunning);
     }
     send_signal(record.pid, signal).map_err(sys(format!("kill {}", record.pid)))
-}
-
-/// TEMP until cgroups takes raw numbers.
-fn signal_of(n: i32) -> Result<Signal, Error> {
-    Signal::try_from(n).map_err(sys("signal"))
 }
 
 fn send_signal(pid: i32, signal: i32) -> nix::Result<()> {
