@@ -122,10 +122,9 @@ fn create_with(
     let result = (|| {
         locked.save(&record)?;
         make_fifo(&locked.fifo())?;
-        let cgroup = Cgroup::create(&cgroup_path, linux.resources().as_ref())?;
-        let dirs = cgroup.host_dirs();
-        made.cgroup = Some(cgroup);
-        tracing::debug!("{}: cgroup {cgroup_path} created", record.id);
+        // The init needs the cgroup's directories for /sys/fs/cgroup; the
+        // cgroup itself is made while the intermediate makes namespaces.
+        let dirs = Cgroup::open(&cgroup_path)?.host_dirs();
         // The init reaches exec.fifo through this, not through a path.
         let state_dir: OwnedFd = nix::fcntl::open(
             &locked.dir,
@@ -232,13 +231,16 @@ fn spawn(
         }
     }
     drop(child);
-    let cgroup = made.cgroup.as_ref().expect("made before spawn");
-    cgroup.add_process(made.intermediate.expect("forked").as_raw())?;
     let send = |m: &Message| {
         parent
             .send(m)
             .map_err(|e| init_err(format!("talking to init: {e}")))
     };
+    let linux = record.config.linux().as_ref().expect("validated");
+    let cgroup = Cgroup::create(&record.cgroup_path, linux.resources().as_ref())?;
+    let cgroup = made.cgroup.insert(cgroup);
+    cgroup.add_process(made.intermediate.expect("forked").as_raw())?;
+    tracing::debug!("{id}: cgroup {} created", record.cgroup_path);
     send(&Message::Go)?;
     let spec = &record.config.clone();
     loop {

@@ -69,10 +69,9 @@ fn expect(chan: &Channel, what: &str) -> Result<Message, String> {
 }
 
 fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
-    match expect(chan, "its cgroup")? {
-        Message::Go => {}
-        other => return Err(format!("unexpected message {other:?}")),
-    }
+    // jolt puts us in the container's cgroup while we make namespaces; Go
+    // says it is done, and may arrive before or after the id maps.
+    let mut in_cgroup = false;
     let plan = args.plan;
     let joins = plan.open_joins().map_err(|e| e.to_string())?;
     namespaces::join(&joins).map_err(|e| e.to_string())?;
@@ -80,10 +79,13 @@ fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
         namespaces::unshare_user().map_err(|e| e.to_string())?;
         chan.send(&Message::NeedMappings)
             .map_err(|e| format!("asking for id maps: {e}"))?;
-        match expect(chan, "its id maps")? {
-            Message::MappingsDone => {}
-            Message::Error(e) => return Err(e),
-            other => return Err(format!("unexpected message {other:?}")),
+        loop {
+            match expect(chan, "its id maps")? {
+                Message::MappingsDone => break,
+                Message::Go => in_cgroup = true,
+                Message::Error(e) => return Err(e),
+                other => return Err(format!("unexpected message {other:?}")),
+            }
         }
         // Become root of the new namespace when root is mapped; otherwise
         // keep the capabilities the namespace's creator has.
@@ -92,6 +94,14 @@ fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
         let _ = setresuid(root, root, root);
     }
     plan.unshare_rest().map_err(|e| e.to_string())?;
+    while !in_cgroup {
+        match expect(chan, "its cgroup")? {
+            Message::Go => in_cgroup = true,
+            Message::Error(e) => return Err(e),
+            other => return Err(format!("unexpected message {other:?}")),
+        }
+    }
+    plan.unshare_cgroup().map_err(|e| e.to_string())?;
     // SAFETY: jolt is single-threaded, so the child may do anything.
     match unsafe { fork() }.map_err(|e| format!("fork the container's init: {e}"))? {
         ForkResult::Child => init(chan, args),

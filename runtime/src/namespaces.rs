@@ -128,13 +128,24 @@ impl Plan {
             .collect()
     }
 
-    /// Creates every new namespace except the user namespace.
+    /// Creates every new namespace except the user namespace (made first,
+    /// by `unshare_user`) and the cgroup namespace (made last, by
+    /// `unshare_cgroup`, once the process is in its cgroup, since that
+    /// cgroup becomes the namespace's root).
     pub fn unshare_rest(&self) -> Result<(), NamespaceError> {
-        if self.unshare.is_empty() {
+        self.unshare_flags(self.unshare - CloneFlags::CLONE_NEWCGROUP)
+    }
+
+    pub fn unshare_cgroup(&self) -> Result<(), NamespaceError> {
+        self.unshare_flags(self.unshare & CloneFlags::CLONE_NEWCGROUP)
+    }
+
+    fn unshare_flags(&self, flags: CloneFlags) -> Result<(), NamespaceError> {
+        if flags.is_empty() {
             return Ok(());
         }
-        unshare(self.unshare).map_err(|source| NamespaceError::Unshare {
-            what: describe(self.unshare),
+        unshare(flags).map_err(|source| NamespaceError::Unshare {
+            what: describe(flags),
             source,
         })
     }
