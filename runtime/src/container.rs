@@ -238,8 +238,7 @@ fn spawn(
     };
     let linux = record.config.linux().as_ref().expect("validated");
     let cgroup = Cgroup::create(&record.cgroup_path, linux.resources().as_ref())?;
-    let cgroup = made.cgroup.insert(cgroup);
-    cgroup.add_process(made.intermediate.expect("forked").as_raw())?;
+    made.cgroup = Some(cgroup);
     tracing::debug!("{id}: cgroup {} created", record.cgroup_path);
     send(&Message::Go)?;
     let spec = &record.config.clone();

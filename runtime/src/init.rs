@@ -15,10 +15,12 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{openat, OFlag};
+use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
 use nix::sys::stat::Mode;
 use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Uid};
 
+use crate::cgroups;
 use crate::channel::{Channel, Message};
 use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, Plan};
@@ -69,23 +71,35 @@ fn expect(chan: &Channel, what: &str) -> Result<Message, String> {
 }
 
 fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
-    // jolt puts us in the container's cgroup while we make namespaces; Go
-    // says it is done, and may arrive before or after the id maps.
-    let mut in_cgroup = false;
     let plan = args.plan;
+    // jolt makes the cgroup while we make namespaces and says Go when it is
+    // there; we then join it ourselves (see cgroups::join_self). Inside a
+    // user namespace the host's cgroupfs would no longer let us in, so
+    // then we join first.
+    let mut in_cgroup = false;
+    let join_cgroup = |in_cgroup: &mut bool| -> Result<(), String> {
+        while !*in_cgroup {
+            match expect(chan, "its cgroup")? {
+                Message::Go => *in_cgroup = true,
+                Message::Error(e) => return Err(e),
+                other => return Err(format!("unexpected message {other:?}")),
+            }
+        }
+        cgroups::join_self(&args.rootfs.cgroup_dirs)
+    };
+    if plan.has(CloneFlags::CLONE_NEWUSER) {
+        join_cgroup(&mut in_cgroup)?;
+    }
     let joins = plan.open_joins().map_err(|e| e.to_string())?;
     namespaces::join(&joins).map_err(|e| e.to_string())?;
     if plan.new_user {
         namespaces::unshare_user().map_err(|e| e.to_string())?;
         chan.send(&Message::NeedMappings)
             .map_err(|e| format!("asking for id maps: {e}"))?;
-        loop {
-            match expect(chan, "its id maps")? {
-                Message::MappingsDone => break,
-                Message::Go => in_cgroup = true,
-                Message::Error(e) => return Err(e),
-                other => return Err(format!("unexpected message {other:?}")),
-            }
+        match expect(chan, "its id maps")? {
+            Message::MappingsDone => {}
+            Message::Error(e) => return Err(e),
+            other => return Err(format!("unexpected message {other:?}")),
         }
         // Become root of the new namespace when root is mapped; otherwise
         // keep the capabilities the namespace's creator has.
@@ -94,12 +108,8 @@ fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
         let _ = setresuid(root, root, root);
     }
     plan.unshare_rest().map_err(|e| e.to_string())?;
-    while !in_cgroup {
-        match expect(chan, "its cgroup")? {
-            Message::Go => in_cgroup = true,
-            Message::Error(e) => return Err(e),
-            other => return Err(format!("unexpected message {other:?}")),
-        }
+    if !in_cgroup {
+        join_cgroup(&mut in_cgroup)?;
     }
     plan.unshare_cgroup().map_err(|e| e.to_string())?;
     // SAFETY: jolt is single-threaded, so the child may do anything.
