@@ -92,6 +92,7 @@ fn create_with(
                 .into(),
         ));
     }
+    check_lsm_labels(&bundle)?;
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let cgroup_path =
         cgroups::resolve_path(linux.cgroups_path().as_deref().and_then(Path::to_str), id)?;
@@ -163,6 +164,37 @@ fn create_with(
         write_pid_file(path, record.pid)?;
     }
     Ok(record.pid)
+}
+
+/// AppArmor profiles and SELinux labels are not applied yet. As runc does,
+/// they are ignored on a host whose LSM is off; on a host where it is on,
+/// running unconfined would be a lie, so that is an error.
+fn check_lsm_labels(bundle: &spec::Bundle) -> Result<(), Error> {
+    let spec = &bundle.spec;
+    let process = spec.process().as_ref().expect("validated");
+    let apparmor_on = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    let selinux_on = Path::new("/sys/fs/selinux/enforce").exists();
+    let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().as_ref());
+    let refuse = |field: &str, lsm: &str| {
+        Err(Error::Spec(SpecError::Invalid {
+            path: bundle.dir.join("config.json"),
+            invalid: spec::Invalid {
+                field: field.into(),
+                msg: format!("{lsm} is enabled on this host, and jolt cannot apply it yet"),
+            },
+        }))
+    };
+    if process.apparmor_profile().is_some() && apparmor_on {
+        return refuse("process.apparmorProfile", "AppArmor");
+    }
+    if process.selinux_label().is_some() && selinux_on {
+        return refuse("process.selinuxLabel", "SELinux");
+    }
+    if mount_label.is_some() && selinux_on {
+        return refuse("linux.mountLabel", "SELinux");
+    }
+    Ok(())
 }
 
 /// What create has made so far, to undo on failure.
@@ -401,7 +433,7 @@ pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(
     if all {
         return Ok(Cgroup::open(&record.cgroup_path)?.signal_all(signal)?);
     }
-    if status == Status::Stopped {
+    if status == Status::Stopped || record.pid <= 0 {
         return Err(Error::NotRunning);
     }
     send_signal(record.pid, signal).map_err(sys(format!("kill {}", record.pid)))
@@ -424,10 +456,12 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     let record = locked.load()?;
     match record.live_status() {
         Status::Stopped => {}
-        Status::Created => stop(&record)?,
-        s @ (Status::Running | Status::Creating) => {
+        // create holds the lock until it is done: a record still creating
+        // under our lock was left by a create that died.
+        Status::Created | Status::Creating => stop(&record)?,
+        Status::Running => {
             if !force {
-                return Err(Error::NotStopped(id.into(), s));
+                return Err(Error::NotStopped(id.into(), Status::Running));
             }
             stop(&record)?;
         }
@@ -450,6 +484,11 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
 
 /// SIGKILLs the init and waits until it is gone (or a zombie).
 fn stop(record: &Record) -> Result<(), Error> {
+    // A create that died before its init existed left pid 0; kill(0) would
+    // signal our own process group.
+    if record.pid <= 0 {
+        return Ok(());
+    }
     let pid = Pid::from_raw(record.pid);
     match kill(pid, Signal::SIGKILL) {
         Ok(()) | Err(Errno::ESRCH) => {}

@@ -157,6 +157,22 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         }
     }
 
+    let unsupported = |field: &str| {
+        invalid(
+            field,
+            "is not supported by jolt yet: remove it to run without it",
+        )
+    };
+    if process.io_priority().is_some() {
+        return Err(unsupported("process.ioPriority"));
+    }
+    if process.scheduler().is_some() {
+        return Err(unsupported("process.scheduler"));
+    }
+    if process.exec_cpu_affinity().is_some() {
+        return Err(unsupported("process.execCPUAffinity"));
+    }
+
     let root = spec
         .root()
         .as_ref()
@@ -177,6 +193,20 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         .linux()
         .as_ref()
         .ok_or_else(|| invalid("linux", "missing: jolt runs Linux containers"))?;
+    // A filter or policy that is silently not applied is worse than an
+    // error: the user believes the container is confined.
+    for (set, field) in [
+        (linux.seccomp().is_some(), "linux.seccomp"),
+        (linux.intel_rdt().is_some(), "linux.intelRdt"),
+        (linux.memory_policy().is_some(), "linux.memoryPolicy"),
+        (linux.personality().is_some(), "linux.personality"),
+        (linux.time_offsets().is_some(), "linux.timeOffsets"),
+        (linux.net_devices().is_some(), "linux.netDevices"),
+    ] {
+        if set {
+            return Err(unsupported(field));
+        }
+    }
     let mut seen = HashSet::new();
     let mut new_ns = HashSet::new();
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
@@ -539,6 +569,15 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.starts_with("hooks.poststop[0].path: "), "{err}");
+    }
+
+    #[test]
+    fn unsupported_features_are_errors_not_no_ops() {
+        let err = spec_with(|v| {
+            v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO"})
+        })
+        .unwrap_err();
+        assert!(err.starts_with("linux.seccomp: is not supported"), "{err}");
     }
 
     #[test]
