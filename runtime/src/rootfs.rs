@@ -241,6 +241,18 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         resolve_in(&self.root, path, create)
     }
 
+    /// Like `resolve`, but a missing path is `None`: readonly and masked
+    /// paths that do not exist are skipped, as runc does.
+    fn resolve_existing(&self, path: &Path) -> Result<Option<OwnedFd>, RootfsError> {
+        match self.resolve(path, Create::No) {
+            Err(RootfsError::Sys {
+                source: Errno::ENOENT,
+                ..
+            }) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     /// Mounts every `mounts[]` entry, in order.
     pub fn mount_all(&self, spec: &Spec, opts: &Options) -> Result<(), RootfsError> {
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -545,12 +557,8 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             .as_ref()
             .and_then(|l| l.readonly_paths().as_ref());
         for p in paths.into_iter().flatten() {
-            let fd = match self.resolve(Path::new(p), Create::No) {
-                Err(RootfsError::Sys {
-                    source: Errno::ENOENT,
-                    ..
-                }) => continue,
-                other => other?,
+            let Some(fd) = self.resolve_existing(Path::new(p))? else {
+                continue;
             };
             let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
             self.sys
@@ -577,12 +585,8 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             .and_then(|l| l.masked_paths().as_ref());
         let mut null: Option<OwnedFd> = None;
         for p in paths.into_iter().flatten() {
-            let fd = match self.resolve(Path::new(p), Create::No) {
-                Err(RootfsError::Sys {
-                    source: Errno::ENOENT,
-                    ..
-                }) => continue,
-                other => other?,
+            let Some(fd) = self.resolve_existing(Path::new(p))? else {
+                continue;
             };
             let st = fstat(&fd).map_err(sys(format!("maskedPaths {p}")))?;
             if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
