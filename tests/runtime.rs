@@ -20,3 +20,7 @@ mod process;
 mod rootfs;
 #[path = "runtime/spec.rs"]
 mod spec;
+#[path = "runtime/terminal.rs"]
+mod terminal;
+#[path = "runtime/version.rs"]
+mod version;

@@ -221,3 +221,42 @@ fn errors_are_logged_as_json_lines() {
         "an error entry names the problem:\n{text}"
     );
 }
+
+/// A filter, personality or I/O class that jolt silently skipped would
+/// leave the user believing it applied: each is refused by name.
+#[test]
+fn unsupported_features_are_refused_by_name() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let cases = [
+        (
+            "linux.seccomp",
+            json!({ "defaultAction": "SCMP_ACT_ERRNO" }),
+        ),
+        ("linux.personality", json!({ "domain": "LINUX" })),
+        (
+            "process.ioPriority",
+            json!({ "class": "IOPRIO_CLASS_IDLE", "priority": 0 }),
+        ),
+    ];
+    for (field, value) in cases {
+        let (section, key) = field.split_once('.').unwrap();
+        let bundle = jolt
+            .bundle()
+            .args(&["sleep", "1000"])
+            .with(|c| c[section][key] = value);
+        let id = jolt.id("unsupported");
+
+        jolt.fails(["create", "--bundle", bundle.dir(), &id])
+            .assert_stderr_contains("config.json")
+            .assert_stderr_contains(field)
+            .assert_stderr_contains("not supported");
+        jolt.assert_clean(&id);
+        jolt.fails(["run", "--bundle", bundle.dir(), &id])
+            .assert_stderr_contains(field);
+        jolt.assert_clean(&id);
+    }
+    jolt.assert_root_empty();
+}

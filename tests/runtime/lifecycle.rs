@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use jolt_e2e::host::{alive, processes_rooted_in};
+use jolt_e2e::host::{alive, cgroup_dirs_of, cgroup_pids, processes_rooted_in};
 use jolt_e2e::{require_root, wait_until, Jolt};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
@@ -435,4 +435,135 @@ fn delete_force_of_unknown_container_succeeds() {
     let id = jolt.id("never-created");
     jolt.ok(["delete", "--force", &id]);
     jolt.assert_root_empty();
+}
+
+/// `kill --all` takes a real-time signal number, as containerd passes
+/// them, and it reaches a trap in the container.
+#[test]
+fn kill_all_delivers_a_real_time_signal() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let out_dir = jolt.host_dir("out");
+    let bundle = jolt
+        .bundle()
+        .bind(&out_dir, "/out", &["rbind", "rw"])
+        .sh("trap 'echo got-rt > /out/x; exit 3' 40; echo ready; sleep 100 & wait");
+    let id = jolt.id("kill-rt");
+
+    let run = jolt.spawn(["run", "--bundle", bundle.dir(), &id]);
+    run.wait_for_stdout("ready");
+    jolt.ok(["kill", "--all", &id, "40"]);
+    run.wait().assert_code(3);
+    assert_eq!(
+        fs::read_to_string(out_dir.join("x")).unwrap_or_default(),
+        "got-rt\n",
+        "the trap for signal 40 ran"
+    );
+    jolt.assert_clean(&id);
+}
+
+/// A hook that writes its host pid to `pid_file`, then sleeps 30 s in
+/// that same process.
+fn sleeping_hook(pid_file: &Path) -> Value {
+    json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!(
+            // /proc here is the host's: the shell's own stat, read by a
+            // builtin, starts with its host pid.
+            "read -r pid rest < /proc/self/stat; echo $pid > {}; exec sleep 30",
+            pid_file.display()
+        )]
+    })
+}
+
+/// Waits for the hook's pid in `pid_file`.
+fn hook_pid(pid_file: &Path) -> i32 {
+    wait_until("the hook to start", jolt_e2e::timeout(), || {
+        fs::read_to_string(pid_file).ok()?.trim().parse().ok()
+    })
+}
+
+/// The sleeping hook, killed on drop if it is still that sleep: a hook
+/// whose create died has no one left to wait for it.
+struct Hook(i32);
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        let cmdline = fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
+        if self.0 > 1 && cmdline == b"sleep\x0030\x00" {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), Signal::SIGKILL);
+        }
+    }
+}
+
+/// containerd deletes what a create that crashed left behind, without
+/// --force. Here create is SIGKILLed while it runs a createRuntime hook
+/// (on the host, holding the container's state). The init, waiting for
+/// create to say the hooks are done, sees it go and exits: the record
+/// left behind is stopped, as runc reports it.
+#[test]
+fn delete_cleans_up_after_a_create_killed_during_create_runtime() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let pid_file = jolt.host_path("hook-pid");
+    let bundle = jolt
+        .bundle()
+        .args(&["sleep", "1000"])
+        .hook("createRuntime", sleeping_hook(&pid_file));
+    let id = jolt.id("create-died");
+
+    let create = jolt.spawn(["create", "--bundle", bundle.dir(), &id]);
+    let _hook = Hook(hook_pid(&pid_file));
+    create.signal(Signal::SIGKILL);
+    create.wait().assert_code(137);
+
+    jolt.wait_for_status(&id, "stopped");
+    assert!(
+        !cgroup_dirs_of(&jolt.cgroup_path(&id)).is_empty(),
+        "the dead create left its cgroup"
+    );
+    jolt.fails(["start", &id]).assert_stderr_contains("stopped");
+    jolt.ok(["delete", &id]);
+    jolt.assert_clean(&id);
+    jolt.fails(["state", &id])
+        .assert_stderr_contains("does not exist");
+}
+
+/// As above, but create dies while the init itself is blocked in a
+/// createContainer hook: the init is alive, and delete must kill it.
+#[test]
+fn delete_kills_the_init_a_killed_create_left_blocked() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let pid_file = jolt.host_path("hook-pid");
+    let bundle = jolt
+        .bundle()
+        .args(&["sleep", "1000"])
+        .hook("createContainer", sleeping_hook(&pid_file));
+    let id = jolt.id("create-died-init");
+
+    let create = jolt.spawn(["create", "--bundle", bundle.dir(), &id]);
+    let hook = Hook(hook_pid(&pid_file));
+    create.signal(Signal::SIGKILL);
+    create.wait().assert_code(137);
+
+    let state = jolt.state(&id);
+    assert_eq!(state["status"], json!("creating"), "{state}");
+    let init = state["pid"].as_i64().expect("the init's pid") as i32;
+    assert!(
+        init > 0 && alive(init),
+        "the init waits in the hook: {state}"
+    );
+    assert!(cgroup_pids(&jolt.cgroup_path(&id)).contains(&init));
+
+    jolt.ok(["delete", &id]);
+    wait_dead(init);
+    wait_dead(hook.0);
+    jolt.assert_clean(&id);
 }

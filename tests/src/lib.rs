@@ -4,13 +4,15 @@
 //! Owns: finding the binary, throwaway bundles with a busybox rootfs
 //! ([`Bundle`]), a runner bound to a per-test `--root` that cleans up after
 //! itself even when a test panics ([`Jolt`]), polling with timeouts
-//! ([`wait_until`]), and the host-side checks that nothing is left behind
-//! (state dir, cgroup dirs, mounts, processes; see [`host`]).
+//! ([`wait_until`]), the host-side checks that nothing is left behind
+//! (state dir, cgroup dirs, mounts, processes; see [`host`]), and the
+//! receiving end of `--console-socket` ([`ConsoleSocket`]).
 //!
 //! It knows jolt only through its command line and the OCI documents it
 //! reads and prints; it never looks inside jolt's state files.
 
 pub mod bundle;
+pub mod console;
 pub mod host;
 pub mod runner;
 
@@ -19,6 +21,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub use bundle::Bundle;
+pub use console::{ConsoleSocket, Terminal};
 pub use runner::{Jolt, Output, Spawned};
 
 /// The busybox the rootfs is built from. It must be statically linked: the

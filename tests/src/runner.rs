@@ -28,6 +28,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::bundle::Bundle;
+use crate::console::ConsoleSocket;
 use crate::host;
 
 /// Set in every jolt invocation's environment; a container must not see it.
@@ -380,6 +381,42 @@ impl Jolt {
         }
     }
 
+    /// Runs `jolt --root <root> ARGS...` on a pseudo-terminal of its own,
+    /// as a person at a terminal would (util-linux `script`, stdin from
+    /// /dev/null), and waits for it. stdout is everything the terminal
+    /// showed (with `\r\n` line ends); the exit status is jolt's.
+    #[track_caller]
+    pub fn run_in_pty<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args = collect(args);
+        let mut line = shell_quote(self.bin.as_os_str());
+        for arg in [OsStr::new("--root"), self.root.as_os_str()]
+            .into_iter()
+            .chain(args.iter().map(OsString::as_os_str))
+        {
+            line.push(' ');
+            line.push_str(&shell_quote(arg));
+        }
+        let mut cmd = Command::new("script");
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .env("SHELL", "/bin/sh")
+            .env(HOST_ONLY_ENV, "leaked");
+        match self.exec_command(None, args, cmd) {
+            Ok(out) => out,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A console socket (see [`ConsoleSocket`]) below this test's temp dir,
+    /// for `--console-socket`.
+    pub fn console_socket(&self) -> ConsoleSocket {
+        ConsoleSocket::bind(self.host_path("console.sock"))
+    }
+
     /// `jolt run <new id> --bundle B` in the foreground for a container
     /// that should exit 0: asserts that, and that it left nothing behind.
     #[track_caller]
@@ -400,16 +437,27 @@ impl Jolt {
         args: Vec<OsString>,
         setup: impl FnOnce(&mut Command),
     ) -> Result<Output, String> {
+        let mut cmd = self.command();
+        cmd.args(&args);
+        setup(&mut cmd);
+        self.exec_command(cwd, args, cmd)
+    }
+
+    /// Runs `cmd`, which runs jolt with `args` (directly or through a
+    /// wrapper), with stdout and stderr to files; tracks what it creates.
+    fn exec_command(
+        &self,
+        cwd: Option<&Path>,
+        args: Vec<OsString>,
+        mut cmd: Command,
+    ) -> Result<Output, String> {
         let inv = Invocation::parse(&args);
         let (out_path, err_path) = self.io_files(inv.sub.as_deref().unwrap_or("jolt"));
-        let mut cmd = self.command();
-        cmd.args(&args)
-            .stdout(File::create(&out_path).unwrap())
+        cmd.stdout(File::create(&out_path).unwrap())
             .stderr(File::create(&err_path).unwrap());
         if let Some(dir) = cwd {
             cmd.current_dir(dir);
         }
-        setup(&mut cmd);
         if let (Some("create" | "run"), Some(id)) = (inv.sub.as_deref(), &inv.id) {
             let here = cwd
                 .map(Path::to_path_buf)
@@ -420,7 +468,7 @@ impl Jolt {
         let command = describe(&args);
         let mut child = cmd
             .spawn()
-            .map_err(|e| format!("running {}: {e}", self.bin.display()))?;
+            .map_err(|e| format!("running {}: {e}", cmd.get_program().to_string_lossy()))?;
         let status = wait_child(&mut child, crate::timeout()).ok_or_else(|| {
             format!(
                 "`{command}` did not finish within {:?}; stderr so far:\n{}",
@@ -780,6 +828,17 @@ impl Spawned {
         );
     }
 
+    /// The output, if the process has finished (without waiting).
+    pub fn try_output(&mut self) -> Option<Output> {
+        let status = self.child.try_wait().ok().flatten()?;
+        Some(Output {
+            command: self.command.clone(),
+            status,
+            stdout: read(&self.stdout),
+            stderr: read(&self.stderr),
+        })
+    }
+
     pub fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.pid()), signal).expect("signalling jolt");
     }
@@ -830,6 +889,11 @@ fn describe(args: &[OsString]) -> String {
         s.push_str(&a.to_string_lossy());
     }
     s
+}
+
+/// `arg` quoted for sh -c.
+fn shell_quote(arg: &OsStr) -> String {
+    format!("'{}'", arg.to_string_lossy().replace('\'', "'\\''"))
 }
 
 fn read(path: &Path) -> String {
