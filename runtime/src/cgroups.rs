@@ -25,7 +25,7 @@ use cgroups_rs::fs::freezer::FreezerController;
 use cgroups_rs::fs::hierarchies;
 use cgroups_rs::fs::Controller;
 use cgroups_rs::manager::Error as ManagerError;
-use cgroups_rs::{CgroupPid, FreezerState, FsManager, Manager};
+use cgroups_rs::{FreezerState, FsManager, Manager};
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
@@ -234,8 +234,10 @@ impl Cgroup {
     }
 
     /// Moves process `pid` (with all its threads) into the cgroup, in every
-    /// hierarchy on v1.
+    /// hierarchy on v1. (Containers join with `join_self`; tests use this.)
+    #[cfg(test)]
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        use cgroups_rs::CgroupPid;
         // The kernel reads pid 0 in cgroup.procs as "the writer": jolt itself.
         let tgid =
             u64::try_from(pid)
@@ -559,9 +561,7 @@ impl Cgroup {
     fn send(&self, pids: &[i32], signal: libc::c_int) -> Result<(), CgroupError> {
         let mut first_error = None;
         for &pid in pids {
-            // SAFETY: kill(2) with plain integers; real-time signals have no
-            // nix Signal variant.
-            match Errno::result(unsafe { libc::kill(pid, signal) }).map(drop) {
+            match crate::signal::send(pid, signal) {
                 Ok(()) | Err(Errno::ESRCH) => {}
                 Err(errno) => {
                     first_error.get_or_insert(CgroupError::Signal {

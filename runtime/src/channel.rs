@@ -6,13 +6,14 @@
 //! exit code.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 
-/// Largest message; state JSON with the whole spec fits easily.
-const MAX_MESSAGE: usize = 1 << 20;
+/// Largest message: the state JSON carries the annotations, which may be
+/// large. The socket buffers are raised to hold it.
+const MAX_MESSAGE: usize = 4 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Message {
@@ -49,6 +50,13 @@ impl Channel {
             None,
             SockFlag::SOCK_CLOEXEC,
         )?;
+        for fd in [&a, &b] {
+            use nix::sys::socket::{setsockopt, sockopt};
+            // Root may exceed net.core.wmem_max; others get what it allows.
+            if setsockopt(fd, sockopt::SndBufForce, &MAX_MESSAGE).is_err() {
+                let _ = setsockopt(fd, sockopt::SndBuf, &MAX_MESSAGE);
+            }
+        }
         Ok((Channel { fd: a }, Channel { fd: b }))
     }
 
@@ -60,7 +68,7 @@ impl Channel {
 
     /// The next message; `None` when the other end closed.
     pub fn recv(&self) -> io::Result<Option<Message>> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut buf = vec![0u8; MAX_MESSAGE + 1];
         let n = loop {
             match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, socket::MsgFlags::empty()) {
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -70,15 +78,15 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
+        if n == buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("message longer than {MAX_MESSAGE} bytes"),
+            ));
+        }
         serde_json::from_slice(&buf[..n])
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    }
-}
-
-impl AsFd for Channel {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.fd.as_fd()
     }
 }
 

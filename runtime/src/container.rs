@@ -35,8 +35,8 @@ pub enum Error {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
-    #[error(transparent)]
-    Hook(#[from] HookError),
+    #[error("container {id}: {err}")]
+    Hook { id: String, err: HookError },
     #[error(transparent)]
     Namespace(#[from] NamespaceError),
     #[error("container {id}: {msg}")]
@@ -45,7 +45,8 @@ pub enum Error {
     NotRunning,
     #[error("cannot delete container {0} that is not stopped: {1}")]
     NotStopped(String, Status),
-    #[error("cannot start container {0}: {1}")]
+    /// runc's wording ("cannot start an already running container").
+    #[error("container {0}: cannot start {1}")]
     CannotStart(String, &'static str),
     #[error("{0}")]
     Usage(String),
@@ -72,18 +73,19 @@ pub struct CreateOptions {
 /// Creates container `id` from a bundle: on success its init waits in the
 /// created state; on failure nothing it made is left.
 pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
+    state::validate_id(id)?;
+    let bundle = spec::load(&opts.bundle)?;
     let console = opts.console_socket.clone().map(init::Console::Path);
-    create_with(root, id, opts, console)
+    create_with(root, id, opts, bundle, console)
 }
 
 fn create_with(
     root: &Root,
     id: &str,
     opts: &CreateOptions,
+    bundle: spec::Bundle,
     console: Option<init::Console>,
 ) -> Result<i32, Error> {
-    state::validate_id(id)?;
-    let bundle = spec::load(&opts.bundle)?;
     let process = bundle.spec.process().as_ref().expect("validated");
     if process.terminal().unwrap_or(false) && console.is_none() {
         return Err(Error::Usage(
@@ -93,6 +95,7 @@ fn create_with(
         ));
     }
     check_lsm_labels(&bundle)?;
+    check_sysctl_namespaces(&bundle)?;
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let cgroup_path =
         cgroups::resolve_path(linux.cgroups_path().as_deref().and_then(Path::to_str), id)?;
@@ -148,22 +151,66 @@ fn create_with(
             state_dir: state_dir.as_raw_fd(),
             console,
         };
-        spawn(&locked, &mut record, &args, &mut made)
+        spawn(&locked, &mut record, &args, &mut made)?;
+        record.status = Status::Created;
+        locked.save(&record)?;
+        if let Some(path) = &opts.pid_file {
+            write_pid_file(path, record.pid)?;
+        }
+        Ok(record.pid)
     })();
-    match result {
-        Ok(()) => {}
-        Err(e) => {
-            made.undo();
-            let _ = locked.remove();
-            return Err(e);
+    if result.is_err() {
+        made.undo();
+        let _ = locked.remove();
+    }
+    result
+}
+
+/// net.* and ipc sysctls are written in the container's namespaces; a
+/// namespace joined by path that is the host's own would take them to the
+/// host (runc refuses this too).
+fn check_sysctl_namespaces(bundle: &spec::Bundle) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let linux = bundle.spec.linux().as_ref().expect("validated");
+    let Some(sysctl) = linux.sysctl() else {
+        return Ok(());
+    };
+    let same_as_ours = |path: &Path, kind: &str| {
+        let theirs = fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        let ours = fs::metadata(format!("/proc/self/ns/{kind}"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        theirs.is_some() && theirs == ours
+    };
+    for ns in linux.namespaces().iter().flatten() {
+        let (Some(path), kind) = (ns.path(), ns.typ()) else {
+            continue;
+        };
+        let (proc_name, prefix): (&str, &[&str]) = match kind {
+            oci_spec::runtime::LinuxNamespaceType::Network => ("net", &["net."]),
+            oci_spec::runtime::LinuxNamespaceType::Ipc => ("ipc", &["kernel.", "fs.mqueue."]),
+            _ => continue,
+        };
+        if !same_as_ours(path, proc_name) {
+            continue;
+        }
+        if let Some(key) = sysctl
+            .keys()
+            .find(|k| prefix.iter().any(|p| k.starts_with(p)))
+        {
+            return Err(Error::Spec(SpecError::Invalid {
+                path: bundle.dir.join("config.json"),
+                invalid: spec::Invalid {
+                    field: format!("linux.sysctl.{key}"),
+                    msg: format!(
+                        "the {kind} namespace joined at {} is the host's: the sysctl would change the host",
+                        path.display()
+                    ),
+                },
+            }));
         }
     }
-    record.status = Status::Created;
-    locked.save(&record)?;
-    if let Some(path) = &opts.pid_file {
-        write_pid_file(path, record.pid)?;
-    }
-    Ok(record.pid)
+    Ok(())
 }
 
 /// AppArmor profiles and SELinux labels are not applied yet. As runc does,
@@ -305,9 +352,12 @@ fn spawn(
                 #[allow(deprecated)] // runc still runs prestart hooks
                 let kinds = [HookKind::Prestart, HookKind::CreateRuntime];
                 for kind in kinds {
-                    if let Err(e) = hooks::run(spec.hooks().as_ref(), kind, state.as_bytes()) {
-                        let _ = send(&Message::Error(e.to_string()));
-                        return Err(e.into());
+                    if let Err(err) = hooks::run(spec.hooks().as_ref(), kind, state.as_bytes()) {
+                        let _ = send(&Message::Error(err.to_string()));
+                        return Err(Error::Hook {
+                            id: id.clone(),
+                            err,
+                        });
                     }
                 }
                 send(&Message::HooksDone(state))?;
@@ -346,9 +396,24 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
     let mut record = locked.load()?;
     match record.live_status() {
         Status::Created => {}
-        Status::Running => return Err(Error::CannotStart(id.into(), "it is already running")),
-        Status::Stopped => return Err(Error::CannotStart(id.into(), "it has stopped")),
-        Status::Creating => return Err(Error::CannotStart(id.into(), "it is still being created")),
+        Status::Running => {
+            return Err(Error::CannotStart(
+                id.into(),
+                "an already running container",
+            ))
+        }
+        Status::Stopped => {
+            return Err(Error::CannotStart(
+                id.into(),
+                "a container that has stopped",
+            ))
+        }
+        Status::Creating => {
+            return Err(Error::CannotStart(
+                id.into(),
+                "a container that is still being created",
+            ))
+        }
     }
     release(&locked, &record)?;
     tracing::debug!("{id}: released");
@@ -361,7 +426,10 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
         state.as_bytes(),
     ) {
         let _ = kill(Pid::from_raw(record.pid), Signal::SIGKILL);
-        return Err(e.into());
+        return Err(Error::Hook {
+            id: id.into(),
+            err: e,
+        });
     }
     Ok(())
 }
@@ -378,14 +446,27 @@ fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
         Mode::empty(),
     )
     .map_err(sys(format!("open {}", fifo_path.display())))?;
-    let died = || Error::CannotStart(record.id.clone(), "its init has exited");
+    let died = || Error::CannotStart(record.id.clone(), "a container whose init has exited");
+    // Before the init's byte, a closed or silent fifo means it is still
+    // getting there, it died, or an earlier start already released it (and
+    // was killed before saving "running"): then it has exec'd.
+    let check = || match record.live_status() {
+        Status::Stopped => Err(died()),
+        Status::Running => Err(Error::CannotStart(
+            record.id.clone(),
+            "an already running container",
+        )),
+        _ => Ok(()),
+    };
     let mut seen_go = false;
     let mut failure = Vec::new();
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(100u8)) {
             Ok(0) | Err(Errno::EINTR) => {
-                if record.live_status() == Status::Stopped {
+                if !seen_go {
+                    check()?;
+                } else if record.live_status() == Status::Stopped {
                     return Err(died());
                 }
                 continue;
@@ -398,9 +479,7 @@ fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
             // EOF: every writer is gone. Before the first byte that only
             // means the init has not opened its end yet, or died.
             Ok(0) if !seen_go => {
-                if record.live_status() == Status::Stopped {
-                    return Err(died());
-                }
+                check()?;
                 std::thread::sleep(Duration::from_millis(1));
             }
             Ok(0) => break,
@@ -427,8 +506,9 @@ fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
 /// Sends a signal to the container's init, or with `all` to every process
 /// in its cgroup.
 pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(), Error> {
-    let locked = root.open(id)?;
-    let record = locked.load()?;
+    // No lock: a signal must get through while another jolt holds the
+    // container (a long hook, a stuck start).
+    let record = root.peek(id)?;
     let status = record.live_status();
     if all {
         return Ok(Cgroup::open(&record.cgroup_path)?.signal_all(signal)?);
@@ -436,13 +516,7 @@ pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(
     if status == Status::Stopped || record.pid <= 0 {
         return Err(Error::NotRunning);
     }
-    send_signal(record.pid, signal).map_err(sys(format!("kill {}", record.pid)))
-}
-
-fn send_signal(pid: i32, signal: i32) -> nix::Result<()> {
-    // SAFETY: kill(2) with plain integers; real-time signals have no nix
-    // Signal variant, so the raw call is used.
-    Errno::result(unsafe { libc::kill(pid, signal) }).map(drop)
+    crate::signal::send(record.pid, signal).map_err(sys(format!("kill {}", record.pid)))
 }
 
 /// Deletes a container: kills what is left, removes the cgroup, runs the
@@ -531,18 +605,22 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
     let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(sys("signalfd"))?;
 
+    state::validate_id(id)?;
+    let bundle = spec::load(&opts.bundle)?;
     let terminal = opts.console_socket.is_none()
-        && spec::load(&opts.bundle)?
+        && bundle
             .spec
             .process()
             .as_ref()
             .and_then(|p| p.terminal())
             .unwrap_or(false);
     let (pid, master) = if terminal {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-            .map_err(|e| Error::Usage(format!("console socketpair: {e}")))?;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::Init {
+            id: id.into(),
+            msg: format!("console socketpair: {e}"),
+        })?;
         let console = Some(init::Console::Socket(theirs.as_raw_fd()));
-        let pid = create_with(root, id, opts, console)?;
+        let pid = create_with(root, id, opts, bundle, console)?;
         drop(theirs);
         let master = console::recv_master(&ours).map_err(|e| Error::Init {
             id: id.into(),
@@ -550,7 +628,8 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
         })?;
         (pid, Some(master))
     } else {
-        (create(root, id, opts)?, None)
+        let console = opts.console_socket.clone().map(init::Console::Path);
+        (create_with(root, id, opts, bundle, console)?, None)
     };
     let raw = master.as_ref().and_then(|m| {
         console::copy_window_size(std::io::stdin().as_fd(), m.as_fd());
@@ -623,7 +702,7 @@ fn wait_forwarding(
                     }
                     Ok(Signal::SIGURG | Signal::SIGPIPE) => {}
                     _ => {
-                        let _ = send_signal(pid, info.ssi_signo as i32);
+                        let _ = crate::signal::send(pid, info.ssi_signo as i32);
                     }
                 }
             }
@@ -675,8 +754,7 @@ fn reap(init: i32) -> Option<i32> {
 
 /// `jolt state`: the OCI state of one container.
 pub fn state(root: &Root, id: &str) -> Result<state::OciState, Error> {
-    let locked = root.open(id)?;
-    Ok(locked.load()?.oci_state())
+    Ok(root.peek(id)?.oci_state())
 }
 
 /// `jolt list`: the OCI state of every container, skipping unreadable ones.

@@ -52,7 +52,11 @@ pub enum Console {
 
 /// Runs the intermediate process; never returns.
 pub fn intermediate(chan: Channel, args: &Args) -> ! {
-    let code = match run_intermediate(&chan, args) {
+    // A panic must not unwind into the parent's frames we were forked from.
+    let run = std::panic::AssertUnwindSafe(|| run_intermediate(&chan, args));
+    let result = std::panic::catch_unwind(run)
+        .unwrap_or_else(|_| Err("the intermediate process panicked".to_string()));
+    let code = match result {
         Ok(()) => 0,
         Err(e) => {
             let _ = chan.send(&Message::Error(e));
@@ -122,7 +126,10 @@ fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
 }
 
 fn init(chan: &Channel, args: &Args) -> ! {
-    match run_init(chan, args) {
+    let run = std::panic::AssertUnwindSafe(|| run_init(chan, args));
+    let result = std::panic::catch_unwind(run)
+        .unwrap_or_else(|_| Err(before("the container's init panicked")));
+    match result {
         Ok(never) => match never {},
         Err(Failure::BeforeReady(e)) => {
             let _ = chan.send(&Message::Error(e));
@@ -152,6 +159,10 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     // jolt run blocks every signal while it forwards them; the container
     // starts with none blocked.
     SigSet::empty().thread_set_mask().map_err(before)?;
+    // Until exec, nothing in the container may ptrace us or open our
+    // /proc/PID/fd; the name tells `jolt state` we have not exec'd yet.
+    nix::sys::prctl::set_dumpable(false).map_err(before)?;
+    nix::sys::prctl::set_name(crate::state::INIT_NAME).map_err(before)?;
     nix::unistd::setsid().map_err(|e| before(format!("setsid: {e}")))?;
     let spec = &args.bundle.spec;
     let proc_ = spec.process().as_ref().expect("validated");
@@ -198,6 +209,12 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     root.write_sysctls(spec).map_err(before)?;
     root.readonly_paths(spec).map_err(before)?;
     root.masked_paths(spec).map_err(before)?;
+    // The working directory is resolved inside the rootfs (and made if
+    // missing, as runc does) while the host is still there to check
+    // against: a cwd such as /proc/self/fd/N must not land outside.
+    let cwd = root
+        .resolve(proc_.cwd(), rootfs::Create::Dir)
+        .map_err(|e| before(format!("process.cwd: {e}")))?;
     root.readonly_root(spec).map_err(before)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| before(format!("hostname {h:?}: {e}")))?;
@@ -215,7 +232,8 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
         process::join_new_session_keyring().map_err(before)?;
     }
     process::set_rlimits(proc_).map_err(before)?;
-    process::chdir(proc_).map_err(before)?;
+    process::chdir(&cwd, proc_).map_err(before)?;
+    process::chown_stdio(proc_).map_err(before)?;
     process::set_user_and_caps(proc_).map_err(before)?;
     process::set_no_new_privs(proc_).map_err(before)?;
     let args0 = proc_.args().as_ref().expect("validated")[0].as_str();

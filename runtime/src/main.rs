@@ -13,6 +13,11 @@ use jolt_runtime::state::Root;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // Rust starts with SIGPIPE ignored, and an ignored signal stays ignored
+    // across fork and exec: the container's processes would inherit it, and
+    // `jolt state ID | head` would panic. Back to the default, as in C.
+    // SAFETY: setting a disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     if cli.version {
         println!("{}", cli::version());

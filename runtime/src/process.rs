@@ -173,8 +173,46 @@ pub fn set_umask(p: &Process) {
     umask(Mode::from_bits_truncate(mask));
 }
 
-pub fn chdir(p: &Process) -> Result<(), ProcessError> {
-    nix::unistd::chdir(p.cwd()).map_err(sys(format!("process.cwd {}", p.cwd().display())))
+/// Enters the working directory resolved inside the rootfs, and checks the
+/// kernel agrees it is reachable from our root (CVE-2024-21626).
+pub fn chdir(cwd: &impl std::os::fd::AsFd, p: &Process) -> Result<(), ProcessError> {
+    let what = format!("process.cwd {}", p.cwd().display());
+    nix::unistd::fchdir(cwd).map_err(sys(what.clone()))?;
+    nix::unistd::getcwd().map_err(|e| {
+        ProcessError::Invalid(format!("{what}: outside the container's root ({e})"))
+    })?;
+    Ok(())
+}
+
+/// Gives the container's stdio to its user, as runc does, so a non-root
+/// program can write to /dev/stdout. /dev/null is left alone, and ids the
+/// user namespace cannot map are not an error.
+pub fn chown_stdio(p: &Process) -> Result<(), ProcessError> {
+    let user = p.user();
+    let null = fs::metadata("/dev/null").ok().map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.rdev()
+    });
+    for fd in 0..3 {
+        // SAFETY: 0, 1 and 2 stay open for the whole process.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue;
+        };
+        let is_chr = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+        if (is_chr && Some(st.st_rdev) == null) || st.st_uid == user.uid() {
+            continue;
+        }
+        let owner = (
+            Some(Uid::from_raw(user.uid())),
+            Some(Gid::from_raw(user.gid())),
+        );
+        match nix::unistd::fchown(fd, owner.0, owner.1) {
+            Ok(()) | Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => {}
+            Err(e) => return Err(sys(format!("chown stdio fd to {}", user.uid()))(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Marks every descriptor from `3 + preserve` up close-on-exec.

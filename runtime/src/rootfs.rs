@@ -423,34 +423,37 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         host_gid: impl Fn(u32) -> u32,
     ) -> Result<(), RootfsError> {
         let mounts = spec.mounts().as_deref().unwrap_or_default();
-        let fresh_dev = mounts.iter().any(|m| {
+        // A /dev bound from the host is the host's: make nothing in it (as
+        // runc's needsSetupDev).
+        let host_dev = mounts.iter().any(|m| {
             m.destination() == Path::new("/dev")
-                && !parse_options(m.options().as_deref().unwrap_or_default()).bind
-                && m.typ().as_deref() != Some("bind")
+                && (parse_options(m.options().as_deref().unwrap_or_default()).bind
+                    || m.typ().as_deref() == Some("bind"))
         });
-        if fresh_dev {
-            for (name, major, minor) in DEFAULT_DEVICES {
-                let path = Path::new("/dev").join(name);
-                self.device(&path, SFlag::S_IFCHR, *major, *minor, 0o666, 0, 0, opts)?;
+        if host_dev {
+            return Ok(());
+        }
+        for (name, major, minor) in DEFAULT_DEVICES {
+            let path = Path::new("/dev").join(name);
+            self.device(&path, SFlag::S_IFCHR, *major, *minor, 0o666, 0, 0, opts)?;
+        }
+        let dev = self.resolve(Path::new("/dev"), Create::Dir)?;
+        for (target, name) in DEV_SYMLINKS {
+            match nix::unistd::symlinkat(*target, dev.as_fd(), *name) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(sys(format!("symlink /dev/{name}"))(e)),
             }
-            let dev = self.resolve(Path::new("/dev"), Create::Dir)?;
-            for (target, name) in DEV_SYMLINKS {
-                match nix::unistd::symlinkat(*target, dev.as_fd(), *name) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(sys(format!("symlink /dev/{name}"))(e)),
-                }
+        }
+        if mounts
+            .iter()
+            .any(|m| m.destination() == Path::new("/dev/pts"))
+        {
+            match unlinkat(dev.as_fd(), "ptmx", UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(sys("remove /dev/ptmx")(e)),
             }
-            if mounts
-                .iter()
-                .any(|m| m.destination() == Path::new("/dev/pts"))
-            {
-                match unlinkat(dev.as_fd(), "ptmx", UnlinkatFlags::NoRemoveDir) {
-                    Ok(()) | Err(Errno::ENOENT) => {}
-                    Err(e) => return Err(sys("remove /dev/ptmx")(e)),
-                }
-                nix::unistd::symlinkat("pts/ptmx", dev.as_fd(), "ptmx")
-                    .map_err(sys("symlink /dev/ptmx"))?;
-            }
+            nix::unistd::symlinkat("pts/ptmx", dev.as_fd(), "ptmx")
+                .map_err(sys("symlink /dev/ptmx"))?;
         }
         let linux = spec.linux().as_ref();
         for d in linux
@@ -501,19 +504,18 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             .and_then(OsStr::to_str)
             .ok_or_else(|| RootfsError::Invalid(format!("device path {}", path.display())))?;
         let dir = self.resolve(parent, Create::Dir)?;
-        match unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
-            Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => return Err(sys(format!("remove {}", path.display()))(e)),
+        // Whatever is already there stays: replacing it could delete a file
+        // of the rootfs's owner (runc keeps it too).
+        match self.sys.mknod(
+            dir.as_fd(),
+            name,
+            kind,
+            Mode::from_bits_truncate(mode),
+            makedev(major, minor),
+        ) {
+            Err(Errno::EEXIST) => return Ok(()),
+            r => r.map_err(sys(format!("mknod {}", path.display())))?,
         }
-        self.sys
-            .mknod(
-                dir.as_fd(),
-                name,
-                kind,
-                Mode::from_bits_truncate(mode),
-                makedev(major, minor),
-            )
-            .map_err(sys(format!("mknod {}", path.display())))?;
         let owner = fchownat(
             dir.as_fd(),
             name,

@@ -88,6 +88,15 @@ pub fn name(sig: libc::c_int) -> String {
         .unwrap_or_else(|| format!("signal {sig}"))
 }
 
+/// Sends signal number `sig` to `pid`. Raw, because real-time signals
+/// have no `nix::sys::signal::Signal` variant. `pid` must be a real
+/// process: callers never pass 0 or a negative number.
+pub fn send(pid: i32, sig: libc::c_int) -> nix::Result<()> {
+    assert!(pid > 0, "signal::send to pid {pid}");
+    // SAFETY: kill(2) with plain integers.
+    nix::errno::Errno::result(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

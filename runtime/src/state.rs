@@ -19,6 +19,10 @@ use nix::fcntl::{Flock, FlockArg};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
+/// The container init's name (/proc/PID/comm) until it execs: a created
+/// container whose init no longer has it is running.
+pub const INIT_NAME: &std::ffi::CStr = c"jolt:[init]";
+
 /// The OCI runtime-spec version jolt reports, as runc does.
 pub const OCI_VERSION: &str = "1.0.2-dev";
 const STATE_FILE: &str = "state.json";
@@ -134,10 +138,17 @@ impl Record {
     pub fn live_status(&self) -> Status {
         match self.status {
             Status::Stopped => Status::Stopped,
-            s if self.pid > 0 && process_start(self.pid) == Some(self.pid_start) => s,
+            Status::Created if self.pid > 0 && self.alive() && !still_init(self.pid) => {
+                Status::Running
+            }
+            s if self.pid > 0 && self.alive() => s,
             Status::Creating if self.pid == 0 => Status::Creating,
             _ => Status::Stopped,
         }
+    }
+
+    fn alive(&self) -> bool {
+        process_start(self.pid) == Some(self.pid_start)
     }
 
     pub fn oci_state(&self) -> OciState {
@@ -164,6 +175,13 @@ impl Record {
                 .collect(),
         }
     }
+}
+
+/// Whether `pid` still carries the init's name, i.e. has not exec'd.
+pub fn still_init(pid: i32) -> bool {
+    let name = INIT_NAME.to_bytes();
+    fs::read(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.strip_suffix(b"\n").unwrap_or(&comm) == name)
 }
 
 /// The start time of a live, non-zombie process, or None.
@@ -197,10 +215,6 @@ pub struct Locked {
 impl Root {
     pub fn new(dir: impl Into<PathBuf>) -> Root {
         Root { dir: dir.into() }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Makes a new container directory and locks it. Fails if the ID exists.
@@ -240,8 +254,11 @@ impl Root {
             }
             other => other?,
         };
-        // Whoever held the lock before us may have deleted the container.
-        if !dir.join(STATE_FILE).exists() {
+        // Whoever held the lock before us may have deleted the container
+        // (and someone may have made a new one of the same name): look
+        // through the directory we locked, not the path.
+        let exists = nix::sys::stat::fstatat(&*lock, STATE_FILE, nix::fcntl::AtFlags::empty());
+        if exists.is_err() {
             return Err(StateError::NotExist(id.to_string()));
         }
         Ok(Locked {
@@ -267,9 +284,17 @@ impl Root {
         Ok(ids)
     }
 
-    /// Reads a container's record without taking its lock (for `list`).
+    /// Reads a container's record without taking its lock: state.json is
+    /// replaced atomically, so `state`, `list` and `kill` never wait behind
+    /// a long hook.
     pub fn peek(&self, id: &str) -> Result<Record, StateError> {
-        read_record(&self.dir.join(id).join(STATE_FILE))
+        validate_id(id)?;
+        match read_record(&self.dir.join(id).join(STATE_FILE)) {
+            Err(StateError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Err(StateError::NotExist(id.to_string()))
+            }
+            other => other,
+        }
     }
 }
 
@@ -330,15 +355,21 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), StateErro
     use std::os::unix::fs::OpenOptionsExt;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(".{}.tmp", name.unwrap_or_default()));
+    // A stale temp file (or a symlink planted there) is removed, never
+    // followed: the temp file is always made new.
+    let _ = fs::remove_file(&tmp);
     let mut f = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .mode(mode)
         .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    f.write_all(data).map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))
+        .map_err(io_err(path))?;
+    let written = f.write_all(data).and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(io_err(path))
 }
 
 /// Now, as RFC 3339 in UTC with nanoseconds, as runc prints `created`.
