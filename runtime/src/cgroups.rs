@@ -52,7 +52,7 @@ pub enum CgroupError {
         reason: String,
     },
     /// Reading, writing, creating or removing something in cgroupfs failed.
-    #[error("cgroup /{path}: {what}: {}", describe(source))]
+    #[error("cgroup /{path}: {what}: {}", crate::os_text(source))]
     Io {
         path: String,
         what: String,
@@ -83,14 +83,6 @@ pub enum CgroupError {
         signal: libc::c_int,
         errno: Errno,
     },
-}
-
-/// An OS error as the C library words it, without Rust's "(os error N)".
-fn describe(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => Errno::from_raw(code).desc().to_string(),
-        None => e.to_string(),
-    }
 }
 
 /// Pure: turns `linux.cgroupsPath` (None → "/jolt/<id>") into the relative
@@ -488,7 +480,7 @@ impl Cgroup {
                     "cgroup /{}: cannot remove {} after a failed create: {}",
                     self.path,
                     dir.display(),
-                    describe(&e)
+                    crate::os_text(&e)
                 ),
             }
         }

@@ -93,7 +93,7 @@ pub enum HookFailure {
     #[error("{0}")]
     Invalid(String),
     /// The hook could not be executed (missing, not executable, ...).
-    #[error("cannot start: {}", describe(.0))]
+    #[error("cannot start: {}", crate::os_text(.0))]
     Start(io::Error),
     /// The hook exited non-zero or was killed by a signal.
     #[error("{}{}", describe_status(*.status), with_output(.output))]
@@ -102,7 +102,7 @@ pub enum HookFailure {
     #[error("timed out after {seconds}s{}", with_output(.output))]
     Timeout { seconds: u64, output: String },
     /// Setting up, waiting for or reading the hook failed in jolt itself.
-    #[error("{what}: {}", describe(.error))]
+    #[error("{what}: {}", crate::os_text(.error))]
     Io {
         what: &'static str,
         error: io::Error,
@@ -316,19 +316,11 @@ fn tail(output: &mut File) -> String {
             text.to_owned()
         })
     };
-    read().unwrap_or_else(|error| format!("(cannot read hook output: {})", describe(&error)))
+    read().unwrap_or_else(|error| format!("(cannot read hook output: {})", crate::os_text(&error)))
 }
 
 fn io_failure(what: &'static str) -> impl Fn(io::Error) -> HookFailure {
     move |error| HookFailure::Io { what, error }
-}
-
-/// An I/O error as strerror words, without Rust's "(os error N)" suffix.
-fn describe(error: &io::Error) -> String {
-    match error.raw_os_error() {
-        Some(errno) => Errno::from_raw(errno).desc().to_owned(),
-        None => error.to_string(),
-    }
 }
 
 fn describe_status(status: ExitStatus) -> String {

@@ -18,3 +18,12 @@ pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod syscall;
+
+/// An OS error as the C library words it ("No such file or directory"),
+/// without Rust's " (os error 2)": messages are for people.
+pub(crate) fn os_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        None => e.to_string(),
+    }
+}

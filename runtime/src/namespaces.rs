@@ -17,19 +17,19 @@ use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
-    #[error("{kind} namespace {path}: {source}")]
+    #[error("{kind} namespace {path}: {}", crate::os_text(err))]
     Join {
         kind: &'static str,
         path: PathBuf,
-        source: io::Error,
+        err: io::Error,
     },
     #[error("unshare {what}: {source}")]
     Unshare { what: String, source: nix::Error },
-    #[error("writing {file} for pid {pid}: {source}")]
+    #[error("writing {file} for pid {pid}: {}", crate::os_text(err))]
     Mapping {
         file: &'static str,
         pid: i32,
-        source: io::Error,
+        err: io::Error,
     },
 }
 
@@ -119,10 +119,10 @@ impl Plan {
             .map(|(f, path)| {
                 File::open(path)
                     .map(|file| (*f, path.clone(), file))
-                    .map_err(|source| NamespaceError::Join {
+                    .map_err(|err| NamespaceError::Join {
                         kind: name(*f),
                         path: path.clone(),
-                        source,
+                        err,
                     })
             })
             .collect()
@@ -157,7 +157,7 @@ pub fn join(opened: &[(CloneFlags, PathBuf, File)]) -> Result<(), NamespaceError
         setns(file.as_fd(), *f).map_err(|e| NamespaceError::Join {
             kind: name(*f),
             path: path.clone(),
-            source: e.into(),
+            err: e.into(),
         })?;
     }
     Ok(())
@@ -189,8 +189,11 @@ pub fn write_mappings(pid: i32, linux: &Linux) -> Result<(), NamespaceError> {
     ];
     for (file, maps) in files {
         let text = map_text(maps.as_deref().unwrap_or_default());
-        fs::write(format!("/proc/{pid}/{file}"), text)
-            .map_err(|source| NamespaceError::Mapping { file, pid, source })?;
+        fs::write(format!("/proc/{pid}/{file}"), text).map_err(|err| NamespaceError::Mapping {
+            file,
+            pid,
+            err,
+        })?;
     }
     Ok(())
 }

@@ -25,10 +25,10 @@ pub struct Bundle {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("bundle {path}: {source}")]
-    Bundle { path: PathBuf, source: io::Error },
-    #[error("{path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
+    #[error("bundle {path}: {}", crate::os_text(err))]
+    Bundle { path: PathBuf, err: io::Error },
+    #[error("{path}: {}", crate::os_text(err))]
+    Read { path: PathBuf, err: io::Error },
     #[error("{path}: {field}: {msg}")]
     Parse {
         path: PathBuf,
@@ -56,24 +56,24 @@ fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Invalid {
 
 /// Reads `<bundle>/config.json`, validates it and resolves the rootfs.
 pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
-    let dir = std::path::absolute(bundle).map_err(|source| SpecError::Bundle {
+    let dir = std::path::absolute(bundle).map_err(|err| SpecError::Bundle {
         path: bundle.to_path_buf(),
-        source,
+        err,
     })?;
-    let meta = fs::metadata(&dir).map_err(|source| SpecError::Bundle {
+    let meta = fs::metadata(&dir).map_err(|err| SpecError::Bundle {
         path: dir.clone(),
-        source,
+        err,
     })?;
     if !meta.is_dir() {
         return Err(SpecError::Bundle {
             path: dir,
-            source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            err: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
     let config = dir.join("config.json");
-    let text = fs::read(&config).map_err(|source| SpecError::Read {
+    let text = fs::read(&config).map_err(|err| SpecError::Read {
         path: config.clone(),
-        source,
+        err,
     })?;
     let spec = parse(&text).map_err(|(field, msg)| SpecError::Parse {
         path: config.clone(),
@@ -100,7 +100,10 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
         })
         .map_err(|e| SpecError::Invalid {
             path: config.clone(),
-            invalid: invalid("root.path", format!("{}: {e}", rootfs.display())),
+            invalid: invalid(
+                "root.path",
+                format!("{}: {}", rootfs.display(), crate::os_text(&e)),
+            ),
         })?;
     Ok(Bundle { dir, rootfs, spec })
 }

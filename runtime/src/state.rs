@@ -36,8 +36,8 @@ pub enum StateError {
     Exists(String),
     #[error("container {0} does not exist")]
     NotExist(String),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {}", crate::os_text(err))]
+    Io { path: PathBuf, err: io::Error },
     #[error("{path}: corrupt state: {source}")]
     Corrupt {
         path: PathBuf,
@@ -46,9 +46,9 @@ pub enum StateError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
-    move |source| StateError::Io {
+    move |err| StateError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 
@@ -249,7 +249,7 @@ impl Root {
         validate_id(id)?;
         let dir = self.dir.join(id);
         let lock = match lock_dir(&dir) {
-            Err(StateError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(StateError::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => {
                 return Err(StateError::NotExist(id.to_string()))
             }
             other => other?,
@@ -290,7 +290,7 @@ impl Root {
     pub fn peek(&self, id: &str) -> Result<Record, StateError> {
         validate_id(id)?;
         match read_record(&self.dir.join(id).join(STATE_FILE)) {
-            Err(StateError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(StateError::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => {
                 Err(StateError::NotExist(id.to_string()))
             }
             other => other,
@@ -302,7 +302,7 @@ fn lock_dir(dir: &Path) -> Result<Flock<File>, StateError> {
     let file = File::open(dir).map_err(io_err(dir))?;
     Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| StateError::Io {
         path: dir.to_path_buf(),
-        source: e.into(),
+        err: e.into(),
     })
 }
 
