@@ -68,6 +68,8 @@ pub enum CgroupError {
     /// `create` found the cgroup already holding processes.
     #[error("cgroup /{path}: already exists and holds processes {pids:?}; is another container using this cgroupsPath?")]
     InUse { path: String, pids: Vec<i32> },
+    #[error(transparent)]
+    Devices(#[from] crate::devices::DeviceError),
     /// `destroy` killed, waited, and processes are still there.
     #[error("cgroup /{path}: processes {pids:?} are still in it {timeout:?} after SIGKILL; not removing it")]
     Busy {
@@ -164,10 +166,10 @@ impl Cgroup {
     /// Creates the cgroup (all hierarchies on v1, one dir on v2) and applies
     /// `linux.resources`: memory (limit, reservation, swap), cpu (shares,
     /// quota, period, cpus, mems; on v2 shares become a weight), pids (limit)
-    /// and, through cgroups-rs, blkio, hugepages and network. On v1, when
-    /// the config has device rules, it writes them followed by the devices
-    /// runc allows every container; on v2 device rules would need an eBPF
-    /// program, so they are ignored with a warning.
+    /// and, through cgroups-rs, blkio, hugepages and network. When the
+    /// config has device rules, it applies them followed by the devices runc
+    /// allows every container: as devices.allow/deny on v1, as an eBPF
+    /// program (see `devices`) on v2.
     ///
     /// A cgroup that already exists is reused if it holds no process, and is
     /// an error otherwise. If anything fails, the directories this call made
@@ -181,10 +183,10 @@ impl Cgroup {
                 let (rest, devices) = prepare(&cg.path, r, v2)?;
                 (Some(rest), devices)
             }
-            None => (None, Vec::new()),
+            None => (None, Devices::None),
         };
         if let Some(resources) = &resources {
-            cg.check_controllers(resources, !devices.is_empty())?;
+            cg.check_controllers(resources, matches!(devices, Devices::V1(_)))?;
         }
 
         let dirs: Vec<PathBuf> = cg.host_dirs().into_iter().map(|(_, d)| d).collect();
@@ -379,7 +381,7 @@ impl Cgroup {
     fn apply(
         &self,
         resources: Option<&LinuxResources>,
-        devices: &[DeviceRule],
+        devices: &Devices,
     ) -> Result<(), CgroupError> {
         if let Some(resources) = resources {
             let mut manager = FsManager::new(&self.path)
@@ -388,9 +390,16 @@ impl Cgroup {
                 .set(resources)
                 .map_err(|e| self.manager_error("apply linux.resources", e))?;
         }
-        if devices.is_empty() {
-            return Ok(());
-        }
+        let devices = match devices {
+            Devices::None => return Ok(()),
+            Devices::V2(rules) => {
+                for (_, dir) in self.host_dirs() {
+                    crate::devices::attach(&dir, rules)?;
+                }
+                return Ok(());
+            }
+            Devices::V1(devices) => devices,
+        };
         let controller = self
             .cgroup
             .controller_of::<DevicesController>()
@@ -635,27 +644,17 @@ struct DeviceRule {
     access: Vec<DevicePermissions>,
 }
 
-/// The devices runc allows every container after the config's own rules
-/// (libcontainer/specconv AllowedDevices): mknod of any device, /dev/null,
-/// random, full, tty, zero, urandom, /dev/pts/*, /dev/ptmx and /dev/net/tun.
-/// The runtime spec has the runtime supply the first of these, and bundles
-/// written for runc (`runc spec` denies every device) rely on the rest.
-const DEFAULT_ALLOWED_DEVICES: &[(DeviceType, i64, i64, &str)] = &[
-    (DeviceType::Char, -1, -1, "m"),
-    (DeviceType::Block, -1, -1, "m"),
-    (DeviceType::Char, 1, 3, "rwm"),
-    (DeviceType::Char, 1, 8, "rwm"),
-    (DeviceType::Char, 1, 7, "rwm"),
-    (DeviceType::Char, 5, 0, "rwm"),
-    (DeviceType::Char, 1, 5, "rwm"),
-    (DeviceType::Char, 1, 9, "rwm"),
-    (DeviceType::Char, 136, -1, "rwm"),
-    (DeviceType::Char, 5, 2, "rwm"),
-    (DeviceType::Char, 10, 200, "rwm"),
-];
+/// The device rules jolt applies itself: v1 `devices.allow`/`deny` lines,
+/// or the v2 rules compiled into an eBPF program.
+#[derive(Debug)]
+enum Devices {
+    None,
+    V1(Vec<DeviceRule>),
+    V2(Vec<LinuxDeviceCgroup>),
+}
 
 /// Checks `linux.resources` before anything is created, and splits it into
-/// what `FsManager::set` applies and the v1 device rules jolt writes itself.
+/// what `FsManager::set` applies and the device rules jolt applies itself.
 ///
 /// Checked here because cgroups-rs reports these only as "invalid linux
 /// resource", or not at all.
@@ -663,7 +662,7 @@ fn prepare(
     path: &str,
     resources: &LinuxResources,
     v2: bool,
-) -> Result<(LinuxResources, Vec<DeviceRule>), CgroupError> {
+) -> Result<(LinuxResources, Devices), CgroupError> {
     let invalid = |field, reason: String| {
         Err(CgroupError::InvalidResources {
             path: path.to_string(),
@@ -709,20 +708,18 @@ fn prepare(
     }
 
     let rules = rest.devices_mut().take().unwrap_or_default();
-    if v2 {
-        if !rules.is_empty() {
-            tracing::warn!(
-                "cgroup /{path}: {} linux.resources.devices rules are not enforced: \
-                 cgroup v2 device control needs an eBPF program, which jolt does not load",
-                rules.len()
-            );
-        }
-        return Ok((rest, Vec::new()));
-    }
     if rules.is_empty() {
-        return Ok((rest, Vec::new()));
+        return Ok((rest, Devices::None));
     }
-    let mut devices = Vec::with_capacity(rules.len() + DEFAULT_ALLOWED_DEVICES.len());
+    // Both versions add the devices runc allows every container after the
+    // config's own rules (see devices::with_defaults).
+    let rules = crate::devices::with_defaults(&rules);
+    if v2 {
+        // Checked (compiled) now, attached once the directory exists.
+        crate::devices::compile(&rules)?;
+        return Ok((rest, Devices::V2(rules)));
+    }
+    let mut devices = Vec::with_capacity(rules.len());
     for (index, rule) in rules.iter().enumerate() {
         devices.push(
             device_rule(rule).map_err(|reason| CgroupError::InvalidResources {
@@ -732,19 +729,7 @@ fn prepare(
             })?,
         );
     }
-    for &(typ, major, minor, access) in DEFAULT_ALLOWED_DEVICES {
-        devices.push(DeviceRule {
-            allow: true,
-            typ,
-            major,
-            minor,
-            access: access
-                .chars()
-                .filter_map(DevicePermissions::from_char)
-                .collect(),
-        });
-    }
-    Ok((rest, devices))
+    Ok((rest, Devices::V1(devices)))
 }
 
 /// Converts one config rule. cgroups-rs's own conversion writes a missing
@@ -919,7 +904,11 @@ mod tests {
             .unwrap();
         let (rest, devices) = prepare("jolt/web", &resources, false).unwrap();
         assert!(rest.devices().is_none(), "devices are jolt's to write");
-        assert_eq!(devices.len(), 2 + DEFAULT_ALLOWED_DEVICES.len());
+        let Devices::V1(devices) = devices else {
+            panic!("v1 rules expected, got {devices:?}");
+        };
+        let defaults = crate::devices::with_defaults(&[]).len();
+        assert_eq!(devices.len(), 2 + defaults);
         let all = [
             DevicePermissions::Read,
             DevicePermissions::Write,
@@ -945,14 +934,17 @@ mod tests {
     }
 
     #[test]
-    fn prepare_v2_ignores_device_rules() {
+    fn prepare_v2_keeps_device_rules_for_the_ebpf_filter() {
         let resources = LinuxResourcesBuilder::default()
             .devices(vec![deny_all()])
             .build()
             .unwrap();
         let (rest, devices) = prepare("jolt/web", &resources, true).unwrap();
         assert!(rest.devices().is_none());
-        assert!(devices.is_empty());
+        let Devices::V2(rules) = devices else {
+            panic!("v2 rules expected, got {devices:?}");
+        };
+        assert_eq!(rules.len(), 1 + crate::devices::with_defaults(&[]).len());
     }
 
     #[test]

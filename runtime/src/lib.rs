@@ -9,6 +9,7 @@ pub mod cgroups;
 pub mod channel;
 mod console;
 pub mod container;
+pub mod devices;
 pub mod hooks;
 mod init;
 pub mod namespaces;
