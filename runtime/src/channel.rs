@@ -68,22 +68,28 @@ impl Channel {
 
     /// The next message; `None` when the other end closed.
     pub fn recv(&self) -> io::Result<Option<Message>> {
-        let mut buf = vec![0u8; MAX_MESSAGE + 1];
-        let n = loop {
-            match nix::sys::socket::recv(self.fd.as_raw_fd(), &mut buf, socket::MsgFlags::empty()) {
+        use socket::MsgFlags;
+        let fd = self.fd.as_raw_fd();
+        let retry = |buf: &mut [u8], flags: MsgFlags| loop {
+            match socket::recv(fd, buf, flags) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                other => break other?,
+                other => break other,
             }
         };
-        if n == 0 {
+        // Peek at the datagram's real length, so the buffer is as large as
+        // the message, not as large as the largest message could be.
+        let len = retry(&mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)?;
+        if len == 0 {
             return Ok(None);
         }
-        if n == buf.len() {
+        if len > MAX_MESSAGE {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("message longer than {MAX_MESSAGE} bytes"),
+                format!("message of {len} bytes is longer than {MAX_MESSAGE}"),
             ));
         }
+        let mut buf = vec![0u8; len];
+        let n = retry(&mut buf, MsgFlags::empty())?;
         serde_json::from_slice(&buf[..n])
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
