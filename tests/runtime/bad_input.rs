@@ -1,8 +1,9 @@
-//! Bad input: each case exits 1, says which file and field is wrong, and
-//! leaves nothing behind (no state dir, cgroup, mount or process).
+//! Bad input: each case exits 1, says which file, field or path is wrong,
+//! and leaves nothing behind (no state dir, cgroup, mount or process), even
+//! when it is found late (a pid file that cannot be written).
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, MetadataExt};
 
 use jolt_e2e::{require_root, Jolt};
 use serde_json::{json, Value};
@@ -258,5 +259,92 @@ fn unsupported_features_are_refused_by_name() {
             .assert_stderr_contains(field);
         jolt.assert_clean(&id);
     }
+    jolt.assert_root_empty();
+}
+
+/// A pid file jolt cannot write fails create, and the container it had
+/// already made is undone: containerd would never learn its pid.
+#[test]
+fn a_pid_file_that_cannot_be_written_fails_create_and_cleans_up() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let pid_file = jolt.host_path("nonexistent").join("dir/pid");
+    let id = jolt.id("pid-file");
+
+    let out = jolt.fails([
+        "create",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--bundle",
+        bundle.dir(),
+        &id,
+    ]);
+    jolt.assert_clean(&id);
+    assert_eq!(jolt.ok(["list", "-q"]).stdout.trim(), "");
+    jolt.assert_root_empty();
+    assert!(!pid_file.exists());
+    out.assert_stderr_contains(pid_file.to_str().unwrap());
+}
+
+/// Restores a host sysctl on drop if a broken runtime changed it.
+struct SysctlGuard {
+    path: &'static str,
+    value: String,
+}
+
+impl Drop for SysctlGuard {
+    fn drop(&mut self) {
+        if fs::read_to_string(self.path).ok().as_deref() != Some(self.value.as_str()) {
+            let _ = fs::write(self.path, &self.value);
+        }
+    }
+}
+
+/// A net.* sysctl is written in the container's network namespace; when
+/// that is the host's, joined by path, it would change the host: create
+/// refuses it by name, as runc does.
+#[test]
+fn a_net_sysctl_in_the_host_network_namespace_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    const FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+    let before = fs::read_to_string(FORWARD).unwrap();
+    let _restore = SysctlGuard {
+        path: FORWARD,
+        value: before.clone(),
+    };
+    // The other value, so a change would show.
+    let value = if before.trim() == "0" { "1" } else { "0" };
+    // /proc/1 is the host's init; a sandbox may hide its namespaces, and
+    // this test process is in the host's network namespace as well.
+    let ours = fs::metadata("/proc/self/ns/net").unwrap();
+    let host_net = [
+        "/proc/1/ns/net".to_string(),
+        format!("/proc/{}/ns/net", std::process::id()),
+    ]
+    .into_iter()
+    .find(|p| fs::metadata(p).is_ok_and(|m| m.dev() == ours.dev() && m.ino() == ours.ino()))
+    .expect("a path to this host's network namespace");
+    let bundle = jolt
+        .bundle()
+        .args(&["sleep", "1000"])
+        .namespace("network", Some(&host_net))
+        .with(|c| c["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": value }));
+    let id = jolt.id("host-net-sysctl");
+
+    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+        .assert_stderr_contains("linux.sysctl.net.ipv4.ip_forward")
+        .assert_stderr_contains("host");
+    assert_eq!(
+        fs::read_to_string(FORWARD).unwrap(),
+        before,
+        "the host's ip_forward is unchanged (joined {host_net})"
+    );
+    jolt.assert_clean(&id);
     jolt.assert_root_empty();
 }

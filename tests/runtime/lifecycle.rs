@@ -1,12 +1,15 @@
 //! The container lifecycle as runc users know it: create, state, start,
 //! kill, delete, run (foreground and detached), list, and the errors for
-//! doing these in the wrong order.
+//! doing these in the wrong order; state and kill that never wait behind
+//! a slow create, state into a closed pipe, and big annotations.
 
 use std::fs;
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use jolt_e2e::host::{alive, cgroup_dirs_of, cgroup_pids, processes_rooted_in};
-use jolt_e2e::{require_root, wait_until, Jolt};
+use jolt_e2e::{require_root, wait_until, Jolt, Output};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
@@ -565,5 +568,185 @@ fn delete_kills_the_init_a_killed_create_left_blocked() {
     jolt.ok(["delete", &id]);
     wait_dead(init);
     wait_dead(hook.0);
+    jolt.assert_clean(&id);
+}
+
+/// `jolt state ID | head -c 1`: when the reader has gone, jolt stops as a
+/// C tool would (SIGPIPE, or an error), never with a Rust panic (101).
+#[test]
+fn state_into_a_closed_pipe_does_not_panic() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let id = running_sleeper(&jolt, "state-pipe");
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let err_path = jolt.host_path("state.err");
+    let mut child = jolt
+        .command()
+        .args(["state", &id])
+        .stdout(Stdio::from(writer))
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("running jolt state");
+    let status = wait_until("jolt state to exit", jolt_e2e::timeout(), || {
+        child.try_wait().expect("waiting for jolt state")
+    });
+    let out = Output {
+        command: format!("jolt state {id} (stdout: a pipe nobody reads)"),
+        status,
+        stdout: String::new(),
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+    };
+    assert_ne!(out.code(), 101, "jolt panicked:\n{out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+    eprintln!("state into a closed pipe: exit {}", out.code());
+
+    assert_eq!(jolt.status(&id), "running", "the container is unaffected");
+    jolt.ok(["delete", "--force", &id]);
+    jolt.assert_clean(&id);
+}
+
+/// `state` and `kill` read the record without waiting for the lock a
+/// create holds while a slow createRuntime hook runs (containerd polls
+/// state; a stuck create must still be killable).
+#[test]
+fn state_and_kill_answer_while_a_create_hook_runs() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let started = jolt.host_path("hook-started");
+    let bundle = jolt.bundle().args(&["sleep", "1000"]).hook(
+        "createRuntime",
+        json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("touch {}; exec sleep 5", started.display())]
+        }),
+    );
+    let id = jolt.id("slow-hook");
+    let quick = Duration::from_secs(2);
+
+    let create = jolt.spawn(["create", "--bundle", bundle.dir(), &id]);
+    wait_until(
+        "the createRuntime hook to start",
+        jolt_e2e::timeout(),
+        || started.exists().then_some(()),
+    );
+
+    let mut state = jolt.spawn(["state", &id]);
+    let out = wait_until("`jolt state` while the hook runs", quick, || {
+        state.try_output()
+    });
+    out.assert_success();
+    let json: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("state is not JSON ({e}):\n{out}"));
+    assert_eq!(json["status"], json!("creating"), "{json}");
+
+    let mut kill = jolt.spawn(["kill", &id, "KILL"]);
+    let out = wait_until("`jolt kill` while the hook runs", quick, || {
+        kill.try_output()
+    });
+    assert!(
+        out.code() != 101 && !out.stderr.contains("panicked"),
+        "{out}"
+    );
+    // The init is not released yet: "container not running" is runc's
+    // answer too.
+    eprintln!(
+        "kill during the hook: exit {}: {}",
+        out.code(),
+        out.stderr.trim()
+    );
+
+    // Whether or not the kill reached the init, create ends and the
+    // container goes away completely.
+    let created = create.wait();
+    eprintln!("create after the hook: exit {}", created.code());
+    jolt.ok(["delete", "--force", &id]);
+    jolt.assert_clean(&id);
+}
+
+/// A start that was killed after it released the init, before it recorded
+/// "running": the init has exec'd, so the container is running, and a
+/// second start says so at once instead of waiting on exec.fifo forever.
+#[test]
+fn a_released_container_is_running_even_if_start_did_not_record_it() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let quick = Duration::from_secs(2);
+
+    // A normal start.
+    let id = running_sleeper(&jolt, "started");
+    assert_eq!(jolt.status(&id), "running");
+    let mut again = jolt.spawn(["start", &id]);
+    let out = wait_until("a second `jolt start`", quick, || again.try_output());
+    out.assert_failure()
+        .assert_stderr_contains("cannot start an already running container");
+    jolt.ok(["delete", "--force", &id]);
+    jolt.assert_clean(&id);
+
+    // The init released by hand, as a start that died right after would
+    // have left it: exec.fifo read, state.json never told.
+    let bundle = jolt.bundle().args(&["sleep", "100"]);
+    let id = jolt.id("released");
+    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    let pid = jolt.pid(&id);
+    let mut release = Command::new("cat")
+        .arg(jolt.root().join(&id).join("exec.fifo"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("running cat");
+    wait_until("exec.fifo to be read", jolt_e2e::timeout(), || {
+        release.try_wait().expect("waiting for cat")
+    });
+    wait_until("the init to exec sleep", jolt_e2e::timeout(), || {
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim() == "sleep").then_some(())
+    });
+
+    assert_eq!(jolt.status(&id), "running");
+    let mut again = jolt.spawn(["start", &id]);
+    let out = wait_until("`jolt start` of a released container", quick, || {
+        again.try_output()
+    });
+    out.assert_failure()
+        .assert_stderr_contains("cannot start an already running container");
+    assert!(alive(pid));
+    jolt.ok(["delete", "--force", &id]);
+    wait_dead(pid);
+    jolt.assert_clean(&id);
+}
+
+/// Annotations are free-form: one of 300 KB goes through create (to the
+/// init and the state file), state, start and delete.
+#[test]
+fn a_300_kb_annotation_goes_through_the_lifecycle() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let big = "0123456789abcdef".repeat(300 * 1024 / 16);
+    let bundle = jolt
+        .bundle()
+        .sh("echo started")
+        .with(|c| c["annotations"] = json!({ "org.example.big": big }));
+    let id = jolt.id("big-annotation");
+
+    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    let state = jolt.state(&id);
+    let shown = state["annotations"]["org.example.big"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(shown.len(), big.len(), "the annotation's length in state");
+    assert!(shown == big, "state shows the annotation as configured");
+
+    jolt.ok(["start", &id]);
+    jolt.wait_for_stdout(&id, "started");
+    jolt.wait_for_status(&id, "stopped");
+    jolt.ok(["delete", &id]);
     jolt.assert_clean(&id);
 }

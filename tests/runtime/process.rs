@@ -1,14 +1,17 @@
-//! The container process: user and groups, umask, cwd, environment,
-//! capabilities, rlimits, no_new_privs, oom_score_adj, and file
-//! descriptors passed with --preserve-fds.
+//! The container process: user and groups, umask, cwd (made when missing,
+//! never outside the root), environment, capabilities, rlimits,
+//! no_new_privs, oom_score_adj, signal dispositions, stdio a non-root user
+//! can open, and file descriptors passed with --preserve-fds.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use jolt_e2e::runner::HOST_ONLY_ENV;
-use jolt_e2e::{line_after, require_root, Jolt};
+use jolt_e2e::{line_after, require_root, Jolt, BUSYBOX};
 use serde_json::json;
 
 #[test]
@@ -227,4 +230,168 @@ fn no_new_keyring_is_accepted() {
     jolt.ok(["run", "--no-new-keyring", "--bundle", bundle.dir(), &id])
         .assert_stdout_contains("keyring ok");
     jolt.assert_clean(&id);
+}
+
+/// A uniquely named file at the top of a host directory, removed on drop:
+/// a container whose working directory escaped to the host would list it.
+struct HostMarker(PathBuf);
+
+impl HostMarker {
+    fn new(dir: &Path, name: &str) -> HostMarker {
+        let path = dir.join(name);
+        fs::write(&path, "host\n").unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        HostMarker(path)
+    }
+}
+
+impl Drop for HostMarker {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// CVE-2024-21626: an fd the runtime holds on a host directory (state dir,
+/// cgroup dir, ...) is reachable as /proc/self/fd/N until exec, and a cwd
+/// of /proc/self/fd/N would start the container outside its root. Whatever
+/// N is, the container never sees the host: either create refuses the
+/// cwd, or the cwd and everything above it is the container's own.
+#[test]
+fn cwd_through_proc_self_fd_never_reaches_the_host() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let unique = jolt.base().file_name().unwrap().to_string_lossy();
+    let name = format!("escape-marker-{unique}");
+    let _markers = [
+        // the state root's parent: one `..` above any state dir fd
+        HostMarker::new(jolt.base(), &name),
+        HostMarker::new(Path::new("/tmp"), &name),
+        HostMarker::new(Path::new("/run"), &name),
+    ];
+    // Every level from the cwd up to (and past) its root, then /tmp and
+    // /run of that root.
+    let script = "d=.; for i in $(seq 16); do echo \"== $d\"; ls -a $d; d=$d/..; done; \
+                  echo \"== root\"; ls -a $d; ls -a $d/tmp $d/run; echo \"pwd $(pwd)\"";
+
+    for fd in 3..=8 {
+        let cwd = format!("/proc/self/fd/{fd}");
+        let bundle = jolt
+            .bundle()
+            .with(|c| c["process"]["cwd"] = json!(cwd))
+            .sh(script);
+        let inside = format!("inside-marker-{unique}");
+        fs::write(bundle.rootfs().join(&inside), "container\n").unwrap();
+        let id = jolt.id("cwd-fd");
+
+        let out = jolt.run(["run", "--bundle", bundle.dir(), &id]);
+        assert!(
+            !out.stdout.contains(&name) && !out.stderr.contains(&name),
+            "cwd {cwd}: the container saw the host:\n{out}"
+        );
+        if out.success() {
+            let root = out
+                .stdout
+                .split_once("== root\n")
+                .unwrap_or_else(|| panic!("cwd {cwd}: no listing of the root:\n{out}"))
+                .1;
+            assert!(
+                root.contains(&inside),
+                "cwd {cwd}: the root above the cwd is not the container's:\n{out}"
+            );
+        } else {
+            out.assert_failure().assert_stderr_contains("process.cwd");
+        }
+        eprintln!(
+            "cwd {cwd}: {}",
+            if out.success() {
+                format!("ran in {}", line_after(&out.stdout, "pwd "))
+            } else {
+                format!("refused: {}", out.stderr.trim())
+            }
+        );
+        jolt.assert_clean(&id);
+    }
+}
+
+/// runc makes a missing process.cwd (inside the rootfs) and starts there.
+#[test]
+fn a_missing_cwd_is_created_inside_the_rootfs() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let host_had_it = Path::new("/work/here").exists();
+    let bundle = jolt
+        .bundle()
+        .with(|c| c["process"]["cwd"] = json!("/work/here"))
+        .sh("echo \"pwd $(pwd)\"");
+
+    let out = jolt.run_ok("cwd-missing", &bundle);
+    assert_eq!(line_after(&out.stdout, "pwd "), "/work/here");
+    assert!(
+        bundle.rootfs().join("work/here").is_dir(),
+        "made in the rootfs"
+    );
+    assert_eq!(
+        Path::new("/work/here").exists(),
+        host_had_it,
+        "the host's /work is untouched"
+    );
+}
+
+/// The SigIgn mask of /proc/self/status, as a number.
+fn ignored_signals(stdout: &str) -> u64 {
+    let hex = line_after(stdout, "SigIgn:").trim();
+    u64::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("SigIgn {hex:?}: {e}"))
+}
+
+/// Rust starts with SIGPIPE ignored, and an ignored signal stays ignored
+/// across fork and exec: a runtime written in Rust must put it back, or a
+/// writer in a pipeline such as `yes | head` in the container only stops
+/// if it checks for EPIPE. The container starts with what a program
+/// started from this host process gets.
+#[test]
+fn the_container_does_not_start_with_sigpipe_ignored() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let host = Command::new(BUSYBOX)
+        .args(["grep", "SigIgn", "/proc/self/status"])
+        .output()
+        .expect("running busybox grep on the host");
+    let host = ignored_signals(&String::from_utf8_lossy(&host.stdout));
+    let bundle = jolt.bundle().args(&["grep", "SigIgn", "/proc/self/status"]);
+
+    let out = jolt.run_ok("sigpipe", &bundle);
+    let inside = ignored_signals(&out.stdout);
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    assert_eq!(
+        inside & sigpipe,
+        0,
+        "SIGPIPE is ignored in the container:\n{out}"
+    );
+    assert_eq!(
+        inside, host,
+        "the container ignores {inside:#x}, a host program {host:#x}"
+    );
+}
+
+/// runc gives the container's stdio to its user, so a program that is not
+/// root can reopen /dev/stdout (a file here, owned by root, mode 0644).
+#[test]
+fn a_non_root_process_can_open_its_stdio() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt
+        .bundle()
+        .user(json!({ "uid": 65534, "gid": 65534 }))
+        .sh("echo hi > /dev/stdout && echo err > /dev/stderr");
+
+    let out = jolt.run_ok("stdio-nobody", &bundle);
+    out.assert_stdout_contains("hi")
+        .assert_stderr_contains("err");
 }

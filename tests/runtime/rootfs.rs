@@ -1,10 +1,13 @@
 //! The container's filesystem: hostname and domainname, a read-only root,
-//! bind and tmpfs mounts, masked and read-only paths, /dev, extra devices,
-//! --no-pivot, and namespaced sysctls.
+//! bind and tmpfs mounts, masked and read-only paths, /dev (and a /dev
+//! bound from the host, left alone), extra devices (never replacing a file
+//! already there), --no-pivot, and namespaced sysctls.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
-use jolt_e2e::host::host_hostname;
+use jolt_e2e::host::{self, host_hostname};
 use jolt_e2e::{line_after, require_root, Jolt};
 use serde_json::json;
 
@@ -327,5 +330,110 @@ fn mount_destination_through_an_absolute_symlink_stays_in_the_rootfs() {
     assert!(
         !std::path::Path::new("/run").join(&name).exists(),
         "the host's /run is untouched"
+    );
+}
+
+/// (inode, mode, content) of a host file, to tell it is the same file.
+fn file_identity(path: &Path) -> (u64, u32, Vec<u8>) {
+    let meta = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let content = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (meta.ino(), meta.mode(), content)
+}
+
+/// A /dev bound from the host is the host's (runc's needsSetupDev): jolt
+/// makes no device node and no symlink in it, and a linux.devices entry
+/// whose path is already there does not replace the host's file.
+#[test]
+fn a_dev_bound_from_the_host_is_left_alone() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let host_dev = jolt.host_dir("hostdev");
+    let foo = host_dev.join("foo");
+    fs::write(&foo, "a host file, not a device\n").unwrap();
+    let before = file_identity(&foo);
+    let bundle = jolt
+        .bundle()
+        .with(|c| {
+            // In place of the /dev tmpfs, so /dev/pts and the rest still
+            // mount on top of it.
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["destination"] == "/dev" {
+                    *m = json!({
+                        "destination": "/dev", "type": "bind",
+                        "source": host_dev, "options": ["rbind"]
+                    });
+                }
+            }
+            c["linux"]["devices"] = json!([{
+                "path": "/dev/foo", "type": "c", "major": 1, "minor": 3,
+                "fileMode": 0o666, "uid": 0, "gid": 0
+            }]);
+        })
+        .sh("echo \"foo $(stat -c %F /dev/foo)\"; cat /dev/foo");
+    let mount_points: Vec<String> = bundle.config()["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["destination"].as_str()?.strip_prefix("/dev/"))
+        .map(str::to_string)
+        .collect();
+
+    let out = jolt.run_ok("host-dev", &bundle);
+    assert_eq!(line_after(&out.stdout, "foo "), "regular file");
+    out.assert_stdout_contains("a host file, not a device");
+    assert_eq!(file_identity(&foo), before, "the host's foo is untouched");
+    for entry in fs::read_dir(&host_dev).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type().unwrap();
+        // The mounts on top of /dev need their directories, as with runc.
+        let expected = name == "foo" || (kind.is_dir() && mount_points.contains(&name));
+        assert!(
+            expected,
+            "jolt made {name} ({kind:?}) in the host's directory {}",
+            host_dev.display()
+        );
+        if kind.is_dir() {
+            assert!(
+                fs::read_dir(entry.path()).unwrap().next().is_none(),
+                "{name} is empty on the host"
+            );
+        }
+    }
+    assert!(host::mounts_mentioning(&host_dev).is_empty());
+}
+
+/// A linux.devices path that already exists in the rootfs keeps what is
+/// there (runc does not unlink it): replacing it could delete a file of the
+/// rootfs's owner.
+#[test]
+fn an_existing_file_at_a_device_path_stays() {
+    if !require_root() {
+        return;
+    }
+    let jolt = Jolt::new();
+    let bundle = jolt
+        .bundle()
+        .without_mount("/dev")
+        .with(|c| {
+            c["linux"]["devices"] = json!([{
+                "path": "/dev/mydev", "type": "c", "major": 1, "minor": 3,
+                "fileMode": 0o666, "uid": 0, "gid": 0
+            }])
+        })
+        .sh("echo \"mydev $(stat -c %F /dev/mydev)\"; cat /dev/mydev");
+    let mydev = bundle.rootfs().join("dev/mydev");
+    fs::write(&mydev, "the image's own file\n").unwrap();
+    let before = file_identity(&mydev);
+
+    let out = jolt.run_ok("existing-dev", &bundle);
+    assert_eq!(line_after(&out.stdout, "mydev "), "regular file");
+    out.assert_stdout_contains("the image's own file");
+    assert_eq!(
+        file_identity(&mydev),
+        before,
+        "rootfs/dev/mydev is untouched"
     );
 }
