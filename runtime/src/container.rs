@@ -155,7 +155,7 @@ fn create_with(
         record.status = Status::Created;
         locked.save(&record)?;
         if let Some(path) = &opts.pid_file {
-            write_pid_file(path, record.pid)?;
+            write_pid_file(id, path, record.pid)?;
         }
         Ok(record.pid)
     })();
@@ -385,9 +385,12 @@ fn owner() -> String {
         .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+fn write_pid_file(id: &str, path: &Path, pid: i32) -> Result<(), Error> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    state::write_atomic(&path, pid.to_string().as_bytes(), 0o644).map_err(Error::from)
+    state::write_atomic(&path, pid.to_string().as_bytes(), 0o644).map_err(|e| Error::Init {
+        id: id.into(),
+        msg: format!("--pid-file: {e}"),
+    })
 }
 
 /// Releases a created container: its init execs the user's program.

@@ -817,6 +817,13 @@ pub fn resolve_in(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd
                     if links > MAX_SYMLINKS {
                         return Err(sys(format!("resolve {}", path.display()))(Errno::ELOOP));
                     }
+                    if is_magic_link(cur, &name) {
+                        return Err(RootfsError::Invalid(format!(
+                            "{}: {} is a /proc magic link, which jolt does not follow",
+                            path.display(),
+                            name.to_string_lossy()
+                        )));
+                    }
                     let target = readlinkat(cur, name.as_os_str())
                         .map_err(sys(format!("readlink in {}", path.display())))?;
                     via = format!(
@@ -862,6 +869,17 @@ pub fn resolve_in(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd
         }
     }
     Ok(stack.pop().expect("root stays on the stack"))
+}
+
+/// Whether the symlink `name` in `dir` is a procfs magic link (such as
+/// /proc/self/fd/N or /proc/PID/cwd): its text is not where it leads, so
+/// following it as a path would be wrong, and following it for real could
+/// leave the container (openat2's RESOLVE_NO_MAGICLINKS). /proc/self and
+/// /proc/thread-self are ordinary symlinks to a pid.
+fn is_magic_link(dir: &OwnedFd, name: &OsStr) -> bool {
+    let on_proc = nix::sys::statfs::fstatfs(dir)
+        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+    on_proc && name != "self" && name != "thread-self"
 }
 
 fn components(path: &Path) -> VecDeque<OsString> {
@@ -942,6 +960,14 @@ mod tests {
         let err = resolve_in(&fd, Path::new("/../etc"), Create::No).unwrap_err();
         assert!(matches!(err, RootfsError::Escape { .. }), "{err}");
         assert!(!tmp.path().join("x").exists());
+    }
+
+    #[test]
+    fn proc_magic_links_are_refused_but_self_is_followed() {
+        let proc_ = open_dir(Path::new("/proc"));
+        let err = resolve_in(&proc_, Path::new("/self/fd/0"), Create::No).unwrap_err();
+        assert!(err.to_string().contains("magic link"), "{err}");
+        resolve_in(&proc_, Path::new("/self/task"), Create::No).unwrap();
     }
 
     #[test]
