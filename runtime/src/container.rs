@@ -46,7 +46,7 @@ pub enum Error {
     #[error("cannot delete container {0} that is not stopped: {1}")]
     NotStopped(String, Status),
     /// runc's wording ("cannot start an already running container").
-    #[error("container {0}: cannot start {1}")]
+    #[error("cannot start {1}: {0}")]
     CannotStart(String, &'static str),
     #[error("{0}")]
     Usage(String),
@@ -757,7 +757,10 @@ fn reap(init: i32) -> Option<i32> {
 
 /// `jolt state`: the OCI state of one container.
 pub fn state(root: &Root, id: &str) -> Result<state::OciState, Error> {
-    Ok(root.peek(id)?.oci_state())
+    // runc fills in the owner for `list` only.
+    let mut state = root.peek(id)?.oci_state();
+    state.owner.clear();
+    Ok(state)
 }
 
 /// `jolt list`: the OCI state of every container, skipping unreadable ones.

@@ -34,7 +34,7 @@ pub enum StateError {
     InvalidId(String, &'static str),
     #[error("container with given ID already exists: {0}")]
     Exists(String),
-    #[error("container {0} does not exist")]
+    #[error("container does not exist: {0}")]
     NotExist(String),
     #[error("{path}: {}", crate::os_text(err))]
     Io { path: PathBuf, err: io::Error },
@@ -127,9 +127,9 @@ pub struct OciState {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
-    pub owner: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    pub owner: String,
 }
 
 impl Record {
