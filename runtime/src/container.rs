@@ -26,6 +26,7 @@ use crate::namespaces::{self, NamespaceError};
 use crate::rootfs;
 use crate::spec::{self, SpecError};
 use crate::state::{self, Locked, Record, Root, StateError, Status};
+use crate::sys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -50,13 +51,8 @@ pub enum Error {
     CannotStart(String, &'static str),
     #[error("{0}")]
     Usage(String),
-    #[error("{what}: {source}")]
-    Sys { what: String, source: Errno },
-}
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> Error {
-    let what = what.into();
-    move |source| Error::Sys { what, source }
+    #[error(transparent)]
+    Sys(#[from] crate::SysError),
 }
 
 /// `jolt create` options.
@@ -274,9 +270,11 @@ fn make_fifo(path: &Path) -> Result<(), Error> {
         .map_err(sys(format!("mkfifo {}", path.display())))?;
     // Whatever the umask, the container's user must be able to write it.
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o622)).map_err(|e| Error::Sys {
-        what: format!("chmod {}", path.display()),
-        source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    fs::set_permissions(path, fs::Permissions::from_mode(0o622)).map_err(|e| {
+        sys(format!("chmod {}", path.display()))(Errno::from_raw(
+            e.raw_os_error().unwrap_or(libc::EIO),
+        ))
+        .into()
     })
 }
 
@@ -475,7 +473,7 @@ fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
                 continue;
             }
             Ok(_) => {}
-            Err(e) => return Err(sys("poll exec.fifo")(e)),
+            Err(e) => return Err(sys("poll exec.fifo")(e).into()),
         }
         let mut buf = [0u8; 4096];
         match nix::unistd::read(&fifo, &mut buf) {
@@ -493,7 +491,7 @@ fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
                 failure.extend_from_slice(data);
             }
             Err(Errno::EAGAIN) => {}
-            Err(e) => return Err(sys("read exec.fifo")(e)),
+            Err(e) => return Err(sys("read exec.fifo")(e).into()),
         }
     }
     let _ = fs::remove_file(&fifo_path);
@@ -519,7 +517,8 @@ pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(
     if status == Status::Stopped || record.pid <= 0 {
         return Err(Error::NotRunning);
     }
-    crate::signal::send(record.pid, signal).map_err(sys(format!("kill {}", record.pid)))
+    crate::signal::send(record.pid, signal).map_err(sys(format!("kill {}", record.pid)))?;
+    Ok(())
 }
 
 /// Deletes a container: kills what is left, removes the cgroup, runs the
@@ -569,7 +568,7 @@ fn stop(record: &Record) -> Result<(), Error> {
     let pid = Pid::from_raw(record.pid);
     match kill(pid, Signal::SIGKILL) {
         Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => return Err(sys(format!("kill {pid}"))(e)),
+        Err(e) => return Err(sys(format!("kill {pid}"))(e).into()),
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while record.live_status() != Status::Stopped {
@@ -684,7 +683,7 @@ fn wait_forwarding(
             Ok(0) => return Ok(exited.unwrap_or(0)),
             Ok(_) => {}
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(sys("poll")(e)),
+            Err(e) => return Err(sys("poll")(e).into()),
         }
         let ready: Vec<bool> = fds
             .iter()
@@ -722,7 +721,7 @@ fn wait_forwarding(
                         let _ = out.write_all(&buf[..n]).and_then(|_| out.flush());
                     }
                     Err(Errno::EINTR | Errno::EAGAIN) => {}
-                    Err(e) => return Err(sys("read the terminal")(e)),
+                    Err(e) => return Err(sys("read the terminal")(e).into()),
                 }
             }
             i += 1;

@@ -28,3 +28,18 @@ pub(crate) fn os_text(e: &std::io::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// A system call that failed, and what jolt was doing when it did.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {}", errno.desc())]
+pub struct SysError {
+    pub what: String,
+    pub errno: nix::errno::Errno,
+}
+
+/// For `map_err`: turns an errno into a `SysError` naming what failed;
+/// `?` then makes it the module's own error.
+pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> SysError {
+    let what = what.into();
+    move |errno| SysError { what, errno }
+}

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use caps::{CapSet, Capability as Cap, CapsHashSet};
+
+use crate::sys;
 use nix::errno::Errno;
 use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::stat::{umask, Mode};
@@ -23,8 +25,8 @@ use oci_spec::runtime::{Capability, PosixRlimitType, Process};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    #[error("{what}: {source}")]
-    Sys { what: String, source: Errno },
+    #[error(transparent)]
+    Sys(#[from] crate::SysError),
     #[error("capabilities: {0}")]
     Caps(String),
     #[error("exec: {0:?}: executable file not found in $PATH")]
@@ -33,11 +35,6 @@ pub enum ProcessError {
     Exec { path: PathBuf, source: Errno },
     #[error("{0}")]
     Invalid(String),
-}
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> ProcessError {
-    let what = what.into();
-    move |source| ProcessError::Sys { what, source }
 }
 
 fn resource(t: PosixRlimitType) -> Resource {
@@ -88,7 +85,7 @@ pub fn join_new_session_keyring() -> Result<(), ProcessError> {
     match Errno::result(r) {
         // Keyrings may be disabled (ENOSYS) or the quota full: runc goes on.
         Ok(_) | Err(Errno::ENOSYS) | Err(Errno::EDQUOT) | Err(Errno::EACCES) => Ok(()),
-        Err(e) => Err(sys("join a new session keyring")(e)),
+        Err(e) => Err(sys("join a new session keyring")(e).into()),
     }
 }
 
@@ -209,7 +206,7 @@ pub fn chown_stdio(p: &Process) -> Result<(), ProcessError> {
         );
         match nix::unistd::fchown(fd, owner.0, owner.1) {
             Ok(()) | Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => {}
-            Err(e) => return Err(sys(format!("chown stdio fd to {}", user.uid()))(e)),
+            Err(e) => return Err(sys(format!("chown stdio fd to {}", user.uid()))(e).into()),
         }
     }
     Ok(())
@@ -228,7 +225,8 @@ pub fn close_fds_on_exec(preserve: u32) -> Result<(), ProcessError> {
             CLOSE_RANGE_CLOEXEC,
         )
     };
-    Errno::result(r).map(drop).map_err(sys("close_range"))
+    Errno::result(r).map_err(sys("close_range"))?;
+    Ok(())
 }
 
 /// The environment's PATH value, or None.

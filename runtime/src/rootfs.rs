@@ -22,21 +22,17 @@ use nix::sys::stat::{fstat, makedev, mkdirat, Mode, SFlag};
 use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 
+use crate::sys;
 use crate::syscall::{fd_path, Syscall};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
-    #[error("{what}: {source}")]
-    Sys { what: String, source: Errno },
+    #[error(transparent)]
+    Sys(#[from] crate::SysError),
     #[error("{path}: escapes the rootfs{via}")]
     Escape { path: PathBuf, via: String },
     #[error("{0}")]
     Invalid(String),
-}
-
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> RootfsError {
-    let what = what.into();
-    move |source| RootfsError::Sys { what, source }
 }
 
 /// What kind of file to create when a destination does not exist.
@@ -245,10 +241,10 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
     /// paths that do not exist are skipped, as runc does.
     fn resolve_existing(&self, path: &Path) -> Result<Option<OwnedFd>, RootfsError> {
         match self.resolve(path, Create::No) {
-            Err(RootfsError::Sys {
-                source: Errno::ENOENT,
+            Err(RootfsError::Sys(crate::SysError {
+                errno: Errno::ENOENT,
                 ..
-            }) => Ok(None),
+            })) => Ok(None),
             other => other.map(Some),
         }
     }
@@ -377,7 +373,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
                         o.flags,
                         None,
                     )
-                    .map_err(sys("mount cgroup2"));
+                    .map_err(|e| sys("mount cgroup2")(e).into());
             }
             let (_, dir) = opts.cgroup_dirs.first().ok_or_else(|| {
                 RootfsError::Invalid("the container's cgroup has no directory".into())
@@ -441,7 +437,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         for (target, name) in DEV_SYMLINKS {
             match nix::unistd::symlinkat(*target, dev.as_fd(), *name) {
                 Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(sys(format!("symlink /dev/{name}"))(e)),
+                Err(e) => return Err(sys(format!("symlink /dev/{name}"))(e).into()),
             }
         }
         if mounts
@@ -450,7 +446,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         {
             match unlinkat(dev.as_fd(), "ptmx", UnlinkatFlags::NoRemoveDir) {
                 Ok(()) | Err(Errno::ENOENT) => {}
-                Err(e) => return Err(sys("remove /dev/ptmx")(e)),
+                Err(e) => return Err(sys("remove /dev/ptmx")(e).into()),
             }
             nix::unistd::symlinkat("pts/ptmx", dev.as_fd(), "ptmx")
                 .map_err(sys("symlink /dev/ptmx"))?;
@@ -535,7 +531,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         match mode {
             // The recorder in tests makes no node to chown.
             Ok(()) | Err(Errno::ENOENT) => Ok(()),
-            Err(e) => Err(sys(format!("chown/chmod {}", path.display()))(e)),
+            Err(e) => Err(sys(format!("chown/chmod {}", path.display()))(e).into()),
         }
     }
 
@@ -634,7 +630,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(&self.root);
         self.sys
             .mount(None, &fd_path(&self.root), None, flags, None)
-            .map_err(sys("root.readonly: remount the rootfs read-only"))
+            .map_err(|e| sys("root.readonly: remount the rootfs read-only")(e).into())
     }
 
     /// Makes the rootfs `/`: pivot_root and detach the old root, or with
@@ -643,40 +639,32 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         let here = Path::new(".");
         let k = self.sys;
         k.chdir(&self.path)
-            .map_err(sys_fn(format!("chdir {}", self.path.display())))?;
+            .map_err(sys(format!("chdir {}", self.path.display())))?;
         if no_pivot {
             k.mount(Some(here), Path::new("/"), None, MsFlags::MS_MOVE, None)
-                .map_err(sys_fn("move the rootfs over /".into()))?;
-            k.chroot(here).map_err(sys_fn("chroot".into()))?;
+                .map_err(sys("move the rootfs over /"))?;
+            k.chroot(here).map_err(sys("chroot"))?;
         } else {
-            k.pivot_root(here, here)
-                .map_err(sys_fn("pivot_root".into()))?;
+            k.pivot_root(here, here).map_err(sys("pivot_root"))?;
             // The old root is stacked under the new one: keep its unmount
             // from propagating to the host, then detach it.
             k.mount(None, here, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
-                .map_err(sys_fn("making the old root a slave".into()))?;
+                .map_err(sys("making the old root a slave"))?;
             k.umount(here, MntFlags::MNT_DETACH)
-                .map_err(sys_fn("detaching the old root".into()))?;
+                .map_err(sys("detaching the old root"))?;
         }
-        k.chdir(Path::new("/")).map_err(sys_fn("chdir /".into()))?;
+        k.chdir(Path::new("/")).map_err(sys("chdir /"))?;
         let wanted = root_propagation(spec)?;
         if wanted.contains(MsFlags::MS_SHARED) {
             k.mount(None, Path::new("/"), None, wanted, None)
-                .map_err(sys_fn("rootfsPropagation".into()))?;
+                .map_err(sys("rootfsPropagation"))?;
         }
         Ok(())
     }
 }
 
-fn sys_fn(what: String) -> impl FnOnce(Errno) -> RootfsError {
-    move |source| RootfsError::Sys { what, source }
-}
-
-fn sys_err(prefix: &'static str, flags: MsFlags) -> impl FnOnce(Errno) -> RootfsError {
-    move |source| RootfsError::Sys {
-        what: format!("{prefix}{flags:?}"),
-        source,
-    }
+fn sys_err(prefix: &'static str, flags: MsFlags) -> impl FnOnce(Errno) -> crate::SysError {
+    sys(format!("{prefix}{flags:?}"))
 }
 
 fn root_propagation(spec: &Spec) -> Result<MsFlags, RootfsError> {
@@ -738,7 +726,7 @@ pub fn check_paths(rootfs: &Path, spec: &Spec) -> Result<(), (String, RootfsErro
     .map_err(|e| {
         (
             "root.path".to_string(),
-            sys(rootfs.display().to_string())(e),
+            sys(rootfs.display().to_string())(e).into(),
         )
     })?;
     let linux = spec.linux().as_ref();
@@ -771,10 +759,10 @@ pub fn check_paths(rootfs: &Path, spec: &Spec) -> Result<(), (String, RootfsErro
     for (field, path) in paths {
         match resolve_in(&root, &path, Create::No) {
             Ok(_) => {}
-            Err(RootfsError::Sys {
-                source: Errno::ENOENT | Errno::ENOTDIR,
+            Err(RootfsError::Sys(crate::SysError {
+                errno: Errno::ENOENT | Errno::ENOTDIR,
                 ..
-            }) => {}
+            })) => {}
             Err(e) => return Err((field, e)),
         }
     }
@@ -815,7 +803,7 @@ pub fn resolve_in(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd
                 if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
                     links += 1;
                     if links > MAX_SYMLINKS {
-                        return Err(sys(format!("resolve {}", path.display()))(Errno::ELOOP));
+                        return Err(sys(format!("resolve {}", path.display()))(Errno::ELOOP).into());
                     }
                     if is_magic_link(cur, &name) {
                         return Err(RootfsError::Invalid(format!(
@@ -845,7 +833,7 @@ pub fn resolve_in(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd
                 if !last || create == Create::Dir {
                     match mkdirat(cur, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
                         Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(sys(format!("mkdir in {}", path.display()))(e)),
+                        Err(e) => return Err(sys(format!("mkdir in {}", path.display()))(e).into()),
                     }
                 } else {
                     let flags = OFlag::O_CREAT
@@ -860,12 +848,12 @@ pub fn resolve_in(root: &OwnedFd, path: &Path, create: Create) -> Result<OwnedFd
                         Mode::from_bits_truncate(0o644),
                     ) {
                         Ok(_) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(sys(format!("create {}", path.display()))(e)),
+                        Err(e) => return Err(sys(format!("create {}", path.display()))(e).into()),
                     }
                 }
                 pending.push_front(name);
             }
-            Err(e) => return Err(sys(format!("resolve {}", path.display()))(e)),
+            Err(e) => return Err(sys(format!("resolve {}", path.display()))(e).into()),
         }
     }
     Ok(stack.pop().expect("root stays on the stack"))
