@@ -5,15 +5,12 @@
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 
-use jolt_e2e::{require_root, Jolt};
+use jolt_e2e::session;
 use serde_json::{json, Value};
 
 #[test]
 fn missing_bundle_is_named() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let missing = jolt.host_path("no-such-bundle");
     let id = jolt.id("no-bundle");
 
@@ -25,25 +22,18 @@ fn missing_bundle_is_named() {
 
 #[test]
 fn config_that_is_not_json_is_named() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt.bundle();
     fs::write(bundle.path().join("config.json"), "{ this is not json").unwrap();
     let id = jolt.id("not-json");
 
-    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+    jolt.create_fails(&id, &bundle)
         .assert_stderr_contains("config.json");
-    jolt.assert_clean(&id);
 }
 
 #[test]
 fn missing_or_empty_process_args_are_named() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     type Edit = fn(&mut Value);
     let edits: [(&str, Edit); 2] = [
         ("missing", |c| {
@@ -54,20 +44,16 @@ fn missing_or_empty_process_args_are_named() {
     for (case, edit) in edits {
         let bundle = jolt.bundle().with(edit);
         let id = jolt.id("bad-args");
-        let out = jolt.fails(["create", "--bundle", bundle.dir(), &id]);
+        let out = jolt.create_fails(&id, &bundle);
         out.assert_stderr_contains("config.json")
             .assert_stderr_contains("process.args");
-        jolt.assert_clean(&id);
         eprintln!("{case} args: {}", out.stderr.trim());
     }
 }
 
 #[test]
 fn mount_destination_escaping_through_dotdot_is_refused() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt.bundle();
     let index = bundle.mount_count();
     // <bundle>/rootfs/../../escaped is this test's temp dir, on the host.
@@ -76,20 +62,16 @@ fn mount_destination_escaping_through_dotdot_is_refused() {
     }));
     let id = jolt.id("dotdot");
 
-    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+    jolt.create_fails(&id, &bundle)
         .assert_stderr_contains("config.json")
         .assert_stderr_contains(&format!("mounts[{index}].destination"));
-    jolt.assert_clean(&id);
     assert!(!jolt.base().join("escaped-dotdot").exists());
     assert!(!bundle.path().join("escaped-dotdot").exists());
 }
 
 #[test]
 fn mount_destination_escaping_through_a_symlink_is_refused() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let outside = jolt.host_dir("outside");
     let bundle = jolt.bundle();
     // Followed on the host, rootfs/escape leads to `outside`.
@@ -104,9 +86,8 @@ fn mount_destination_escaping_through_a_symlink_is_refused() {
     }));
     let id = jolt.id("symlink-escape");
 
-    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+    jolt.create_fails(&id, &bundle)
         .assert_stderr_contains(&format!("mounts[{index}]"));
-    jolt.assert_clean(&id);
     assert!(
         fs::read_dir(&outside).unwrap().next().is_none(),
         "nothing was created outside the rootfs"
@@ -116,31 +97,24 @@ fn mount_destination_escaping_through_a_symlink_is_refused() {
 
 #[test]
 fn unknown_namespace_type_is_named() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .with(|c| c["linux"]["namespaces"][2]["type"] = json!("foo"));
     let id = jolt.id("ns-foo");
 
-    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+    jolt.create_fails(&id, &bundle)
         .assert_stderr_contains("config.json")
         .assert_stderr_contains("linux.namespaces[2].type");
-    jolt.assert_clean(&id);
 }
 
 #[test]
 fn duplicate_id_is_refused_and_the_first_container_is_untouched() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let first = jolt.bundle().args(&["sleep", "1000"]);
-    let second = jolt.bundle().args(&["sleep", "1000"]);
+    let Some(jolt) = session() else { return };
+    let first = jolt.bundle().sleeper();
+    let second = jolt.bundle().sleeper();
     let id = jolt.id("dup");
-    jolt.ok(["create", "--bundle", first.dir(), &id]);
+    jolt.create(&id, &first);
     let before = jolt.state(&id);
 
     jolt.fails(["create", "--bundle", second.dir(), &id])
@@ -152,17 +126,13 @@ fn duplicate_id_is_refused_and_the_first_container_is_untouched() {
     assert_eq!(after["bundle"], before["bundle"]);
     assert!(jolt_e2e::host::mounts_mentioning(&second.rootfs()).is_empty());
     assert!(jolt_e2e::host::processes_rooted_in(&second.rootfs()).is_empty());
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
 }
 
 #[test]
 fn invalid_ids_are_refused() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().sleeper();
     for id in ["a/b", "..", ".", "", "../escape", "-x"] {
         let out = jolt.run(["create", "--bundle", bundle.dir(), id]);
         assert!(!out.success(), "id {id:?} was accepted:\n{out}");
@@ -176,11 +146,8 @@ fn invalid_ids_are_refused() {
 
 #[test]
 fn systemd_cgroup_is_not_supported_yet() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().sleeper();
     let id = jolt.id("systemd");
 
     jolt.fails(["--systemd-cgroup", "create", "--bundle", bundle.dir(), &id])
@@ -191,10 +158,7 @@ fn systemd_cgroup_is_not_supported_yet() {
 /// containerd reads runc's errors from `--log` in `--log-format json`.
 #[test]
 fn errors_are_logged_as_json_lines() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let log = jolt.host_path("jolt.log");
     let id = jolt.id("never-created");
 
@@ -227,10 +191,7 @@ fn errors_are_logged_as_json_lines() {
 /// leave the user believing it applied: each is refused by name.
 #[test]
 fn unsupported_features_are_refused_by_name() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let cases = [
         (
             "linux.seccomp",
@@ -244,17 +205,13 @@ fn unsupported_features_are_refused_by_name() {
     ];
     for (field, value) in cases {
         let (section, key) = field.split_once('.').unwrap();
-        let bundle = jolt
-            .bundle()
-            .args(&["sleep", "1000"])
-            .with(|c| c[section][key] = value);
+        let bundle = jolt.bundle().sleeper().with(|c| c[section][key] = value);
         let id = jolt.id("unsupported");
 
-        jolt.fails(["create", "--bundle", bundle.dir(), &id])
+        jolt.create_fails(&id, &bundle)
             .assert_stderr_contains("config.json")
             .assert_stderr_contains(field)
             .assert_stderr_contains("not supported");
-        jolt.assert_clean(&id);
         jolt.fails(["run", "--bundle", bundle.dir(), &id])
             .assert_stderr_contains(field);
         jolt.assert_clean(&id);
@@ -266,11 +223,8 @@ fn unsupported_features_are_refused_by_name() {
 /// already made is undone: containerd would never learn its pid.
 #[test]
 fn a_pid_file_that_cannot_be_written_fails_create_and_cleans_up() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().sleeper();
     let pid_file = jolt.host_path("nonexistent").join("dir/pid");
     let id = jolt.id("pid-file");
 
@@ -308,10 +262,7 @@ impl Drop for SysctlGuard {
 /// refuses it by name, as runc does.
 #[test]
 fn a_net_sysctl_in_the_host_network_namespace_is_refused() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     const FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
     let before = fs::read_to_string(FORWARD).unwrap();
     let _restore = SysctlGuard {
@@ -332,12 +283,12 @@ fn a_net_sysctl_in_the_host_network_namespace_is_refused() {
     .expect("a path to this host's network namespace");
     let bundle = jolt
         .bundle()
-        .args(&["sleep", "1000"])
+        .sleeper()
         .namespace("network", Some(&host_net))
         .with(|c| c["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": value }));
     let id = jolt.id("host-net-sysctl");
 
-    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+    jolt.create_fails(&id, &bundle)
         .assert_stderr_contains("linux.sysctl.net.ipv4.ip_forward")
         .assert_stderr_contains("host");
     assert_eq!(
@@ -345,6 +296,5 @@ fn a_net_sysctl_in_the_host_network_namespace_is_refused() {
         before,
         "the host's ip_forward is unchanged (joined {host_net})"
     );
-    jolt.assert_clean(&id);
     jolt.assert_root_empty();
 }

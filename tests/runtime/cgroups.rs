@@ -2,7 +2,7 @@
 //! cgroup files under their v1 or v2 names, and the cgroup's lifetime.
 
 use jolt_e2e::host::{cgroup_dir, cgroup_dirs_of, cgroups, read_cgroup, Cgroups};
-use jolt_e2e::{line_after, require_root, Jolt};
+use jolt_e2e::{line_after, session};
 use serde_json::json;
 
 const MIB: u64 = 1024 * 1024;
@@ -19,18 +19,14 @@ fn oom_kills(cgroup: &str) -> u64 {
 
 #[test]
 fn memory_limit_oom_kills_a_hog() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     // tail keeps the whole newline-free input in memory: 100 MB > 32 MiB.
     let bundle = jolt
         .bundle()
         .resources("memory", json!({ "limit": 32 * MIB, "swap": 32 * MIB }))
         .sh("head -c 100000000 /dev/zero | tail > /dev/null; echo \"status $?\"");
     let id = jolt.id("oom");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
-    jolt.ok(["start", &id]);
+    jolt.create_and_start(&id, &bundle);
     jolt.wait_for_status(&id, "stopped");
 
     let out = jolt.container_stdout(&id);
@@ -38,23 +34,19 @@ fn memory_limit_oom_kills_a_hog() {
     let cgroup = jolt.cgroup_path(&id);
     assert!(oom_kills(&cgroup) >= 1, "the cgroup counted an OOM kill");
 
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
+    jolt.delete(&id);
 }
 
 #[test]
 fn pids_limit_stops_a_fork_loop() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .resources("pids", json!({ "limit": 10 }))
         .sh("for i in $(seq 50); do sleep 30 & done; echo all 50 started");
     let id = jolt.id("pids");
 
-    let out = jolt.run(["run", "--bundle", bundle.dir(), &id]);
+    let out = jolt.run_container(&id, &bundle);
     assert!(
         out.stderr.contains("can't fork")
             || out.stderr.contains("Resource temporarily unavailable"),
@@ -67,13 +59,10 @@ fn pids_limit_stops_a_fork_loop() {
 
 #[test]
 fn resources_land_in_the_cgroup_files() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
-        .args(&["sleep", "1000"])
+        .sleeper()
         .resources(
             "cpu",
             json!({ "shares": 512, "quota": 20000, "period": 100000, "cpus": "0", "mems": "0" }),
@@ -81,7 +70,7 @@ fn resources_land_in_the_cgroup_files() {
         .resources("memory", json!({ "limit": 64 * MIB, "swap": 64 * MIB }))
         .resources("pids", json!({ "limit": 20 }));
     let id = jolt.id("resources");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
     let pid = jolt.pid(&id);
     // No linux.cgroupsPath in the config: the files must be under /jolt/<id>.
     let cgroup = format!("/jolt/{id}");
@@ -140,24 +129,20 @@ fn resources_land_in_the_cgroup_files() {
         "/proc/{pid}/cgroup names {cgroup}:\n{membership}"
     );
 
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
 }
 
 #[test]
 fn cgroups_path_from_the_config_is_used_and_removed() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let id = jolt.id("cgroups-path");
     let path = format!("/jolt-e2e/{id}");
     let bundle = jolt
         .bundle()
-        .args(&["sleep", "1000"])
+        .sleeper()
         .cgroups_path(&path)
         .resources("pids", json!({ "limit": 20 }));
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
     let pid = jolt.pid(&id);
 
     assert_eq!(read_cgroup("pids", &path, "pids.max"), "20");
@@ -172,8 +157,7 @@ fn cgroups_path_from_the_config_is_used_and_removed() {
         "not the default"
     );
 
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
     for dir in cgroup_dirs_of("/jolt-e2e") {
         let _ = std::fs::remove_dir(dir); // shared parent; busy if another test uses it
     }

@@ -6,18 +6,22 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use jolt_e2e::bundle::sh_hook;
 use jolt_e2e::host::{alive, host_hostname, host_namespace};
-use jolt_e2e::{require_root, wait_until, Jolt};
+use jolt_e2e::{session, wait_until, Bundle, Jolt};
 use serde_json::{json, Value};
 
 /// A hook appending `kind|hostname|mount ns|state JSON` to `log`.
 fn logging_hook(kind: &str, log: &str) -> Value {
-    json!({
-        "path": "/bin/sh",
-        "args": ["sh", "-c", format!(
-            "echo \"{kind}|$(cat /proc/sys/kernel/hostname)|$(readlink /proc/self/ns/mnt)|$(cat)\" >> {log}"
-        )]
-    })
+    sh_hook(&format!(
+        "echo \"{kind}|$(cat /proc/sys/kernel/hostname)|$(readlink /proc/self/ns/mnt)|$(cat)\" >> {log}"
+    ))
+}
+
+/// A sleeper bundle whose `kind` hook is /bin/false.
+fn failing_hook_bundle(jolt: &Jolt, kind: &str) -> Bundle {
+    let fail = json!({ "path": "/bin/false", "args": ["false"] });
+    jolt.bundle().sleeper().hook(kind, fail)
 }
 
 struct HookRun {
@@ -53,10 +57,7 @@ fn kinds(runs: &[HookRun]) -> Vec<&str> {
 
 #[test]
 fn all_hooks_run_in_order_with_the_state() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let logs = jolt.host_dir("hooklog");
     let log = logs.join("hooks.log");
     let host_log = log.to_str().unwrap();
@@ -64,7 +65,7 @@ fn all_hooks_run_in_order_with_the_state() {
         .bundle()
         .hostname("e2e-hooks")
         .bind(&logs, "/hooklog", &["rbind", "rw"])
-        .args(&["sleep", "1000"])
+        .sleeper()
         .hook("prestart", logging_hook("prestart", host_log))
         .hook("createRuntime", logging_hook("createRuntime", host_log))
         // before pivot_root: host paths are still visible
@@ -78,7 +79,7 @@ fn all_hooks_run_in_order_with_the_state() {
         .hook("poststop", logging_hook("poststop", host_log));
     let id = jolt.id("hooks");
 
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
     let pid = jolt.pid(&id) as i64;
     let runs = read_log(&log);
     assert_eq!(
@@ -100,8 +101,7 @@ fn all_hooks_run_in_order_with_the_state() {
         "poststart runs after the process started, before start returns"
     );
 
-    jolt.ok(["kill", &id, "KILL"]);
-    jolt.wait_for_status(&id, "stopped");
+    jolt.kill_until_stopped(&id, "KILL");
     assert_eq!(read_log(&log).len(), 5, "poststop waits for delete");
     jolt.ok(["delete", &id]);
     let runs = read_log(&log);
@@ -161,60 +161,37 @@ fn all_hooks_run_in_order_with_the_state() {
 
 #[test]
 fn a_failing_create_runtime_hook_fails_create_and_cleans_up() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt.bundle().args(&["sleep", "1000"]).hook(
-        "createRuntime",
-        json!({ "path": "/bin/false", "args": ["false"] }),
-    );
+    let Some(jolt) = session() else { return };
+    let bundle = failing_hook_bundle(&jolt, "createRuntime");
     let id = jolt.id("hook-fails");
 
-    jolt.fails(["create", "--bundle", bundle.dir(), &id]);
-    jolt.assert_clean(&id);
-    jolt.fails(["state", &id])
-        .assert_stderr_contains("does not exist");
+    jolt.create_fails(&id, &bundle);
+    jolt.assert_unknown(&id);
 }
 
 #[test]
 fn a_failing_start_container_hook_fails_start() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt.bundle().args(&["sleep", "1000"]).hook(
-        "startContainer",
-        json!({ "path": "/bin/false", "args": ["false"] }),
-    );
+    let Some(jolt) = session() else { return };
+    let bundle = failing_hook_bundle(&jolt, "startContainer");
     let id = jolt.id("start-hook-fails");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
     let pid = jolt.pid(&id);
 
     jolt.fails(["start", &id]);
     jolt.wait_for_status(&id, "stopped");
     assert!(!alive(pid), "the user process never ran");
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
+    jolt.delete(&id);
 }
 
 #[test]
 fn a_hook_gets_exactly_its_env() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let out = jolt.host_path("hook-env");
-    let bundle = jolt.bundle().args(&["sleep", "1000"]).hook(
-        "createRuntime",
-        json!({
-            "path": "/bin/sh",
-            "args": ["sh", "-c", format!("cat /proc/$$/environ > {}", out.display())],
-            "env": ["HOOK_A=1", "HOOK_B=two words"]
-        }),
-    );
+    let mut hook = sh_hook(&format!("cat /proc/$$/environ > {}", out.display()));
+    hook["env"] = json!(["HOOK_A=1", "HOOK_B=two words"]);
+    let bundle = jolt.bundle().sleeper().hook("createRuntime", hook);
     let id = jolt.id("hook-env");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
 
     let environ = fs::read(&out).expect("the hook ran");
     let mut env: Vec<String> = environ
@@ -225,33 +202,24 @@ fn a_hook_gets_exactly_its_env() {
     env.sort();
     assert_eq!(env, ["HOOK_A=1", "HOOK_B=two words"]);
 
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
 }
 
 #[test]
 fn a_hook_past_its_timeout_fails_create() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let pid_file = jolt.host_path("hook-pid");
-    let bundle = jolt.bundle().args(&["sleep", "1000"]).hook(
-        "createRuntime",
-        json!({
-            "path": "/bin/sh",
-            "args": ["sh", "-c", format!("echo $$ > {}; exec sleep 60", pid_file.display())],
-            "timeout": 1
-        }),
-    );
+    let mut hook = sh_hook(&format!("echo $$ > {}; exec sleep 60", pid_file.display()));
+    hook["timeout"] = json!(1);
+    let bundle = jolt.bundle().sleeper().hook("createRuntime", hook);
     let id = jolt.id("hook-timeout");
 
     let start = Instant::now();
     jolt.fails(["create", "--bundle", bundle.dir(), &id]);
+    let took = start.elapsed();
     assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "create gave up on the hook after its 1 s timeout, took {:?}",
-        start.elapsed()
+        took < Duration::from_secs(20),
+        "create gave up on the hook after its 1 s timeout, took {took:?}"
     );
     jolt.assert_clean(&id);
     let hook_pid: i32 = fs::read_to_string(&pid_file)

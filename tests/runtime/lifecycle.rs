@@ -8,17 +8,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use jolt_e2e::bundle::sh_hook;
 use jolt_e2e::host::{alive, cgroup_dirs_of, cgroup_pids, processes_rooted_in};
-use jolt_e2e::{require_root, wait_until, Jolt, Output};
+use jolt_e2e::{session, wait_until, Jolt, Output};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
 /// create + start a container running `sleep 1000`.
 fn running_sleeper(jolt: &Jolt, name: &str) -> String {
-    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let bundle = jolt.bundle().sleeper();
     let id = jolt.id(name);
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
-    jolt.ok(["start", &id]);
+    jolt.create_and_start(&id, &bundle);
     jolt.wait_for_status(&id, "running");
     id
 }
@@ -32,15 +32,20 @@ fn wait_dead(pid: i32) {
     );
 }
 
+/// `jolt delete --force ID`, then waits for its init `pid` to die and
+/// asserts that nothing is left behind.
+fn force_delete_reaping(jolt: &Jolt, id: &str, pid: i32) {
+    jolt.ok(["delete", "--force", id]);
+    wait_dead(pid);
+    jolt.assert_clean(id);
+}
+
 #[test]
 fn create_start_kill_delete() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
-        .args(&["sleep", "1000"])
+        .sleeper()
         .with(|c| c["annotations"] = json!({ "org.example.e2e": "lifecycle" }));
     let id = jolt.id("lifecycle");
     let pid_file = jolt.host_path("pid");
@@ -96,27 +101,21 @@ fn create_start_kill_delete() {
         "exec.fifo gone once started"
     );
 
-    jolt.ok(["kill", &id, "KILL"]);
-    jolt.wait_for_status(&id, "stopped");
+    jolt.kill_until_stopped(&id, "KILL");
     wait_dead(pid);
     jolt.fails(["kill", &id, "KILL"])
         .assert_stderr_contains("container not running");
 
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
-    jolt.fails(["state", &id])
-        .assert_stderr_contains("does not exist");
+    jolt.delete(&id);
+    jolt.assert_unknown(&id);
 }
 
 #[test]
 fn list_shows_containers_as_table_json_and_ids() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().sleeper();
     let created = jolt.id("list-created");
-    jolt.ok(["create", "--bundle", bundle.dir(), &created]);
+    jolt.create(&created, &bundle);
     let running = running_sleeper(&jolt, "list-running");
 
     let table = jolt.ok(["list"]).stdout;
@@ -158,62 +157,49 @@ fn list_shows_containers_as_table_json_and_ids() {
     assert_eq!(ids, want, "list -q prints exactly the IDs");
 
     for id in [&created, &running] {
-        jolt.ok(["delete", "--force", id]);
-        jolt.assert_clean(id);
+        jolt.force_delete(id);
     }
     assert_eq!(jolt.ok(["list", "-q"]).stdout.trim(), "");
 }
 
 #[test]
 fn run_exits_with_the_container_status() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .sh("echo hello from the container; echo and to stderr >&2; exit 3");
     let id = jolt.id("run-exit");
 
-    let out = jolt.run(["run", "--bundle", bundle.dir(), &id]);
+    let out = jolt.run_container(&id, &bundle);
     out.assert_code(3)
         .assert_stdout_contains("hello from the container")
         .assert_stderr_contains("and to stderr");
 
     jolt.assert_clean(&id);
-    jolt.fails(["state", &id])
-        .assert_stderr_contains("does not exist");
+    jolt.assert_unknown(&id);
 }
 
 #[test]
 fn run_reports_death_by_signal_as_128_plus_n() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     // Without a pid namespace the shell is not an init, so SIGKILL from
     // itself is delivered.
     let bundle = jolt.bundle().without_namespace("pid").sh("kill -9 $$");
     let id = jolt.id("run-sigkill");
 
-    jolt.run(["run", "--bundle", bundle.dir(), &id])
-        .assert_code(137);
+    jolt.run_container(&id, &bundle).assert_code(137);
     jolt.assert_clean(&id);
 }
 
 #[test]
 fn run_forwards_signals_to_the_container() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .sh("trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done");
     let id = jolt.id("run-forward");
 
-    let run = jolt.spawn(["run", "--bundle", bundle.dir(), &id]);
-    run.wait_for_stdout("ready");
+    let run = jolt.spawn_until_ready(&id, &bundle);
     run.signal(Signal::SIGTERM);
     let out = run.wait();
     out.assert_code(42).assert_stdout_contains("got TERM");
@@ -222,15 +208,11 @@ fn run_forwards_signals_to_the_container() {
 
 #[test]
 fn run_killed_from_outside_exits_137() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt.bundle().sh("echo ready; sleep 1000");
     let id = jolt.id("run-killed");
 
-    let run = jolt.spawn(["run", "--bundle", bundle.dir(), &id]);
-    run.wait_for_stdout("ready");
+    let run = jolt.spawn_until_ready(&id, &bundle);
     jolt.ok(["kill", &id, "KILL"]);
     run.wait().assert_code(137);
     jolt.assert_clean(&id);
@@ -238,10 +220,7 @@ fn run_killed_from_outside_exits_137() {
 
 #[test]
 fn run_uses_the_current_directory_as_bundle() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt.bundle().sh("echo bundle from cwd");
     let id = jolt.id("run-cwd");
 
@@ -253,10 +232,7 @@ fn run_uses_the_current_directory_as_bundle() {
 
 #[test]
 fn run_detach_then_kill_and_delete() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt.bundle().sh("echo detached; exec sleep 1000");
     let id = jolt.id("run-detach");
     let pid_file = jolt.host_path("pid");
@@ -278,26 +254,20 @@ fn run_detach_then_kill_and_delete() {
     );
     jolt.wait_for_stdout(&id, "detached");
 
-    jolt.ok(["kill", &id, "KILL"]);
-    jolt.wait_for_status(&id, "stopped");
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
+    jolt.kill_until_stopped(&id, "KILL");
+    jolt.delete(&id);
     assert!(!alive(pid));
 }
 
 #[test]
 fn kill_accepts_signal_names_and_numbers() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt.bundle().sh(
         "trap 'echo got USR1' USR1; trap 'echo got TERM' TERM; echo ready; \
          while true; do sleep 0.1; done",
     );
     let id = jolt.id("kill-names");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
-    jolt.ok(["start", &id]);
+    jolt.create_and_start(&id, &bundle);
     jolt.wait_for_stdout(&id, "ready");
 
     jolt.ok(["kill", &id, "SIGUSR1"]);
@@ -305,26 +275,20 @@ fn kill_accepts_signal_names_and_numbers() {
     jolt.ok(["kill", &id]);
     jolt.wait_for_stdout(&id, "got TERM");
     assert_eq!(jolt.status(&id), "running", "the trap kept it alive");
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
 
     for signal in ["KILL", "SIGKILL", "9"] {
         let id = running_sleeper(&jolt, "kill-kill");
         let pid = jolt.pid(&id);
-        jolt.ok(["kill", &id, signal]);
-        jolt.wait_for_status(&id, "stopped");
+        jolt.kill_until_stopped(&id, signal);
         wait_dead(pid);
-        jolt.ok(["delete", &id]);
-        jolt.assert_clean(&id);
+        jolt.delete(&id);
     }
 }
 
 #[test]
 fn kill_all_signals_every_process_in_the_container() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     // No pid namespace: the background sleeps would outlive the shell if
     // --all did not reach them.
     let bundle = jolt
@@ -332,8 +296,7 @@ fn kill_all_signals_every_process_in_the_container() {
         .without_namespace("pid")
         .sh("sleep 1000 & sleep 1000 & echo ready; wait");
     let id = jolt.id("kill-all");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
-    jolt.ok(["start", &id]);
+    jolt.create_and_start(&id, &bundle);
     jolt.wait_for_stdout(&id, "ready");
     let rootfs = jolt.rootfs_of(&id);
     let pids = wait_until("3 processes in the container", jolt_e2e::timeout(), || {
@@ -346,16 +309,12 @@ fn kill_all_signals_every_process_in_the_container() {
         wait_dead(*pid);
     }
     jolt.wait_for_status(&id, "stopped");
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
+    jolt.delete(&id);
 }
 
 #[test]
 fn delete_of_a_running_container_needs_force() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let id = running_sleeper(&jolt, "delete-running");
     let pid = jolt.pid(&id);
 
@@ -364,22 +323,17 @@ fn delete_of_a_running_container_needs_force() {
     assert_eq!(jolt.status(&id), "running");
     assert!(alive(pid));
 
-    jolt.ok(["delete", "--force", &id]);
-    wait_dead(pid);
-    jolt.assert_clean(&id);
+    force_delete_reaping(&jolt, &id, pid);
 }
 
 /// runc deletes a created (never started) container without --force, and
 /// containerd relies on it when a task is deleted before it starts.
 #[test]
 fn delete_of_a_created_container_kills_its_init() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt.bundle().args(&["sleep", "1000"]);
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().sleeper();
     let id = jolt.id("delete-created");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
     let pid = jolt.pid(&id);
 
     jolt.ok(["delete", &id]);
@@ -389,10 +343,7 @@ fn delete_of_a_created_container_kills_its_init() {
 
 #[test]
 fn start_twice_fails() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let id = running_sleeper(&jolt, "start-twice");
 
     jolt.fails(["start", &id]);
@@ -402,19 +353,14 @@ fn start_twice_fails() {
         "a second start changes nothing"
     );
 
-    jolt.ok(["kill", &id, "KILL"]);
-    jolt.wait_for_status(&id, "stopped");
+    jolt.kill_until_stopped(&id, "KILL");
     jolt.fails(["start", &id]);
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
+    jolt.delete(&id);
 }
 
 #[test]
 fn unknown_container_does_not_exist() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let id = jolt.id("never-created");
     for args in [
         vec!["state", &id],
@@ -431,10 +377,7 @@ fn unknown_container_does_not_exist() {
 /// cleanup by containerd is idempotent.
 #[test]
 fn delete_force_of_unknown_container_succeeds() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let id = jolt.id("never-created");
     jolt.ok(["delete", "--force", &id]);
     jolt.assert_root_empty();
@@ -444,10 +387,7 @@ fn delete_force_of_unknown_container_succeeds() {
 /// them, and it reaches a trap in the container.
 #[test]
 fn kill_all_delivers_a_real_time_signal() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let out_dir = jolt.host_dir("out");
     let bundle = jolt
         .bundle()
@@ -455,8 +395,7 @@ fn kill_all_delivers_a_real_time_signal() {
         .sh("trap 'echo got-rt > /out/x; exit 3' 40; echo ready; sleep 100 & wait");
     let id = jolt.id("kill-rt");
 
-    let run = jolt.spawn(["run", "--bundle", bundle.dir(), &id]);
-    run.wait_for_stdout("ready");
+    let run = jolt.spawn_until_ready(&id, &bundle);
     jolt.ok(["kill", "--all", &id, "40"]);
     run.wait().assert_code(3);
     assert_eq!(
@@ -470,15 +409,12 @@ fn kill_all_delivers_a_real_time_signal() {
 /// A hook that writes its host pid to `pid_file`, then sleeps 30 s in
 /// that same process.
 fn sleeping_hook(pid_file: &Path) -> Value {
-    json!({
-        "path": "/bin/sh",
-        "args": ["sh", "-c", format!(
-            // /proc here is the host's: the shell's own stat, read by a
-            // builtin, starts with its host pid.
-            "read -r pid rest < /proc/self/stat; echo $pid > {}; exec sleep 30",
-            pid_file.display()
-        )]
-    })
+    sh_hook(&format!(
+        // /proc here is the host's: the shell's own stat, read by a builtin,
+        // starts with its host pid.
+        "read -r pid rest < /proc/self/stat; echo $pid > {}; exec sleep 30",
+        pid_file.display()
+    ))
 }
 
 /// Waits for the hook's pid in `pid_file`.
@@ -501,6 +437,20 @@ impl Drop for Hook {
     }
 }
 
+/// `jolt create` of a sleeper with [`sleeping_hook`] as its `kind` hook,
+/// SIGKILLed once the hook runs: what a create that crashed leaves.
+fn create_killed_in_hook(jolt: &Jolt, kind: &str, name: &str) -> (String, Hook) {
+    let pid_file = jolt.host_path("hook-pid");
+    let bundle = jolt.bundle().sleeper().hook(kind, sleeping_hook(&pid_file));
+    let id = jolt.id(name);
+
+    let create = jolt.spawn(["create", "--bundle", bundle.dir(), &id]);
+    let hook = Hook(hook_pid(&pid_file));
+    create.signal(Signal::SIGKILL);
+    create.wait().assert_code(137);
+    (id, hook)
+}
+
 /// containerd deletes what a create that crashed left behind, without
 /// --force. Here create is SIGKILLed while it runs a createRuntime hook
 /// (on the host, holding the container's state). The init, waiting for
@@ -508,21 +458,8 @@ impl Drop for Hook {
 /// left behind is stopped, as runc reports it.
 #[test]
 fn delete_cleans_up_after_a_create_killed_during_create_runtime() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let pid_file = jolt.host_path("hook-pid");
-    let bundle = jolt
-        .bundle()
-        .args(&["sleep", "1000"])
-        .hook("createRuntime", sleeping_hook(&pid_file));
-    let id = jolt.id("create-died");
-
-    let create = jolt.spawn(["create", "--bundle", bundle.dir(), &id]);
-    let _hook = Hook(hook_pid(&pid_file));
-    create.signal(Signal::SIGKILL);
-    create.wait().assert_code(137);
+    let Some(jolt) = session() else { return };
+    let (id, _hook) = create_killed_in_hook(&jolt, "createRuntime", "create-died");
 
     jolt.wait_for_status(&id, "stopped");
     assert!(
@@ -530,31 +467,16 @@ fn delete_cleans_up_after_a_create_killed_during_create_runtime() {
         "the dead create left its cgroup"
     );
     jolt.fails(["start", &id]).assert_stderr_contains("stopped");
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
-    jolt.fails(["state", &id])
-        .assert_stderr_contains("does not exist");
+    jolt.delete(&id);
+    jolt.assert_unknown(&id);
 }
 
 /// As above, but create dies while the init itself is blocked in a
 /// createContainer hook: the init is alive, and delete must kill it.
 #[test]
 fn delete_kills_the_init_a_killed_create_left_blocked() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let pid_file = jolt.host_path("hook-pid");
-    let bundle = jolt
-        .bundle()
-        .args(&["sleep", "1000"])
-        .hook("createContainer", sleeping_hook(&pid_file));
-    let id = jolt.id("create-died-init");
-
-    let create = jolt.spawn(["create", "--bundle", bundle.dir(), &id]);
-    let hook = Hook(hook_pid(&pid_file));
-    create.signal(Signal::SIGKILL);
-    create.wait().assert_code(137);
+    let Some(jolt) = session() else { return };
+    let (id, hook) = create_killed_in_hook(&jolt, "createContainer", "create-died-init");
 
     let state = jolt.state(&id);
     assert_eq!(state["status"], json!("creating"), "{state}");
@@ -575,10 +497,7 @@ fn delete_kills_the_init_a_killed_create_left_blocked() {
 /// C tool would (SIGPIPE, or an error), never with a Rust panic (101).
 #[test]
 fn state_into_a_closed_pipe_does_not_panic() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let id = running_sleeper(&jolt, "state-pipe");
     let (reader, writer) = nix::unistd::pipe().expect("pipe");
     drop(reader);
@@ -604,8 +523,7 @@ fn state_into_a_closed_pipe_does_not_panic() {
     eprintln!("state into a closed pipe: exit {}", out.code());
 
     assert_eq!(jolt.status(&id), "running", "the container is unaffected");
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
 }
 
 /// `state` and `kill` read the record without waiting for the lock a
@@ -613,17 +531,11 @@ fn state_into_a_closed_pipe_does_not_panic() {
 /// state; a stuck create must still be killable).
 #[test]
 fn state_and_kill_answer_while_a_create_hook_runs() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let started = jolt.host_path("hook-started");
-    let bundle = jolt.bundle().args(&["sleep", "1000"]).hook(
+    let bundle = jolt.bundle().sleeper().hook(
         "createRuntime",
-        json!({
-            "path": "/bin/sh",
-            "args": ["sh", "-c", format!("touch {}; exec sleep 5", started.display())]
-        }),
+        sh_hook(&format!("touch {}; exec sleep 5", started.display())),
     );
     let id = jolt.id("slow-hook");
     let quick = Duration::from_secs(2);
@@ -635,19 +547,13 @@ fn state_and_kill_answer_while_a_create_hook_runs() {
         || started.exists().then_some(()),
     );
 
-    let mut state = jolt.spawn(["state", &id]);
-    let out = wait_until("`jolt state` while the hook runs", quick, || {
-        state.try_output()
-    });
+    let out = jolt.spawn(["state", &id]).wait_within(quick);
     out.assert_success();
     let json: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("state is not JSON ({e}):\n{out}"));
     assert_eq!(json["status"], json!("creating"), "{json}");
 
-    let mut kill = jolt.spawn(["kill", &id, "KILL"]);
-    let out = wait_until("`jolt kill` while the hook runs", quick, || {
-        kill.try_output()
-    });
+    let out = jolt.spawn(["kill", &id, "KILL"]).wait_within(quick);
     assert!(
         out.code() != 101 && !out.stderr.contains("panicked"),
         "{out}"
@@ -664,8 +570,15 @@ fn state_and_kill_answer_while_a_create_hook_runs() {
     // container goes away completely.
     let created = create.wait();
     eprintln!("create after the hook: exit {}", created.code());
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
+}
+
+/// A second `jolt start` of running container `id` says so at once.
+fn already_running(jolt: &Jolt, id: &str) {
+    jolt.spawn(["start", id])
+        .wait_within(Duration::from_secs(2))
+        .assert_failure()
+        .assert_stderr_contains("cannot start an already running container");
 }
 
 /// A start that was killed after it released the init, before it recorded
@@ -673,27 +586,19 @@ fn state_and_kill_answer_while_a_create_hook_runs() {
 /// second start says so at once instead of waiting on exec.fifo forever.
 #[test]
 fn a_released_container_is_running_even_if_start_did_not_record_it() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let quick = Duration::from_secs(2);
+    let Some(jolt) = session() else { return };
 
     // A normal start.
     let id = running_sleeper(&jolt, "started");
     assert_eq!(jolt.status(&id), "running");
-    let mut again = jolt.spawn(["start", &id]);
-    let out = wait_until("a second `jolt start`", quick, || again.try_output());
-    out.assert_failure()
-        .assert_stderr_contains("cannot start an already running container");
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    already_running(&jolt, &id);
+    jolt.force_delete(&id);
 
     // The init released by hand, as a start that died right after would
     // have left it: exec.fifo read, state.json never told.
     let bundle = jolt.bundle().args(&["sleep", "100"]);
     let id = jolt.id("released");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
     let pid = jolt.pid(&id);
     let mut release = Command::new("cat")
         .arg(jolt.root().join(&id).join("exec.fifo"))
@@ -709,26 +614,16 @@ fn a_released_container_is_running_even_if_start_did_not_record_it() {
     });
 
     assert_eq!(jolt.status(&id), "running");
-    let mut again = jolt.spawn(["start", &id]);
-    let out = wait_until("`jolt start` of a released container", quick, || {
-        again.try_output()
-    });
-    out.assert_failure()
-        .assert_stderr_contains("cannot start an already running container");
+    already_running(&jolt, &id);
     assert!(alive(pid));
-    jolt.ok(["delete", "--force", &id]);
-    wait_dead(pid);
-    jolt.assert_clean(&id);
+    force_delete_reaping(&jolt, &id, pid);
 }
 
 /// Annotations are free-form: one of 300 KB goes through create (to the
 /// init and the state file), state, start and delete.
 #[test]
 fn a_300_kb_annotation_goes_through_the_lifecycle() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let big = "0123456789abcdef".repeat(300 * 1024 / 16);
     let bundle = jolt
         .bundle()
@@ -736,7 +631,7 @@ fn a_300_kb_annotation_goes_through_the_lifecycle() {
         .with(|c| c["annotations"] = json!({ "org.example.big": big }));
     let id = jolt.id("big-annotation");
 
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
+    jolt.create(&id, &bundle);
     let state = jolt.state(&id);
     let shown = state["annotations"]["org.example.big"]
         .as_str()
@@ -747,6 +642,5 @@ fn a_300_kb_annotation_goes_through_the_lifecycle() {
     jolt.ok(["start", &id]);
     jolt.wait_for_stdout(&id, "started");
     jolt.wait_for_status(&id, "stopped");
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
+    jolt.delete(&id);
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use jolt_e2e::host::{host_namespace, proc_status, NetNs};
-use jolt_e2e::{line_after, require_root, Jolt};
+use jolt_e2e::{line_after, session};
 use serde_json::json;
 
 const KINDS: [&str; 6] = ["pid", "net", "mnt", "ipc", "uts", "cgroup"];
@@ -28,10 +28,7 @@ fn parse_namespaces(stdout: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn requested_namespaces_are_new() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let mut bundle = jolt.bundle();
     for kind in ["pid", "network", "mount", "ipc", "uts", "cgroup"] {
         bundle = bundle.namespace(kind, None);
@@ -52,10 +49,7 @@ fn requested_namespaces_are_new() {
 
 #[test]
 fn the_process_is_pid_1() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .sh("echo \"pid $$\"; echo \"comm $(cat /proc/1/comm)\"");
@@ -68,10 +62,7 @@ fn the_process_is_pid_1() {
 
 #[test]
 fn omitted_namespaces_are_the_hosts() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .without_namespace("network")
@@ -94,10 +85,7 @@ fn omitted_namespaces_are_the_hosts() {
 
 #[test]
 fn a_namespace_path_is_joined() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let netns = NetNs::add(&jolt.id("netns"));
     let bundle = jolt
         .bundle()
@@ -112,10 +100,7 @@ fn a_namespace_path_is_joined() {
 
 #[test]
 fn user_namespace_maps_container_root_to_an_unprivileged_uid() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
     let bundle = jolt
         .bundle()
@@ -129,8 +114,7 @@ fn user_namespace_maps_container_root_to_an_unprivileged_uid() {
              echo \"gid_map $(cat /proc/self/gid_map)\"; \
              echo \"id $(id -u) $(id -g)\"; echo ready; exec sleep 1000");
     let id = jolt.id("userns");
-    jolt.ok(["create", "--bundle", bundle.dir(), &id]);
-    jolt.ok(["start", &id]);
+    jolt.create_and_start(&id, &bundle);
     let out = jolt.wait_for_stdout(&id, "ready");
 
     let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
@@ -155,6 +139,5 @@ fn user_namespace_maps_container_root_to_an_unprivileged_uid() {
         std::path::PathBuf::from(host_namespace("user"))
     );
 
-    jolt.ok(["delete", "--force", &id]);
-    jolt.assert_clean(&id);
+    jolt.force_delete(&id);
 }

@@ -11,15 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use jolt_e2e::runner::HOST_ONLY_ENV;
-use jolt_e2e::{line_after, require_root, Jolt, BUSYBOX};
+use jolt_e2e::{line_after, session, BUSYBOX};
 use serde_json::json;
 
 #[test]
 fn user_group_and_additional_groups() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .user(json!({ "uid": 1000, "gid": 1000, "additionalGids": [2000, 3000] }))
@@ -44,16 +41,11 @@ fn user_group_and_additional_groups() {
 
 #[test]
 fn umask_cwd_and_exact_environment() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
-        .with(|c| {
-            c["process"]["user"]["umask"] = json!(0o027);
-            c["process"]["cwd"] = json!("/home/user");
-        })
+        .with(|c| c["process"]["user"]["umask"] = json!(0o027))
+        .process("cwd", json!("/home/user"))
         .env(&["PATH=/bin:/usr/bin", "GREETING=hello world", "EMPTY="])
         .sh("echo \"umask $(umask)\"; echo \"cwd $(pwd)\"; \
              tr '\\0' '\\n' < /proc/$$/environ | sed 's/^/env /'");
@@ -95,10 +87,7 @@ fn capability_lines(stdout: &str) -> Vec<(String, String)> {
 
 #[test]
 fn capabilities_are_exactly_the_configured_ones() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let script = "grep ^Cap /proc/$$/status";
 
     let only_kill = jolt.bundle().capabilities(&["CAP_KILL"]).sh(script);
@@ -127,18 +116,16 @@ fn capabilities_are_exactly_the_configured_ones() {
 
 #[test]
 fn rlimits_are_applied() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
-        .with(|c| {
-            c["process"]["rlimits"] = json!([
+        .process(
+            "rlimits",
+            json!([
                 { "type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024 },
                 { "type": "RLIMIT_NPROC", "soft": 300, "hard": 400 }
-            ])
-        })
+            ]),
+        )
         .sh("echo \"soft $(ulimit -n)\"; echo \"hard $(ulimit -Hn)\"; \
              echo \"limits $(grep 'Max processes' /proc/$$/limits)\"");
 
@@ -153,10 +140,7 @@ fn rlimits_are_applied() {
 
 #[test]
 fn no_new_privileges_follows_the_config() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let script = "grep NoNewPrivs: /proc/$$/status";
 
     let on = jolt.bundle().sh(script);
@@ -165,7 +149,7 @@ fn no_new_privileges_follows_the_config() {
 
     let off = jolt
         .bundle()
-        .with(|c| c["process"]["noNewPrivileges"] = json!(false))
+        .process("noNewPrivileges", json!(false))
         .sh(script);
     let out = jolt.run_ok("nnp-off", &off);
     assert_eq!(line_after(&out.stdout, "NoNewPrivs:").trim(), "0");
@@ -173,13 +157,10 @@ fn no_new_privileges_follows_the_config() {
 
 #[test]
 fn oom_score_adj_is_set() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
-        .with(|c| c["process"]["oomScoreAdj"] = json!(500))
+        .process("oomScoreAdj", json!(500))
         .sh("echo \"adj $(cat /proc/$$/oom_score_adj)\"");
 
     let out = jolt.run_ok("oom-adj", &bundle);
@@ -188,10 +169,7 @@ fn oom_score_adj_is_set() {
 
 #[test]
 fn preserve_fds_passes_fd_3() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let path = jolt.host_path("fd3");
     fs::write(&path, "passed as fd 3\n").unwrap();
     let file = File::open(&path).unwrap();
@@ -220,16 +198,11 @@ fn preserve_fds_passes_fd_3() {
 
 #[test]
 fn no_new_keyring_is_accepted() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt.bundle().sh("echo keyring ok");
-    let id = jolt.id("no-new-keyring");
 
-    jolt.ok(["run", "--no-new-keyring", "--bundle", bundle.dir(), &id])
+    jolt.run_ok_with("no-new-keyring", &["--no-new-keyring"], &bundle)
         .assert_stdout_contains("keyring ok");
-    jolt.assert_clean(&id);
 }
 
 /// A uniquely named file at the top of a host directory, removed on drop:
@@ -257,10 +230,7 @@ impl Drop for HostMarker {
 /// cwd, or the cwd and everything above it is the container's own.
 #[test]
 fn cwd_through_proc_self_fd_never_reaches_the_host() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let unique = jolt.base().file_name().unwrap().to_string_lossy();
     let name = format!("escape-marker-{unique}");
     let _markers = [
@@ -276,15 +246,12 @@ fn cwd_through_proc_self_fd_never_reaches_the_host() {
 
     for fd in 3..=8 {
         let cwd = format!("/proc/self/fd/{fd}");
-        let bundle = jolt
-            .bundle()
-            .with(|c| c["process"]["cwd"] = json!(cwd))
-            .sh(script);
+        let bundle = jolt.bundle().process("cwd", json!(cwd)).sh(script);
         let inside = format!("inside-marker-{unique}");
         fs::write(bundle.rootfs().join(&inside), "container\n").unwrap();
         let id = jolt.id("cwd-fd");
 
-        let out = jolt.run(["run", "--bundle", bundle.dir(), &id]);
+        let out = jolt.run_container(&id, &bundle);
         assert!(
             !out.stdout.contains(&name) && !out.stderr.contains(&name),
             "cwd {cwd}: the container saw the host:\n{out}"
@@ -317,14 +284,11 @@ fn cwd_through_proc_self_fd_never_reaches_the_host() {
 /// runc makes a missing process.cwd (inside the rootfs) and starts there.
 #[test]
 fn a_missing_cwd_is_created_inside_the_rootfs() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let host_had_it = Path::new("/work/here").exists();
     let bundle = jolt
         .bundle()
-        .with(|c| c["process"]["cwd"] = json!("/work/here"))
+        .process("cwd", json!("/work/here"))
         .sh("echo \"pwd $(pwd)\"");
 
     let out = jolt.run_ok("cwd-missing", &bundle);
@@ -353,10 +317,7 @@ fn ignored_signals(stdout: &str) -> u64 {
 /// started from this host process gets.
 #[test]
 fn the_container_does_not_start_with_sigpipe_ignored() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let host = Command::new(BUSYBOX)
         .args(["grep", "SigIgn", "/proc/self/status"])
         .output()
@@ -382,10 +343,7 @@ fn the_container_does_not_start_with_sigpipe_ignored() {
 /// root can reopen /dev/stdout (a file here, owned by root, mode 0644).
 #[test]
 fn a_non_root_process_can_open_its_stdio() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .user(json!({ "uid": 65534, "gid": 65534 }))

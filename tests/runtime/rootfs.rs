@@ -8,15 +8,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use jolt_e2e::host::{self, host_hostname};
-use jolt_e2e::{line_after, require_root, Jolt};
+use jolt_e2e::{line_after, session};
 use serde_json::json;
 
 #[test]
 fn hostname_and_domainname() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let before = host_hostname();
     let bundle = jolt
         .bundle()
@@ -32,10 +29,7 @@ fn hostname_and_domainname() {
 
 #[test]
 fn root_is_read_only_when_asked() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let script = "if touch /x 2>/dev/null; then echo root writable; else echo root read-only; fi";
 
     let ro = jolt.bundle().sh(script);
@@ -57,10 +51,7 @@ fn root_is_read_only_when_asked() {
 
 #[test]
 fn bind_mounts_read_write_and_read_only() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let shared = jolt.host_dir("shared");
     fs::write(shared.join("hello"), "hello from the host\n").unwrap();
     let ro = jolt.host_dir("ro");
@@ -86,10 +77,7 @@ fn bind_mounts_read_write_and_read_only() {
 
 #[test]
 fn tmpfs_mount_with_options() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .mount(json!({
@@ -116,10 +104,7 @@ fn tmpfs_mount_with_options() {
 
 #[test]
 fn masked_and_read_only_paths() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .sh("echo \"kcore $(cat /proc/kcore 2>/dev/null | wc -c)\"; \
@@ -152,10 +137,7 @@ fn masked_and_read_only_paths() {
 
 #[test]
 fn dev_has_the_standard_devices_and_no_others() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .sh("for d in null zero full random urandom tty; do \
@@ -220,10 +202,7 @@ fn a_host_block_device() -> Option<(u64, u64)> {
 
 #[test]
 fn linux_devices_are_created_and_the_device_cgroup_denies_the_rest() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let mut devices = vec![json!({
         "path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
         "fileMode": 0o666, "uid": 0, "gid": 0
@@ -263,10 +242,7 @@ fn linux_devices_are_created_and_the_device_cgroup_denies_the_rest() {
 
 #[test]
 fn no_pivot_still_confines_the_root() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let marker = jolt.host_dir("host-only");
     let script = format!(
         "if [ -e {} ]; then echo host visible; else echo host hidden; fi; \
@@ -274,20 +250,15 @@ fn no_pivot_still_confines_the_root() {
         marker.display()
     );
     let bundle = jolt.bundle().sh(&script);
-    let id = jolt.id("no-pivot");
 
-    let out = jolt.ok(["run", "--no-pivot", "--bundle", bundle.dir(), &id]);
+    let out = jolt.run_ok_with("no-pivot", &["--no-pivot"], &bundle);
     assert_eq!(line_after(&out.stdout, "host "), "hidden", "{out}");
     assert_eq!(line_after(&out.stdout, "busybox "), "/bin/busybox");
-    jolt.assert_clean(&id);
 }
 
 #[test]
 fn namespaced_sysctls_are_set_inside_only() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let read = |key: &str| fs::read_to_string(format!("/proc/sys/net/ipv4/{key}")).unwrap();
     let (forward, ttl) = (read("ip_forward"), read("ip_default_ttl"));
     let bundle = jolt
@@ -311,10 +282,7 @@ fn namespaced_sysctls_are_set_inside_only() {
 /// inside the rootfs, never on the host.
 #[test]
 fn mount_destination_through_an_absolute_symlink_stays_in_the_rootfs() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let secrets = jolt.host_dir("secrets");
     fs::write(secrets.join("token"), "s3cret\n").unwrap();
     let bundle = jolt.bundle();
@@ -345,10 +313,7 @@ fn file_identity(path: &Path) -> (u64, u32, Vec<u8>) {
 /// whose path is already there does not replace the host's file.
 #[test]
 fn a_dev_bound_from_the_host_is_left_alone() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let host_dev = jolt.host_dir("hostdev");
     let foo = host_dev.join("foo");
     fs::write(&foo, "a host file, not a device\n").unwrap();
@@ -410,10 +375,7 @@ fn a_dev_bound_from_the_host_is_left_alone() {
 /// rootfs's owner.
 #[test]
 fn an_existing_file_at_a_device_path_stays() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
         .without_mount("/dev")

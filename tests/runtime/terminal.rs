@@ -3,19 +3,12 @@
 //! own terminal by a foreground `jolt run`; and the refusal to detach a
 //! terminal that nobody would hold.
 
-use jolt_e2e::{require_root, Jolt};
-use serde_json::json;
+use jolt_e2e::session;
 
 #[test]
 fn create_sends_the_terminal_to_the_console_socket() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt
-        .bundle()
-        .with(|c| c["process"]["terminal"] = json!(true))
-        .sh("tty; echo hello-tty");
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().terminal().sh("tty; echo hello-tty");
     let id = jolt.id("console-socket");
     let console = jolt.console_socket();
     let socket = console.path().to_str().unwrap();
@@ -51,37 +44,26 @@ fn create_sends_the_terminal_to_the_console_socket() {
     );
 
     jolt.wait_for_status(&id, "stopped");
-    jolt.ok(["delete", &id]);
-    jolt.assert_clean(&id);
+    jolt.delete(&id);
 }
 
 #[test]
 fn a_terminal_without_a_console_socket_is_refused() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
-    let bundle = jolt
-        .bundle()
-        .with(|c| c["process"]["terminal"] = json!(true))
-        .args(&["sleep", "1000"]);
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().terminal().sleeper();
     let id = jolt.id("tty-no-socket");
 
-    jolt.fails(["create", "--bundle", bundle.dir(), &id])
+    jolt.create_fails(&id, &bundle)
         .assert_stderr_contains("console socket");
-    jolt.assert_clean(&id);
     jolt.assert_root_empty();
 }
 
 #[test]
 fn run_in_the_foreground_copies_the_terminal() {
-    if !require_root() {
-        return;
-    }
-    let jolt = Jolt::new();
+    let Some(jolt) = session() else { return };
     let bundle = jolt
         .bundle()
-        .with(|c| c["process"]["terminal"] = json!(true))
+        .terminal()
         .sh("tty; echo on-the-terminal; exit 7");
     let id = jolt.id("run-tty");
 

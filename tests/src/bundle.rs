@@ -94,6 +94,22 @@ impl Bundle {
         self.args(&["sh", "-c", script])
     }
 
+    /// process.args = ["sleep", "1000"]: a container that stays up until
+    /// it is killed.
+    pub fn sleeper(self) -> Self {
+        self.args(&["sleep", "1000"])
+    }
+
+    /// process.<key> = value.
+    pub fn process(self, key: &str, value: Value) -> Self {
+        self.with(|c| c["process"][key] = value)
+    }
+
+    /// process.terminal = true (see [`Jolt::console_socket`]).
+    pub fn terminal(self) -> Self {
+        self.process("terminal", json!(true))
+    }
+
     /// process.env, replacing the spec's.
     pub fn env(self, env: &[&str]) -> Self {
         self.with(|c| c["process"]["env"] = json!(env))
@@ -192,6 +208,12 @@ impl Bundle {
         chown_tree(&self.rootfs(), uid, gid);
         self
     }
+}
+
+/// A hook running `sh -c script` (on the host, or in the container for
+/// createContainer and startContainer); add "env" or "timeout" to taste.
+pub fn sh_hook(script: &str) -> Value {
+    json!({ "path": "/bin/sh", "args": ["sh", "-c", script] })
 }
 
 fn namespaces(config: &mut Value) -> &mut Vec<Value> {

@@ -46,6 +46,17 @@ pub fn require_root() -> bool {
     true
 }
 
+/// The runner for a test that needs root: [`require_root`], then a fresh
+/// [`Jolt`]. None (after saying why) where the test cannot run; the test
+/// then returns early (a skip).
+///
+/// ```ignore
+/// let Some(jolt) = session() else { return };
+/// ```
+pub fn session() -> Option<Jolt> {
+    require_root().then(Jolt::new)
+}
+
 /// Checks that `path` is an ELF executable without a program interpreter.
 fn static_busybox(path: &Path) -> Result<(), String> {
     let elf = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;

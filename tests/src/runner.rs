@@ -110,18 +110,22 @@ impl Output {
 
     #[track_caller]
     pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "expected {needle:?} on stderr:\n{self}"
-        );
-        self
+        self.assert_shows("stderr", &self.stderr, needle)
     }
 
     #[track_caller]
     pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
+        self.assert_shows("stdout", &self.stdout, needle)
+    }
+}
+
+impl Output {
+    /// Asserts that `text`, this output's `stream`, contains `needle`.
+    #[track_caller]
+    fn assert_shows(&self, stream: &str, text: &str, needle: &str) -> &Self {
         assert!(
-            self.stdout.contains(needle),
-            "expected {needle:?} on stdout:\n{self}"
+            text.contains(needle),
+            "expected {needle:?} on {stream}:\n{self}"
         );
         self
     }
@@ -304,10 +308,7 @@ impl Jolt {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        match self.exec(None, collect(args)) {
-            Ok(out) => out,
-            Err(e) => panic!("{e}"),
-        }
+        or_panic(self.exec(None, collect(args)))
     }
 
     /// [`Jolt::run`] with `dir` as the working directory.
@@ -317,10 +318,7 @@ impl Jolt {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        match self.exec(Some(dir), collect(args)) {
-            Ok(out) => out,
-            Err(e) => panic!("{e}"),
-        }
+        or_panic(self.exec(Some(dir), collect(args)))
     }
 
     /// Runs and asserts success.
@@ -375,10 +373,7 @@ impl Jolt {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        match self.exec_with(None, collect(args), setup) {
-            Ok(out) => out,
-            Err(e) => panic!("{e}"),
-        }
+        or_panic(self.exec_with(None, collect(args), setup))
     }
 
     /// Runs `jolt --root <root> ARGS...` on a pseudo-terminal of its own,
@@ -405,10 +400,7 @@ impl Jolt {
             .stdin(Stdio::null())
             .env("SHELL", "/bin/sh")
             .env(HOST_ONLY_ENV, "leaked");
-        match self.exec_command(None, args, cmd) {
-            Ok(out) => out,
-            Err(e) => panic!("{e}"),
-        }
+        or_panic(self.exec_command(None, args, cmd))
     }
 
     /// A console socket (see [`ConsoleSocket`]) below this test's temp dir,
@@ -421,10 +413,88 @@ impl Jolt {
     /// that should exit 0: asserts that, and that it left nothing behind.
     #[track_caller]
     pub fn run_ok(&self, name: &str, bundle: &Bundle) -> Output {
+        self.run_ok_with(name, &[], bundle)
+    }
+
+    /// [`Jolt::run_ok`] with extra `flags` for `jolt run` (`--no-pivot`,
+    /// say).
+    #[track_caller]
+    pub fn run_ok_with(&self, name: &str, flags: &[&str], bundle: &Bundle) -> Output {
         let id = self.id(name);
-        let out = self.ok(["run", "--bundle", bundle.dir(), &id]);
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend(["--bundle", bundle.dir(), &id]);
+        let out = self.ok(args);
         self.assert_clean(&id);
         out
+    }
+
+    /// `jolt create --bundle B ID`; asserts success.
+    #[track_caller]
+    pub fn create(&self, id: &str, bundle: &Bundle) -> Output {
+        self.ok(["create", "--bundle", bundle.dir(), id])
+    }
+
+    /// `jolt create` then `jolt start`, as a user starting a container by
+    /// hand; asserts both succeed.
+    #[track_caller]
+    pub fn create_and_start(&self, id: &str, bundle: &Bundle) {
+        self.create(id, bundle);
+        self.ok(["start", id]);
+    }
+
+    /// `jolt create --bundle B ID` that must fail (exit 1) and leave nothing
+    /// behind; returns the output for checks of what it said.
+    #[track_caller]
+    pub fn create_fails(&self, id: &str, bundle: &Bundle) -> Output {
+        let out = self.fails(["create", "--bundle", bundle.dir(), id]);
+        self.assert_clean(id);
+        out
+    }
+
+    /// `jolt run --bundle B ID` in the foreground, whatever it exits with.
+    #[track_caller]
+    pub fn run_container(&self, id: &str, bundle: &Bundle) -> Output {
+        self.run(["run", "--bundle", bundle.dir(), id])
+    }
+
+    /// `jolt run --bundle B ID` in the foreground, not waited for; returns
+    /// once the container has printed `ready` on stdout.
+    #[track_caller]
+    pub fn spawn_until_ready(&self, id: &str, bundle: &Bundle) -> Spawned {
+        let run = self.spawn(["run", "--bundle", bundle.dir(), id]);
+        run.wait_for_stdout("ready");
+        run
+    }
+
+    /// `jolt kill ID SIGNAL`, then waits for the container to be stopped.
+    #[track_caller]
+    pub fn kill_until_stopped(&self, id: &str, signal: &str) {
+        self.ok(["kill", id, signal]);
+        self.wait_for_status(id, "stopped");
+    }
+
+    /// `jolt delete ID`; asserts it succeeds and leaves nothing behind.
+    #[track_caller]
+    pub fn delete(&self, id: &str) {
+        self.ok(["delete", id]);
+        self.assert_clean(id);
+    }
+
+    /// `jolt delete --force ID`; asserts it succeeds and leaves nothing
+    /// behind.
+    #[track_caller]
+    pub fn force_delete(&self, id: &str) {
+        self.ok(["delete", "--force", id]);
+        self.assert_clean(id);
+    }
+
+    /// Asserts that `jolt state ID` fails, saying the container does not
+    /// exist.
+    #[track_caller]
+    pub fn assert_unknown(&self, id: &str) {
+        self.fails(["state", id])
+            .assert_stderr_contains("does not exist");
     }
 
     fn exec(&self, cwd: Option<&Path>, args: Vec<OsString>) -> Result<Output, String> {
@@ -845,12 +915,17 @@ impl Spawned {
 
     /// Waits for the process (at most [`crate::timeout`]).
     #[track_caller]
-    pub fn wait(mut self) -> Output {
-        let Some(status) = wait_child(&mut self.child, crate::timeout()) else {
+    pub fn wait(self) -> Output {
+        self.wait_within(crate::timeout())
+    }
+
+    /// Waits for the process, which must finish within `limit`.
+    #[track_caller]
+    pub fn wait_within(mut self, limit: Duration) -> Output {
+        let Some(status) = wait_child(&mut self.child, limit) else {
             panic!(
-                "`{}` did not finish within {:?}; stderr so far:\n{}",
+                "`{}` did not finish within {limit:?}; stderr so far:\n{}",
                 self.command,
-                crate::timeout(),
                 read(&self.stderr)
             )
         };
@@ -869,6 +944,15 @@ impl Drop for Spawned {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// The output of an invocation that ran; panics saying why one did not.
+#[track_caller]
+fn or_panic(ran: Result<Output, String>) -> Output {
+    match ran {
+        Ok(out) => out,
+        Err(e) => panic!("{e}"),
     }
 }
 
