@@ -21,10 +21,13 @@ fn oom_kills(cgroup: &str) -> u64 {
 fn memory_limit_oom_kills_a_hog() {
     let Some(jolt) = session() else { return };
     // tail keeps the whole newline-free input in memory: 100 MB > 32 MiB.
+    // The hog's subshell volunteers as the OOM victim, so that under load a
+    // second OOM kill cannot take the shell that reports the status.
     let bundle = jolt
         .bundle()
         .resources("memory", json!({ "limit": 32 * MIB, "swap": 32 * MIB }))
-        .sh("head -c 100000000 /dev/zero | tail > /dev/null; echo \"status $?\"");
+        .sh("(echo 1000 > /proc/self/oom_score_adj; \
+             head -c 100000000 /dev/zero | tail > /dev/null); echo \"status $?\"");
     let id = jolt.id("oom");
     jolt.create_and_start(&id, &bundle);
     jolt.wait_for_status(&id, "stopped");
