@@ -52,11 +52,11 @@ pub enum CgroupError {
         reason: String,
     },
     /// Reading, writing, creating or removing something in cgroupfs failed.
-    #[error("cgroup /{path}: {what}: {}", crate::os_text(source))]
+    #[error("cgroup /{path}: {what}: {}", crate::os_text(err))]
     Io {
         path: String,
         what: String,
-        source: io::Error,
+        err: io::Error,
     },
     /// cgroups-rs failed without an OS error to show.
     #[error("cgroup /{path}: {what}: {detail}")]
@@ -173,8 +173,8 @@ impl Cgroup {
     ///
     /// A cgroup that already exists is reused if it holds no process, and is
     /// an error otherwise. If anything fails, the directories this call made
-    /// are removed before the error is returned; shared parents such as
-    /// `/jolt` stay, as they do after [`Cgroup::destroy`].
+    /// are removed before the error is returned, and with them the empty
+    /// parents under jolt's own `/jolt` (as [`Cgroup::destroy`] does).
     pub fn create(path: &str, resources: Option<&LinuxResources>) -> Result<Cgroup, CgroupError> {
         let cg = Cgroup::open(path)?;
         let v2 = cg.cgroup.v2();
@@ -208,6 +208,7 @@ impl Cgroup {
             .and_then(|()| cg.apply(resources.as_ref(), &devices));
         if let Err(err) = result {
             cg.remove_created(&created);
+            cg.remove_own_parents();
             return Err(err);
         }
         Ok(cg)
@@ -312,10 +313,12 @@ impl Cgroup {
 
     /// SIGKILLs anything left, waits (bounded, 5 s, polling) until no process
     /// is left, then removes the directories in every hierarchy, nested
-    /// cgroups included. The shared parent (`/jolt`) stays. Idempotent: a
-    /// cgroup that is already gone is Ok.
+    /// cgroups included, and the parents under jolt's own `/jolt` that no
+    /// other cgroup uses any more. Idempotent: a cgroup that is already gone
+    /// is Ok.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         if !self.host_dirs().iter().any(|(_, d)| d.exists()) {
+            self.remove_own_parents();
             return Ok(());
         }
         let deadline = Instant::now() + DESTROY_TIMEOUT;
@@ -346,7 +349,34 @@ impl Cgroup {
                 .delete()
                 .map_err(|e| self.fs_error("remove", e))?;
         }
+        self.remove_own_parents();
         Ok(())
+    }
+
+    /// Removes the empty ancestors of this cgroup inside jolt's own
+    /// `/jolt` subtree, deepest first, in every hierarchy: jolt made them,
+    /// so the last container to leave takes them. rmdir of a cgroup that
+    /// still has children fails (EBUSY), so a parent another container
+    /// uses stays, with no check-then-act race; a concurrent create that
+    /// loses its parent makes it again (create_dir_all retries). Parents of
+    /// a cgroupsPath outside `/jolt` belong to whoever named them (and may
+    /// carry their limits): they stay, as with runc.
+    fn remove_own_parents(&self) {
+        let components: Vec<&str> = self.path.split('/').collect();
+        if components.len() < 2 || components[0] != DEFAULT_PARENT {
+            return;
+        }
+        for (_, leaf) in self.host_dirs() {
+            for parent in leaf.ancestors().skip(1).take(components.len() - 1) {
+                match std::fs::remove_dir(parent) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    // Busy or not empty: another container is in it, and
+                    // so in every ancestor above.
+                    Err(_) => break,
+                }
+            }
+        }
     }
 
     /// The host directories of this cgroup: on v1 one per mounted hierarchy,
@@ -581,7 +611,7 @@ impl Cgroup {
         CgroupError::Io {
             path: self.path.clone(),
             what: format!("{}: {action}", file.display()),
-            source,
+            err: source,
         }
     }
 
@@ -601,7 +631,7 @@ impl Cgroup {
             Some(cause) => CgroupError::Io {
                 path: self.path.clone(),
                 what,
-                source: match cause.raw_os_error() {
+                err: match cause.raw_os_error() {
                     Some(code) => io::Error::from_raw_os_error(code),
                     None => io::Error::new(cause.kind(), cause.to_string()),
                 },
@@ -1068,6 +1098,58 @@ mod tests {
     }
 
     #[test]
+    fn root_jolts_own_parents_go_with_the_last_cgroup_and_others_stay() {
+        let test = "root_jolts_own_parents_go_with_the_last_cgroup_and_others_stay";
+        if !kernel_ready(test) {
+            return;
+        }
+        let pid = std::process::id();
+        let parent = format!("{DEFAULT_PARENT}/test-{pid}-parent");
+        let parent_dirs = |cg: &Cgroup| -> Vec<PathBuf> {
+            cg.host_dirs()
+                .into_iter()
+                .map(|(_, d)| d.parent().unwrap().to_path_buf())
+                .collect()
+        };
+        let (a, b) = (format!("{parent}/a"), format!("{parent}/b"));
+        let _cleanup = (Cleanup(a.clone()), Cleanup(b.clone()));
+        let first = Cgroup::create(&a, None).unwrap();
+        let second = Cgroup::create(&b, None).unwrap();
+        let dirs = parent_dirs(&first);
+        first.destroy().unwrap();
+        assert!(
+            dirs.iter().all(|d| d.is_dir()),
+            "the parent is still in use"
+        );
+        second.destroy().unwrap();
+        for d in &dirs {
+            assert!(!d.exists(), "{} outlived its last cgroup", d.display());
+        }
+
+        // A create that fails takes the parents it made with it.
+        let failing = format!("{DEFAULT_PARENT}/test-{pid}-failed/c");
+        let _cleanup_failing = Cleanup(failing.clone());
+        let bad_cpus = LinuxResourcesBuilder::default()
+            .cpu(LinuxCpuBuilder::default().cpus("4096").build().unwrap())
+            .build()
+            .unwrap();
+        assert!(Cgroup::create(&failing, Some(&bad_cpus)).is_err());
+        for d in parent_dirs(&Cgroup::open(&failing).unwrap()) {
+            assert!(!d.exists(), "{} outlived a failed create", d.display());
+        }
+
+        // Outside /jolt, the parents belong to whoever named the path.
+        let foreign = format!("test-{pid}-foreign/c");
+        let cg = Cgroup::create(&foreign, None).unwrap();
+        let dirs = parent_dirs(&cg);
+        cg.destroy().unwrap();
+        for d in &dirs {
+            assert!(d.is_dir(), "{} is not jolt's to remove", d.display());
+            std::fs::remove_dir(d).unwrap();
+        }
+    }
+
+    #[test]
     fn root_create_limits_signal_destroy() {
         if !kernel_ready("root_create_limits_signal_destroy") {
             return;
@@ -1143,7 +1225,6 @@ mod tests {
         assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
         for (_, dir) in &dirs {
             assert!(!dir.exists(), "{} is left behind", dir.display());
-            assert!(dir.parent().unwrap().is_dir(), "the shared parent stays");
         }
         cg.destroy().unwrap();
         assert!(Cgroup::open(&path).unwrap().pids().unwrap().is_empty());

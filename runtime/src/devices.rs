@@ -109,12 +109,8 @@ pub enum DeviceError {
         reason: String,
     },
     /// The cgroup directory could not be opened.
-    #[error("cgroup {}: open: {}", dir.display(), crate::os_text(source))]
-    Open {
-        dir: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("cgroup {}: open: {}", dir.display(), crate::os_text(err))]
+    Open { dir: PathBuf, err: io::Error },
     /// The kernel refused the program; `log` is the end of the verifier's.
     #[error(
         "cgroup {}: load device filter: {}{}{}",
@@ -393,9 +389,9 @@ pub fn attach(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), DeviceError
         .read(true)
         .custom_flags(libc::O_DIRECTORY)
         .open(dir)
-        .map_err(|source| DeviceError::Open {
+        .map_err(|err| DeviceError::Open {
             dir: dir.to_path_buf(),
-            source,
+            err,
         })?;
     let failed = |op: &'static str| {
         move |errno| DeviceError::Bpf {

@@ -165,3 +165,42 @@ fn cgroups_path_from_the_config_is_used_and_removed() {
         let _ = std::fs::remove_dir(dir); // shared parent; busy if another test uses it
     }
 }
+
+/// jolt makes the parents of a cgroup under its own `/jolt`, so the last
+/// container to leave one removes it; a create that fails removes the
+/// parents it made. (The ten empty `/jolt` directories one per hierarchy
+/// that runs used to leave behind.)
+#[test]
+fn jolts_own_cgroup_parents_go_with_the_last_container() {
+    let Some(jolt) = session() else { return };
+    let group = format!("/jolt/{}", jolt.id("group"));
+    let (a, b) = (jolt.id("first"), jolt.id("second"));
+    for id in [&a, &b] {
+        let bundle = jolt
+            .bundle()
+            .sleeper()
+            .cgroups_path(&format!("{group}/{id}"));
+        jolt.create(id, &bundle);
+    }
+    let parents = cgroup_dirs_of(&group);
+    assert!(!parents.is_empty(), "{group} was made in every hierarchy");
+
+    jolt.force_delete(&a);
+    assert_eq!(cgroup_dirs_of(&group), parents, "{b} still uses {group}");
+    jolt.force_delete(&b);
+    assert_eq!(cgroup_dirs_of(&group), Vec::<std::path::PathBuf>::new());
+
+    let failing = jolt.id("failing");
+    let failing_group = format!("/jolt/{failing}-group");
+    let bundle = jolt
+        .bundle()
+        .cgroups_path(&format!("{failing_group}/{failing}"))
+        .resources("cpu", json!({ "cpus": "4096" }));
+    jolt.create_fails(&failing, &bundle)
+        .assert_stderr_contains("cpuset.cpus");
+    assert_eq!(
+        cgroup_dirs_of(&failing_group),
+        Vec::<std::path::PathBuf>::new(),
+        "a failed create removed the parents it made"
+    );
+}
