@@ -1,9 +1,11 @@
 //! container: the lifecycle operations `jolt` offers, as a library.
 //!
-//! create, start, kill, delete and run, each holding the container's lock
-//! for its whole length. create either finishes with a container in the
-//! created state or removes everything it made (state dir, cgroup,
-//! processes). The CLI only parses arguments and calls these.
+//! create, start, delete and run hold the container's lock for their whole
+//! length; state, list and kill only read state.json, so they never wait
+//! behind a long hook. create either finishes with a container in the
+//! created state or removes everything it made (state dir, cgroup and its
+//! parents under /jolt, processes). The CLI only parses arguments and calls
+//! these.
 
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -624,10 +626,16 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
         let console = Some(init::Console::Socket(theirs.as_raw_fd()));
         let pid = create_with(root, id, opts, bundle, console)?;
         drop(theirs);
-        let master = console::recv_master(&ours).map_err(|e| Error::Init {
-            id: id.into(),
-            msg: format!("receiving the console: {e}"),
-        })?;
+        let master = match console::recv_master(&ours) {
+            Ok(master) => master,
+            Err(e) => {
+                let _ = delete(root, id, true);
+                return Err(Error::Init {
+                    id: id.into(),
+                    msg: format!("receiving the console: {e}"),
+                });
+            }
+        };
         (pid, Some(master))
     } else {
         let console = opts.console_socket.clone().map(init::Console::Path);
