@@ -197,12 +197,61 @@ fn preserve_fds_passes_fd_3() {
 }
 
 #[test]
-fn no_new_keyring_is_accepted() {
+fn each_container_gets_its_own_session_keyring_unless_told_not_to() {
     let Some(jolt) = session() else { return };
-    let bundle = jolt.bundle().sh("echo keyring ok");
+    // busybox has no keyctl, and /proc/keys lists every keyring root can
+    // see: a small static probe asks the kernel which is ours.
+    let bundle = jolt.bundle().args(&["/bin/keyring"]);
+    let probe = bundle.rootfs().join("bin/keyring");
+    if !build_keyring_probe(&probe) {
+        return;
+    }
 
-    jolt.run_ok_with("no-new-keyring", &["--no-new-keyring"], &bundle)
-        .assert_stdout_contains("keyring ok");
+    jolt.run_ok("keyring", &bundle)
+        .assert_stdout_contains("session keyring: keyring;0;0;3f130000;_ses.jolt");
+    let host = Command::new(&probe).output().unwrap();
+    let host = String::from_utf8_lossy(&host.stdout).into_owned();
+    let out = jolt.run_ok_with("no-new-keyring", &["--no-new-keyring"], &bundle);
+    let inside = out.stdout;
+    assert_eq!(inside, host, "--no-new-keyring keeps the caller's keyring");
+    assert!(!inside.contains("_ses.jolt"), "{inside}");
+}
+
+/// Compiles, at `binary`, a static program that prints the description
+/// of the caller's session keyring; false (a skip, with the reason) without
+/// a C compiler.
+fn build_keyring_probe(binary: &Path) -> bool {
+    const SOURCE: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) {
+    char desc[256];
+    long id = syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -3L /* SESSION */, 0L);
+    long n = syscall(SYS_keyctl, 6 /* DESCRIBE */, id, desc, (long)sizeof desc);
+    if (id < 0 || n < 0) { perror("keyctl"); return 1; }
+    printf("session keyring: %s\n", desc);
+    return 0;
+}
+"#;
+    let source = binary.with_extension("c");
+    fs::write(&source, SOURCE).unwrap();
+    let built = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(binary)
+        .arg(&source)
+        .status();
+    fs::remove_file(&source).unwrap();
+    match built {
+        Ok(status) if status.success() => true,
+        other => {
+            eprintln!(
+                "skipped: the keyring probe needs a static C compiler \
+                 (cc -static; apt-get install gcc libc6-dev): {other:?}"
+            );
+            false
+        }
+    }
 }
 
 /// A uniquely named file at the top of a host directory, removed on drop:
