@@ -202,9 +202,7 @@ impl Cgroup {
         let created: Vec<PathBuf> = dirs.into_iter().filter(|d| !d.exists()).collect();
 
         let result = cg
-            .cgroup
-            .create()
-            .map_err(|e| cg.fs_error("create", e))
+            .make_dirs()
             .and_then(|()| cg.apply(resources.as_ref(), &devices));
         if let Err(err) = result {
             cg.remove_created(&created);
@@ -351,6 +349,30 @@ impl Cgroup {
         }
         self.remove_own_parents();
         Ok(())
+    }
+
+    /// Makes the cgroup's directories in every hierarchy. Another container
+    /// leaving `/jolt` may remove an empty parent while we make it and the
+    /// leaf in it; once the leaf exists the parent is busy, so a few retries
+    /// get through.
+    fn make_dirs(&self) -> Result<(), CgroupError> {
+        const ATTEMPTS: usize = 10;
+        let mut attempt = 1;
+        loop {
+            match self.cgroup.create().map_err(|e| self.fs_error("create", e)) {
+                // ENOENT: the parent went between the mkdirs. EEXIST: it
+                // went between mkdir and create_dir_all's is_dir check.
+                Err(CgroupError::Io { err, .. })
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists
+                    ) && attempt < ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Removes the empty ancestors of this cgroup inside jolt's own
@@ -1146,6 +1168,34 @@ mod tests {
         for d in &dirs {
             assert!(d.is_dir(), "{} is not jolt's to remove", d.display());
             std::fs::remove_dir(d).unwrap();
+        }
+    }
+
+    #[test]
+    fn root_siblings_come_and_go_while_their_parent_is_removed_and_remade() {
+        let test = "root_siblings_come_and_go_while_their_parent_is_removed_and_remade";
+        if !kernel_ready(test) {
+            return;
+        }
+        let parent = format!("{DEFAULT_PARENT}/test-{}-race", std::process::id());
+        let churn = |name: &'static str| {
+            let path = format!("{parent}/{name}");
+            thread::spawn(move || {
+                let _cleanup = Cleanup(path.clone());
+                for round in 0..150 {
+                    let cg = Cgroup::create(&path, None)
+                        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                    cg.destroy().unwrap();
+                }
+            })
+        };
+        // Both finish (and clean up) before either verdict.
+        let (a, b) = (churn("a"), churn("b"));
+        let (a, b) = (a.join(), b.join());
+        a.unwrap();
+        b.unwrap();
+        for (_, dir) in Cgroup::open(&format!("{parent}/a")).unwrap().host_dirs() {
+            assert!(!dir.parent().unwrap().exists(), "{} is left", dir.display());
         }
     }
 
