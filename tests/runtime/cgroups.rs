@@ -140,6 +140,9 @@ fn cgroups_path_from_the_config_is_used_and_removed() {
     let Some(jolt) = session() else { return };
     let id = jolt.id("cgroups-path");
     let path = format!("/jolt-e2e/{id}");
+    // A parent outside /jolt is the namer's to remove (jolt leaves it, as
+    // runc does): this test's, even when an assertion fails first.
+    let _parent = RemoveWhenEmpty("/jolt-e2e");
     let bundle = jolt
         .bundle()
         .sleeper()
@@ -161,8 +164,17 @@ fn cgroups_path_from_the_config_is_used_and_removed() {
     );
 
     jolt.force_delete(&id);
-    for dir in cgroup_dirs_of("/jolt-e2e") {
-        let _ = std::fs::remove_dir(dir); // shared parent; busy if another test uses it
+}
+
+/// Removes a cgroup parent in every hierarchy on drop, unless another test
+/// still uses it (rmdir of a cgroup with children fails).
+struct RemoveWhenEmpty(&'static str);
+
+impl Drop for RemoveWhenEmpty {
+    fn drop(&mut self) {
+        for dir in cgroup_dirs_of(self.0) {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
