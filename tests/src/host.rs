@@ -206,6 +206,11 @@ impl NetNs {
         }
     }
 
+    /// The name `ip netns` knows it by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// /run/netns/<name>, the path a config.json joins.
     pub fn path(&self) -> String {
         format!("/run/netns/{}", self.name)

@@ -5,14 +5,16 @@
 //! ([`Bundle`]), a runner bound to a per-test `--root` that cleans up after
 //! itself even when a test panics ([`Jolt`]), polling with timeouts
 //! ([`wait_until`]), the host-side checks that nothing is left behind
-//! (state dir, cgroup dirs, mounts, processes; see [`host`]), and the
-//! receiving end of `--console-socket` ([`ConsoleSocket`]).
+//! (state dir, cgroup dirs, mounts, processes; see [`host`]), the
+//! receiving end of `--console-socket` ([`ConsoleSocket`]), and the kernel
+//! features a test may need ([`feature`]).
 //!
 //! It knows jolt only through its command line and the OCI documents it
 //! reads and prints; it never looks inside jolt's state files.
 
 pub mod bundle;
 pub mod console;
+pub mod feature;
 pub mod host;
 pub mod runner;
 
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 
 pub use bundle::Bundle;
 pub use console::{ConsoleSocket, Terminal};
+pub use feature::{require, Feature};
 pub use runner::{Jolt, Output, Spawned};
 
 /// The busybox the rootfs is built from. It must be statically linked: the

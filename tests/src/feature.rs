@@ -1,0 +1,107 @@
+//! feature: kernel features a test needs, found out by asking the kernel,
+//! and the policy for a missing one: skip, saying which feature, or fail
+//! when the run declared it required.
+//!
+//! `JOLT_E2E_REQUIRE` is a comma-separated list of [`Feature`] names
+//! (`cgroup2`, `sch_netem`). scripts/vm-test sets it to both, so that in the
+//! VM whose kernel has them a test that would skip fails instead.
+
+use std::fmt;
+use std::path::Path;
+use std::process::Command;
+
+/// A kernel feature some tests need and some kernels lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// A unified cgroup v2 hierarchy at /sys/fs/cgroup whose root hands the
+    /// cpu, memory and pids controllers to its children.
+    Cgroup2,
+    /// The netem queueing discipline (sch_netem), loaded or loadable.
+    SchNetem,
+}
+
+pub const REQUIRE_ENV: &str = "JOLT_E2E_REQUIRE";
+
+impl Feature {
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Cgroup2 => "cgroup2",
+            Feature::SchNetem => "sch_netem",
+        }
+    }
+
+    /// Ok when the running kernel has the feature, else what is missing.
+    pub fn probe(self) -> Result<(), String> {
+        match self {
+            Feature::Cgroup2 => {
+                let root = Path::new("/sys/fs/cgroup");
+                let enabled = std::fs::read_to_string(root.join("cgroup.subtree_control"))
+                    .ok()
+                    .filter(|_| root.join("cgroup.controllers").exists())
+                    .ok_or("/sys/fs/cgroup is not a cgroup v2 hierarchy (cgroup v1 controllers)")?;
+                let missing: Vec<_> = ["cpu", "memory", "pids"]
+                    .into_iter()
+                    .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the cgroup v2 root does not enable {} for its children",
+                        missing.join(", ")
+                    ))
+                }
+            }
+            // A netem qdisc on the loopback of a namespace made for the probe
+            // and gone with it: the kernel's own answer, module or built in.
+            Feature::SchNetem => {
+                let out = Command::new("unshare")
+                    .args(["--net", "tc", "qdisc", "add", "dev", "lo", "root"])
+                    .args(["netem", "delay", "1ms"])
+                    .output()
+                    .map_err(|e| format!("running unshare --net tc: {e}"))?;
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "tc qdisc add ... netem failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Whether `JOLT_E2E_REQUIRE` lists this feature.
+    fn required(self) -> bool {
+        std::env::var(REQUIRE_ENV)
+            .unwrap_or_default()
+            .split(',')
+            .any(|f| f.trim() == self.name())
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether the kernel has `feature`. When it does not, says so on stderr
+/// and returns false (the test then returns early, a skip), or panics when
+/// `JOLT_E2E_REQUIRE` lists the feature.
+#[track_caller]
+pub fn require(feature: Feature) -> bool {
+    match feature.probe() {
+        Ok(()) => true,
+        Err(why) if feature.required() => {
+            panic!("{feature} is required ({REQUIRE_ENV}) but missing: {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "skipped: needs {feature}: {why} (scripts/vm-test runs it on a kernel that has it)"
+            );
+            false
+        }
+    }
+}
