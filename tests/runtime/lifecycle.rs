@@ -6,7 +6,6 @@
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use jolt_e2e::bundle::sh_hook;
 use jolt_e2e::host::{alive, cgroup_dirs_of, cgroup_pids, processes_rooted_in};
@@ -538,7 +537,7 @@ fn state_and_kill_answer_while_a_create_hook_runs() {
         sh_hook(&format!("touch {}; exec sleep 5", started.display())),
     );
     let id = jolt.id("slow-hook");
-    let quick = Duration::from_secs(2);
+    let quick = jolt_e2e::quick();
 
     let create = jolt.spawn(["create", "--bundle", bundle.dir(), &id]);
     wait_until(
@@ -576,7 +575,7 @@ fn state_and_kill_answer_while_a_create_hook_runs() {
 /// A second `jolt start` of running container `id` says so at once.
 fn already_running(jolt: &Jolt, id: &str) {
     jolt.spawn(["start", id])
-        .wait_within(Duration::from_secs(2))
+        .wait_within(jolt_e2e::quick())
         .assert_failure()
         .assert_stderr_contains("cannot start an already running container");
 }

@@ -94,6 +94,23 @@ pub fn timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// How much slower than a bare machine this run is: `JOLT_E2E_SLOWDOWN`, 1
+/// by default. scripts/vm-test sets it for emulation, where starting a
+/// process takes many times longer.
+pub fn slowdown() -> u32 {
+    std::env::var("JOLT_E2E_SLOWDOWN")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
+}
+
+/// How long a step that answers at once may take before the test calls it
+/// hung: 2 s times [`slowdown`].
+pub fn quick() -> Duration {
+    Duration::from_secs(2) * slowdown()
+}
+
 /// Polls `probe` (5 ms at first, backing off to 100 ms) until it returns
 /// Some, and returns that; panics naming `what` after `limit`.
 #[track_caller]

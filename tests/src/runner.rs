@@ -740,7 +740,7 @@ impl Jolt {
         };
         let start = Instant::now();
         let mut found = problems();
-        while !found.is_empty() && start.elapsed() < Duration::from_secs(2) {
+        while !found.is_empty() && start.elapsed() < crate::quick() {
             std::thread::sleep(Duration::from_millis(20));
             found = problems();
         }
@@ -799,7 +799,7 @@ impl Jolt {
         }
         for dir in leaf_dirs {
             let start = Instant::now();
-            while fs::remove_dir(&dir).is_err() && start.elapsed() < Duration::from_secs(2) {
+            while fs::remove_dir(&dir).is_err() && start.elapsed() < crate::quick() {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
