@@ -50,6 +50,7 @@ const CHAINS: [(&str, NfChainType, NfHook, i32); 4] = [
 #[derive(Debug, Clone)]
 pub struct ContainerRules<'a> {
     pub container: &'a str,
+    pub bridge: &'a str,
     pub address: Ipv4Addr,
     pub subnet: Subnet,
     pub ports: &'a [PortMapping],
@@ -277,6 +278,22 @@ pub fn container_rules(c: &ContainerRules) -> Vec<Rule<'static>> {
         id,
         vec![eq(saddr(), ip(c.address)), Statement::Accept(None)],
     ));
+    // From the bridge: its other containers, bridged (seen here when
+    // br_netfilter is loaded), and hairpin traffic.
+    rules.push(rule(
+        "forward",
+        id,
+        vec![
+            eq(
+                Expression::Named(NamedExpression::Meta(Meta {
+                    key: MetaKey::Iifname,
+                })),
+                Expression::String(c.bridge.to_string().into()),
+            ),
+            eq(daddr(), ip(c.address)),
+            Statement::Accept(None),
+        ],
+    ));
     // Nothing else is forwarded to the container: only published ports
     // reach it from outside its bridge.
     rules.push(rule(
@@ -448,6 +465,7 @@ mod tests {
     fn rules_json(ports: &[PortMapping]) -> Vec<Value> {
         let c = ContainerRules {
             container: "web",
+            bridge: "jolt0",
             address: "10.88.0.2".parse().unwrap(),
             subnet: "10.88.0.0/16".parse().unwrap(),
             ports,
@@ -491,7 +509,15 @@ mod tests {
         assert!(in_chain(&rules, "prerouting").is_empty());
         assert!(in_chain(&rules, "output").is_empty());
         let fwd = in_chain(&rules, "forward");
-        assert_eq!(fwd.len(), 3, "established, outgoing, drop the rest");
+        assert_eq!(
+            fwd.len(),
+            4,
+            "established, outgoing, from the bridge, drop the rest"
+        );
+        assert_eq!(
+            fwd[2]["expr"][0],
+            json!({"match": {"left": {"meta": {"key": "iifname"}}, "right": "jolt0", "op": "=="}})
+        );
         assert_eq!(fwd.last().unwrap()["expr"][1], json!({"drop": null}));
     }
 

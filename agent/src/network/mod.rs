@@ -313,6 +313,7 @@ impl Network {
             sysctl::enable_napt(&config.bridge)?;
             firewall::apply(&firewall::ContainerRules {
                 container: id,
+                bridge: &config.bridge,
                 address: lease.address,
                 subnet: config.subnet,
                 ports: &lease.ports,

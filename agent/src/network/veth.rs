@@ -14,7 +14,7 @@ use std::path::Path;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
-use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use super::bridge;
 use super::error::{errno, Error};
@@ -37,12 +37,13 @@ fn alias(link: &LinkMessage) -> Option<&str> {
 }
 
 /// The host end of `container`'s pair, if it exists. Errors if a link of
-/// that name belongs to something else.
+/// that name has another container's alias; one without an alias is a
+/// pair whose setup stopped between creating it and naming its owner.
 pub(crate) async fn find_host_end(h: &Handle, container: &str) -> Result<Option<u32>, Error> {
     let name = host_name(container);
     match bridge::find(h, &name).await? {
         None => Ok(None),
-        Some(link) if alias(&link) == Some(container) => Ok(Some(link.header.index)),
+        Some(link) if alias(&link).is_none_or(|a| a == container) => Ok(Some(link.header.index)),
         Some(_) => Err(Error::Request {
             container: container.to_string(),
             reason: format!("link {name} exists and is not this container's veth"),
@@ -52,7 +53,9 @@ pub(crate) async fn find_host_end(h: &Handle, container: &str) -> Result<Option<
 
 /// Creates the pair: the host end attached to bridge `bridge_index` and
 /// up, `eth0` inside the namespace at `netns_path`. An existing host end
-/// of this container is kept.
+/// of this container is kept. Then names the host end's owner (its alias)
+/// and turns on hairpin mode on its bridge port, so that a container
+/// reaches its own published port through the node.
 pub(crate) async fn create(
     h: &Handle,
     container: &str,
@@ -60,25 +63,40 @@ pub(crate) async fn create(
     netns_path: &Path,
 ) -> Result<(), Error> {
     let name = host_name(container);
-    let what = format!("container {container}: creating veth {name}");
-    if find_host_end(h, container).await?.is_some() {
-        return Ok(());
+    let what = |step: &str| format!("container {container}: {step} veth {name}");
+    if find_host_end(h, container).await?.is_none() {
+        let ns = netns::open(netns_path)?;
+        let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
+            .setns_by_fd(ns.as_raw_fd())
+            .build();
+        let msg = LinkVeth::new(&name, CONTAINER_IFNAME)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .controller(bridge_index)
+            .up()
+            .build();
+        h.link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(Error::netlink(what("creating")))?;
     }
-    let ns = netns::open(netns_path)?;
-    let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
-        .setns_by_fd(ns.as_raw_fd())
-        .build();
-    let msg = LinkVeth::new(&name, CONTAINER_IFNAME)
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
-        .alias(container)
-        .controller(bridge_index)
-        .up()
-        .build();
+    let index = find_host_end(h, container)
+        .await?
+        .ok_or_else(|| Error::Request {
+            container: container.to_string(),
+            reason: format!("veth {name} vanished right after it was created"),
+        })?;
+    // The kernel ignores an alias in the message that creates a link.
     h.link()
-        .add(msg)
+        .set(LinkUnspec::new_with_index(index).alias(container).build())
         .execute()
         .await
-        .map_err(Error::netlink(what))
+        .map_err(Error::netlink(what("naming the owner of")))?;
+    h.link()
+        .change(LinkBridgePort::new(index).hairpin(true).build())
+        .execute()
+        .await
+        .map_err(Error::netlink(what("turning on hairpin mode on")))
 }
 
 /// Deletes the host end of `container`'s pair (which deletes both ends),
