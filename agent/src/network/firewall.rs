@@ -401,12 +401,21 @@ pub fn list() -> Result<Vec<Listed>, Error> {
 }
 
 /// Replaces the rules of `c.container` with a fresh set, atomically.
-pub fn apply(c: &ContainerRules) -> Result<(), Error> {
-    let listing = list()?;
-    let stale: Vec<Listed> = rules_of(&listing, c.container)
-        .into_iter()
-        .cloned()
-        .collect();
+///
+/// `fresh` says the container has no rules yet (its lease is new: rules
+/// are added after the lease and the lease is released after its rules
+/// are gone), which spares listing the table: setup then costs the same
+/// however many containers the table holds.
+pub fn apply(c: &ContainerRules, fresh: bool) -> Result<(), Error> {
+    let stale: Vec<Listed> = if fresh {
+        Vec::new()
+    } else {
+        let listing = list()?;
+        rules_of(&listing, c.container)
+            .into_iter()
+            .cloned()
+            .collect()
+    };
     let batch = replace_batch(&stale, container_rules(c));
     helper::apply_ruleset(&batch).map_err(|e| {
         nft_error(

@@ -255,11 +255,12 @@ impl Network {
                 )
             }
         };
-        match self.wire(&lease) {
+        match self.wire(&lease, fresh) {
             Ok(attachment) => Ok(attachment),
             Err(e) => {
-                if fresh {
-                    let _ = self.unwire(&lease.container, &lease.ports);
+                // The lease goes only when everything else did, so that a
+                // later teardown can still find what is left.
+                if fresh && self.unwire(&lease.container, &lease.ports).is_ok() {
                     leases.release(&lease.container);
                     let _ = locked.save(&leases);
                 }
@@ -278,8 +279,9 @@ impl Network {
         })
     }
 
-    /// Every step of setup after the lease, each idempotent.
-    fn wire(&self, lease: &Lease) -> Result<Attachment, Error> {
+    /// Every step of setup after the lease, each idempotent; `fresh` when
+    /// the lease was just made (no rules of the container exist yet).
+    fn wire(&self, lease: &Lease, fresh: bool) -> Result<Attachment, Error> {
         let config = &self.config;
         let id = lease.container.as_str();
         let netns_path = self.netns_path(id);
@@ -311,13 +313,16 @@ impl Network {
         })?;
         netns::run_in(node_ns, || {
             sysctl::enable_napt(&config.bridge)?;
-            firewall::apply(&firewall::ContainerRules {
-                container: id,
-                bridge: &config.bridge,
-                address: lease.address,
-                subnet: config.subnet,
-                ports: &lease.ports,
-            })?;
+            firewall::apply(
+                &firewall::ContainerRules {
+                    container: id,
+                    bridge: &config.bridge,
+                    address: lease.address,
+                    subnet: config.subnet,
+                    ports: &lease.ports,
+                },
+                fresh,
+            )?;
             conntrack::flush_udp(id, &lease.ports)
         })?;
         Ok(Attachment {
