@@ -131,3 +131,42 @@ fn the_bridge_stays_until_the_network_is_removed() {
     assert!(!world.has_table(), "and the table, now empty");
     world.net.remove().unwrap();
 }
+
+/// Teardown deletes rules by the handles nft gave at setup, but only in
+/// the table instance that gave them: after the table was deleted and
+/// made again (`nft flush ruleset`, say), the same numbers belong to other
+/// containers' rules, which must survive.
+#[test]
+fn a_table_made_again_does_not_mislead_teardown() {
+    let Some(world) = World::new("10.123.14.0/24") else {
+        return;
+    };
+    let first = world.jolt.id("first");
+    world
+        .net
+        .setup(&Request::new(&first).port(PortMapping::tcp(8080, 80)))
+        .unwrap();
+    let flushed = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", world.node_path()))
+        .args(["nft", "delete", "table", "inet", "jolt"])
+        .status()
+        .unwrap();
+    assert!(flushed.success());
+    let second = world.jolt.id("second");
+    world
+        .net
+        .setup(&Request::new(&second).port(PortMapping::tcp(8081, 80)))
+        .unwrap();
+    let before = world.rule_comments();
+    assert!(before.iter().all(|c| *c == second), "{before:?}");
+
+    world.net.teardown(&first).unwrap();
+    assert_eq!(
+        world.rule_comments(),
+        before,
+        "the second container's rules stay"
+    );
+    world.assert_unwired(&first);
+    world.net.teardown(&second).unwrap();
+    world.assert_unwired(&second);
+}

@@ -25,6 +25,7 @@ use nftables::helper::{self, NftablesError};
 use nftables::schema::{Chain, NfListObject, Nftables, Rule, Table};
 use nftables::stmt::{Mangle, Match, NATFamily, Operator, Statement, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use serde::{Deserialize, Serialize};
 
 use super::error::Error;
 use super::ipam::Subnet;
@@ -400,13 +401,117 @@ pub fn list() -> Result<Vec<Listed>, Error> {
     }
 }
 
-/// Replaces the rules of `c.container` with a fresh set, atomically.
+/// Which instance of the table rules were added to: a handle means
+/// something only in the table that gave it, and a table deleted and made
+/// again (`nft flush ruleset`, a reboot, another namespace) gives the same
+/// numbers to other rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableId {
+    /// /proc/sys/kernel/random/boot_id.
+    pub boot: String,
+    /// The node namespace's cookie (SO_NETNS_COOKIE): never reused within
+    /// a boot.
+    pub netns_cookie: u64,
+    /// The table's handle in that namespace.
+    pub handle: u32,
+}
+
+/// A container's rules as `nft --echo --handle` reported them, kept with
+/// its lease so that teardown deletes them without listing the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledRules {
+    pub table: TableId,
+    /// (chain, handle) of each rule.
+    pub rules: Vec<(String, u32)>,
+}
+
+/// SO_NETNS_COOKIE (asm-generic; not in the libc crate yet).
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+/// The cookie of the calling thread's network namespace.
+fn netns_cookie() -> Result<u64, Error> {
+    let what = || "reading the network namespace cookie (SO_NETNS_COOKIE, Linux 5.14+)";
+    // SAFETY: a plain socket, closed below; getsockopt writes at most
+    // `len` bytes into `cookie`.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(Error::io(what())(std::io::Error::last_os_error()));
+        }
+        let mut cookie: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        let rc = libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        );
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if rc < 0 {
+            return Err(Error::io(what())(err));
+        }
+        Ok(cookie)
+    }
+}
+
+/// The handle of `inet jolt` in `nft -j list tables` output.
+pub fn parse_table_handle(json: &str) -> Option<u32> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    value["nftables"]
+        .as_array()?
+        .iter()
+        .filter_map(|o| o.get("table"))
+        .find(|t| t["family"] == "inet" && t["name"] == TABLE)
+        .and_then(|t| t["handle"].as_u64()?.try_into().ok())
+}
+
+/// The table instance in the calling thread's namespace; None without
+/// the table.
+fn current_table() -> Result<Option<TableId>, Error> {
+    let json = helper::get_current_ruleset_raw(helper::DEFAULT_NFT, ["list", "tables"])
+        .map_err(|e| nft_error("listing nftables tables", e))?;
+    let Some(handle) = parse_table_handle(&json) else {
+        return Ok(None);
+    };
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map_err(Error::io("reading /proc/sys/kernel/random/boot_id"))?;
+    Ok(Some(TableId {
+        boot: boot.trim().to_string(),
+        netns_cookie: netns_cookie()?,
+        handle,
+    }))
+}
+
+/// The rules of `container` in `nft --echo --handle` output.
+pub fn parse_echo(json: &str, container: &str) -> Vec<(String, u32)> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    value["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["add"].get("rule"))
+        .filter(|r| r["comment"] == container)
+        .filter_map(|r| {
+            Some((
+                r["chain"].as_str()?.to_string(),
+                r["handle"].as_u64()?.try_into().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Replaces the rules of `c.container` with a fresh set, atomically, and
+/// returns where they are.
 ///
 /// `fresh` says the container has no rules yet (its lease is new: rules
 /// are added after the lease and the lease is released after its rules
 /// are gone), which spares listing the table: setup then costs the same
 /// however many containers the table holds.
-pub fn apply(c: &ContainerRules, fresh: bool) -> Result<(), Error> {
+pub fn apply(c: &ContainerRules, fresh: bool) -> Result<InstalledRules, Error> {
     let stale: Vec<Listed> = if fresh {
         Vec::new()
     } else {
@@ -417,16 +522,42 @@ pub fn apply(c: &ContainerRules, fresh: bool) -> Result<(), Error> {
             .collect()
     };
     let batch = replace_batch(&stale, container_rules(c));
-    helper::apply_ruleset(&batch).map_err(|e| {
-        nft_error(
-            &format!("container {}: adding firewall rules", c.container),
-            e,
-        )
+    let what = format!("container {}: adding firewall rules", c.container);
+    let payload = serde_json::to_string(&batch).expect("a batch serializes");
+    let echo = helper::apply_ruleset_raw(&payload, helper::DEFAULT_NFT, ["--echo", "--handle"])
+        .map_err(|e| nft_error(&what, e))?;
+    let table = current_table()?.ok_or_else(|| Error::Firewall {
+        what: what.clone(),
+        reason: "table inet jolt vanished right after the rules were added".into(),
+    })?;
+    Ok(InstalledRules {
+        table,
+        rules: parse_echo(&echo, c.container),
     })
 }
 
 /// Deletes every rule of `container`, atomically; none is not an error.
-pub fn remove(container: &str) -> Result<(), Error> {
+/// With `installed` from the same table instance, by those handles alone
+/// (no listing: teardown costs the same however many containers the
+/// table holds); otherwise, or if that fails, the rules commented with the
+/// container ID in a listing of the table.
+pub fn remove(container: &str, installed: Option<&InstalledRules>) -> Result<(), Error> {
+    let what = format!("container {container}: deleting firewall rules");
+    if let Some(installed) = installed {
+        if current_table()?.as_ref() == Some(&installed.table) {
+            let mut batch = Batch::new();
+            for (chain, handle) in &installed.rules {
+                batch.delete(delete(&Listed {
+                    chain: chain.clone(),
+                    handle: *handle,
+                    comment: None,
+                }));
+            }
+            if installed.rules.is_empty() || helper::apply_ruleset(&batch.to_nftables()).is_ok() {
+                return Ok(());
+            }
+        }
+    }
     let listing = list()?;
     let stale = rules_of(&listing, container);
     if stale.is_empty() {
@@ -436,12 +567,7 @@ pub fn remove(container: &str) -> Result<(), Error> {
     for old in stale {
         batch.delete(delete(old));
     }
-    helper::apply_ruleset(&batch.to_nftables()).map_err(|e| {
-        nft_error(
-            &format!("container {container}: deleting firewall rules"),
-            e,
-        )
-    })
+    helper::apply_ruleset(&batch.to_nftables()).map_err(|e| nft_error(&what, e))
 }
 
 /// Deletes the table when it holds no rule at all (after the last
@@ -583,6 +709,23 @@ mod tests {
             pre[1]["expr"][1]["match"]["left"]["payload"]["protocol"],
             "udp"
         );
+    }
+
+    #[test]
+    fn handles_come_from_the_echo_and_the_table_list() {
+        let echo = r#"{"nftables": [{"add": {"table": {"family": "inet", "name": "jolt"}}},
+            {"add": {"rule": {"family": "inet", "table": "jolt", "chain": "forward", "comment": "web", "expr": [], "handle": 12}}},
+            {"add": {"rule": {"family": "inet", "table": "jolt", "chain": "output", "comment": "web", "expr": [], "handle": 13}}}]}"#;
+        assert_eq!(
+            parse_echo(echo, "web"),
+            vec![("forward".to_string(), 12), ("output".to_string(), 13)]
+        );
+        assert!(parse_echo(echo, "other").is_empty());
+        let tables = r#"{"nftables": [{"metainfo": {}},
+            {"table": {"family": "ip", "name": "jolt", "handle": 3}},
+            {"table": {"family": "inet", "name": "jolt", "handle": 7}}]}"#;
+        assert_eq!(parse_table_handle(tables), Some(7));
+        assert_eq!(parse_table_handle(r#"{"nftables": []}"#), None);
     }
 
     #[test]
