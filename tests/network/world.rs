@@ -360,8 +360,9 @@ impl World {
         self.servers.push(child);
     }
 
-    /// The comments of the rules in the node's `inet jolt` table (empty
-    /// when there is no table).
+    /// The comments of the rules in the node's `inet jolt` table: the
+    /// container IDs (the table's fixed rules have none); empty when there
+    /// is no table.
     pub fn rule_comments(&self) -> Vec<String> {
         let Ok(json) = output(
             Command::new("nsenter")
@@ -376,7 +377,7 @@ impl World {
             .unwrap()
             .iter()
             .filter_map(|o| o.get("rule"))
-            .map(|r| r["comment"].as_str().unwrap_or("").to_string())
+            .filter_map(|r| r["comment"].as_str().map(str::to_string))
             .collect()
     }
 
@@ -418,6 +419,16 @@ impl World {
         assert!(
             !comments.iter().any(|c| c == id),
             "rules of {id} are still in inet jolt: {comments:?}"
+        );
+        let table = output(
+            Command::new("nsenter")
+                .arg(format!("--net={}", self.node.path()))
+                .args(["nft", "list", "table", "inet", "jolt"]),
+        )
+        .unwrap_or_default();
+        assert!(
+            !table.contains(&format!("{id}.")),
+            "a chain or map element of {id} is still in inet jolt:\n{table}"
         );
     }
 

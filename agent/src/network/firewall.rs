@@ -4,34 +4,36 @@
 //! localhost, and from containers on the bridge: hairpin), and forward
 //! rules that let exactly that traffic into the container.
 //!
-//! Owns the table, its four base chains and the rules it generates. Every
-//! rule's comment is the container ID it belongs to, so teardown deletes
-//! exactly that container's rules; every change is one `nft -j` batch,
-//! so a half-applied rule set never exists. It never touches another
-//! table. Rule generation is pure (see the tests); applying drives `nft`
-//! through the nftables crate, from whatever namespace the calling thread
-//! is in.
+//! Owns the table. Its base chains hold a few fixed rules that look the
+//! packet up in verdict maps (published port -> the port's chain,
+//! container address -> the container's chains); everything of one
+//! container is in chains named after it (`<id>.in`, `<id>.out`,
+//! `<id>.port<N>`, each rule commented with the container ID) and in map
+//! elements keyed by its address and ports. So adding or removing a
+//! container is one `nft -j` batch (atomic: a half-applied rule set never
+//! exists) that names what it changes, without listing the table, and
+//! costs the same however many containers there are. It never touches
+//! another table. Rule generation is pure (see the tests); applying
+//! drives `nft` through the nftables crate, in whatever namespace the
+//! calling thread is in.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use nftables::batch::Batch;
 use nftables::expr::{
     BinaryOperation, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload,
-    PayloadField, Prefix, CT,
+    PayloadField, Prefix, Verdict, CT,
 };
 use nftables::helper::{self, NftablesError};
-use nftables::schema::{Chain, NfListObject, Nftables, Rule, Table};
-use nftables::stmt::{Mangle, Match, NATFamily, Operator, Statement, NAT};
+use nftables::schema::{Chain, Element, FlushObject, NfCmd, NfListObject, Rule, Table};
+use nftables::stmt::{JumpTarget, Mangle, Match, NATFamily, Operator, Statement, VerdictMap, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::error::Error;
 use super::ipam::Subnet;
 use super::ports::PortMapping;
 
-/// jolt's table: `inet jolt`.
 pub const TABLE: &str = "jolt";
 
 /// The packet mark that asks postrouting to masquerade a DNATed packet
@@ -45,6 +47,24 @@ const CHAINS: [(&str, NfChainType, NfHook, i32); 4] = [
     ("output", NfChainType::NAT, NfHook::Output, -100),
     ("postrouting", NfChainType::NAT, NfHook::Postrouting, 100),
     ("forward", NfChainType::Filter, NfHook::Forward, 0),
+];
+
+/// Published ports on every node address: protocol . port -> port chain.
+const PUBLISHED: &str = "published";
+/// Published ports on one address: address . protocol . port -> chain.
+const PUBLISHED_IP: &str = "published_ip";
+/// Container address (as source) -> its `.out` chain (masquerade).
+const FROM_CONTAINER: &str = "from_container";
+/// Container address (as destination) -> its `.in` chain (forward).
+const TO_CONTAINER: &str = "to_container";
+
+/// The verdict maps and their key types (the nftables crate has no type
+/// for verdict maps, so their declarations are written as JSON).
+const MAPS: [(&str, &[&str]); 4] = [
+    (PUBLISHED, &["inet_proto", "inet_service"]),
+    (PUBLISHED_IP, &["ipv4_addr", "inet_proto", "inet_service"]),
+    (FROM_CONTAINER, &["ipv4_addr"]),
+    (TO_CONTAINER, &["ipv4_addr"]),
 ];
 
 /// What the rules of one container are made from.
@@ -101,20 +121,6 @@ fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'stati
     matches(left, Operator::EQ, right)
 }
 
-/// `ip daddr H`, or `fib daddr type local` (any of the node's addresses).
-fn host_address(port: &PortMapping) -> Statement<'static> {
-    match port.host_ip {
-        Some(addr) => eq(field("ip", "daddr"), ip(addr)),
-        None => eq(
-            Expression::Named(NamedExpression::Fib(Fib {
-                result: FibResult::Type,
-                flags: HashSet::from([FibFlag::Daddr]),
-            })),
-            Expression::String("local".into()),
-        ),
-    }
-}
-
 fn dport(protocol: &'static str, port: u16) -> Statement<'static> {
     eq(field(protocol, "dport"), Expression::Number(port.into()))
 }
@@ -138,115 +144,204 @@ fn dnat(addr: Ipv4Addr, port: u16) -> Statement<'static> {
     }))
 }
 
-fn rule(chain: &'static str, comment: &str, expr: Vec<Statement<'static>>) -> Rule<'static> {
+fn l4proto_is(protocol: &'static str) -> Statement<'static> {
+    eq(
+        Expression::Named(NamedExpression::Meta(Meta {
+            key: MetaKey::L4proto,
+        })),
+        Expression::String(protocol.into()),
+    )
+}
+
+fn concat(parts: Vec<Expression<'static>>) -> Expression<'static> {
+    Expression::Named(NamedExpression::Concat(parts))
+}
+
+/// `meta l4proto . th dport`.
+fn proto_and_port() -> Vec<Expression<'static>> {
+    vec![
+        Expression::Named(NamedExpression::Meta(Meta {
+            key: MetaKey::L4proto,
+        })),
+        field("th", "dport"),
+    ]
+}
+
+fn vmap(key: Expression<'static>, map: &str) -> Statement<'static> {
+    Statement::VerdictMap(VerdictMap {
+        key,
+        data: Expression::String(format!("@{map}").into()),
+    })
+}
+
+fn rule(chain: &str, comment: Option<&str>, expr: Vec<Statement<'static>>) -> Rule<'static> {
     Rule {
         family: NfFamily::INet,
         table: TABLE.into(),
-        chain: chain.into(),
+        chain: chain.to_string().into(),
         expr: expr.into(),
         handle: None,
         index: None,
-        comment: Some(comment.to_string().into()),
+        comment: comment.map(|c| c.to_string().into()),
     }
 }
 
-/// The table and its base chains; adding them again changes nothing.
-pub fn table_and_chains() -> Vec<NfListObject<'static>> {
-    let mut objects = vec![NfListObject::Table(Table {
+fn chain(name: &str) -> Chain<'static> {
+    Chain {
+        family: NfFamily::INet,
+        table: TABLE.into(),
+        name: name.to_string().into(),
+        ..Chain::default()
+    }
+}
+
+fn table() -> Table<'static> {
+    Table {
         family: NfFamily::INet,
         name: TABLE.into(),
         handle: None,
-    })];
+    }
+}
+
+/// An nft command as JSON.
+fn cmd(c: NfCmd<'static>) -> Value {
+    serde_json::to_value(c).expect("nft commands serialize")
+}
+
+/// The table, its verdict maps and base chains, and the base chains'
+/// fixed rules: every batch starts with these. The adds change nothing
+/// when the objects exist; each base chain is flushed and refilled with
+/// the same rules in the same transaction, so they exist exactly once.
+pub fn base() -> Vec<Value> {
+    let mut out = vec![cmd(NfCmd::Add(NfListObject::Table(table())))];
+    for (name, key) in MAPS {
+        let key = if key.len() == 1 {
+            json!(key[0])
+        } else {
+            json!(key)
+        };
+        out.push(json!({"add": {"map": {
+            "family": "inet", "table": TABLE, "name": name, "type": key, "map": "verdict"
+        }}}));
+    }
     for (name, kind, hook, prio) in CHAINS {
-        objects.push(NfListObject::Chain(Chain {
-            family: NfFamily::INet,
-            table: TABLE.into(),
-            name: name.into(),
+        out.push(cmd(NfCmd::Add(NfListObject::Chain(Chain {
             _type: Some(kind),
             hook: Some(hook),
             prio: Some(prio),
             policy: Some(NfChainPolicy::Accept),
-            ..Chain::default()
-        }));
+            ..chain(name)
+        }))));
+        out.push(cmd(NfCmd::Flush(FlushObject::Chain(chain(name)))));
     }
-    objects
+    let local = eq(
+        Expression::Named(NamedExpression::Fib(Fib {
+            result: FibResult::Type,
+            flags: HashSet::from([FibFlag::Daddr]),
+        })),
+        Expression::String("local".into()),
+    );
+    let mut fixed = Vec::new();
+    for base in ["prerouting", "output"] {
+        fixed.push(rule(
+            base,
+            None,
+            vec![local.clone(), vmap(concat(proto_and_port()), PUBLISHED)],
+        ));
+        let mut key = vec![field("ip", "daddr")];
+        key.extend(proto_and_port());
+        fixed.push(rule(base, None, vec![vmap(concat(key), PUBLISHED_IP)]));
+    }
+    fixed.push(rule(
+        "postrouting",
+        None,
+        vec![
+            eq(
+                Expression::BinaryOperation(Box::new(BinaryOperation::AND(
+                    meta_mark(),
+                    Expression::Number(MASQUERADE_MARK),
+                ))),
+                Expression::Number(MASQUERADE_MARK),
+            ),
+            Statement::Masquerade(None),
+        ],
+    ));
+    fixed.push(rule(
+        "postrouting",
+        None,
+        vec![vmap(field("ip", "saddr"), FROM_CONTAINER)],
+    ));
+    fixed.push(rule(
+        "forward",
+        None,
+        vec![vmap(field("ip", "daddr"), TO_CONTAINER)],
+    ));
+    out.extend(
+        fixed
+            .into_iter()
+            .map(|r| cmd(NfCmd::Add(NfListObject::Rule(r)))),
+    );
+    out
 }
 
-/// Every rule of one container, each commented with its ID.
-pub fn container_rules(c: &ContainerRules) -> Vec<Rule<'static>> {
-    let id = c.container;
-    let saddr = || field("ip", "saddr");
-    let daddr = || field("ip", "daddr");
-    let mut rules = vec![rule(
-        "postrouting",
+/// The names of a container's chains: `.out`, `.in`, and one per
+/// published port (by its position in the container's list).
+pub fn chain_names(container: &str, ports: usize) -> Vec<String> {
+    let mut names = vec![format!("{container}.out"), format!("{container}.in")];
+    names.extend((0..ports).map(|i| format!("{container}.port{i}")));
+    names
+}
+
+/// A map element: `key : jump target`.
+fn element(map: &str, key: Expression<'static>, target: &str) -> Element<'static> {
+    Element {
+        family: NfFamily::INet,
+        table: TABLE.into(),
+        name: map.to_string().into(),
+        elem: vec![Expression::List(vec![
+            key,
+            Expression::Verdict(Verdict::Jump(JumpTarget {
+                target: target.to_string().into(),
+            })),
+        ])]
+        .into(),
+    }
+}
+
+/// The map elements of a container: (map, key, target chain).
+fn elements(container: &str, address: Ipv4Addr, ports: &[PortMapping]) -> Vec<Element<'static>> {
+    let names = chain_names(container, ports.len());
+    let mut out = vec![
+        element(FROM_CONTAINER, ip(address), &names[0]),
+        element(TO_CONTAINER, ip(address), &names[1]),
+    ];
+    for (port, target) in ports.iter().zip(&names[2..]) {
+        let proto = Expression::String(port.protocol.name().into());
+        let number = Expression::Number(port.host_port.into());
+        out.push(match port.host_ip {
+            None => element(PUBLISHED, concat(vec![proto, number]), target),
+            Some(host) => element(PUBLISHED_IP, concat(vec![ip(host), proto, number]), target),
+        });
+    }
+    out
+}
+
+/// The rules of each of a container's chains, each commented with its ID.
+pub fn container_chains(c: &ContainerRules) -> Vec<(String, Vec<Rule<'static>>)> {
+    let id = Some(c.container);
+    let names = chain_names(c.container, c.ports.len());
+    let out = vec![rule(
+        &names[0],
         id,
         vec![
-            eq(saddr(), ip(c.address)),
-            matches(daddr(), Operator::NEQ, prefix(c.subnet)),
+            matches(field("ip", "daddr"), Operator::NEQ, prefix(c.subnet)),
             Statement::Masquerade(None),
         ],
     )];
-    if !c.ports.is_empty() {
-        rules.push(rule(
-            "postrouting",
-            id,
-            vec![
-                eq(daddr(), ip(c.address)),
-                eq(
-                    Expression::BinaryOperation(Box::new(BinaryOperation::AND(
-                        meta_mark(),
-                        Expression::Number(MASQUERADE_MARK),
-                    ))),
-                    Expression::Number(MASQUERADE_MARK),
-                ),
-                Statement::Masquerade(None),
-            ],
-        ));
-    }
-    for port in c.ports {
-        let proto = port.protocol.name();
-        // Hairpin: a container on the bridge to a published port.
-        rules.push(rule(
-            "prerouting",
-            id,
-            vec![
-                eq(saddr(), prefix(c.subnet)),
-                host_address(port),
-                dport(proto, port.host_port),
-                set_mark(),
-            ],
-        ));
-        // The node itself through localhost.
-        rules.push(rule(
-            "output",
-            id,
-            vec![
-                eq(
-                    saddr(),
-                    prefix(Subnet::new(Ipv4Addr::new(127, 0, 0, 0), 8).unwrap()),
-                ),
-                host_address(port),
-                dport(proto, port.host_port),
-                set_mark(),
-            ],
-        ));
-        for chain in ["prerouting", "output"] {
-            rules.push(rule(
-                chain,
-                id,
-                vec![
-                    host_address(port),
-                    dport(proto, port.host_port),
-                    dnat(c.address, port.container_port),
-                ],
-            ));
-        }
-    }
-    rules.push(rule(
-        "forward",
+    let mut inbound = vec![rule(
+        &names[1],
         id,
         vec![
-            eq(daddr(), ip(c.address)),
             matches(
                 ct("state"),
                 Operator::IN,
@@ -257,14 +352,14 @@ pub fn container_rules(c: &ContainerRules) -> Vec<Rule<'static>> {
             ),
             Statement::Accept(None),
         ],
-    ));
+    )];
     for port in c.ports {
-        rules.push(rule(
-            "forward",
+        inbound.push(rule(
+            &names[1],
             id,
             vec![
-                eq(daddr(), ip(c.address)),
-                dport(port.protocol.name(), port.container_port),
+                l4proto_is(port.protocol.name()),
+                dport("th", port.container_port),
                 matches(
                     ct("status"),
                     Operator::IN,
@@ -274,15 +369,10 @@ pub fn container_rules(c: &ContainerRules) -> Vec<Rule<'static>> {
             ],
         ));
     }
-    rules.push(rule(
-        "forward",
-        id,
-        vec![eq(saddr(), ip(c.address)), Statement::Accept(None)],
-    ));
     // From the bridge: its other containers, bridged (seen here when
     // br_netfilter is loaded), and hairpin traffic.
-    rules.push(rule(
-        "forward",
+    inbound.push(rule(
+        &names[1],
         id,
         vec![
             eq(
@@ -291,18 +381,145 @@ pub fn container_rules(c: &ContainerRules) -> Vec<Rule<'static>> {
                 })),
                 Expression::String(c.bridge.to_string().into()),
             ),
-            eq(daddr(), ip(c.address)),
             Statement::Accept(None),
         ],
     ));
     // Nothing else is forwarded to the container: only published ports
     // reach it from outside its bridge.
-    rules.push(rule(
-        "forward",
-        id,
-        vec![eq(daddr(), ip(c.address)), Statement::Drop(None)],
-    ));
-    rules
+    inbound.push(rule(&names[1], id, vec![Statement::Drop(None)]));
+    let mut chains = vec![(names[0].clone(), out), (names[1].clone(), inbound)];
+    let loopback = Subnet::new(Ipv4Addr::new(127, 0, 0, 0), 8).expect("127.0.0.0/8");
+    for (port, name) in c.ports.iter().zip(&names[2..]) {
+        let proto = port.protocol.name();
+        chains.push((
+            name.clone(),
+            vec![
+                // Hairpin (a container on the bridge) and localhost: the
+                // reply must come back through the node, so masquerade.
+                rule(
+                    name,
+                    id,
+                    vec![eq(field("ip", "saddr"), prefix(c.subnet)), set_mark()],
+                ),
+                rule(
+                    name,
+                    id,
+                    vec![eq(field("ip", "saddr"), prefix(loopback)), set_mark()],
+                ),
+                rule(
+                    name,
+                    id,
+                    vec![l4proto_is(proto), dnat(c.address, port.container_port)],
+                ),
+            ],
+        ));
+    }
+    chains
+}
+
+/// The commands that remove a container's chains and elements, and do
+/// nothing when they are not there: each object is added first (a no-op
+/// if it exists), then deleted.
+pub fn removal(container: &str, address: Ipv4Addr, ports: &[PortMapping]) -> Vec<Value> {
+    let names = chain_names(container, ports.len());
+    let elements = elements(container, address, ports);
+    let mut out: Vec<Value> = names
+        .iter()
+        .map(|n| cmd(NfCmd::Add(NfListObject::Chain(chain(n)))))
+        .collect();
+    for e in &elements {
+        out.push(cmd(NfCmd::Add(NfListObject::Element(e.clone()))));
+    }
+    for e in elements {
+        let key = match &e.elem[0] {
+            Expression::List(pair) => pair[0].clone(),
+            other => other.clone(),
+        };
+        out.push(cmd(NfCmd::Delete(NfListObject::Element(Element {
+            elem: vec![key].into(),
+            ..e
+        }))));
+    }
+    for n in &names {
+        out.push(cmd(NfCmd::Flush(FlushObject::Chain(chain(n)))));
+        out.push(cmd(NfCmd::Delete(NfListObject::Chain(chain(n)))));
+    }
+    out
+}
+
+/// The batch that sets up a container: the base, the removal of what it
+/// had (unless `fresh`: nothing of it exists yet), its chains and rules,
+/// then its map elements (which jump to those chains).
+pub fn setup_batch(c: &ContainerRules, fresh: bool) -> Value {
+    let mut out = base();
+    if !fresh {
+        out.extend(removal(c.container, c.address, c.ports));
+    }
+    for (name, rules) in container_chains(c) {
+        out.push(cmd(NfCmd::Add(NfListObject::Chain(chain(&name)))));
+        out.extend(
+            rules
+                .into_iter()
+                .map(|r| cmd(NfCmd::Add(NfListObject::Rule(r)))),
+        );
+    }
+    for e in elements(c.container, c.address, c.ports) {
+        out.push(cmd(NfCmd::Add(NfListObject::Element(e))));
+    }
+    json!({ "nftables": out })
+}
+
+/// The batch that removes a container's rules, and nothing else.
+pub fn teardown_batch(container: &str, address: Ipv4Addr, ports: &[PortMapping]) -> Value {
+    let mut out = base();
+    out.extend(removal(container, address, ports));
+    json!({ "nftables": out })
+}
+
+fn run(batch: &Value, what: &str) -> Result<(), Error> {
+    helper::apply_ruleset_raw(
+        &batch.to_string(),
+        helper::DEFAULT_NFT,
+        helper::DEFAULT_ARGS,
+    )
+    .map(drop)
+    .map_err(|e| nft_error(what, e))
+}
+
+/// Adds (or, unless `fresh`, replaces) the rules of `c.container`, in one
+/// transaction.
+pub fn apply(c: &ContainerRules, fresh: bool) -> Result<(), Error> {
+    run(
+        &setup_batch(c, fresh),
+        &format!("container {}: adding firewall rules", c.container),
+    )
+}
+
+/// Removes the rules of `container` (at `address`, publishing `ports`),
+/// in one transaction; rules that are not there are not an error.
+pub fn remove(container: &str, address: Ipv4Addr, ports: &[PortMapping]) -> Result<(), Error> {
+    run(
+        &teardown_batch(container, address, ports),
+        &format!("container {container}: deleting firewall rules"),
+    )
+}
+
+fn nft_error(what: &str, e: NftablesError) -> Error {
+    let reason = match e {
+        NftablesError::NftExecution { inner, .. }
+            if inner.kind() == std::io::ErrorKind::NotFound =>
+        {
+            "nft not found (apt-get install nftables)".to_string()
+        }
+        NftablesError::NftFailed { stderr, hint, .. } => {
+            format!("nft failed while {hint}: {}", stderr.trim())
+        }
+        other => other.to_string(),
+    };
+    Error::Firewall {
+        what: what.to_string(),
+        reason,
+    }
 }
 
 /// A rule in the table as `nft -j list` shows it.
@@ -332,58 +549,6 @@ pub fn parse_listing(json: &str) -> Result<Vec<Listed>, String> {
         .collect())
 }
 
-fn delete(listed: &Listed) -> NfListObject<'static> {
-    NfListObject::Rule(Rule {
-        family: NfFamily::INet,
-        table: TABLE.into(),
-        chain: Cow::Owned(listed.chain.clone()),
-        handle: Some(listed.handle),
-        ..Rule::default()
-    })
-}
-
-/// One batch that makes sure the table and chains exist, deletes
-/// `stale` (the container's rules as they are now) and adds `rules`.
-pub fn replace_batch(stale: &[Listed], rules: Vec<Rule<'static>>) -> Nftables<'static> {
-    let mut batch = Batch::new();
-    for object in table_and_chains() {
-        batch.add(object);
-    }
-    for old in stale {
-        batch.delete(delete(old));
-    }
-    for rule in rules {
-        batch.add(NfListObject::Rule(rule));
-    }
-    batch.to_nftables()
-}
-
-/// The rules of the table commented `container`.
-pub fn rules_of<'a>(listing: &'a [Listed], container: &str) -> Vec<&'a Listed> {
-    listing
-        .iter()
-        .filter(|l| l.comment.as_deref() == Some(container))
-        .collect()
-}
-
-fn nft_error(what: &str, e: NftablesError) -> Error {
-    let reason = match e {
-        NftablesError::NftExecution { inner, .. }
-            if inner.kind() == std::io::ErrorKind::NotFound =>
-        {
-            "nft not found (apt-get install nftables)".to_string()
-        }
-        NftablesError::NftFailed { stderr, hint, .. } => {
-            format!("nft failed while {hint}: {}", stderr.trim())
-        }
-        other => other.to_string(),
-    };
-    Error::Firewall {
-        what: what.to_string(),
-        reason,
-    }
-}
-
 /// The rules of `inet jolt` now; none when the table does not exist.
 pub fn list() -> Result<Vec<Listed>, Error> {
     let what = "listing nftables table inet jolt";
@@ -401,203 +566,24 @@ pub fn list() -> Result<Vec<Listed>, Error> {
     }
 }
 
-/// Which instance of the table rules were added to: a handle means
-/// something only in the table that gave it, and a table deleted and made
-/// again (`nft flush ruleset`, a reboot, another namespace) gives the same
-/// numbers to other rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableId {
-    /// /proc/sys/kernel/random/boot_id.
-    pub boot: String,
-    /// The node namespace's cookie (SO_NETNS_COOKIE): never reused within
-    /// a boot.
-    pub netns_cookie: u64,
-    /// The table's handle in that namespace.
-    pub handle: u32,
-}
-
-/// A container's rules as `nft --echo --handle` reported them, kept with
-/// its lease so that teardown deletes them without listing the table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstalledRules {
-    pub table: TableId,
-    /// (chain, handle) of each rule.
-    pub rules: Vec<(String, u32)>,
-}
-
-/// SO_NETNS_COOKIE (asm-generic; not in the libc crate yet).
-const SO_NETNS_COOKIE: libc::c_int = 71;
-
-/// The cookie of the calling thread's network namespace.
-fn netns_cookie() -> Result<u64, Error> {
-    let what = || "reading the network namespace cookie (SO_NETNS_COOKIE, Linux 5.14+)";
-    // SAFETY: a plain socket, closed below; getsockopt writes at most
-    // `len` bytes into `cookie`.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(Error::io(what())(std::io::Error::last_os_error()));
-        }
-        let mut cookie: u64 = 0;
-        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-        let rc = libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            SO_NETNS_COOKIE,
-            (&mut cookie as *mut u64).cast(),
-            &mut len,
-        );
-        let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        if rc < 0 {
-            return Err(Error::io(what())(err));
-        }
-        Ok(cookie)
-    }
-}
-
-/// The handle of `inet jolt` in `nft -j list tables` output.
-pub fn parse_table_handle(json: &str) -> Option<u32> {
-    let value: serde_json::Value = serde_json::from_str(json).ok()?;
-    value["nftables"]
-        .as_array()?
-        .iter()
-        .filter_map(|o| o.get("table"))
-        .find(|t| t["family"] == "inet" && t["name"] == TABLE)
-        .and_then(|t| t["handle"].as_u64()?.try_into().ok())
-}
-
-/// The table instance in the calling thread's namespace; None without
-/// the table.
-fn current_table() -> Result<Option<TableId>, Error> {
-    let json = helper::get_current_ruleset_raw(helper::DEFAULT_NFT, ["list", "tables"])
-        .map_err(|e| nft_error("listing nftables tables", e))?;
-    let Some(handle) = parse_table_handle(&json) else {
-        return Ok(None);
-    };
-    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map_err(Error::io("reading /proc/sys/kernel/random/boot_id"))?;
-    Ok(Some(TableId {
-        boot: boot.trim().to_string(),
-        netns_cookie: netns_cookie()?,
-        handle,
-    }))
-}
-
-/// The rules of `container` in `nft --echo --handle` output.
-pub fn parse_echo(json: &str, container: &str) -> Vec<(String, u32)> {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
-        return Vec::new();
-    };
-    value["nftables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o["add"].get("rule"))
-        .filter(|r| r["comment"] == container)
-        .filter_map(|r| {
-            Some((
-                r["chain"].as_str()?.to_string(),
-                r["handle"].as_u64()?.try_into().ok()?,
-            ))
-        })
-        .collect()
-}
-
-/// Replaces the rules of `c.container` with a fresh set, atomically, and
-/// returns where they are.
-///
-/// `fresh` says the container has no rules yet (its lease is new: rules
-/// are added after the lease and the lease is released after its rules
-/// are gone), which spares listing the table: setup then costs the same
-/// however many containers the table holds.
-pub fn apply(c: &ContainerRules, fresh: bool) -> Result<InstalledRules, Error> {
-    let stale: Vec<Listed> = if fresh {
-        Vec::new()
-    } else {
-        let listing = list()?;
-        rules_of(&listing, c.container)
-            .into_iter()
-            .cloned()
-            .collect()
-    };
-    let batch = replace_batch(&stale, container_rules(c));
-    let what = format!("container {}: adding firewall rules", c.container);
-    let payload = serde_json::to_string(&batch).expect("a batch serializes");
-    let echo = helper::apply_ruleset_raw(&payload, helper::DEFAULT_NFT, ["--echo", "--handle"])
-        .map_err(|e| nft_error(&what, e))?;
-    let table = current_table()?.ok_or_else(|| Error::Firewall {
-        what: what.clone(),
-        reason: "table inet jolt vanished right after the rules were added".into(),
-    })?;
-    Ok(InstalledRules {
-        table,
-        rules: parse_echo(&echo, c.container),
-    })
-}
-
-/// Deletes every rule of `container`, atomically; none is not an error.
-/// With `installed` from the same table instance, by those handles alone
-/// (no listing: teardown costs the same however many containers the
-/// table holds); otherwise, or if that fails, the rules commented with the
-/// container ID in a listing of the table.
-pub fn remove(container: &str, installed: Option<&InstalledRules>) -> Result<(), Error> {
-    let what = format!("container {container}: deleting firewall rules");
-    if let Some(installed) = installed {
-        if current_table()?.as_ref() == Some(&installed.table) {
-            let mut batch = Batch::new();
-            for (chain, handle) in &installed.rules {
-                batch.delete(delete(&Listed {
-                    chain: chain.clone(),
-                    handle: *handle,
-                    comment: None,
-                }));
-            }
-            if installed.rules.is_empty() || helper::apply_ruleset(&batch.to_nftables()).is_ok() {
-                return Ok(());
-            }
-        }
-    }
-    let listing = list()?;
-    let stale = rules_of(&listing, container);
-    if stale.is_empty() {
-        return Ok(());
-    }
-    let mut batch = Batch::new();
-    for old in stale {
-        batch.delete(delete(old));
-    }
-    helper::apply_ruleset(&batch.to_nftables()).map_err(|e| nft_error(&what, e))
-}
-
-/// Deletes the table when it holds no rule at all (after the last
+/// Deletes the table when no container has a rule in it (after the last
 /// network is removed).
 pub fn remove_table_if_unused() -> Result<(), Error> {
-    let listing = list()?;
-    if !listing.is_empty() {
+    if list()?.iter().any(|r| r.comment.is_some()) {
         return Ok(());
     }
-    let mut batch = Batch::new();
-    batch.add(NfListObject::Table(Table {
-        family: NfFamily::INet,
-        name: TABLE.into(),
-        handle: None,
-    }));
-    batch.delete(NfListObject::Table(Table {
-        family: NfFamily::INet,
-        name: TABLE.into(),
-        handle: None,
-    }));
-    helper::apply_ruleset(&batch.to_nftables())
-        .map_err(|e| nft_error("deleting nftables table inet jolt", e))
+    let batch = json!({ "nftables": [
+        cmd(NfCmd::Add(NfListObject::Table(table()))),
+        cmd(NfCmd::Delete(NfListObject::Table(table()))),
+    ]});
+    run(&batch, "deleting nftables table inet jolt")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
 
-    fn rules_json(ports: &[PortMapping]) -> Vec<Value> {
+    fn rules_of(ports: &[PortMapping]) -> Vec<(String, Vec<Value>)> {
         let c = ContainerRules {
             container: "web",
             bridge: "jolt0",
@@ -605,151 +591,194 @@ mod tests {
             subnet: "10.88.0.0/16".parse().unwrap(),
             ports,
         };
-        container_rules(&c)
+        container_chains(&c)
             .into_iter()
-            .map(|r| serde_json::to_value(r).unwrap())
+            .map(|(name, rules)| {
+                let rules = rules
+                    .into_iter()
+                    .map(|r| serde_json::to_value(r).unwrap())
+                    .collect();
+                (name, rules)
+            })
             .collect()
     }
 
-    fn in_chain<'a>(rules: &'a [Value], chain: &str) -> Vec<&'a Value> {
-        rules.iter().filter(|r| r["chain"] == chain).collect()
+    fn commands(batch: &Value) -> Vec<Value> {
+        batch["nftables"].as_array().unwrap().clone()
     }
 
     #[test]
-    fn every_rule_is_in_jolts_table_and_tagged_with_the_container() {
-        let rules = rules_json(&[PortMapping::tcp(8080, 80), PortMapping::udp(5353, 53)]);
-        assert!(!rules.is_empty());
-        for r in &rules {
-            assert_eq!(r["family"], "inet");
-            assert_eq!(r["table"], "jolt");
-            assert_eq!(r["comment"], "web", "{r}");
+    fn every_container_rule_is_in_its_own_chain_and_tagged() {
+        let chains = rules_of(&[PortMapping::tcp(8080, 80), PortMapping::udp(5353, 53)]);
+        let names: Vec<&str> = chains.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["web.out", "web.in", "web.port0", "web.port1"]);
+        for (name, rules) in &chains {
+            assert!(!rules.is_empty());
+            for r in rules {
+                assert_eq!(
+                    (&r["family"], &r["table"]),
+                    (&json!("inet"), &json!("jolt"))
+                );
+                assert_eq!(r["chain"], json!(name));
+                assert_eq!(r["comment"], "web", "{r}");
+            }
         }
     }
 
     #[test]
-    fn without_ports_only_masquerade_and_forwarding() {
-        let rules = rules_json(&[]);
-        let post = in_chain(&rules, "postrouting");
-        assert_eq!(post.len(), 1);
+    fn masquerade_only_for_traffic_leaving_the_subnet() {
+        let chains = rules_of(&[]);
         assert_eq!(
-            post[0]["expr"],
+            chains[0].1[0]["expr"],
             json!([
-                {"match": {"left": {"payload": {"protocol": "ip", "field": "saddr"}},
-                           "right": "10.88.0.2", "op": "=="}},
                 {"match": {"left": {"payload": {"protocol": "ip", "field": "daddr"}},
                            "right": {"prefix": {"addr": "10.88.0.0", "len": 16}}, "op": "!="}},
                 {"masquerade": null}
             ])
         );
-        assert!(in_chain(&rules, "prerouting").is_empty());
-        assert!(in_chain(&rules, "output").is_empty());
-        let fwd = in_chain(&rules, "forward");
+        let inbound = &chains[1].1;
         assert_eq!(
-            fwd.len(),
-            4,
-            "established, outgoing, from the bridge, drop the rest"
+            inbound.len(),
+            3,
+            "established, from the bridge, drop the rest"
         );
         assert_eq!(
-            fwd[2]["expr"][0],
+            inbound[1]["expr"][0],
             json!({"match": {"left": {"meta": {"key": "iifname"}}, "right": "jolt0", "op": "=="}})
         );
-        assert_eq!(fwd.last().unwrap()["expr"][1], json!({"drop": null}));
+        assert_eq!(inbound[2]["expr"], json!([{"drop": null}]));
     }
 
     #[test]
-    fn a_published_port_is_dnated_from_outside_localhost_and_the_bridge() {
-        let rules = rules_json(&[PortMapping::tcp(8080, 80)]);
-        let dnat = json!({"dnat": {"addr": "10.88.0.2", "family": "ip", "port": 80}});
-        let local = json!({"match": {"left": {"fib": {"result": "type", "flags": ["daddr"]}},
-                                     "right": "local", "op": "=="}});
-        let dport = json!({"match": {"left": {"payload": {"protocol": "tcp", "field": "dport"}},
-                                     "right": 8080, "op": "=="}});
-        for chain in ["prerouting", "output"] {
-            let rules = in_chain(&rules, chain);
-            assert_eq!(rules.len(), 2, "{chain}: mark, then DNAT");
-            assert_eq!(rules[1]["expr"], json!([local, dport, dnat]), "{chain}");
-            let mark = &rules[0]["expr"];
-            assert_eq!(mark[3]["mangle"]["value"]["|"][1], json!(MASQUERADE_MARK));
-        }
-        let pre = in_chain(&rules, "prerouting");
+    fn a_published_port_is_marked_for_hairpin_and_localhost_then_dnated() {
+        let chains = rules_of(&[PortMapping::tcp(8080, 80)]);
+        let port = &chains[2].1;
         assert_eq!(
-            pre[0]["expr"][0]["match"]["right"]["prefix"]["addr"],
+            port[0]["expr"][0]["match"]["right"]["prefix"]["addr"],
             "10.88.0.0"
         );
-        let out = in_chain(&rules, "output");
         assert_eq!(
-            out[0]["expr"][0]["match"]["right"]["prefix"]["addr"],
+            port[1]["expr"][0]["match"]["right"]["prefix"]["addr"],
             "127.0.0.0"
         );
-        let post = in_chain(&rules, "postrouting");
-        assert_eq!(post.len(), 2, "masquerade out, masquerade marked");
-        assert_eq!(post[1]["expr"][1]["match"]["right"], json!(MASQUERADE_MARK));
-        let fwd = in_chain(&rules, "forward");
+        for r in &port[..2] {
+            assert_eq!(
+                r["expr"][1]["mangle"]["value"]["|"][1],
+                json!(MASQUERADE_MARK)
+            );
+        }
+        assert_eq!(
+            port[2]["expr"],
+            json!([
+                {"match": {"left": {"meta": {"key": "l4proto"}}, "right": "tcp", "op": "=="}},
+                {"dnat": {"addr": "10.88.0.2", "family": "ip", "port": 80}}
+            ])
+        );
+        let inbound = &chains[1].1;
+        assert_eq!(inbound.len(), 4);
+        assert_eq!(inbound[1]["expr"][1]["match"]["right"], 80);
+        assert_eq!(inbound[1]["expr"][3], json!({"accept": null}));
+    }
+
+    #[test]
+    fn ports_are_found_through_the_maps() {
+        let port: PortMapping = "127.0.0.1:5353:53/udp".parse().unwrap();
+        let c = ContainerRules {
+            container: "web",
+            bridge: "jolt0",
+            address: "10.88.0.2".parse().unwrap(),
+            subnet: "10.88.0.0/16".parse().unwrap(),
+            ports: &[PortMapping::tcp(8080, 80), port],
+        };
+        let cmds = commands(&setup_batch(&c, true));
+        let elems: Vec<&Value> = cmds
+            .iter()
+            .filter_map(|c| c["add"].get("element"))
+            .collect();
+        assert_eq!(elems.len(), 4);
+        assert_eq!(elems[0]["name"], FROM_CONTAINER);
+        assert_eq!(
+            elems[1]["elem"],
+            json!([["10.88.0.2", {"jump": {"target": "web.in"}}]])
+        );
+        assert_eq!(
+            elems[2]["elem"],
+            json!([[{"concat": ["tcp", 8080]}, {"jump": {"target": "web.port0"}}]])
+        );
+        assert_eq!(elems[3]["name"], PUBLISHED_IP);
+        assert_eq!(
+            elems[3]["elem"][0][0],
+            json!({"concat": ["127.0.0.1", "udp", 5353]})
+        );
+        // Elements come after the chains they jump to.
+        let last_chain = cmds
+            .iter()
+            .rposition(|c| c["add"].get("chain").is_some())
+            .unwrap();
+        let first_elem = cmds
+            .iter()
+            .position(|c| c["add"].get("element").is_some())
+            .unwrap();
+        assert!(last_chain < first_elem);
+    }
+
+    #[test]
+    fn the_base_is_the_same_whatever_the_containers() {
+        let base = base();
+        let fixed: Vec<&Value> = base.iter().filter_map(|c| c["add"].get("rule")).collect();
+        assert_eq!(fixed.len(), 7);
         assert!(
-            fwd.iter().any(
-                |r| r["expr"][1]["match"]["left"]["payload"]["field"] == "dport"
-                    && r["expr"][1]["match"]["right"] == 80
-                    && r["expr"][3] == json!({"accept": null})
-            ),
-            "forward accepts the container port: {fwd:?}"
+            fixed.iter().all(|r| r.get("comment").is_none()),
+            "no container's"
+        );
+        let flushed = base.iter().filter(|c| c.get("flush").is_some()).count();
+        assert_eq!(
+            flushed,
+            CHAINS.len(),
+            "each base chain is refilled, never doubled"
+        );
+        assert_eq!(
+            fixed[0]["expr"][1],
+            json!({"vmap": {"key": {"concat": [{"meta": {"key": "l4proto"}},
+                                               {"payload": {"protocol": "th", "field": "dport"}}]},
+                            "data": "@published"}})
         );
     }
 
     #[test]
-    fn a_host_address_replaces_the_local_match() {
-        let port: PortMapping = "127.0.0.1:8080:80/udp".parse().unwrap();
-        let rules = rules_json(&[port]);
-        let pre = in_chain(&rules, "prerouting");
-        assert_eq!(
-            pre[1]["expr"][0],
-            json!({"match": {"left": {"payload": {"protocol": "ip", "field": "daddr"}},
-                             "right": "127.0.0.1", "op": "=="}})
+    fn removal_names_exactly_the_containers_objects() {
+        let ports = [PortMapping::tcp(8080, 80)];
+        let cmds = removal("web", "10.88.0.2".parse().unwrap(), &ports);
+        let deleted: Vec<String> = cmds
+            .iter()
+            .filter_map(|c| c.get("delete"))
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(deleted.len(), 3 + 3, "3 elements, 3 chains");
+        for d in &deleted {
+            assert!(
+                d.contains("web") || d.contains("10.88.0.2") || d.contains("8080"),
+                "{d}"
+            );
+        }
+        assert!(
+            deleted.iter().all(|d| !d.contains("\"prerouting\"")),
+            "no base chain"
         );
         assert_eq!(
-            pre[1]["expr"][1]["match"]["left"]["payload"]["protocol"],
-            "udp"
+            cmds.iter()
+                .filter(|c| c.get("delete").is_some_and(|d| d.get("element").is_some()))
+                .count(),
+            3
         );
-    }
-
-    #[test]
-    fn handles_come_from_the_echo_and_the_table_list() {
-        let echo = r#"{"nftables": [{"add": {"table": {"family": "inet", "name": "jolt"}}},
-            {"add": {"rule": {"family": "inet", "table": "jolt", "chain": "forward", "comment": "web", "expr": [], "handle": 12}}},
-            {"add": {"rule": {"family": "inet", "table": "jolt", "chain": "output", "comment": "web", "expr": [], "handle": 13}}}]}"#;
-        assert_eq!(
-            parse_echo(echo, "web"),
-            vec![("forward".to_string(), 12), ("output".to_string(), 13)]
-        );
-        assert!(parse_echo(echo, "other").is_empty());
-        let tables = r#"{"nftables": [{"metainfo": {}},
-            {"table": {"family": "ip", "name": "jolt", "handle": 3}},
-            {"table": {"family": "inet", "name": "jolt", "handle": 7}}]}"#;
-        assert_eq!(parse_table_handle(tables), Some(7));
-        assert_eq!(parse_table_handle(r#"{"nftables": []}"#), None);
-    }
-
-    #[test]
-    fn replacing_deletes_exactly_the_stale_handles_in_one_batch() {
-        let listing = parse_listing(
+        let parsed = parse_listing(
             r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
-                {"table": {"family": "inet", "name": "jolt", "handle": 1}},
-                {"rule": {"family": "inet", "table": "jolt", "chain": "forward", "handle": 7, "comment": "web", "expr": []}},
-                {"rule": {"family": "inet", "table": "jolt", "chain": "forward", "handle": 8, "comment": "web2", "expr": []}},
-                {"rule": {"family": "inet", "table": "jolt", "chain": "output", "handle": 9, "expr": []}}]}"#,
+                {"rule": {"family": "inet", "table": "jolt", "chain": "web.in", "handle": 7, "comment": "web", "expr": []}},
+                {"rule": {"family": "inet", "table": "jolt", "chain": "forward", "handle": 9, "expr": []}}]}"#,
         )
         .unwrap();
-        assert_eq!(listing.len(), 3);
-        let stale: Vec<Listed> = rules_of(&listing, "web").into_iter().cloned().collect();
-        assert_eq!(stale.len(), 1);
-        assert_eq!(stale[0].handle, 7);
-        let batch = serde_json::to_value(replace_batch(&stale, Vec::new())).unwrap();
-        let cmds = batch["nftables"].as_array().unwrap();
-        assert_eq!(cmds[0]["add"]["table"]["name"], "jolt");
-        assert_eq!(cmds.len(), 1 + CHAINS.len() + 1);
-        let del = &cmds.last().unwrap()["delete"]["rule"];
-        assert_eq!(
-            (del["chain"].as_str(), del["handle"].as_u64()),
-            (Some("forward"), Some(7))
-        );
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].comment.as_deref(), Some("web"));
+        assert_eq!(parsed[1].comment, None);
     }
 }

@@ -22,7 +22,6 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
-use super::firewall::InstalledRules;
 use super::ports::PortMapping;
 
 /// An IPv4 subnet, `10.88.0.0/16`: the address has no host bits set.
@@ -146,15 +145,12 @@ impl<'de> Deserialize<'de> for Subnet {
     }
 }
 
-/// One container's address on a network, the host ports it publishes,
-/// and where its firewall rules are (once they are added).
+/// One container's address on a network, and the host ports it publishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     pub container: String,
     pub address: Ipv4Addr,
     pub ports: Vec<PortMapping>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<InstalledRules>,
 }
 
 /// Every lease of one network, as kept in its leases.json.
@@ -235,7 +231,6 @@ impl Leases {
             container: container.to_string(),
             address,
             ports: ports.to_vec(),
-            rules: None,
         });
         if requested.is_none() {
             self.last = Some(address);
@@ -255,13 +250,6 @@ impl Leases {
         (0..count)
             .map(|i| Ipv4Addr::from(first + (start + i) % count))
             .find(|ip| *ip != self.gateway && !taken.contains(ip))
-    }
-
-    /// Records where `container`'s firewall rules are.
-    pub fn set_rules(&mut self, container: &str, rules: InstalledRules) {
-        if let Some(lease) = self.leases.iter_mut().find(|l| l.container == container) {
-            lease.rules = Some(rules);
-        }
     }
 
     /// Removes the lease of `container`; returns it if there was one.

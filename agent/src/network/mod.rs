@@ -28,7 +28,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub use error::Error;
-pub use firewall::{InstalledRules, TableId, MASQUERADE_MARK, TABLE as FIREWALL_TABLE};
+pub use firewall::{MASQUERADE_MARK, TABLE as FIREWALL_TABLE};
 pub use ipam::{Lease, Subnet};
 pub use ports::{PortMapping, Protocol};
 pub use veth::{host_name as host_veth_name, CONTAINER_IFNAME};
@@ -255,24 +255,12 @@ impl Network {
                 )
             }
         };
-        let wired = self.wire(&lease, fresh).and_then(|(attachment, rules)| {
-            if lease.rules.as_ref() != Some(&rules) {
-                leases.set_rules(&lease.container, rules);
-                locked.save(&leases)?;
-            }
-            Ok(attachment)
-        });
-        match wired {
+        match self.wire(&lease, fresh) {
             Ok(attachment) => Ok(attachment),
             Err(e) => {
                 // The lease goes only when everything else did, so that a
                 // later teardown can still find what is left.
-                let rules = leases.of(&lease.container).and_then(|l| l.rules.clone());
-                if fresh
-                    && self
-                        .unwire(&lease.container, &lease.ports, rules.as_ref())
-                        .is_ok()
-                {
+                if fresh && self.unwire(&lease.container, Some(&lease)).is_ok() {
                     leases.release(&lease.container);
                     let _ = locked.save(&leases);
                 }
@@ -293,8 +281,7 @@ impl Network {
 
     /// Every step of setup after the lease, each idempotent; `fresh` when
     /// the lease was just made (no rules of the container exist yet).
-    /// Returns the attachment and where the rules went.
-    fn wire(&self, lease: &Lease, fresh: bool) -> Result<(Attachment, InstalledRules), Error> {
+    fn wire(&self, lease: &Lease, fresh: bool) -> Result<Attachment, Error> {
         let config = &self.config;
         let id = lease.container.as_str();
         let netns_path = self.netns_path(id);
@@ -324,9 +311,9 @@ impl Network {
             )
             .await
         })?;
-        let rules = netns::run_in(node_ns, || {
+        netns::run_in(node_ns, || {
             sysctl::enable_napt(&config.bridge)?;
-            let rules = firewall::apply(
+            firewall::apply(
                 &firewall::ContainerRules {
                     container: id,
                     bridge: &config.bridge,
@@ -336,10 +323,9 @@ impl Network {
                 },
                 fresh,
             )?;
-            conntrack::flush_udp(id, &lease.ports)?;
-            Ok(rules)
+            conntrack::flush_udp(id, &lease.ports)
         })?;
-        let attachment = Attachment {
+        Ok(Attachment {
             container: id.to_string(),
             netns: netns_path,
             address: lease.address,
@@ -347,19 +333,14 @@ impl Network {
             gateway: config.gateway,
             host_veth: veth::host_name(id),
             ports: lease.ports.clone(),
-        };
-        Ok((attachment, rules))
+        })
     }
 
-    /// Removes the firewall rules, conntrack entries, veth pair and netns
-    /// of `container`; every step runs even if an earlier one failed, and
-    /// the first error is returned.
-    fn unwire(
-        &self,
-        container: &str,
-        ports: &[PortMapping],
-        rules: Option<&InstalledRules>,
-    ) -> Result<(), Error> {
+    /// Removes the firewall rules and conntrack entries (known from its
+    /// `lease`: a container has rules only while it has a lease), veth pair
+    /// and netns of `container`; every step runs even if an earlier one
+    /// failed, and the first error is returned.
+    fn unwire(&self, container: &str, lease: Option<&Lease>) -> Result<(), Error> {
         let node_ns = self.node_ns();
         let mut first = None;
         let mut keep = |r: Result<(), Error>| {
@@ -367,10 +348,12 @@ impl Network {
                 first.get_or_insert(e);
             }
         };
-        keep(netns::run_in(node_ns, || {
-            let removed = firewall::remove(container, rules);
-            conntrack::flush_udp(container, ports).and(removed)
-        }));
+        if let Some(lease) = lease {
+            keep(netns::run_in(node_ns, || {
+                let removed = firewall::remove(container, lease.address, &lease.ports);
+                conntrack::flush_udp(container, &lease.ports).and(removed)
+            }));
+        }
         keep(netns::netlink(node_ns, |h| async move {
             veth::remove(&h, container).await
         }));
@@ -389,9 +372,7 @@ impl Network {
         let locked = self.store().lock()?;
         let mut leases = locked.load()?;
         let lease = leases.as_ref().and_then(|l| l.of(container)).cloned();
-        let ports = lease.as_ref().map(|l| l.ports.clone()).unwrap_or_default();
-        let rules = lease.and_then(|l| l.rules);
-        self.unwire(container, &ports, rules.as_ref())?;
+        self.unwire(container, lease.as_ref())?;
         if let Some(leases) = leases.as_mut() {
             if leases.release(container).is_some() {
                 locked.save(leases)?;
