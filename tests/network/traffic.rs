@@ -155,3 +155,44 @@ fn a_published_udp_port_reaches_the_container() {
         "the container sees the client's address: {seen}"
     );
 }
+
+/// A drop policy in iptables' FORWARD chain (as Docker leaves a host),
+/// made here the way iptables-nft makes it: the network still works, and
+/// `network rm` takes out exactly the rules it put there.
+#[test]
+fn an_iptables_forward_drop_policy_does_not_block_the_network() {
+    let Some(mut world) = World::new("10.123.5.0/24") else {
+        return;
+    };
+    world.node_nft("add table ip filter").unwrap();
+    world
+        .node_nft(
+            "add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }",
+        )
+        .unwrap();
+    world
+        .node_nft(
+            "add rule ip filter FORWARD iifname \"uplink\" counter comment \"someone else's\"",
+        )
+        .unwrap();
+    world.client_server(8000);
+    let (id, web) = world.web("web", &[PortMapping::tcp(8080, 80)]);
+
+    let client = world.client.path();
+    let page = world.eventually("the client host fetching node:8080", || {
+        world.fetch_in(&client, NODE_IP, 8080, "/")
+    });
+    assert_eq!(page, "hello from web\n");
+    let remote = world.eventually("web fetching from the client host", || {
+        world.fetch_from(&web, CLIENT_IP, 8000, "/cgi-bin/remote")
+    });
+    assert_eq!(remote, format!("remote {NODE_IP}\n"));
+
+    world.jolt.force_delete(&id);
+    world.net.teardown(&id).unwrap();
+    world.net.remove().unwrap();
+    let chain = world.node_nft("list chain ip filter FORWARD").unwrap();
+    assert!(chain.contains("policy drop"), "{chain}");
+    assert!(chain.contains("someone else's"), "{chain}");
+    assert!(!chain.contains("jolt"), "jolt's rules are gone:\n{chain}");
+}

@@ -381,6 +381,15 @@ impl World {
             .collect()
     }
 
+    /// `nft COMMAND` in the node (one argument: nft parses it).
+    pub fn node_nft(&self, command: &str) -> Result<String, String> {
+        output(
+            Command::new("nsenter")
+                .arg(format!("--net={}", self.node.path()))
+                .args(["nft", command]),
+        )
+    }
+
     /// Whether the node has `inet jolt` at all.
     pub fn has_table(&self) -> bool {
         output(

@@ -102,12 +102,13 @@ async fn link_name(h: &Handle, index: u32) -> Option<String> {
 }
 
 /// Makes sure the bridge exists, has the gateway address and is up;
-/// returns its index. Refuses a link of that name that is not a bridge.
-pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<u32, Error> {
+/// returns its index and whether it was made now. Refuses a link of that
+/// name that is not a bridge.
+pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<(u32, bool), Error> {
     let name = &config.bridge;
     let what = |step: &str| format!("network {}: {step} bridge {name}", config.name);
-    let index = match find(h, name).await? {
-        Some(link) if is_bridge(&link) => link.header.index,
+    let (index, made) = match find(h, name).await? {
+        Some(link) if is_bridge(&link) => (link.header.index, false),
         Some(_) => {
             return Err(Error::Config {
                 network: config.name.clone(),
@@ -124,14 +125,11 @@ pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<u32, Er
                 }
                 _ => {}
             }
-            find(h, name)
-                .await?
-                .ok_or_else(|| Error::Config {
-                    network: config.name.clone(),
-                    reason: format!("bridge {name} vanished right after it was created"),
-                })?
-                .header
-                .index
+            let link = find(h, name).await?.ok_or_else(|| Error::Config {
+                network: config.name.clone(),
+                reason: format!("bridge {name} vanished right after it was created"),
+            })?;
+            (link.header.index, true)
         }
     };
     let prefix = config.subnet.prefix();
@@ -151,7 +149,7 @@ pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<u32, Er
         .execute()
         .await
         .map_err(Error::netlink(what("bringing up")))?;
-    Ok(index)
+    Ok((index, made))
 }
 
 /// Deletes the bridge if it exists (and is a bridge).

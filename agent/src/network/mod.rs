@@ -293,13 +293,14 @@ impl Network {
                 Some(path),
                 |h| async move { veth::has_container_end(&h).await },
             )?;
-        netns::netlink(node_ns, |h| async move {
-            let bridge = bridge::ensure(&h, config).await?;
+        let bridge_made = netns::netlink(node_ns, |h| async move {
+            let (bridge, made) = bridge::ensure(&h, config).await?;
             if !has_eth0 {
                 // A host end whose peer is gone (its namespace was lost).
                 veth::remove(&h, id).await?;
             }
-            veth::create(&h, id, bridge, path).await
+            veth::create(&h, id, bridge, path).await?;
+            Ok(made)
         })?;
         netns::netlink(Some(path), |h| async move {
             veth::configure(
@@ -313,6 +314,9 @@ impl Network {
         })?;
         netns::run_in(node_ns, || {
             sysctl::enable_napt(&config.bridge)?;
+            if bridge_made {
+                firewall::allow_in_iptables_forward(&config.name, &config.bridge)?;
+            }
             firewall::apply(
                 &firewall::ContainerRules {
                     container: id,
@@ -410,7 +414,10 @@ impl Network {
         netns::netlink(self.node_ns(), |h| async move {
             bridge::remove(&h, config).await
         })?;
-        netns::run_in(self.node_ns(), firewall::remove_table_if_unused)?;
+        netns::run_in(self.node_ns(), || {
+            firewall::remove_from_iptables_forward(&config.name)?;
+            firewall::remove_table_if_unused()
+        })?;
         let what = format!(
             "network {}: removing {}",
             config.name,
