@@ -196,3 +196,26 @@ fn an_iptables_forward_drop_policy_does_not_block_the_network() {
     assert!(chain.contains("someone else's"), "{chain}");
     assert!(!chain.contains("jolt"), "jolt's rules are gone:\n{chain}");
 }
+
+/// A port published on one of the node's addresses answers there only.
+#[test]
+fn a_port_published_on_one_address_answers_only_there() {
+    let Some(world) = World::new("10.123.6.0/24") else {
+        return;
+    };
+    let local: PortMapping = "127.0.0.1:8080:80".parse().unwrap();
+    world.web("web", &[local]);
+
+    let node = world.node_path();
+    let page = world.eventually("the node fetching 127.0.0.1:8080", || {
+        world.fetch_in(&node, Ipv4Addr::LOCALHOST, 8080, "/")
+    });
+    assert_eq!(page, "hello from web\n");
+    let refused = world
+        .fetch_in(&world.client.path(), NODE_IP, 8080, "/")
+        .unwrap_err();
+    assert!(
+        refused.contains("refused"),
+        "not published on {NODE_IP}: {refused}"
+    );
+}
