@@ -1,49 +1,31 @@
-//! firewall: jolt's nftables table, `inet jolt`, in the node's network
-//! namespace: masquerade for traffic leaving a network's subnet, DNAT for
-//! published ports (from other hosts, from the node itself through
-//! localhost, and from containers on the bridge: hairpin), and forward
-//! rules that let exactly that traffic into the container.
-//!
-//! Owns the table. Its base chains hold a few fixed rules that look the
-//! packet up in verdict maps (published port -> the port's chain,
-//! container address -> the container's chains); everything of one
-//! container is in chains named after it (`<id>.in`, `<id>.out`,
-//! `<id>.port<N>`, each rule commented with the container ID) and in map
-//! elements keyed by its address and ports. So adding or removing a
-//! container is one `nft -j` batch (atomic: a half-applied rule set never
-//! exists) that names what it changes, without listing the table, and
-//! costs the same however many containers there are. The one exception
-//! to "only its own table": where iptables' FORWARD chain exists
-//! (iptables-nft's `table ip filter`), whose drop policy would drop the
-//! network's traffic whatever this table says, a network inserts three
-//! accept rules there, tagged with its name, and `network rm` deletes
-//! exactly those. Rule generation is pure (see the tests); applying
-//! drives `nft` through the nftables crate, in whatever namespace the
-//! calling thread is in.
+//! rules: the layout of `inet jolt` and the batches that change it.
+//! The base chains hold a few fixed rules that look the packet up in
+//! verdict maps (published port -> the port's chain, container address ->
+//! the container's chains); everything of one container is in chains named
+//! after it (`<id>.in`, `<id>.out`, `<id>.port<N>`, each rule commented with
+//! the container ID) and in map elements keyed by its address and ports.
+//! So adding or removing a container is one batch that names what it
+//! changes, without listing the table, and costs the same however many
+//! containers there are. Pure: nothing here runs nft.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use nftables::expr::{
-    BinaryOperation, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Payload,
-    PayloadField, Prefix, Verdict, CT,
+    BinaryOperation, Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression, Verdict,
 };
-use nftables::helper::{self, NftablesError};
-use nftables::schema::{Chain, Element, FlushObject, NfCmd, NfListObject, Rule, Table};
-use nftables::stmt::{JumpTarget, Mangle, Match, NATFamily, Operator, Statement, VerdictMap, NAT};
+use nftables::schema::{Chain, Element, FlushObject, NfCmd, NfListObject, Rule};
+use nftables::stmt::{JumpTarget, Operator, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use serde_json::{json, Value};
 
-use super::error::Error;
-use super::ipam::Subnet;
-use super::ports::PortMapping;
-
-pub const TABLE: &str = "jolt";
-
-/// The packet mark that asks postrouting to masquerade a DNATed packet
-/// whose source would not get the reply back otherwise: the node itself
-/// (127.0.0.0/8) or a container on the same bridge (hairpin).
-pub const MASQUERADE_MARK: u32 = 0x2000;
+use super::nft::{
+    chain, cmd, concat, ct, dnat, dport, eq, field, ip, l4proto_is, matches, meta_mark, prefix,
+    proto_and_port, rule, set_mark, table, vmap,
+};
+use super::{ContainerRules, MASQUERADE_MARK, TABLE};
+use crate::network::ipam::Subnet;
+use crate::network::ports::PortMapping;
 
 /// The base chains: name, type, hook, priority.
 const CHAINS: [(&str, NfChainType, NfHook, i32); 4] = [
@@ -70,147 +52,6 @@ const MAPS: [(&str, &[&str]); 4] = [
     (FROM_CONTAINER, &["ipv4_addr"]),
     (TO_CONTAINER, &["ipv4_addr"]),
 ];
-
-/// What the rules of one container are made from.
-#[derive(Debug, Clone)]
-pub struct ContainerRules<'a> {
-    pub container: &'a str,
-    pub bridge: &'a str,
-    pub address: Ipv4Addr,
-    pub subnet: Subnet,
-    pub ports: &'a [PortMapping],
-}
-
-fn ip(addr: Ipv4Addr) -> Expression<'static> {
-    Expression::String(addr.to_string().into())
-}
-
-fn prefix(subnet: Subnet) -> Expression<'static> {
-    Expression::Named(NamedExpression::Prefix(Prefix {
-        addr: Box::new(ip(subnet.network())),
-        len: subnet.prefix().into(),
-    }))
-}
-
-fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
-    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
-        PayloadField {
-            protocol: protocol.into(),
-            field: name.into(),
-        },
-    )))
-}
-
-fn meta_mark() -> Expression<'static> {
-    Expression::Named(NamedExpression::Meta(Meta { key: MetaKey::Mark }))
-}
-
-fn ct(key: &'static str) -> Expression<'static> {
-    Expression::Named(NamedExpression::CT(CT {
-        key: key.into(),
-        family: None,
-        dir: None,
-    }))
-}
-
-fn matches(
-    left: Expression<'static>,
-    op: Operator,
-    right: Expression<'static>,
-) -> Statement<'static> {
-    Statement::Match(Match { left, right, op })
-}
-
-fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
-    matches(left, Operator::EQ, right)
-}
-
-fn dport(protocol: &'static str, port: u16) -> Statement<'static> {
-    eq(field(protocol, "dport"), Expression::Number(port.into()))
-}
-
-fn set_mark() -> Statement<'static> {
-    Statement::Mangle(Mangle {
-        key: meta_mark(),
-        value: Expression::BinaryOperation(Box::new(BinaryOperation::OR(vec![
-            meta_mark(),
-            Expression::Number(MASQUERADE_MARK),
-        ]))),
-    })
-}
-
-fn dnat(addr: Ipv4Addr, port: u16) -> Statement<'static> {
-    Statement::DNAT(Some(NAT {
-        addr: Some(ip(addr)),
-        family: Some(NATFamily::IP),
-        port: Some(Expression::Number(port.into())),
-        flags: None,
-    }))
-}
-
-fn l4proto_is(protocol: &'static str) -> Statement<'static> {
-    eq(
-        Expression::Named(NamedExpression::Meta(Meta {
-            key: MetaKey::L4proto,
-        })),
-        Expression::String(protocol.into()),
-    )
-}
-
-fn concat(parts: Vec<Expression<'static>>) -> Expression<'static> {
-    Expression::Named(NamedExpression::Concat(parts))
-}
-
-/// `meta l4proto . th dport`.
-fn proto_and_port() -> Vec<Expression<'static>> {
-    vec![
-        Expression::Named(NamedExpression::Meta(Meta {
-            key: MetaKey::L4proto,
-        })),
-        field("th", "dport"),
-    ]
-}
-
-fn vmap(key: Expression<'static>, map: &str) -> Statement<'static> {
-    Statement::VerdictMap(VerdictMap {
-        key,
-        data: Expression::String(format!("@{map}").into()),
-    })
-}
-
-fn rule(chain: &str, comment: Option<&str>, expr: Vec<Statement<'static>>) -> Rule<'static> {
-    Rule {
-        family: NfFamily::INet,
-        table: TABLE.into(),
-        chain: chain.to_string().into(),
-        expr: expr.into(),
-        handle: None,
-        index: None,
-        comment: comment.map(|c| c.to_string().into()),
-    }
-}
-
-fn chain(name: &str) -> Chain<'static> {
-    Chain {
-        family: NfFamily::INet,
-        table: TABLE.into(),
-        name: name.to_string().into(),
-        ..Chain::default()
-    }
-}
-
-fn table() -> Table<'static> {
-    Table {
-        family: NfFamily::INet,
-        name: TABLE.into(),
-        handle: None,
-    }
-}
-
-/// An nft command as JSON.
-fn cmd(c: NfCmd<'static>) -> Value {
-    serde_json::to_value(c).expect("nft commands serialize")
-}
 
 /// The table, its verdict maps and base chains, and the base chains'
 /// fixed rules: every batch starts with these. The adds change nothing
@@ -480,245 +321,10 @@ pub fn teardown_batch(container: &str, address: Ipv4Addr, ports: &[PortMapping])
     json!({ "nftables": out })
 }
 
-fn run(batch: &Value, what: &str) -> Result<(), Error> {
-    helper::apply_ruleset_raw(
-        &batch.to_string(),
-        helper::DEFAULT_NFT,
-        helper::DEFAULT_ARGS,
-    )
-    .map(drop)
-    .map_err(|e| nft_error(what, e))
-}
-
-/// Adds (or, unless `fresh`, replaces) the rules of `c.container`, in one
-/// transaction.
-pub fn apply(c: &ContainerRules, fresh: bool) -> Result<(), Error> {
-    run(
-        &setup_batch(c, fresh),
-        &format!("container {}: adding firewall rules", c.container),
-    )
-}
-
-/// Removes the rules of `container` (at `address`, publishing `ports`),
-/// in one transaction; rules that are not there are not an error.
-pub fn remove(container: &str, address: Ipv4Addr, ports: &[PortMapping]) -> Result<(), Error> {
-    run(
-        &teardown_batch(container, address, ports),
-        &format!("container {container}: deleting firewall rules"),
-    )
-}
-
-fn nft_error(what: &str, e: NftablesError) -> Error {
-    let reason = match e {
-        NftablesError::NftExecution { inner, .. }
-            if inner.kind() == std::io::ErrorKind::NotFound =>
-        {
-            "nft not found (apt-get install nftables)".to_string()
-        }
-        NftablesError::NftFailed { stderr, hint, .. } => {
-            format!("nft failed while {hint}: {}", stderr.trim())
-        }
-        other => other.to_string(),
-    };
-    Error::Firewall {
-        what: what.to_string(),
-        reason,
-    }
-}
-
-/// A rule in the table as `nft -j list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub chain: String,
-    pub handle: u32,
-    pub comment: Option<String>,
-}
-
-/// The rules of `nft -j list table inet jolt` output.
-pub fn parse_listing(json: &str) -> Result<Vec<Listed>, String> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let objects = value["nftables"]
-        .as_array()
-        .ok_or("no \"nftables\" array in nft's output")?;
-    Ok(objects
-        .iter()
-        .filter_map(|o| o.get("rule"))
-        .filter_map(|r| {
-            Some(Listed {
-                chain: r["chain"].as_str()?.to_string(),
-                handle: r["handle"].as_u64()?.try_into().ok()?,
-                comment: r["comment"].as_str().map(str::to_string),
-            })
-        })
-        .collect())
-}
-
-/// The rules of `inet jolt` now; none when the table does not exist.
-pub fn list() -> Result<Vec<Listed>, Error> {
-    let what = "listing nftables table inet jolt";
-    match helper::get_current_ruleset_raw(helper::DEFAULT_NFT, ["list", "table", "inet", TABLE]) {
-        Ok(json) => parse_listing(&json).map_err(|reason| Error::Firewall {
-            what: what.to_string(),
-            reason,
-        }),
-        Err(NftablesError::NftFailed { stderr, .. })
-            if stderr.contains("No such file or directory") =>
-        {
-            Ok(Vec::new())
-        }
-        Err(e) => Err(nft_error(what, e)),
-    }
-}
-
-/// iptables' filter table and FORWARD chain, as iptables-nft makes them.
-const IPTABLES_TABLE: &str = "filter";
-const IPTABLES_FORWARD: &str = "FORWARD";
-
-/// The comment of the rules a network adds to iptables' FORWARD chain.
-pub fn iptables_tag(network: &str) -> String {
-    format!("jolt network {network}")
-}
-
-/// The rules that let a network's traffic through iptables' FORWARD
-/// chain: from the bridge, and to it when established or DNATed.
-pub fn iptables_forward_rules(network: &str, bridge: &str) -> Vec<Rule<'static>> {
-    let tag = iptables_tag(network);
-    let iface = |key| Expression::Named(NamedExpression::Meta(Meta { key }));
-    let bridge = || Expression::String(bridge.to_string().into());
-    let accept = |expr: Vec<Statement<'static>>| Rule {
-        family: NfFamily::IP,
-        table: IPTABLES_TABLE.into(),
-        chain: IPTABLES_FORWARD.into(),
-        expr: expr.into(),
-        handle: None,
-        index: None,
-        comment: Some(tag.clone().into()),
-    };
-    vec![
-        accept(vec![
-            eq(iface(MetaKey::Iifname), bridge()),
-            Statement::Accept(None),
-        ]),
-        accept(vec![
-            eq(iface(MetaKey::Oifname), bridge()),
-            matches(
-                ct("state"),
-                Operator::IN,
-                Expression::List(vec![
-                    Expression::String("established".into()),
-                    Expression::String("related".into()),
-                ]),
-            ),
-            Statement::Accept(None),
-        ]),
-        accept(vec![
-            eq(iface(MetaKey::Oifname), bridge()),
-            matches(
-                ct("status"),
-                Operator::IN,
-                Expression::String("dnat".into()),
-            ),
-            Statement::Accept(None),
-        ]),
-    ]
-}
-
-/// The rules of iptables' FORWARD chain (`table ip filter`, as
-/// iptables-nft makes it); None when there is no such chain.
-fn iptables_forward() -> Result<Option<Vec<Listed>>, Error> {
-    let what = "listing iptables' FORWARD chain (nft table ip filter)";
-    match helper::get_current_ruleset_raw(
-        helper::DEFAULT_NFT,
-        ["list", "chain", "ip", IPTABLES_TABLE, IPTABLES_FORWARD],
-    ) {
-        Ok(json) => parse_listing(&json)
-            .map(Some)
-            .map_err(|reason| Error::Firewall {
-                what: what.to_string(),
-                reason,
-            }),
-        Err(NftablesError::NftFailed { stderr, .. })
-            if stderr.contains("No such file or directory") =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(nft_error(what, e)),
-    }
-}
-
-/// A drop policy (or a final drop rule) in iptables' FORWARD chain would
-/// drop the network's traffic whatever jolt's own table says, since every
-/// base chain must accept a packet. Where that chain exists, inserts at
-/// its top the network's accept rules (tagged with the network's name;
-/// once); elsewhere does nothing. Called when the bridge is made.
-pub fn allow_in_iptables_forward(network: &str, bridge: &str) -> Result<(), Error> {
-    let Some(rules) = iptables_forward()? else {
-        return Ok(());
-    };
-    let tag = iptables_tag(network);
-    if rules
-        .iter()
-        .any(|r| r.comment.as_deref() == Some(tag.as_str()))
-    {
-        return Ok(());
-    }
-    // Each insert goes to the top: insert the last first.
-    let cmds: Vec<Value> = iptables_forward_rules(network, bridge)
-        .into_iter()
-        .rev()
-        .map(|r| cmd(NfCmd::Insert(NfListObject::Rule(r))))
-        .collect();
-    run(
-        &json!({ "nftables": cmds }),
-        &format!("network {network}: allowing its traffic in iptables' FORWARD chain"),
-    )
-}
-
-/// Deletes the rules [`allow_in_iptables_forward`] added for `network`,
-/// and nothing else of that chain.
-pub fn remove_from_iptables_forward(network: &str) -> Result<(), Error> {
-    let Some(rules) = iptables_forward()? else {
-        return Ok(());
-    };
-    let tag = iptables_tag(network);
-    let cmds: Vec<Value> = rules
-        .iter()
-        .filter(|r| r.comment.as_deref() == Some(tag.as_str()))
-        .map(|r| {
-            cmd(NfCmd::Delete(NfListObject::Rule(Rule {
-                family: NfFamily::IP,
-                table: IPTABLES_TABLE.into(),
-                chain: r.chain.clone().into(),
-                handle: Some(r.handle),
-                ..Rule::default()
-            })))
-        })
-        .collect();
-    if cmds.is_empty() {
-        return Ok(());
-    }
-    run(
-        &json!({ "nftables": cmds }),
-        &format!("network {network}: deleting its rules from iptables' FORWARD chain"),
-    )
-}
-
-/// Deletes the table when no container has a rule in it (after the last
-/// network is removed).
-pub fn remove_table_if_unused() -> Result<(), Error> {
-    if list()?.iter().any(|r| r.comment.is_some()) {
-        return Ok(());
-    }
-    let batch = json!({ "nftables": [
-        cmd(NfCmd::Add(NfListObject::Table(table()))),
-        cmd(NfCmd::Delete(NfListObject::Table(table()))),
-    ]});
-    run(&batch, "deleting nftables table inet jolt")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::firewall::parse_listing;
 
     fn rules_of(ports: &[PortMapping]) -> Vec<(String, Vec<Value>)> {
         let c = ContainerRules {
@@ -880,32 +486,6 @@ mod tests {
                                                {"payload": {"protocol": "th", "field": "dport"}}]},
                             "data": "@published"}})
         );
-    }
-
-    #[test]
-    fn iptables_forward_accepts_only_the_bridges_traffic_tagged() {
-        let rules: Vec<Value> = iptables_forward_rules("jolt0", "jolt0")
-            .into_iter()
-            .map(|r| serde_json::to_value(r).unwrap())
-            .collect();
-        assert_eq!(rules.len(), 3);
-        for r in &rules {
-            assert_eq!(
-                (&r["family"], &r["table"], &r["chain"]),
-                (&json!("ip"), &json!("filter"), &json!("FORWARD"))
-            );
-            assert_eq!(r["comment"], "jolt network jolt0");
-            assert_eq!(r["expr"][0]["match"]["right"], "jolt0");
-            assert_eq!(
-                r["expr"].as_array().unwrap().last().unwrap(),
-                &json!({"accept": null})
-            );
-        }
-        assert_eq!(
-            rules[0]["expr"][0]["match"]["left"],
-            json!({"meta": {"key": "iifname"}})
-        );
-        assert_eq!(rules[2]["expr"][1]["match"]["right"], "dnat");
     }
 
     #[test]
