@@ -170,3 +170,57 @@ fn teardown_works_after_the_table_was_deleted() {
     world.net.teardown(&second).unwrap();
     world.assert_unwired(&second);
 }
+
+/// Setups running at once (each with its own lock file handle, as
+/// separate joltd requests or processes would have) get distinct
+/// addresses and all work; a static address is honoured.
+#[test]
+fn concurrent_setups_get_distinct_addresses() {
+    let Some(world) = World::new("10.123.15.0/24") else {
+        return;
+    };
+    let fixed = world.jolt.id("fixed");
+    let att = world
+        .net
+        .setup(&Request::new(&fixed).address("10.123.15.200".parse().unwrap()))
+        .unwrap();
+    assert_eq!(att.address.to_string(), "10.123.15.200");
+
+    let ids: Vec<String> = (0..6).map(|i| world.jolt.id(&format!("many{i}"))).collect();
+    let config = world.net.config().clone();
+    let addresses: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let net = Network::new(config.clone()).unwrap();
+                s.spawn(move || {
+                    let req = Request::new(id).port(PortMapping::tcp(9000 + i as u16, 80));
+                    net.setup(&req).unwrap().address
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut distinct = addresses.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "an address was handed out twice: {addresses:?}"
+    );
+    assert!(!addresses.contains(&att.address));
+    assert_eq!(world.net.leases().unwrap().len(), ids.len() + 1);
+
+    // Each is wired: a container in the fixed one reaches them all.
+    let (_, web) = world.web("web", &[]);
+    let page = world.eventually("fixed fetching from web", || {
+        world.fetch_from(&att, web.address, 80, "/")
+    });
+    assert_eq!(page, "hello from web\n");
+    for id in ids.iter().chain([&fixed]) {
+        world.net.teardown(id).unwrap();
+        world.assert_unwired(id);
+    }
+}

@@ -154,6 +154,25 @@ fn a_published_udp_port_reaches_the_container() {
         seen.contains(&format!("got ping from {CLIENT_IP}")),
         "the container sees the client's address: {seen}"
     );
+
+    // Teardown forgets the flow too: it would keep steering the client's
+    // datagrams to an address that is gone.
+    let flows = || {
+        std::process::Command::new("nsenter")
+            .arg(format!("--net={}", world.node_path()))
+            .args(["conntrack", "-L", "-p", "udp", "--orig-port-dst", "5353"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap()
+    };
+    assert!(
+        flows().contains("dport=5353"),
+        "the flow is tracked: {}",
+        flows()
+    );
+    world.jolt.force_delete(&id);
+    world.net.teardown(&id).unwrap();
+    assert_eq!(flows(), "", "no UDP flow of port 5353 is left");
 }
 
 /// A drop policy in iptables' FORWARD chain (as Docker leaves a host),
