@@ -4,7 +4,8 @@
 //! `jolt` containers into it through the library, and checks with real
 //! TCP and UDP traffic what a user would see, then that nothing is left.
 //! No packet leaves the namespaces the test made. Without root, a static
-//! busybox, nftables or conntrack, the tests skip, saying why.
+//! busybox, nftables or conntrack (or, for the UDP test, a static C
+//! compiler for its echo server), the tests skip, saying why.
 
 #[path = "network/bad_input.rs"]
 mod bad_input;

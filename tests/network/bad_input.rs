@@ -6,11 +6,6 @@ use jolt_agent::network::{Network, NetworkConfig, PortMapping, Request};
 
 use crate::world::World;
 
-#[track_caller]
-fn assert_nothing_made(world: &World, id: &str) {
-    world.assert_unwired(id);
-}
-
 #[test]
 fn a_port_published_by_another_container_is_refused() {
     let Some(world) = World::new("10.123.20.0/24") else {
@@ -32,7 +27,7 @@ fn a_port_published_by_another_container_is_refused() {
         err.to_string(),
         format!("container {second}: port 8080:8000/tcp is already published by container {first}")
     );
-    assert_nothing_made(&world, &second);
+    world.assert_unwired(&second);
     assert_eq!(world.rule_comments(), rules, "the rule set is unchanged");
 }
 
@@ -61,7 +56,7 @@ fn bad_ports_and_protocols_are_refused() {
         err.to_string(),
         format!("container {id}: port mapping 8080:0/tcp: ports must be 1-65535")
     );
-    assert_nothing_made(&world, &id);
+    world.assert_unwired(&id);
     assert!(!world.has_link(&world.net.config().bridge));
 }
 
@@ -89,7 +84,7 @@ fn a_subnet_that_overlaps_a_route_is_refused() {
             "network {name}: subnet 10.125.0.0/16 overlaps route 10.125.7.0/24 on lan0; pick another subnet"
         )
     );
-    assert_nothing_made(&world, &id);
+    world.assert_unwired(&id);
     assert!(
         !world.has_link(&world.net.config().bridge),
         "no bridge made"

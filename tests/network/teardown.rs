@@ -146,12 +146,9 @@ fn teardown_works_after_the_table_was_deleted() {
         .net
         .setup(&Request::new(&first).port(PortMapping::tcp(8080, 80)))
         .unwrap();
-    let flushed = std::process::Command::new("nsenter")
-        .arg(format!("--net={}", world.node_path()))
-        .args(["nft", "delete", "table", "inet", "jolt"])
-        .status()
+    world
+        .node_nft(&["delete", "table", "inet", "jolt"])
         .unwrap();
-    assert!(flushed.success());
     let second = world.jolt.id("second");
     world
         .net

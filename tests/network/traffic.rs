@@ -183,16 +183,16 @@ fn an_iptables_forward_drop_policy_does_not_block_the_network() {
     let Some(mut world) = World::new("10.123.5.0/24") else {
         return;
     };
-    world.node_nft("add table ip filter").unwrap();
+    world.node_nft(&["add table ip filter"]).unwrap();
     world
-        .node_nft(
+        .node_nft(&[
             "add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }",
-        )
+        ])
         .unwrap();
     world
-        .node_nft(
+        .node_nft(&[
             "add rule ip filter FORWARD iifname \"uplink\" counter comment \"someone else's\"",
-        )
+        ])
         .unwrap();
     world.client_server(8000);
     let (id, web) = world.web("web", &[PortMapping::tcp(8080, 80)]);
@@ -210,7 +210,7 @@ fn an_iptables_forward_drop_policy_does_not_block_the_network() {
     world.jolt.force_delete(&id);
     world.net.teardown(&id).unwrap();
     world.net.remove().unwrap();
-    let chain = world.node_nft("list chain ip filter FORWARD").unwrap();
+    let chain = world.node_nft(&["list chain ip filter FORWARD"]).unwrap();
     assert!(chain.contains("policy drop"), "{chain}");
     assert!(chain.contains("someone else's"), "{chain}");
     assert!(!chain.contains("jolt"), "jolt's rules are gone:\n{chain}");

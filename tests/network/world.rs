@@ -364,11 +364,7 @@ impl World {
     /// container IDs (the table's fixed rules have none); empty when there
     /// is no table.
     pub fn rule_comments(&self) -> Vec<String> {
-        let Ok(json) = output(
-            Command::new("nsenter")
-                .arg(format!("--net={}", self.node.path()))
-                .args(["nft", "-j", "list", "table", "inet", "jolt"]),
-        ) else {
+        let Ok(json) = self.node_nft(&["-j", "list", "table", "inet", "jolt"]) else {
             return Vec::new();
         };
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -381,23 +377,19 @@ impl World {
             .collect()
     }
 
-    /// `nft COMMAND` in the node (one argument: nft parses it).
-    pub fn node_nft(&self, command: &str) -> Result<String, String> {
+    /// `nft ARGS` in the node: Ok(stdout) or Err(why).
+    pub fn node_nft(&self, args: &[&str]) -> Result<String, String> {
         output(
             Command::new("nsenter")
                 .arg(format!("--net={}", self.node.path()))
-                .args(["nft", command]),
+                .arg("nft")
+                .args(args),
         )
     }
 
     /// Whether the node has `inet jolt` at all.
     pub fn has_table(&self) -> bool {
-        output(
-            Command::new("nsenter")
-                .arg(format!("--net={}", self.node.path()))
-                .args(["nft", "list", "table", "inet", "jolt"]),
-        )
-        .is_ok()
+        self.node_nft(&["list", "table", "inet", "jolt"]).is_ok()
     }
 
     /// Whether the node has a link named `name`.
@@ -429,12 +421,9 @@ impl World {
             !comments.iter().any(|c| c == id),
             "rules of {id} are still in inet jolt: {comments:?}"
         );
-        let table = output(
-            Command::new("nsenter")
-                .arg(format!("--net={}", self.node.path()))
-                .args(["nft", "list", "table", "inet", "jolt"]),
-        )
-        .unwrap_or_default();
+        let table = self
+            .node_nft(&["list", "table", "inet", "jolt"])
+            .unwrap_or_default();
         assert!(
             !table.contains(&format!("{id}.")),
             "a chain or map element of {id} is still in inet jolt:\n{table}"
