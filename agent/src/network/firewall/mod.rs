@@ -1,0 +1,148 @@
+//! firewall: jolt's nftables table, `inet jolt`, in the node's network
+//! namespace: masquerade for traffic leaving a network's subnet, DNAT for
+//! published ports (from other hosts, from the node itself through
+//! localhost, and from containers on the bridge: hairpin), and forward
+//! rules that let exactly that traffic into the container.
+//!
+//! Owns the table and driving `nft` (through the nftables crate, `nft -j`,
+//! in whatever namespace the calling thread is in): every change is one
+//! batch, one transaction, so a half-applied rule set never exists. What
+//! the batches hold is in `rules` (pure, unit-tested); `iptables` holds the
+//! one exception to "only its own table"; `nft` the JSON vocabulary both
+//! use.
+
+mod iptables;
+mod nft;
+mod rules;
+
+use std::net::Ipv4Addr;
+
+use nftables::helper::{self, NftablesError};
+use nftables::schema::{NfCmd, NfListObject};
+use serde_json::{json, Value};
+
+use super::error::Error;
+use super::ipam::Subnet;
+use super::ports::PortMapping;
+
+pub use iptables::{allow_in_iptables_forward, remove_from_iptables_forward};
+
+pub const TABLE: &str = "jolt";
+
+/// The packet mark that asks postrouting to masquerade a DNATed packet
+/// whose source would not get the reply back otherwise: the node itself
+/// (127.0.0.0/8) or a container on the same bridge (hairpin).
+pub const MASQUERADE_MARK: u32 = 0x2000;
+
+/// What the rules of one container are made from.
+#[derive(Debug, Clone)]
+pub struct ContainerRules<'a> {
+    pub container: &'a str,
+    pub bridge: &'a str,
+    pub address: Ipv4Addr,
+    pub subnet: Subnet,
+    pub ports: &'a [PortMapping],
+}
+
+fn run(batch: &Value, what: &str) -> Result<(), Error> {
+    helper::apply_ruleset_raw(
+        &batch.to_string(),
+        helper::DEFAULT_NFT,
+        helper::DEFAULT_ARGS,
+    )
+    .map(drop)
+    .map_err(|e| nft_error(what, e))
+}
+
+/// Adds (or, unless `fresh`, replaces) the rules of `c.container`, in one
+/// transaction.
+pub fn apply(c: &ContainerRules, fresh: bool) -> Result<(), Error> {
+    run(
+        &rules::setup_batch(c, fresh),
+        &format!("container {}: adding firewall rules", c.container),
+    )
+}
+
+/// Removes the rules of `container` (at `address`, publishing `ports`),
+/// in one transaction; rules that are not there are not an error.
+pub fn remove(container: &str, address: Ipv4Addr, ports: &[PortMapping]) -> Result<(), Error> {
+    run(
+        &rules::teardown_batch(container, address, ports),
+        &format!("container {container}: deleting firewall rules"),
+    )
+}
+
+fn nft_error(what: &str, e: NftablesError) -> Error {
+    let reason = match e {
+        NftablesError::NftExecution { inner, .. }
+            if inner.kind() == std::io::ErrorKind::NotFound =>
+        {
+            "nft not found (apt-get install nftables)".to_string()
+        }
+        NftablesError::NftFailed { stderr, hint, .. } => {
+            format!("nft failed while {hint}: {}", stderr.trim())
+        }
+        other => other.to_string(),
+    };
+    Error::Firewall {
+        what: what.to_string(),
+        reason,
+    }
+}
+
+/// A rule in the table as `nft -j list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub chain: String,
+    pub handle: u32,
+    pub comment: Option<String>,
+}
+
+/// The rules of `nft -j list table inet jolt` output.
+pub fn parse_listing(json: &str) -> Result<Vec<Listed>, String> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let objects = value["nftables"]
+        .as_array()
+        .ok_or("no \"nftables\" array in nft's output")?;
+    Ok(objects
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter_map(|r| {
+            Some(Listed {
+                chain: r["chain"].as_str()?.to_string(),
+                handle: r["handle"].as_u64()?.try_into().ok()?,
+                comment: r["comment"].as_str().map(str::to_string),
+            })
+        })
+        .collect())
+}
+
+/// The rules of `inet jolt` now; none when the table does not exist.
+pub fn list() -> Result<Vec<Listed>, Error> {
+    let what = "listing nftables table inet jolt";
+    match helper::get_current_ruleset_raw(helper::DEFAULT_NFT, ["list", "table", "inet", TABLE]) {
+        Ok(json) => parse_listing(&json).map_err(|reason| Error::Firewall {
+            what: what.to_string(),
+            reason,
+        }),
+        Err(NftablesError::NftFailed { stderr, .. })
+            if stderr.contains("No such file or directory") =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(nft_error(what, e)),
+    }
+}
+
+/// Deletes the table when no container has a rule in it (after the last
+/// network is removed).
+pub fn remove_table_if_unused() -> Result<(), Error> {
+    if list()?.iter().any(|r| r.comment.is_some()) {
+        return Ok(());
+    }
+    let batch = json!({ "nftables": [
+        nft::cmd(NfCmd::Add(NfListObject::Table(nft::table()))),
+        nft::cmd(NfCmd::Delete(NfListObject::Table(nft::table()))),
+    ]});
+    run(&batch, "deleting nftables table inet jolt")
+}
