@@ -294,7 +294,7 @@ fn set_domainname(name: &str) -> nix::Result<()> {
 /// Makes a pseudo-terminal in the container's devpts, sends its master over
 /// the console socket (SCM_RIGHTS) and makes the slave our controlling
 /// terminal and stdio.
-fn setup_console(sock: &UnixStream) -> Result<(), String> {
+pub(crate) fn setup_console(sock: &UnixStream) -> Result<(), String> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     let name = nix::unistd::ttyname(&pty.slave).unwrap_or_else(|_| Path::new("/dev/pts/?").into());
