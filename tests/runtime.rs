@@ -8,10 +8,14 @@
 mod bad_input;
 #[path = "runtime/cgroups.rs"]
 mod cgroups;
+#[path = "runtime/exec.rs"]
+mod exec;
 #[path = "runtime/hooks.rs"]
 mod hooks;
 #[path = "runtime/lifecycle.rs"]
 mod lifecycle;
+#[path = "runtime/manage.rs"]
+mod manage;
 #[path = "runtime/namespaces.rs"]
 mod namespaces;
 #[path = "runtime/process.rs"]
