@@ -10,6 +10,8 @@ mod bad_input;
 mod cgroups;
 #[path = "runtime/exec.rs"]
 mod exec;
+#[path = "runtime/hardening.rs"]
+mod hardening;
 #[path = "runtime/hooks.rs"]
 mod hooks;
 #[path = "runtime/lifecycle.rs"]

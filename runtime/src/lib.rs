@@ -18,6 +18,7 @@ mod init;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod sealed;
 pub mod signal;
 pub mod spec;
 pub mod state;

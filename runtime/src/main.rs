@@ -65,6 +65,12 @@ fn dispatch(cli: &Cli) -> Result<u8> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup: jolt does not support systemd cgroup management yet; drop the flag to use cgroupfs");
     }
+    if matches!(
+        cli.command,
+        Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
+    ) {
+        jolt_runtime::sealed::reexec()?;
+    }
     let root = Root::new(&cli.root);
     let Some(command) = &cli.command else {
         bail!("no command given: see jolt --help");
