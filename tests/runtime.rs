@@ -8,6 +8,8 @@
 mod bad_input;
 #[path = "runtime/cgroups.rs"]
 mod cgroups;
+#[path = "runtime/containerd.rs"]
+mod containerd;
 #[path = "runtime/exec.rs"]
 mod exec;
 #[path = "runtime/hardening.rs"]

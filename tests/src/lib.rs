@@ -14,6 +14,7 @@
 pub mod bundle;
 pub mod console;
 pub mod host;
+pub mod image;
 pub mod runner;
 
 use std::fmt::Display;
