@@ -22,6 +22,8 @@ mod lifecycle;
 mod manage;
 #[path = "runtime/namespaces.rs"]
 mod namespaces;
+#[path = "runtime/podman.rs"]
+mod podman;
 #[path = "runtime/process.rs"]
 mod process;
 #[path = "runtime/rootfs.rs"]
