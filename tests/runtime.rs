@@ -28,6 +28,8 @@ mod podman;
 mod process;
 #[path = "runtime/rootfs.rs"]
 mod rootfs;
+#[path = "runtime/seccomp.rs"]
+mod seccomp;
 #[path = "runtime/spec.rs"]
 mod spec;
 #[path = "runtime/terminal.rs"]

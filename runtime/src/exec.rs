@@ -215,13 +215,15 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
     let intermediate = match unsafe { fork() }.map_err(sys("fork"))? {
         ForkResult::Child => {
             drop(parent);
-            let code = match run_intermediate(&child, &dirs, &joins, console.as_ref(), opts) {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = child.send(&Message::Error(e));
-                    1
-                }
-            };
+            let seccomp = linux.seccomp().as_ref();
+            let code =
+                match run_intermediate(&child, &dirs, &joins, console.as_ref(), seccomp, opts) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        let _ = child.send(&Message::Error(e));
+                        1
+                    }
+                };
             // SAFETY: _exit skips destructors that belong to the parent.
             unsafe { libc::_exit(code) }
         }
@@ -287,6 +289,7 @@ fn run_intermediate(
     dirs: &[(String, PathBuf)],
     joins: &[(nix::sched::CloneFlags, PathBuf, std::fs::File)],
     console: Option<&UnixStream>,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
     opts: &ExecOptions,
 ) -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))?;
@@ -295,7 +298,7 @@ fn run_intermediate(
     // SAFETY: single-threaded, as above.
     match unsafe { fork() }.map_err(|e| format!("fork the process: {e}"))? {
         ForkResult::Child => {
-            let err = match run_process(console, opts) {
+            let err = match run_process(console, seccomp, opts) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -312,6 +315,7 @@ fn run_intermediate(
 /// In the new process, inside the container: sets itself up and execs.
 fn run_process(
     console: Option<&UnixStream>,
+    seccomp_filter: Option<&oci_spec::runtime::LinuxSeccomp>,
     opts: &ExecOptions,
 ) -> Result<std::convert::Infallible, String> {
     let p = &opts.process;
@@ -336,6 +340,16 @@ fn run_process(
     .map_err(|e| format!("process.cwd {}: {}", p.cwd().display(), e.desc()))?;
     process::chdir(&cwd, p).map_err(|e| e.to_string())?;
     drop(cwd);
+    // The container's filter applies to every process in it, loaded as
+    // the init loads it (see seccomp).
+    let filter = seccomp_filter
+        .map(crate::seccomp::compile)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if let (Some(filter), false) = (&filter, nnp) {
+        crate::seccomp::load(filter).map_err(|e| e.to_string())?;
+    }
     process::set_user_and_caps(p).map_err(|e| e.to_string())?;
     process::set_no_new_privs(p).map_err(|e| e.to_string())?;
     let args0 = p.args().as_ref().expect("checked")[0].as_str();
@@ -343,6 +357,9 @@ fn run_process(
     let program = process::find_program(args0, &env).map_err(|e| e.to_string())?;
     process::close_fds_on_exec(opts.preserve_fds).map_err(|e| e.to_string())?;
     process::set_umask(p);
+    if let (Some(filter), true) = (&filter, nnp) {
+        crate::seccomp::load(filter).map_err(|e| e.to_string())?;
+    }
     Err(process::exec(&program, p).to_string())
 }
 

@@ -26,6 +26,7 @@ use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, Plan};
 use crate::process;
 use crate::rootfs::{self, Rootfs};
+use crate::seccomp;
 use crate::spec::Bundle;
 use crate::state::EXEC_FIFO;
 use crate::syscall::Linux;
@@ -234,6 +235,17 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     process::set_rlimits(proc_).map_err(before)?;
     process::chdir(&cwd, proc_).map_err(before)?;
     process::chown_stdio(proc_).map_err(before)?;
+    let filter = linux
+        .seccomp()
+        .as_ref()
+        .map(seccomp::compile)
+        .transpose()
+        .map_err(before)?;
+    let nnp = proc_.no_new_privileges().unwrap_or(false);
+    // Without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop.
+    if let (Some(filter), false) = (&filter, nnp) {
+        seccomp::load(filter).map_err(before)?;
+    }
     process::set_user_and_caps(proc_).map_err(before)?;
     process::set_no_new_privs(proc_).map_err(before)?;
     let args0 = proc_.args().as_ref().expect("validated")[0].as_str();
@@ -254,7 +266,11 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
         state.as_bytes(),
     ) {
         Err(e) => e.to_string(),
-        Ok(()) => process::exec(&program, proc_).to_string(),
+        // With no_new_privs, as close to exec as possible.
+        Ok(()) => match filter.as_ref().filter(|_| nnp).map(seccomp::load) {
+            Some(Err(e)) => e.to_string(),
+            _ => process::exec(&program, proc_).to_string(),
+        },
     };
     let _ = nix::unistd::write(&fifo, failure.as_bytes());
     Err(Failure::AfterReady(failure))

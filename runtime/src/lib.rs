@@ -19,6 +19,7 @@ pub mod namespaces;
 pub mod process;
 pub mod rootfs;
 pub mod sealed;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;

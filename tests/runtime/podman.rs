@@ -2,13 +2,10 @@
 //! storage, run root and cgroup parent under the test's temp dir, a
 //! busybox rootfs brought in with `podman import`: `podman run --rm`,
 //! `podman exec` into a detached container, `podman stop`. The same test
-//! runs with runc.
-//!
-//! podman's default spec carries a seccomp profile, which jolt refuses
-//! (seccomp is not implemented yet): these runs pass
-//! `--security-opt seccomp=unconfined`, and a separate check shows the
-//! refusal is a clear error. Its default rlimits exceed this machine's hard
-//! limits (runc fails the same way), hence the `--ulimit` flags.
+//! runs with runc. podman's default seccomp profile is applied (the
+//! process reports filter mode 2). podman's default rlimits exceed this
+//! machine's hard limits (runc fails the same way), hence the `--ulimit`
+//! flags.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,8 +19,6 @@ use jolt_e2e::runner::jolt_bin;
 const RUN_FLAGS: &[&str] = &[
     "--network",
     "none",
-    "--security-opt",
-    "seccomp=unconfined",
     "--ulimit",
     "nofile=4096:4096",
     "--ulimit",
@@ -189,42 +184,4 @@ fn podman_runs_runc_the_same_way() {
         return;
     };
     session_with(&runc, "runc");
-}
-
-#[test]
-fn podmans_default_seccomp_profile_is_refused_clearly() {
-    if !require_root() {
-        return;
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("jolt-e2e-podman-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let Some(podman) = Podman::new(&dir, &jolt_bin(), "seccomp") else {
-        let _ = fs::remove_dir_all(&dir);
-        return;
-    };
-    let tar = image::rootfs_tar(&dir);
-    podman.ok(&["import", tar.to_str().unwrap(), image::NAME]);
-    let out = podman.podman(&[
-        "run",
-        "--rm",
-        "--cgroup-parent",
-        &podman.cgroup_parent,
-        "--network",
-        "none",
-        "--ulimit",
-        "nofile=4096:4096",
-        "--ulimit",
-        "nproc=4096:4096",
-        image::NAME,
-        "true",
-    ]);
-    assert!(!out.ok, "jolt cannot apply seccomp yet: {}", out.stdout);
-    assert!(
-        out.stderr.contains("linux.seccomp") && out.stderr.contains("not supported"),
-        "{}",
-        out.stderr
-    );
 }
