@@ -253,6 +253,12 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     let program = process::find_program(args0, &env).map_err(before)?;
     process::close_fds_on_exec(args.preserve_fds).map_err(before)?;
     process::set_umask(proc_);
+    // With no_new_privs, as late as possible while a failure still reaches
+    // `create` (as runc does): the exec.fifo handshake and the
+    // startContainer hooks then run under the filter.
+    if let (Some(filter), true) = (&filter, nnp) {
+        seccomp::load(filter).map_err(before)?;
+    }
 
     chan.send(&Message::Ready).map_err(before)?;
     let fifo = wait_for_start(args.state_dir).map_err(Failure::AfterReady)?;
@@ -266,11 +272,7 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
         state.as_bytes(),
     ) {
         Err(e) => e.to_string(),
-        // With no_new_privs, as close to exec as possible.
-        Ok(()) => match filter.as_ref().filter(|_| nnp).map(seccomp::load) {
-            Some(Err(e)) => e.to_string(),
-            _ => process::exec(&program, proc_).to_string(),
-        },
+        Ok(()) => process::exec(&program, proc_).to_string(),
     };
     let _ = nix::unistd::write(&fifo, failure.as_bytes());
     Err(Failure::AfterReady(failure))

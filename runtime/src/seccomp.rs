@@ -9,7 +9,9 @@
 //! (all must match), and several conditions on the same argument form one
 //! rule each (any may match). Without no_new_privs loading a filter needs
 //! CAP_SYS_ADMIN, so then it is loaded before the capabilities drop;
-//! otherwise just before exec. SCMP_ACT_NOTIFY (which needs a listener
+//! otherwise as late as a failure can still be reported: in the init just
+//! before it tells `create` it is ready, in an exec'd process just before
+//! exec. SCMP_ACT_NOTIFY (which needs a listener
 //! jolt does not run) is refused. This module does not decide when to load:
 //! `init` and `exec` do.
 

@@ -161,6 +161,17 @@ fn a_deny_by_default_profile_allows_only_what_it_lists() {
 }
 
 #[test]
+fn a_filter_that_denies_what_the_runtime_needs_fails_create_cleanly() {
+    let Some(jolt) = session() else { return };
+    let bundle = jolt
+        .bundle()
+        .with(|c| c["linux"]["seccomp"] = json!({ "defaultAction": "SCMP_ACT_ERRNO" }))
+        .sleeper();
+    let id = jolt.id("seccomp-deny-all");
+    jolt.create_fails(&id, &bundle);
+}
+
+#[test]
 fn notify_is_refused_naming_the_rule() {
     let Some(jolt) = session() else { return };
     let bundle = jolt
