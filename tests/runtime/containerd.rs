@@ -2,7 +2,8 @@
 //! root and state under the test's temp dir, CRI off), a busybox OCI
 //! image imported with `ctr image import`, and the shim
 //! (containerd-shim-runc-v2) running jolt through `ctr --runc-binary`:
-//! `ctr run --rm`, then a detached task that is exec'd into, listed,
+//! `ctr run --rm` (also with containerd's default seccomp profile), then
+//! a detached task that is exec'd into, listed,
 //! paused, resumed, measured, killed and deleted. The same test runs with
 //! runc, so that a failure is jolt's and not the test's.
 
@@ -190,6 +191,21 @@ fn session_with(runtime: &Path, name: &str) {
     ]);
     assert!(out.contains("hello-as-pid-1"), "{out}");
 
+    // containerd's default seccomp profile, as Kubernetes asks for it.
+    let out = ctrd.ok(&[
+        "run",
+        "--rm",
+        "--seccomp",
+        "--runc-binary",
+        bin,
+        &image,
+        "seccomp1",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert!(out.contains("Seccomp:\t2"), "filtered: {out}");
+
     // A detached task.
     ctrd.ok(&[
         "run",
@@ -241,7 +257,7 @@ fn session_with(runtime: &Path, name: &str) {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(state.is_empty(), "runtime state left: {state:?}");
-    for id in ["rm1", "task1"] {
+    for id in ["rm1", "seccomp1", "task1"] {
         let cgroup = format!("/{}/{id}", ctrd.namespace);
         assert!(cgroup_dirs_of(&cgroup).is_empty(), "{cgroup} left");
     }
