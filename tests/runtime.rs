@@ -8,16 +8,28 @@
 mod bad_input;
 #[path = "runtime/cgroups.rs"]
 mod cgroups;
+#[path = "runtime/containerd.rs"]
+mod containerd;
+#[path = "runtime/exec.rs"]
+mod exec;
+#[path = "runtime/hardening.rs"]
+mod hardening;
 #[path = "runtime/hooks.rs"]
 mod hooks;
 #[path = "runtime/lifecycle.rs"]
 mod lifecycle;
+#[path = "runtime/manage.rs"]
+mod manage;
 #[path = "runtime/namespaces.rs"]
 mod namespaces;
+#[path = "runtime/podman.rs"]
+mod podman;
 #[path = "runtime/process.rs"]
 mod process;
 #[path = "runtime/rootfs.rs"]
 mod rootfs;
+#[path = "runtime/seccomp.rs"]
+mod seccomp;
 #[path = "runtime/spec.rs"]
 mod spec;
 #[path = "runtime/terminal.rs"]

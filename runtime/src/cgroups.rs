@@ -351,6 +351,50 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Freezes every process in the cgroup (`jolt pause`): freezer.state on
+    /// v1, cgroup.freeze on v2. Waits (bounded) until v1 reports FROZEN.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        let freezer = self.freezer()?;
+        freezer.freeze().map_err(|e| self.fs_error("freeze", e))?;
+        self.wait_frozen(freezer);
+        Ok(())
+    }
+
+    /// Thaws the cgroup (`jolt resume`).
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.freezer()?.thaw().map_err(|e| self.fs_error("thaw", e))
+    }
+
+    fn freezer(&self) -> Result<&FreezerController, CgroupError> {
+        self.cgroup
+            .controller_of::<FreezerController>()
+            .filter(|f| f.exists())
+            .ok_or_else(|| CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: "freezer".into(),
+                detail: "the freezer controller is not available here".into(),
+            })
+    }
+
+    /// Applies `resources` to the live cgroup (`jolt update`) with the
+    /// checks `create` makes. Device rules are left as they are, as runc
+    /// leaves them.
+    pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let mut resources = resources.clone();
+        resources.set_devices(None);
+        let (rest, _) = prepare(&self.path, &resources, self.cgroup.v2())?;
+        self.check_controllers(&rest, false)?;
+        self.apply(Some(&rest), &Devices::None)
+    }
+
+    /// The cgroup's counters (cpu, memory, pids, blkio, hugetlb), as
+    /// cgroups-rs reads them; what a controller lacks is zero or None.
+    pub fn stats(&self) -> Result<cgroups_rs::stats::CgroupStats, CgroupError> {
+        let manager = FsManager::new(&self.path)
+            .map_err(|e| self.manager_error("read /proc/self/cgroup", e))?;
+        Ok(manager.stats())
+    }
+
     /// Makes the cgroup's directories in every hierarchy. Another container
     /// leaving `/jolt` may remove an empty parent while we make it and the
     /// leaf in it; once the leaf exists the parent is busy, so a few retries

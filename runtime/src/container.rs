@@ -46,6 +46,8 @@ pub enum Error {
     Init { id: String, msg: String },
     #[error("container not running")]
     NotRunning,
+    #[error("container not paused")]
+    NotPaused,
     #[error("cannot delete container {0} that is not stopped: {1}")]
     NotStopped(String, Status),
     /// runc's wording ("cannot start an already running container").
@@ -411,6 +413,12 @@ pub fn start(root: &Root, id: &str) -> Result<(), Error> {
                 "a container that has stopped",
             ))
         }
+        Status::Paused => {
+            return Err(Error::CannotStart(
+                id.into(),
+                "an already running container",
+            ))
+        }
         Status::Creating => {
             return Err(Error::CannotStart(
                 id.into(),
@@ -543,6 +551,15 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
             }
             stop(&record)?;
         }
+        Status::Paused => {
+            if !force {
+                return Err(Error::NotStopped(id.into(), Status::Paused));
+            }
+            // A frozen process acts on SIGKILL only once thawed: signal_all
+            // kills the whole cgroup and thaws it.
+            Cgroup::open(&record.cgroup_path)?.signal_all(libc::SIGKILL)?;
+            stop(&record)?;
+        }
     }
     tracing::debug!("{id}: init is gone");
     Cgroup::open(&record.cgroup_path)?.destroy()?;
@@ -590,9 +607,27 @@ fn stop(record: &Record) -> Result<(), Error> {
 /// the exit status for jolt to exit with (128+N for a signal N, as a shell
 /// reports it).
 pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
+    // Become the init's parent once the intermediate exits.
+    let signals = forward_signals()?;
+    state::validate_id(id)?;
+    let bundle = spec::load(&opts.bundle)?;
+    let terminal = opts.console_socket.is_none()
+        && bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+    run_bundle(root, id, opts, bundle, terminal, signals)
+}
+
+/// For a foreground `run` or `exec`: makes jolt the subreaper of what it
+/// starts (the intermediate exits before its child) and blocks every
+/// signal jolt forwards, returning a signalfd that receives them (and
+/// SIGCHLD). Children unblock their signals themselves.
+pub(crate) fn forward_signals() -> Result<nix::sys::signalfd::SignalFd, Error> {
     use nix::sys::signal::SigSet;
     use nix::sys::signalfd::{SfdFlags, SignalFd};
-    // Become the init's parent once the intermediate exits.
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("PR_SET_CHILD_SUBREAPER"))?;
     let mut forwarded = SigSet::all();
     for s in [
@@ -606,18 +641,18 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
         forwarded.remove(s);
     }
     forwarded.thread_block().map_err(sys("sigprocmask"))?;
-    let signals = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(sys("signalfd"))?;
+    SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| sys("signalfd")(e).into())
+}
 
-    state::validate_id(id)?;
-    let bundle = spec::load(&opts.bundle)?;
-    let terminal = opts.console_socket.is_none()
-        && bundle
-            .spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.terminal())
-            .unwrap_or(false);
+fn run_bundle(
+    root: &Root,
+    id: &str,
+    opts: &CreateOptions,
+    bundle: spec::Bundle,
+    terminal: bool,
+    signals: nix::sys::signalfd::SignalFd,
+) -> Result<i32, Error> {
     let (pid, master) = if terminal {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::Init {
             id: id.into(),
@@ -658,7 +693,7 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
 
 /// Forwards signals to the init and copies the terminal until the init
 /// exits; returns its exit status.
-fn wait_forwarding(
+pub(crate) fn wait_forwarding(
     pid: i32,
     signals: &nix::sys::signalfd::SignalFd,
     master: Option<&OwnedFd>,
@@ -758,6 +793,129 @@ fn reap(init: i32) -> Option<i32> {
             }
             Ok(WaitStatus::StillAlive) | Err(_) => return result,
             Ok(_) => {}
+        }
+    }
+}
+
+/// Freezes every process of a running container (`jolt pause`).
+pub fn pause(root: &Root, id: &str) -> Result<(), Error> {
+    let locked = root.open(id)?;
+    let mut record = locked.load()?;
+    if record.live_status() != Status::Running {
+        return Err(Error::NotRunning);
+    }
+    Cgroup::open(&record.cgroup_path)?.freeze()?;
+    record.status = Status::Paused;
+    locked.save(&record)?;
+    Ok(())
+}
+
+/// Thaws a paused container (`jolt resume`).
+pub fn resume(root: &Root, id: &str) -> Result<(), Error> {
+    let locked = root.open(id)?;
+    let mut record = locked.load()?;
+    if record.live_status() != Status::Paused {
+        return Err(Error::NotPaused);
+    }
+    Cgroup::open(&record.cgroup_path)?.thaw()?;
+    record.status = Status::Running;
+    locked.save(&record)?;
+    Ok(())
+}
+
+/// Changes a live container's cgroup limits (`jolt update`): `patch`, a
+/// LinuxResources JSON object, is merged into the resources the container
+/// has (config.json's, as last updated: only the fields it names change),
+/// and the result is applied and recorded.
+pub fn update(root: &Root, id: &str, patch: &serde_json::Value) -> Result<(), Error> {
+    let locked = root.open(id)?;
+    let mut record = locked.load()?;
+    if record.live_status() == Status::Stopped {
+        return Err(Error::NotRunning);
+    }
+    let mut linux = record.config.linux().clone().unwrap_or_default();
+    let mut merged = serde_json::to_value(linux.resources().clone().unwrap_or_default())
+        .expect("resources serialize");
+    merge(&mut merged, patch);
+    let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(merged)
+        .map_err(|e| Error::Usage(format!("invalid resources: {e}")))?;
+    Cgroup::open(&record.cgroup_path)?.update(&resources)?;
+    linux.set_resources(Some(resources));
+    record.config.set_linux(Some(linux));
+    locked.save(&record)?;
+    Ok(())
+}
+
+/// Merges JSON object `patch` into `into`, key by key, recursively.
+fn merge(into: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (into, patch) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (into, patch) => *into = patch.clone(),
+    }
+}
+
+/// Pids (in jolt's pid namespace) of every process in the container's
+/// cgroup (`jolt ps`).
+pub fn processes(root: &Root, id: &str) -> Result<Vec<i32>, Error> {
+    let record = root.peek(id)?;
+    Ok(Cgroup::open(&record.cgroup_path)?.pids()?)
+}
+
+/// `jolt events --stats`: one stats event, runc's shape. A stopped
+/// container is an error, as with runc.
+pub fn stats_event(root: &Root, id: &str) -> Result<serde_json::Value, Error> {
+    let record = root.peek(id)?;
+    if record.live_status() == Status::Stopped {
+        return Err(Error::Usage(format!(
+            "container with id {id} is not running"
+        )));
+    }
+    let cgroup = Cgroup::open(&record.cgroup_path)?;
+    let data = crate::events::stats(&cgroup)?;
+    Ok(crate::events::event("stats", id, Some(data)))
+}
+
+/// `jolt events`: calls `emit` with a stats event every `interval` and an
+/// oom event whenever the OOM killer strikes, until the container stops.
+pub fn watch_events(
+    root: &Root,
+    id: &str,
+    interval: Duration,
+    mut emit: impl FnMut(&serde_json::Value),
+) -> Result<(), Error> {
+    let record = root.peek(id)?;
+    if record.live_status() == Status::Stopped {
+        return Err(Error::Usage(format!(
+            "container with id {id} is not running"
+        )));
+    }
+    let cgroup = Cgroup::open(&record.cgroup_path)?;
+    let mut ooms = crate::events::oom_kills(&cgroup);
+    let tick = interval
+        .min(Duration::from_millis(200))
+        .max(Duration::from_millis(1));
+    let mut next_stats = Instant::now() + interval;
+    loop {
+        std::thread::sleep(tick);
+        let now = crate::events::oom_kills(&cgroup);
+        if now > ooms {
+            emit(&crate::events::event("oom", id, None));
+            ooms = now;
+        }
+        match root.peek(id) {
+            Ok(r) if r.live_status() != Status::Stopped => {}
+            _ => return Ok(()),
+        }
+        if Instant::now() >= next_stats {
+            match crate::events::stats(&cgroup) {
+                Ok(data) => emit(&crate::events::event("stats", id, Some(data))),
+                Err(e) => tracing::error!("{e}"),
+            }
+            next_stats += interval;
         }
     }
 }

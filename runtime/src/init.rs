@@ -26,6 +26,7 @@ use crate::hooks::{self, HookKind};
 use crate::namespaces::{self, Plan};
 use crate::process;
 use crate::rootfs::{self, Rootfs};
+use crate::seccomp;
 use crate::spec::Bundle;
 use crate::state::EXEC_FIFO;
 use crate::syscall::Linux;
@@ -234,6 +235,17 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     process::set_rlimits(proc_).map_err(before)?;
     process::chdir(&cwd, proc_).map_err(before)?;
     process::chown_stdio(proc_).map_err(before)?;
+    let filter = linux
+        .seccomp()
+        .as_ref()
+        .map(seccomp::compile)
+        .transpose()
+        .map_err(before)?;
+    let nnp = proc_.no_new_privileges().unwrap_or(false);
+    // Without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop.
+    if let (Some(filter), false) = (&filter, nnp) {
+        seccomp::load(filter).map_err(before)?;
+    }
     process::set_user_and_caps(proc_).map_err(before)?;
     process::set_no_new_privs(proc_).map_err(before)?;
     let args0 = proc_.args().as_ref().expect("validated")[0].as_str();
@@ -241,6 +253,12 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     let program = process::find_program(args0, &env).map_err(before)?;
     process::close_fds_on_exec(args.preserve_fds).map_err(before)?;
     process::set_umask(proc_);
+    // With no_new_privs, as late as possible while a failure still reaches
+    // `create` (as runc does): the exec.fifo handshake and the
+    // startContainer hooks then run under the filter.
+    if let (Some(filter), true) = (&filter, nnp) {
+        seccomp::load(filter).map_err(before)?;
+    }
 
     chan.send(&Message::Ready).map_err(before)?;
     let fifo = wait_for_start(args.state_dir).map_err(Failure::AfterReady)?;
@@ -294,7 +312,7 @@ fn set_domainname(name: &str) -> nix::Result<()> {
 /// Makes a pseudo-terminal in the container's devpts, sends its master over
 /// the console socket (SCM_RIGHTS) and makes the slave our controlling
 /// terminal and stdio.
-fn setup_console(sock: &UnixStream) -> Result<(), String> {
+pub(crate) fn setup_console(sock: &UnixStream) -> Result<(), String> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     let name = nix::unistd::ttyname(&pty.slave).unwrap_or_else(|_| Path::new("/dev/pts/?").into());

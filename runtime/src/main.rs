@@ -30,12 +30,20 @@ fn main() -> ExitCode {
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            // runc's exec prefixes its errors and exits 255, which callers
+            // tell apart from the process's own status.
+            let exec = matches!(cli.command, Some(Command::Exec(_)));
+            let e = if exec { e.context("exec failed") } else { e };
             let msg = message(&e);
             if cli.log.is_some() {
                 tracing::error!("{msg}");
             }
             eprintln!("{msg}");
-            ExitCode::FAILURE
+            if exec {
+                ExitCode::from(255)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -57,6 +65,12 @@ fn dispatch(cli: &Cli) -> Result<u8> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup: jolt does not support systemd cgroup management yet; drop the flag to use cgroupfs");
     }
+    if matches!(
+        cli.command,
+        Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
+    ) {
+        jolt_runtime::sealed::reexec()?;
+    }
     let root = Root::new(&cli.root);
     let Some(command) = &cli.command else {
         bail!("no command given: see jolt --help");
@@ -70,6 +84,13 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::List(a) => cli::list::exec(&root, a)?,
         Command::Spec(a) => cli::spec::exec(a)?,
         Command::Run(a) => return Ok(cli::run::exec(&root, a)?.clamp(0, 255) as u8),
+        Command::Exec(a) => return Ok(cli::exec::exec(&root, a)?.clamp(0, 255) as u8),
+        Command::Ps(a) => cli::ps::exec(&root, a)?,
+        Command::Pause(a) => cli::pause::exec(&root, a)?,
+        Command::Resume(a) => cli::resume::exec(&root, a)?,
+        Command::Update(a) => cli::update::exec(&root, a)?,
+        Command::Events(a) => cli::events::exec(&root, a)?,
+        Command::Features => cli::features::exec()?,
     }
     Ok(0)
 }

@@ -103,6 +103,31 @@ pub fn plan(linux: &Linux) -> Plan {
     plan
 }
 
+/// What `jolt exec` joins: every namespace kind config.json names (new or
+/// joined), as the container's init has it at /proc/PID/ns, in joining
+/// order. It creates nothing.
+pub fn of_init(pid: i32, linux: &Linux) -> Plan {
+    let proc_name = |f: CloneFlags| match name(f) {
+        "mount" => "mnt",
+        "network" => "net",
+        other => other,
+    };
+    let mut join: Vec<(CloneFlags, PathBuf)> = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .map(|ns| flag(ns.typ()))
+        .map(|f| (f, PathBuf::from(format!("/proc/{pid}/ns/{}", proc_name(f)))))
+        .collect();
+    join.sort_by_key(|(f, _)| join_rank(*f));
+    join.dedup_by_key(|(f, _)| *f);
+    Plan {
+        join,
+        new_user: false,
+        unshare: CloneFlags::empty(),
+    }
+}
+
 impl Plan {
     /// Whether the container gets a namespace of this kind, new or joined.
     pub fn has(&self, f: CloneFlags) -> bool {

@@ -199,7 +199,6 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
     // A filter or policy that is silently not applied is worse than an
     // error: the user believes the container is confined.
     for (set, field) in [
-        (linux.seccomp().is_some(), "linux.seccomp"),
         (linux.intel_rdt().is_some(), "linux.intelRdt"),
         (linux.memory_policy().is_some(), "linux.memoryPolicy"),
         (linux.personality().is_some(), "linux.personality"),
@@ -209,6 +208,10 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         if set {
             return Err(unsupported(field));
         }
+    }
+    if let Some(seccomp) = linux.seccomp() {
+        crate::seccomp::compile(seccomp)
+            .map_err(|e| invalid(format!("linux.seccomp{}", e.field), e.msg))?;
     }
     let mut seen = HashSet::new();
     let mut new_ns = HashSet::new();
@@ -576,11 +579,20 @@ mod tests {
 
     #[test]
     fn unsupported_features_are_errors_not_no_ops() {
+        let err =
+            spec_with(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"})).unwrap_err();
+        assert!(err.starts_with("linux.intelRdt: is not supported"), "{err}");
         let err = spec_with(|v| {
-            v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO"})
+            v["linux"]["seccomp"] = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+            })
         })
         .unwrap_err();
-        assert!(err.starts_with("linux.seccomp: is not supported"), "{err}");
+        assert!(
+            err.starts_with("linux.seccomp.syscalls[0].action: "),
+            "{err}"
+        );
     }
 
     #[test]

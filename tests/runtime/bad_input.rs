@@ -193,10 +193,7 @@ fn errors_are_logged_as_json_lines() {
 fn unsupported_features_are_refused_by_name() {
     let Some(jolt) = session() else { return };
     let cases = [
-        (
-            "linux.seccomp",
-            json!({ "defaultAction": "SCMP_ACT_ERRNO" }),
-        ),
+        ("linux.intelRdt", json!({ "closID": "jolt-e2e" })),
         ("linux.personality", json!({ "domain": "LINUX" })),
         (
             "process.ioPriority",

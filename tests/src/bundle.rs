@@ -249,7 +249,9 @@ fn applets() -> &'static [String] {
     })
 }
 
-fn build_rootfs(rootfs: &Path) {
+/// Fills `rootfs` with the static busybox, a symlink per applet,
+/// /etc/passwd and /etc/group, and the usual empty directories.
+pub fn build_rootfs(rootfs: &Path) {
     for dir in [
         "bin",
         "sbin",

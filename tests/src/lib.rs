@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod console;
 pub mod feature;
 pub mod host;
+pub mod image;
 pub mod runner;
 
 use std::fmt::Display;

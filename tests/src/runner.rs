@@ -561,6 +561,12 @@ impl Jolt {
         Ok(output)
     }
 
+    /// Tracks container `id`, made from `bundle` by another binary (a copy
+    /// of jolt, say), so that it is torn down like the runner's own.
+    pub fn adopt(&self, id: &str, bundle: &Bundle) {
+        self.track(id, bundle.path().to_path_buf());
+    }
+
     fn track(&self, id: &str, bundle: PathBuf) {
         let mut containers = self.containers.borrow_mut();
         if !containers.iter().any(|c| c.id == id) {

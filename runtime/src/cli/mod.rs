@@ -9,13 +9,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod create;
 pub mod delete;
+pub mod events;
+pub mod exec;
+pub mod features;
 pub mod kill;
 pub mod list;
 pub mod log;
+pub mod pause;
+pub mod ps;
+pub mod resume;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +78,20 @@ pub enum Command {
     List(list::Args),
     /// Write a default config.json
     Spec(spec::Args),
+    /// Run another process in a running container
+    Exec(exec::Args),
+    /// List the processes of a container
+    Ps(ps::Args),
+    /// Freeze every process of a container
+    Pause(pause::Args),
+    /// Thaw a paused container
+    Resume(resume::Args),
+    /// Change a running container's cgroup limits
+    Update(update::Args),
+    /// Print a container's stats and OOM events as JSON
+    Events(events::Args),
+    /// Print what this runtime supports, as JSON
+    Features,
 }
 
 /// The options `create` and `run` share.

@@ -1,0 +1,143 @@
+//! Attacks on the runtime itself, one per hardening item of runc's history
+//! that the other files do not already cover: overwriting the runtime's
+//! binary through /proc/PID/exe of a process it left in the container
+//! (CVE-2019-5736), and inheritable capabilities that the spec did not ask
+//! for.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use jolt_e2e::runner::jolt_bin;
+use jolt_e2e::{line_after, session};
+
+#[test]
+fn attack_overwrite_the_runtime_through_proc_pid_exe() {
+    let Some(jolt) = session() else { return };
+    // A copy of jolt that nothing else runs, so that the attack, if it
+    // worked, would damage only the copy (and no ETXTBSY would stop it).
+    let copy = jolt.host_path("jolt-copy");
+    fs::copy(jolt_bin(), &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    let original = fs::read(&copy).unwrap();
+    let bundle = jolt.bundle().sleeper();
+    let id = jolt.id("exe-overwrite");
+    let run_copy = |args: &[&str]| {
+        // Not piped: the container's init would hold the pipes open.
+        let status = Command::new(&copy)
+            .arg("--root")
+            .arg(jolt.root())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "jolt-copy {args:?}: {status}");
+    };
+
+    // The created container's init is the runtime's code, waiting for
+    // start, in the container's pid namespace: what a process in there
+    // with CAP_SYS_PTRACE (or the host's root) can open as /proc/PID/exe.
+    jolt.adopt(&id, &bundle);
+    run_copy(&["create", "--bundle", bundle.dir(), &id]);
+    let init = jolt.pid(&id);
+    let exe = fs::File::open(format!("/proc/{init}/exe")).unwrap();
+    run_copy(&["start", &id]);
+    jolt.wait_for_status(&id, "running");
+
+    // Once the init has exec'd, nothing executes the file any more: reopen
+    // it for writing through the descriptor and overwrite it.
+    let fd_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&exe));
+    let written = OpenOptions::new()
+        .write(true)
+        .open(&fd_path)
+        .and_then(|mut f| f.write_all(b"#!/bin/sh\necho pwned\n"));
+    assert!(
+        written.is_err(),
+        "the runtime's image could be written through /proc/PID/exe"
+    );
+    assert!(
+        fs::read(&copy).unwrap() == original,
+        "the jolt binary on the host was changed"
+    );
+    // What the init ran from was a sealed copy in memory, not the file.
+    let target = fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&exe)
+    ))
+    .unwrap();
+    assert!(
+        target.to_string_lossy().starts_with("/memfd:"),
+        "{target:?}"
+    );
+
+    jolt.force_delete(&id);
+}
+
+#[test]
+fn the_inheritable_set_is_what_the_spec_says() {
+    let Some(jolt) = session() else { return };
+    // jolt's own inheritable set is not the container's: give jolt one and
+    // check the container starts with the spec's (none in jolt spec's
+    // default), and with what it names when it names one.
+    let bundle = jolt.bundle().sh("grep CapInh: /proc/self/status");
+    let id = jolt.id("inheritable");
+    let out = jolt.run_with(["run", "--bundle", bundle.dir(), &id], |cmd| {
+        // SAFETY: only capget/capset between fork and exec.
+        unsafe { cmd.pre_exec(|| raise_inheritable(21)) };
+    });
+    out.assert_success();
+    assert_eq!(
+        u64::from_str_radix(line_after(&out.stdout, "CapInh:").trim(), 16).unwrap(),
+        0,
+        "{out}"
+    );
+    jolt.assert_clean(&id);
+
+    let bundle = jolt
+        .bundle()
+        .with(|c| c["process"]["capabilities"]["inheritable"] = serde_json::json!(["CAP_KILL"]))
+        .sh("grep CapInh: /proc/self/status");
+    let out = jolt.run_ok("inheritable-kill", &bundle);
+    assert_eq!(
+        u64::from_str_radix(line_after(&out.stdout, "CapInh:").trim(), 16).unwrap(),
+        1 << 5,
+        "CAP_KILL (in the default bounding set) only: {out}"
+    );
+}
+
+/// Adds capability `bit` to this process's inheritable set (root has it
+/// in its permitted set, so no privilege is needed).
+fn raise_inheritable(bit: u32) -> std::io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget/capset with a v3 header and two data structs.
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        data[(bit / 32) as usize].inheritable |= 1 << (bit % 32);
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
