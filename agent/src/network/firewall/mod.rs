@@ -15,7 +15,9 @@ mod iptables;
 mod nft;
 mod rules;
 
+use std::io::Write;
 use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
 
 use nftables::helper::{self, NftablesError};
 use nftables::schema::{NfCmd, NfListObject};
@@ -44,14 +46,43 @@ pub struct ContainerRules<'a> {
     pub ports: &'a [PortMapping],
 }
 
+/// Applies one batch with `nft -j -f -`. Run here rather than through the
+/// nftables crate's helper, which leaves nft's stderr, the reason a batch
+/// was refused, uncaptured.
 fn run(batch: &Value, what: &str) -> Result<(), Error> {
-    helper::apply_ruleset_raw(
-        &batch.to_string(),
-        helper::DEFAULT_NFT,
-        helper::DEFAULT_ARGS,
-    )
-    .map(drop)
-    .map_err(|e| nft_error(what, e))
+    let fail = |reason: String| Error::Firewall {
+        what: what.to_string(),
+        reason,
+    };
+    let mut child = Command::new("nft")
+        .args(["-j", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            fail(if e.kind() == std::io::ErrorKind::NotFound {
+                "nft not found (apt-get install nftables)".to_string()
+            } else {
+                format!("running nft: {e}")
+            })
+        })?;
+    let written = child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(batch.to_string().as_bytes());
+    let out = child
+        .wait_with_output()
+        .map_err(|e| fail(format!("waiting for nft: {e}")))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "nft -j -f - failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    written.map_err(|e| fail(format!("writing the batch to nft: {e}")))
 }
 
 /// Adds (or, unless `fresh`, replaces) the rules of `c.container`, in one
