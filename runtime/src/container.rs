@@ -939,3 +939,31 @@ pub fn list(root: &Root) -> Result<Vec<state::OciState>, Error> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::merge;
+    use serde_json::json;
+
+    #[test]
+    fn update_merges_only_what_it_names() {
+        let mut current = json!({
+            "memory": { "limit": 100, "swap": 200 },
+            "pids": { "limit": 10 },
+            "devices": [{ "allow": false, "access": "rwm" }]
+        });
+        merge(
+            &mut current,
+            &json!({ "memory": { "limit": 150 }, "cpu": { "shares": 512 } }),
+        );
+        assert_eq!(
+            current,
+            json!({
+                "memory": { "limit": 150, "swap": 200 },
+                "pids": { "limit": 10 },
+                "devices": [{ "allow": false, "access": "rwm" }],
+                "cpu": { "shares": 512 }
+            })
+        );
+    }
+}
