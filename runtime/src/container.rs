@@ -219,29 +219,40 @@ fn check_sysctl_namespaces(bundle: &spec::Bundle) -> Result<(), Error> {
 fn check_lsm_labels(bundle: &spec::Bundle) -> Result<(), Error> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("validated");
-    let apparmor_on = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y");
-    let selinux_on = Path::new("/sys/fs/selinux/enforce").exists();
     let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().as_ref());
-    let refuse = |field: &str, lsm: &str| {
-        Err(Error::Spec(SpecError::Invalid {
+    let refused = process_lsm_field(process).or_else(|| {
+        (mount_label.is_some() && selinux_on()).then_some(("linux.mountLabel", "SELinux"))
+    });
+    match refused {
+        Some((field, lsm)) => Err(Error::Spec(SpecError::Invalid {
             path: bundle.dir.join("config.json"),
             invalid: spec::Invalid {
                 field: field.into(),
                 msg: format!("{lsm} is enabled on this host, and jolt cannot apply it yet"),
             },
-        }))
-    };
+        })),
+        None => Ok(()),
+    }
+}
+
+fn selinux_on() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// The field of `process` that names a label jolt would have to apply on
+/// this host (and cannot), and the LSM: for create and for exec.
+pub(crate) fn process_lsm_field(
+    process: &oci_spec::runtime::Process,
+) -> Option<(&'static str, &'static str)> {
+    let apparmor_on = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
     if process.apparmor_profile().is_some() && apparmor_on {
-        return refuse("process.apparmorProfile", "AppArmor");
+        return Some(("process.apparmorProfile", "AppArmor"));
     }
-    if process.selinux_label().is_some() && selinux_on {
-        return refuse("process.selinuxLabel", "SELinux");
+    if process.selinux_label().is_some() && selinux_on() {
+        return Some(("process.selinuxLabel", "SELinux"));
     }
-    if mount_label.is_some() && selinux_on {
-        return refuse("linux.mountLabel", "SELinux");
-    }
-    Ok(())
+    None
 }
 
 /// What create has made so far, to undo on failure.
