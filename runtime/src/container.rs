@@ -1,8 +1,9 @@
 //! container: the lifecycle operations `jolt` offers, as a library.
 //!
-//! create, start, delete and run hold the container's lock for their whole
-//! length; state, list and kill only read state.json, so they never wait
-//! behind a long hook. create either finishes with a container in the
+//! create, start, delete, run, pause, resume and update hold the
+//! container's lock for their whole length; state, list, kill, ps and
+//! events only read state.json, so they never wait behind a long hook
+//! (`exec` lives in its own module and takes no lock either). create either finishes with a container in the
 //! created state or removes everything it made (state dir, cgroup and its
 //! parents under /jolt, processes). The CLI only parses arguments and calls
 //! these.
