@@ -28,6 +28,8 @@ mod podman;
 mod process;
 #[path = "runtime/rootfs.rs"]
 mod rootfs;
+#[path = "runtime/runc_compat.rs"]
+mod runc_compat;
 #[path = "runtime/seccomp.rs"]
 mod seccomp;
 #[path = "runtime/spec.rs"]

@@ -1,8 +1,9 @@
 //! container: the lifecycle operations `jolt` offers, as a library.
 //!
-//! create, start, delete and run hold the container's lock for their whole
-//! length; state, list and kill only read state.json, so they never wait
-//! behind a long hook. create either finishes with a container in the
+//! create, start, delete, run, pause, resume and update hold the
+//! container's lock for their whole length; state, list, kill, ps and
+//! events only read state.json, so they never wait behind a long hook
+//! (`exec` lives in its own module and takes no lock either). create either finishes with a container in the
 //! created state or removes everything it made (state dir, cgroup and its
 //! parents under /jolt, processes). The CLI only parses arguments and calls
 //! these.
@@ -219,29 +220,40 @@ fn check_sysctl_namespaces(bundle: &spec::Bundle) -> Result<(), Error> {
 fn check_lsm_labels(bundle: &spec::Bundle) -> Result<(), Error> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("validated");
-    let apparmor_on = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .is_ok_and(|s| s.trim() == "Y");
-    let selinux_on = Path::new("/sys/fs/selinux/enforce").exists();
     let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().as_ref());
-    let refuse = |field: &str, lsm: &str| {
-        Err(Error::Spec(SpecError::Invalid {
+    let refused = process_lsm_field(process).or_else(|| {
+        (mount_label.is_some() && selinux_on()).then_some(("linux.mountLabel", "SELinux"))
+    });
+    match refused {
+        Some((field, lsm)) => Err(Error::Spec(SpecError::Invalid {
             path: bundle.dir.join("config.json"),
             invalid: spec::Invalid {
                 field: field.into(),
                 msg: format!("{lsm} is enabled on this host, and jolt cannot apply it yet"),
             },
-        }))
-    };
+        })),
+        None => Ok(()),
+    }
+}
+
+fn selinux_on() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// The field of `process` that names a label jolt would have to apply on
+/// this host (and cannot), and the LSM: for create and for exec.
+pub(crate) fn process_lsm_field(
+    process: &oci_spec::runtime::Process,
+) -> Option<(&'static str, &'static str)> {
+    let apparmor_on = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
     if process.apparmor_profile().is_some() && apparmor_on {
-        return refuse("process.apparmorProfile", "AppArmor");
+        return Some(("process.apparmorProfile", "AppArmor"));
     }
-    if process.selinux_label().is_some() && selinux_on {
-        return refuse("process.selinuxLabel", "SELinux");
+    if process.selinux_label().is_some() && selinux_on() {
+        return Some(("process.selinuxLabel", "SELinux"));
     }
-    if mount_label.is_some() && selinux_on {
-        return refuse("linux.mountLabel", "SELinux");
-    }
-    Ok(())
+    None
 }
 
 /// What create has made so far, to undo on failure.
@@ -938,4 +950,32 @@ pub fn list(root: &Root) -> Result<Vec<state::OciState>, Error> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge;
+    use serde_json::json;
+
+    #[test]
+    fn update_merges_only_what_it_names() {
+        let mut current = json!({
+            "memory": { "limit": 100, "swap": 200 },
+            "pids": { "limit": 10 },
+            "devices": [{ "allow": false, "access": "rwm" }]
+        });
+        merge(
+            &mut current,
+            &json!({ "memory": { "limit": 150 }, "cpu": { "shares": 512 } }),
+        );
+        assert_eq!(
+            current,
+            json!({
+                "memory": { "limit": 150, "swap": 200 },
+                "pids": { "limit": 10 },
+                "devices": [{ "allow": false, "access": "rwm" }],
+                "cpu": { "shares": 512 }
+            })
+        );
+    }
 }

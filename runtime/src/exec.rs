@@ -57,6 +57,10 @@ pub struct Flags {
     pub additional_gids: Vec<u32>,
     pub caps: Vec<String>,
     pub no_new_privs: bool,
+    /// `--apparmor`: the process's AppArmor profile.
+    pub apparmor: Option<String>,
+    /// `--process-label`: the process's SELinux label.
+    pub process_label: Option<String>,
 }
 
 /// Reads a process.json (`--process`).
@@ -90,6 +94,12 @@ pub fn process_from_flags(root: &Root, id: &str, flags: &Flags) -> Result<Proces
     p["terminal"] = flags.tty.into();
     if flags.no_new_privs {
         p["noNewPrivileges"] = true.into();
+    }
+    if let Some(profile) = &flags.apparmor {
+        p["apparmorProfile"] = profile.clone().into();
+    }
+    if let Some(label) = &flags.process_label {
+        p["selinuxLabel"] = label.clone().into();
     }
     if let Some(user) = &flags.user {
         let (uid, gid) = parse_user(user)?;
@@ -170,6 +180,11 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
             ))
         }
         _ => {}
+    }
+    if let Some((field, lsm)) = container::process_lsm_field(&opts.process) {
+        return Err(Error::Usage(format!(
+            "{field}: {lsm} is enabled on this host, and jolt cannot apply it yet"
+        )));
     }
     let terminal = opts.process.terminal().unwrap_or(false);
     if terminal && opts.detach && opts.console_socket.is_none() {

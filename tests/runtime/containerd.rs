@@ -3,7 +3,7 @@
 //! image imported with `ctr image import`, and the shim
 //! (containerd-shim-runc-v2) running jolt through `ctr --runc-binary`:
 //! `ctr run --rm` (also with containerd's default seccomp profile), then
-//! a detached task that is exec'd into, listed,
+//! a detached task that is exec'd into (also on a terminal), listed,
 //! paused, resumed, measured, killed and deleted. The same test runs with
 //! runc, so that a failure is jolt's and not the test's.
 
@@ -232,6 +232,26 @@ fn session_with(runtime: &Path, name: &str) {
         "echo in-exec-$(cat /proc/1/comm)",
     ]);
     assert!(out.contains("in-exec-sleep"), "{out}");
+
+    // With a terminal: the shim hands the runtime a console socket. ctr
+    // wants a terminal of its own, so it runs under script(1).
+    let line = format!(
+        "ctr --address {} --namespace {} task exec -t --exec-id tty1 task1 sh -c 'tty; echo on-a-tty'",
+        ctrd.dir.join("containerd.sock").display(),
+        ctrd.namespace
+    );
+    let out = Command::new("timeout")
+        .arg(jolt_e2e::timeout().as_secs().to_string())
+        .args(["script", "-q", "-e", "-c", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        shown.contains("/dev/pts/") && shown.contains("on-a-tty"),
+        "{shown}"
+    );
 
     let ps = ctrd.ok(&["task", "ps", "task1"]);
     assert!(ps.lines().any(|l| l.starts_with(&pid)), "{ps}");

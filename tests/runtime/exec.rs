@@ -186,6 +186,27 @@ fn exec_with_a_terminal_sends_it_to_the_console_socket() {
 }
 
 #[test]
+fn foreground_exec_with_a_tty_copies_the_terminal() {
+    let Some(jolt) = session() else { return };
+    let id = running_sleeper(&jolt, "exec-fg-tty");
+
+    let out = jolt.run_in_pty([
+        "exec",
+        "--tty",
+        &id,
+        "sh",
+        "-c",
+        "tty; echo on-the-tty; exit 5",
+    ]);
+    out.assert_code(5)
+        .assert_stdout_contains("/dev/pts/")
+        .assert_stdout_contains("on-the-tty");
+    assert!(!out.stdout.contains("not a tty"), "{out}");
+
+    jolt.force_delete(&id);
+}
+
+#[test]
 fn foreground_exec_forwards_signals() {
     let Some(jolt) = session() else { return };
     let id = running_sleeper(&jolt, "exec-signal");

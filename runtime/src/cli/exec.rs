@@ -47,6 +47,12 @@ pub struct Args {
     /// Exec even into a paused container
     #[arg(long)]
     pub ignore_paused: bool,
+    /// AppArmor profile (refused where AppArmor is enabled: not applied yet)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux label (refused where SELinux is enabled: not applied yet)
+    #[arg(long)]
+    pub process_label: Option<String>,
     /// Container ID
     pub id: String,
     /// The command and its arguments
@@ -71,6 +77,8 @@ pub fn exec(root: &Root, args: &Args) -> Result<i32> {
                 additional_gids: args.additional_gids.clone(),
                 caps: args.cap.clone(),
                 no_new_privs: args.no_new_privs,
+                apparmor: args.apparmor.clone(),
+                process_label: args.process_label.clone(),
             };
             exec::process_from_flags(root, &args.id, &flags)?
         }
