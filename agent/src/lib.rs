@@ -1,0 +1,16 @@
+//! jolt-agent: `joltd`, the node agent that runs, supervises and re-adopts
+//! containers through the `jolt` runtime, and `chaosctl`, its command line.
+//!
+//! The library holds the daemon's parts (one module per noun of the
+//! domain) and the client chaosctl talks through; the binaries only parse
+//! their command lines and call it.
+
+pub mod api;
+pub mod bundle;
+pub mod client;
+pub mod container;
+pub mod daemon;
+pub mod monitor;
+pub mod oci;
+pub mod store;
+pub mod supervise;
