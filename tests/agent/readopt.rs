@@ -1,0 +1,124 @@
+//! joltd going away: `kill -9` loses nothing, SIGTERM leaves containers
+//! running, and the next joltd re-adopts them all.
+
+use jolt_e2e::{host, timeout, wait_until};
+
+use crate::agent;
+
+/// The numbers of the `tick N` lines, which must run without a gap.
+#[track_caller]
+fn ticks(lines: &[String]) -> Vec<u64> {
+    let n: Vec<u64> = lines
+        .iter()
+        .map(|l| {
+            l.strip_prefix("tick ")
+                .and_then(|n| n.parse().ok())
+                .expect(l)
+        })
+        .collect();
+    for w in n.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "a gap in the log: {n:?}");
+    }
+    n
+}
+
+#[test]
+fn kill_9_of_joltd_loses_no_container_exit_or_log_line() {
+    let Some(mut a) = agent() else { return };
+    let ticker = a.run(&[
+        "--name",
+        "ticker",
+        "--",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+    ]);
+    a.run(&[
+        "--name",
+        "dies",
+        "--restart",
+        "on-failure",
+        "--",
+        "sh",
+        "-c",
+        "echo run; sleep 2; exit 7",
+    ]);
+    let ticker_pid = a.inspect("ticker")["status"]["pid"].as_i64().unwrap() as i32;
+    let dies_pid = a.inspect("dies")["status"]["pid"].as_i64().unwrap() as i32;
+
+    a.kill9();
+    a.ctl(["ps"])
+        .assert_failure()
+        .assert_stderr_contains("cannot reach joltd");
+    // dies exits while joltd is away; ticker goes on.
+    wait_until("dies to exit", timeout(), || {
+        (!host::alive(dies_pid)).then_some(())
+    });
+    assert!(host::alive(ticker_pid));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    a.restart();
+
+    let t = a.inspect("ticker");
+    assert_eq!(t["status"]["state"], "running");
+    assert_eq!(t["status"]["pid"], ticker_pid);
+    let d = a.wait_for("dies", "restarted", |c| {
+        c["status"]["restart_count"] == 1 && c["status"]["state"] == "running"
+    });
+    assert_eq!(d["status"]["last_exit"]["code"], 7);
+    assert_ne!(d["status"]["pid"], dies_pid);
+    wait_until("the second run's line", timeout(), || {
+        (a.logs("dies") == ["run", "run"]).then_some(())
+    });
+    let before = ticks(&a.logs("ticker"));
+    wait_until("more ticks", timeout(), || {
+        (ticks(&a.logs("ticker")).len() > before.len()).then_some(())
+    });
+    assert_eq!(before[0], 0);
+    assert!(a.joltd_log().contains("re-adopted"), "{}", a.joltd_log());
+
+    a.ok(["rm", "-f", "ticker"]);
+    a.assert_gone(&ticker, Some(ticker_pid));
+}
+
+#[test]
+fn sigterm_stops_joltd_and_leaves_containers_running() {
+    let Some(mut a) = agent() else { return };
+    let id = a.run(&["--name", "stays", "--", "sleep", "1000"]);
+    let pid = a.inspect("stays")["status"]["pid"].as_i64().unwrap() as i32;
+    let status = a.terminate();
+    assert!(status.success(), "joltd exits 0 on SIGTERM: {status}");
+    assert!(!a.socket().exists(), "joltd removes its socket");
+    assert!(host::alive(pid), "the container outlives joltd");
+    a.restart();
+    let c = a.inspect("stays");
+    assert_eq!(c["status"]["state"], "running");
+    assert_eq!(c["status"]["pid"], pid);
+    a.ok(["rm", "-f", "stays"]);
+    a.assert_gone(&id, Some(pid));
+}
+
+#[test]
+fn a_corrupt_record_is_reported_and_the_others_are_adopted() {
+    let Some(mut a) = agent() else { return };
+    let good = a.run(&["--name", "good", "--", "sleep", "1000"]);
+    let bad = a.run(&["--name", "bad", "--", "true"]);
+    a.wait_for("bad", "exited", |c| c["status"]["state"] == "exited");
+    a.terminate();
+    let record = a
+        .state_dir()
+        .join("containers")
+        .join(&bad)
+        .join("container.json");
+    std::fs::write(&record, "{\"id\": \"trunc").unwrap();
+    a.restart();
+    assert_eq!(a.inspect("good")["status"]["state"], "running");
+    a.ctl(["inspect", "bad"]).assert_failure();
+    let log = a.joltd_log();
+    assert!(
+        log.contains(&format!("{bad}/container.json: corrupt")),
+        "{log}"
+    );
+    a.ok(["rm", "-f", "good"]);
+    a.assert_gone(&good, None);
+    std::fs::remove_dir_all(a.state_dir().join("containers").join(&bad)).unwrap();
+}
