@@ -241,7 +241,11 @@ async fn handle(req: Request<Incoming>, daemon: Arc<Daemon>) -> Response<Reply> 
                 Ok(r) => r,
                 Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
             };
-            match daemon.run(run).await {
+            // Spawned: a client that hangs up does not cut a run short.
+            match tokio::spawn(async move { daemon.run(run).await })
+                .await
+                .expect("run does not panic")
+            {
                 Ok(r) => reply(StatusCode::CREATED, r),
                 Err(e) => daemon_error(e),
             }
@@ -262,7 +266,9 @@ async fn handle(req: Request<Incoming>, daemon: Arc<Daemon>) -> Response<Reply> 
                 Ok(t) => t,
                 Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
             };
-            match daemon.stop(name, timeout).await {
+            let name = name.to_string();
+            let stop = tokio::spawn(async move { daemon.stop(&name, timeout).await });
+            match stop.await.expect("stop does not panic") {
                 Ok(r) => reply(StatusCode::OK, r),
                 Err(e) => daemon_error(e),
             }
@@ -272,7 +278,9 @@ async fn handle(req: Request<Incoming>, daemon: Arc<Daemon>) -> Response<Reply> 
                 Ok(f) => f,
                 Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
             };
-            match daemon.remove(name, force).await {
+            let name = name.to_string();
+            let remove = tokio::spawn(async move { daemon.remove(&name, force).await });
+            match remove.await.expect("remove does not panic") {
                 Ok(()) => Response::builder()
                     .status(StatusCode::NO_CONTENT)
                     .body(Reply::Full(Full::new(Bytes::new())))

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -361,7 +361,6 @@ impl Daemon {
         if let Err(e) = self.clone().start_run(&entry, &mut rec).await {
             tracing::error!(container = %entry.name, "restart: {e}");
             rec.status.state = State::Exited;
-            rec.status.last_exit = None;
             if let Err(e) = self.store.save(&rec) {
                 tracing::error!(container = %entry.name, "{e}");
             }
@@ -498,10 +497,6 @@ impl Daemon {
             path: self.store.dir(&entry.id).join(LOG_FILE),
             entry,
         })
-    }
-
-    pub fn state_dir(&self) -> &Path {
-        self.store.root()
     }
 }
 

@@ -64,10 +64,6 @@ impl Store {
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Where the embedded bundles' root filesystems live.
     pub fn images(&self) -> PathBuf {
         self.root.join("images")

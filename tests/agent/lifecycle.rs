@@ -152,6 +152,26 @@ fn logs_follow_until_the_container_is_done() {
 }
 
 #[test]
+fn run_without_detach_prints_the_output_and_exits_with_the_status() {
+    let Some(a) = agent() else { return };
+    let out = a.ctl([
+        "run",
+        "--name",
+        "fg",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; echo there >&2; exit 3",
+    ]);
+    out.assert_code(3);
+    assert!(
+        out.stdout.contains("hi\n") && out.stdout.contains("there\n"),
+        "{out}"
+    );
+    assert_eq!(a.inspect("fg")["status"]["last_exit"]["code"], 3);
+}
+
+#[test]
 fn completions_and_help() {
     let Some(a) = agent() else { return };
     let bash = a.ok(["completion", "bash"]);

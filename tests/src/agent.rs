@@ -183,10 +183,10 @@ impl Agent {
         out.stdout
     }
 
-    /// `chaosctl run ARGS`: the new container's ID.
+    /// `chaosctl run -d ARGS`: the new container's ID.
     #[track_caller]
     pub fn run(&self, args: &[&str]) -> String {
-        let mut all = vec!["run"];
+        let mut all = vec!["run", "-d"];
         all.extend_from_slice(args);
         self.ok(all).trim().to_string()
     }

@@ -24,12 +24,7 @@ pub async fn exec(client: &Client, a: &Args) -> Result<()> {
         segment(&a.name),
         a.follow
     );
-    let stdout = std::io::stdout();
-    let mut out = Lines {
-        out: stdout.lock(),
-        partial: Vec::new(),
-        timestamps: a.timestamps,
-    };
+    let mut out = Lines::new(std::io::stdout().lock(), a.timestamps);
     client.stream(&path, &mut out).await?;
     out.flush()?;
     Ok(())
@@ -37,10 +32,20 @@ pub async fn exec(client: &Client, a: &Args) -> Result<()> {
 
 /// Turns the stored `TIME STREAM TEXT` lines into TEXT (or keeps them
 /// whole with --timestamps), whatever the chunks they come in.
-struct Lines<W: Write> {
+pub struct Lines<W: Write> {
     out: W,
     partial: Vec<u8>,
     timestamps: bool,
+}
+
+impl<W: Write> Lines<W> {
+    pub fn new(out: W, timestamps: bool) -> Lines<W> {
+        Lines {
+            out,
+            partial: Vec::new(),
+            timestamps,
+        }
+    }
 }
 
 impl<W: Write> Write for Lines<W> {

@@ -66,16 +66,16 @@ fn main() -> ExitCode {
     let done = runtime.block_on(async {
         match &cli.command {
             Command::Run(a) => run::exec(&client, fmt, a).await,
-            Command::Ps(a) => ps::exec(&client, fmt, a).await,
-            Command::Inspect(a) => inspect::exec(&client, fmt, a).await,
-            Command::Logs(a) => logs::exec(&client, a).await,
-            Command::Stop(a) => stop::exec(&client, fmt, a).await,
-            Command::Rm(a) => rm::exec(&client, a).await,
-            Command::Completion(_) => Ok(()),
+            Command::Ps(a) => ps::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Inspect(a) => inspect::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
+            Command::Stop(a) => stop::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Rm(a) => rm::exec(&client, a).await.map(|()| 0),
+            Command::Completion(_) => Ok(0),
         }
     });
     match done {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("chaosctl: {}", one_line(&e));
             ExitCode::FAILURE

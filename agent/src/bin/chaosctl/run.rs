@@ -5,6 +5,9 @@ use hyper::Method;
 use jolt_agent::client::Client;
 use jolt_agent::container::{parse_labels, parse_memory, Record, RunRequest};
 
+use std::io::Write;
+
+use crate::logs::Lines;
 use crate::output::{self, Format};
 
 /// Run a container from a bundle (or the built-in busybox bundle)
@@ -34,7 +37,9 @@ pub struct Args {
     /// The OCI bundle directory (default: joltd's built-in busybox bundle)
     #[arg(long, short = 'b')]
     bundle: Option<std::path::PathBuf>,
-    /// Return once it runs (the only mode: joltd keeps the logs; see chaosctl logs)
+    /// Return once it runs, printing its ID; without it, chaosctl prints the
+    /// container's output until it is done for good and exits with its
+    /// exit status (interrupting chaosctl leaves the container running)
     #[arg(long, short = 'd')]
     detach: bool,
     /// The command and its arguments (default: the bundle's)
@@ -42,8 +47,8 @@ pub struct Args {
     command: Vec<String>,
 }
 
-pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
-    let _ = a.detach;
+/// Returns the exit status for chaosctl: the container's when attached.
+pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
     let bundle = match &a.bundle {
         Some(b) => Some(std::path::absolute(b).with_context(|| format!("bundle {}", b.display()))?),
         None => None,
@@ -65,9 +70,24 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
     let r: Record = client
         .call(Method::POST, "/v1/containers", Some(&body))
         .await?;
-    match fmt {
-        Format::Json => output::json(&r),
-        Format::Table => println!("{}", r.id),
+    if a.detach {
+        match fmt {
+            Format::Json => output::json(&r),
+            Format::Table => println!("{}", r.id),
+        }
+        return Ok(0);
     }
-    Ok(())
+    let path = format!("/v1/containers/{}/logs?follow=true", r.id);
+    let mut out = Lines::new(std::io::stdout().lock(), false);
+    client.stream(&path, &mut out).await?;
+    out.flush()?;
+    let path = format!("/v1/containers/{}", r.id);
+    let done: Record = client.call(Method::GET, &path, None).await?;
+    if fmt == Format::Json {
+        output::json(&done);
+    }
+    Ok(done
+        .status
+        .last_exit
+        .map_or(0, |x| x.code.clamp(0, 255) as u8))
 }
