@@ -262,8 +262,21 @@ impl Daemon {
             .await
             .expect("spawning does not panic")
             .map_err(failed)?;
-        let pidfd = monitor::pidfd_open(started.monitor_pid)
-            .map_err(|e| failed(format!("pidfd of monitor {}: {e}", started.monitor_pid)))?;
+        let pidfd = match monitor::pidfd_open(started.monitor_pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // The monitor goes on once its stdin closes: take the
+                // container down with it, as nobody could watch it.
+                let jolt = self.cfg.jolt.clone();
+                let id = entry.id.clone();
+                drop(started.ack);
+                let _ = tokio::task::spawn_blocking(move || jolt.delete(&id)).await;
+                return Err(failed(format!(
+                    "pidfd of monitor {}: {e}",
+                    started.monitor_pid
+                )));
+            }
+        };
         drop(started.ack);
         rec.status.state = State::Running;
         rec.status.pid = Some(started.init_pid);

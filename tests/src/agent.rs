@@ -227,6 +227,8 @@ impl Agent {
         if let Some(pid) = pid {
             assert!(!host::alive(pid), "process {pid} is still alive");
         }
+        let monitors = processes_mentioning(&dir);
+        assert!(monitors.is_empty(), "monitors of {id} left: {monitors:?}");
     }
 
     /// The monitors this joltd started that still run (from their pid
@@ -288,6 +290,23 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// Live processes whose command line mentions `path` (a monitor names
+/// its container's directory).
+pub fn processes_mentioning(path: &Path) -> Vec<i32> {
+    let needle = path.to_string_lossy().into_owned();
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) && host::alive(pid) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// Whether `path` is a directory holding nothing.

@@ -69,3 +69,21 @@ impl<W: Write> Write for Lines<W> {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_lose_their_time_and_stream_whatever_the_chunks() {
+        let mut out = Lines::new(Vec::new(), false);
+        let text = b"2026-12-01T00:00:00Z stdout hello world\n2026-12-01T00:00:01Z stderr oops\n";
+        for chunk in text.chunks(7) {
+            out.write_all(chunk).unwrap();
+        }
+        assert_eq!(out.out, b"hello world\noops\n");
+        let mut stamped = Lines::new(Vec::new(), true);
+        stamped.write_all(text).unwrap();
+        assert_eq!(stamped.out, text);
+    }
+}

@@ -87,3 +87,17 @@ pub fn ago(time: Option<&str>) -> String {
         _ => format!("{}d ago", secs / 86400),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(ago(None), "-");
+        assert_eq!(ago(Some("not a time")), "-");
+        let t = SystemTime::now() - std::time::Duration::from_secs(125);
+        let t = humantime::format_rfc3339(t).to_string();
+        assert_eq!(ago(Some(&t)), "2m ago");
+    }
+}
