@@ -40,6 +40,8 @@ use crate::daemon::{Daemon, DaemonError};
 pub const MAX_BODY: usize = 64 * 1024;
 /// How long `stop` waits after SIGTERM unless told.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a shutdown waits for requests under way.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(15);
 /// The longest stop timeout a request may ask for.
 const MAX_STOP_TIMEOUT: u64 = 3600;
 
@@ -79,8 +81,8 @@ pub fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     Ok(listener)
 }
 
-/// Serves connections until `shutdown` resolves; connections in flight
-/// are dropped with the runtime.
+/// Serves connections until `shutdown` resolves, then waits (up to
+/// [`SHUTDOWN_WAIT`]) for the requests that change containers to finish.
 pub async fn serve(
     listener: UnixListener,
     daemon: Arc<Daemon>,
@@ -89,7 +91,11 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => {
+                drop(listener);
+                daemon.quiesce(SHUTDOWN_WAIT).await;
+                return;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     tokio::spawn(connection(stream, daemon.clone()));

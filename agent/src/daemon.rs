@@ -16,7 +16,7 @@ use std::future::Future;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -83,6 +83,17 @@ pub struct Daemon {
     cfg: Config,
     store: Store,
     containers: Mutex<HashMap<String, Arc<Entry>>>,
+    /// Requests that change containers (run, stop, remove) under way.
+    in_flight: AtomicUsize,
+}
+
+/// Counts one request in [`Daemon::in_flight`] while it lives.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Where a container's log is, and how to tell when it is complete.
@@ -112,6 +123,7 @@ impl Daemon {
             cfg,
             store,
             containers: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
         });
         let entries: Vec<_> = records.into_iter().map(Entry::new).collect();
         for e in &entries {
@@ -121,6 +133,25 @@ impl Daemon {
             daemon.clone().adopt(e).await;
         }
         Ok(daemon)
+    }
+
+    fn busy(&self) -> Busy<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Busy(&self.in_flight)
+    }
+
+    /// Waits, at most `limit`, for the run, stop and remove requests under
+    /// way to finish (joltd shutting down lets them complete rather than
+    /// leave a half-made container for the next start to sort out).
+    pub async fn quiesce(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("shutting down with requests still under way");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Entry>>> {
@@ -183,6 +214,7 @@ impl Daemon {
     /// Runs a new container; returns once it runs, or fails having left
     /// nothing behind.
     pub async fn run(self: &Arc<Self>, req: RunRequest) -> Result<Record, DaemonError> {
+        let _busy = self.busy();
         let id = new_id();
         let spec = req.validate(&id)?;
         let name = spec.name.clone();
@@ -406,6 +438,7 @@ impl Daemon {
     /// SIGTERM to the init, SIGKILL to all after `timeout`; the restart
     /// policy no longer applies. Returns once the run ended.
     pub async fn stop(&self, name: &str, timeout: Duration) -> Result<Record, DaemonError> {
+        let _busy = self.busy();
         let entry = self.find(name)?;
         let conflict = |why: &str| DaemonError::Conflict {
             name: entry.name.clone(),
@@ -456,6 +489,7 @@ impl Daemon {
     /// Removes a container that does not run (or, with `force`, kills it
     /// first): its runtime state, its directory with the logs, its record.
     pub async fn remove(&self, name: &str, force: bool) -> Result<(), DaemonError> {
+        let _busy = self.busy();
         let entry = self.find(name)?;
         let state = entry.record.lock().await.status.state;
         match state {

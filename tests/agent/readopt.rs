@@ -1,7 +1,8 @@
 //! joltd going away: `kill -9` loses nothing, SIGTERM leaves containers
 //! running, and the next joltd re-adopts them all.
 
-use jolt_e2e::{host, timeout, wait_until};
+use jolt_e2e::agent::Agent;
+use jolt_e2e::{host, require_root, timeout, wait_until};
 
 use crate::agent;
 
@@ -121,4 +122,57 @@ fn a_corrupt_record_is_reported_and_the_others_are_adopted() {
     a.ok(["rm", "-f", "good"]);
     a.assert_gone(&good, None);
     std::fs::remove_dir_all(a.state_dir().join("containers").join(&bad)).unwrap();
+}
+
+#[test]
+fn joltd_logs_json_lines_when_asked() {
+    if !require_root() {
+        return;
+    }
+    let mut a = Agent::start_with(&["--log-format", "json"]);
+    a.run(&["--name", "noted", "--", "true"]);
+    a.wait_for("noted", "exited", |c| c["status"]["state"] == "exited");
+    assert!(a.terminate().success());
+    let log = a.joltd_log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let said = |msg: &str| lines.iter().any(|l| l["fields"]["message"] == msg);
+    assert!(
+        said("listening") && said("running") && said("exited"),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_lets_a_stop_under_way_finish() {
+    let Some(mut a) = agent() else { return };
+    let id = a.run(&["--name", "slow", "--", "sleep", "1000"]);
+    let pid = a.inspect("slow")["status"]["pid"].as_i64().unwrap() as i32;
+    // sleep as pid 1 ignores SIGTERM: the stop takes its whole timeout.
+    let mut stop = std::process::Command::new(jolt_e2e::agent::chaosctl_bin())
+        .arg("--socket")
+        .arg(a.socket())
+        .args(["stop", "-t", "2", "slow"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("joltd to get the stop", timeout(), || {
+        a.joltd_log()
+            .contains("/v1/containers/slow/stop")
+            .then_some(())
+    });
+    assert!(a.terminate().success());
+    assert!(
+        stop.wait().unwrap().success(),
+        "the stop under way completed"
+    );
+    assert!(!host::alive(pid));
+    a.restart();
+    let c = a.inspect("slow");
+    assert_eq!(c["status"]["state"], "exited");
+    assert_eq!(c["status"]["last_exit"]["code"], 137);
+    a.ok(["rm", "slow"]);
+    a.assert_gone(&id, Some(pid));
 }

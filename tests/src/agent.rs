@@ -38,13 +38,19 @@ pub fn chaosctl_bin() -> PathBuf {
 pub struct Agent {
     dir: TempDir,
     joltd: Option<Child>,
-    starts: u32,
+    /// Flags for joltd beyond the socket, state and root ones.
+    flags: Vec<String>,
 }
 
 impl Agent {
     /// Starts joltd in a fresh temporary directory and waits until its
     /// socket answers.
     pub fn start() -> Agent {
+        Agent::start_with(&["--debug"])
+    }
+
+    /// Starts joltd as [`Agent::start`] does, with `flags` added.
+    pub fn start_with(flags: &[&str]) -> Agent {
         let dir = tempfile::Builder::new()
             .prefix("jolt-agent-e2e.")
             .tempdir()
@@ -54,7 +60,7 @@ impl Agent {
         let mut agent = Agent {
             dir,
             joltd: None,
-            starts: 0,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
         };
         agent.restart();
         agent
@@ -99,14 +105,13 @@ impl Agent {
             .arg(self.runtime_root())
             .arg("--jolt")
             .arg(jolt_bin())
-            .arg("--debug")
+            .args(&self.flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", joltd_bin().display()));
         self.joltd = Some(child);
-        self.starts += 1;
         let socket = self.socket();
         wait_until("joltd's socket", timeout(), || {
             std::os::unix::net::UnixStream::connect(&socket).ok()
