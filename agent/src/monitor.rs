@@ -330,6 +330,7 @@ pub fn spawn(exe: &Path, args: &Args) -> Result<Started, String> {
         .open(&log_path)
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let mut child = Command::new(exe)
+        .current_dir("/")
         .arg("monitor")
         .args(args.to_args())
         .stdin(Stdio::piped())
