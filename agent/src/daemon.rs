@@ -253,9 +253,12 @@ impl Daemon {
         Ok(rec.clone())
     }
 
-    /// The container's directory, bundle and first record.
+    /// The container's directory, first record and bundle (the record
+    /// first: a joltd killed meanwhile finds the container at its next
+    /// start, rather than a directory it cannot read).
     async fn prepare(&self, record: &Record) -> Result<(), DaemonError> {
         let dir = self.store.create_dir(&record.id)?;
+        self.store.save(record)?;
         let (spec, images) = (record.spec.clone(), self.store.images());
         let bundle_dir = dir.join(BUNDLE_DIR);
         tokio::task::spawn_blocking(move || bundle::write(&bundle_dir, &spec, &images))
@@ -265,7 +268,6 @@ impl Daemon {
                 name: record.spec.name.clone(),
                 why: e.to_string(),
             })?;
-        self.store.save(record)?;
         Ok(())
     }
 

@@ -25,7 +25,7 @@ struct Cli {
     #[arg(long, default_value = "/var/lib/jolt")]
     state_dir: PathBuf,
     /// The --root joltd gives jolt (runtime state; tmpfs is best)
-    #[arg(long, default_value = "/run/jolt/joltd")]
+    #[arg(long, default_value = "/run/joltd")]
     runtime_root: PathBuf,
     /// The jolt binary (default: beside joltd, else jolt on PATH)
     #[arg(long)]
