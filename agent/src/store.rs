@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -29,6 +30,8 @@ pub enum StoreError {
         path: PathBuf,
         cause: serde_json::Error,
     },
+    #[error("{}: another joltd uses this state directory", .0.display())]
+    InUse(PathBuf),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -38,15 +41,16 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
-/// The state directory.
-#[derive(Debug, Clone)]
+/// The state directory, locked for as long as this lives.
+#[derive(Debug)]
 pub struct Store {
     root: PathBuf,
+    _lock: Flock<File>,
 }
 
 impl Store {
     /// Opens `root`, making it and its subdirectories (mode 0700) when
-    /// missing.
+    /// missing, and takes its lock: one joltd per state directory.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         for dir in [
             root.to_path_buf(),
@@ -59,8 +63,19 @@ impl Store {
                 .create(&dir)
                 .map_err(io_err(&dir))?;
         }
+        let path = root.join("lock");
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            .map_err(|_| StoreError::InUse(root.to_path_buf()))?;
         Ok(Store {
             root: root.to_path_buf(),
+            _lock: lock,
         })
     }
 
@@ -217,6 +232,16 @@ mod tests {
         write_durable(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn one_store_per_directory_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let first = Store::open(tmp.path()).unwrap();
+        let e = Store::open(tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("another joltd uses this state directory"), "{e}");
+        drop(first);
+        Store::open(tmp.path()).unwrap();
     }
 
     #[test]

@@ -176,3 +176,39 @@ fn sigterm_lets_a_stop_under_way_finish() {
     a.ok(["rm", "slow"]);
     a.assert_gone(&id, Some(pid));
 }
+
+#[test]
+fn a_second_joltd_on_the_same_state_is_refused() {
+    let Some(a) = agent() else { return };
+    let other = a.path("other.sock");
+    let out = std::process::Command::new(jolt_e2e::agent::joltd_bin())
+        .arg("--socket")
+        .arg(&other)
+        .arg("--state-dir")
+        .arg(a.state_dir())
+        .arg("--runtime-root")
+        .arg(a.runtime_root())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another joltd uses this state directory"),
+        "{stderr}"
+    );
+    assert!(!other.exists(), "the refused joltd removes its socket");
+    let same_socket = std::process::Command::new(jolt_e2e::agent::joltd_bin())
+        .arg("--socket")
+        .arg(a.socket())
+        .arg("--state-dir")
+        .arg(a.path("state2"))
+        .output()
+        .unwrap();
+    assert!(!same_socket.status.success());
+    let stderr = String::from_utf8_lossy(&same_socket.stderr);
+    assert!(
+        stderr.contains("another joltd is listening on it"),
+        "{stderr}"
+    );
+    a.ok(["ps"]);
+}
