@@ -190,26 +190,23 @@ fn start(args: &Args) -> Result<Init, String> {
         .stdout(Stdio::from(out_w))
         .stderr(Stdio::from(err_w))
         .status();
-    let fail = |copiers: Vec<JoinHandle<()>>, msg: String| {
+    let clean_up = |copiers: Vec<JoinHandle<()>>| {
         let _ = args.jolt.delete(&args.id);
         for t in copiers {
             let _ = t.join();
         }
         let _ = fs::remove_file(&pid_file);
-        msg
     };
     match status {
         Ok(s) if s.success() => {}
         Ok(s) => {
-            fail(copiers, String::new());
+            clean_up(copiers);
             let said = last_line(&captured.lock().unwrap()).unwrap_or_else(|| s.to_string());
             return Err(format!("jolt create: {said}"));
         }
         Err(e) => {
-            return Err(fail(
-                copiers,
-                format!("jolt create: {}: {e}", args.jolt.bin.display()),
-            ))
+            clean_up(copiers);
+            return Err(format!("jolt create: {}: {e}", args.jolt.bin.display()));
         }
     }
     let pid = fs::read_to_string(&pid_file)
@@ -217,10 +214,12 @@ fn start(args: &Args) -> Result<Init, String> {
         .and_then(|s| s.trim().parse::<i32>().ok());
     let _ = fs::remove_file(&pid_file);
     let Some(pid) = pid else {
-        return Err(fail(copiers, "jolt create wrote no pid file".into()));
+        clean_up(copiers);
+        return Err("jolt create wrote no pid file".into());
     };
     if let Err(e) = args.jolt.start(&args.id) {
-        return Err(fail(copiers, e.to_string()));
+        clean_up(copiers);
+        return Err(e.to_string());
     }
     Ok(Init {
         pid: Pid::from_raw(pid),

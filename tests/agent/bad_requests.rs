@@ -119,6 +119,25 @@ fn a_container_that_cannot_start_leaves_nothing() {
 }
 
 #[test]
+fn a_bundle_jolt_refuses_is_refused_with_jolts_reason() {
+    let Some(a) = agent() else { return };
+    let jolt = jolt_e2e::Jolt::new();
+    let seccomp = jolt
+        .bundle()
+        .with(|c| c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+    a.ctl(["run", "-d", "--bundle", seccomp.dir()])
+        .assert_failure()
+        .assert_stderr_contains("jolt create: ")
+        .assert_stderr_contains("seccomp");
+    let broken = jolt.bundle();
+    std::fs::write(broken.path().join("config.json"), "{").unwrap();
+    a.ctl(["run", "-d", "--bundle", broken.dir()])
+        .assert_failure()
+        .assert_stderr_contains("config.json: EOF while parsing");
+    assert_nothing_made(&a);
+}
+
+#[test]
 fn malformed_requests_on_the_socket_get_4xx_naming_the_field() {
     let Some(a) = agent() else { return };
     let (code, body) = raw(&a, &post("{\"name\": "));
