@@ -1,7 +1,19 @@
-//! jolt-agent: the library of the node agent `joltd`.
+//! jolt-agent: `joltd`, the node agent that runs, supervises and re-adopts
+//! containers through the `jolt` runtime and wires their network
+//! ([`network`]: bridge, veth pairs, IPAM, NAPT), and `chaosctl`, its
+//! command line.
 //!
-//! For now it holds [`network`]: bridge networking with NAPT for
-//! containers (veth pairs, IPAM, published ports, clean teardown). The
-//! daemon, its HTTP API and `chaosctl` come later.
+//! The library holds the daemon's parts (one module per noun of the
+//! domain) and the client chaosctl talks through; the binaries only parse
+//! their command lines and call it.
 
+pub mod api;
+pub mod bundle;
+pub mod client;
+pub mod container;
+pub mod daemon;
+pub mod monitor;
 pub mod network;
+pub mod oci;
+pub mod store;
+pub mod supervise;

@@ -7,11 +7,13 @@
 //! ([`wait_until`]), the host-side checks that nothing is left behind
 //! (state dir, cgroup dirs, mounts, processes; see [`host`]), the
 //! receiving end of `--console-socket` ([`ConsoleSocket`]), and the kernel
-//! features a test may need ([`feature`]).
+//! features a test may need ([`feature`]), and a joltd of the test's own
+//! driven with chaosctl ([`agent`]).
 //!
 //! It knows jolt only through its command line and the OCI documents it
 //! reads and prints; it never looks inside jolt's state files.
 
+pub mod agent;
 pub mod bundle;
 pub mod console;
 pub mod feature;

@@ -1,0 +1,60 @@
+//! `chaosctl inspect`: one container in detail.
+
+use anyhow::Result;
+use hyper::Method;
+use jolt_agent::client::{segment, Client};
+use jolt_agent::container::Record;
+
+use crate::output::{self, Format};
+
+/// Show a container: state, pid, restarts, last exit, start time, spec
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Name or ID
+    name: String,
+}
+
+pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
+    let path = format!("/v1/containers/{}", segment(&a.name));
+    let r: Record = client.call(Method::GET, &path, None).await?;
+    match fmt {
+        Format::Json => output::json(&r),
+        Format::Table => {
+            let s = &r.status;
+            let last_exit = s.last_exit.as_ref().map_or("-".to_string(), |x| {
+                let how = x.signal.map_or(String::new(), |n| format!(", signal {n}"));
+                format!("{}{how} at {}", x.code, x.at)
+            });
+            let labels: Vec<_> = r
+                .spec
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let rows = [
+                ("ID", r.id.clone()),
+                ("Name", r.spec.name.clone()),
+                ("State", s.state.to_string()),
+                ("Pid", s.pid.map_or("-".into(), |p| p.to_string())),
+                ("Started", s.started.clone().unwrap_or("-".into())),
+                ("Restart policy", r.spec.restart.to_string()),
+                ("Restart count", s.restart_count.to_string()),
+                ("Last exit", last_exit),
+                ("Created", r.created.clone()),
+                ("Labels", labels.join(", ")),
+                (
+                    "Bundle",
+                    r.spec
+                        .bundle
+                        .as_ref()
+                        .map_or("(built-in busybox)".into(), |b| b.display().to_string()),
+                ),
+                ("Command", r.spec.command.join(" ")),
+            ];
+            for (k, v) in rows {
+                println!("{:<15} {v}", format!("{k}:"));
+            }
+        }
+    }
+    Ok(())
+}

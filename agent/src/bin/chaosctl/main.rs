@@ -1,0 +1,96 @@
+//! `chaosctl`: the command line for joltd. Parses arguments (one file per
+//! subcommand), calls joltd over its socket, prints a table or JSON, and
+//! on failure prints one line on stderr and exits 1.
+
+mod completion;
+mod inspect;
+mod logs;
+mod output;
+mod ps;
+mod rm;
+mod run;
+mod stop;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use jolt_agent::client::{Client, DEFAULT_SOCKET};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chaosctl",
+    version,
+    about = "Run and inspect containers on a jolt node (talks to joltd)"
+)]
+pub struct Cli {
+    /// joltd's socket
+    #[arg(long, global = true, env = "JOLT_SOCKET", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Output format
+    #[arg(short, long, global = true, value_enum, default_value_t = output::Format::Table)]
+    output: output::Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Run(run::Args),
+    Ps(ps::Args),
+    Inspect(inspect::Args),
+    Logs(logs::Args),
+    Stop(stop::Args),
+    Rm(rm::Args),
+    Completion(completion::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Completion(a) = &cli.command {
+        completion::exec(a);
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chaosctl: tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = Client::new(&cli.socket);
+    let fmt = cli.output;
+    let done = runtime.block_on(async {
+        match &cli.command {
+            Command::Run(a) => run::exec(&client, fmt, a).await,
+            Command::Ps(a) => ps::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Inspect(a) => inspect::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
+            Command::Stop(a) => stop::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Rm(a) => rm::exec(&client, a).await.map(|()| 0),
+            Command::Completion(_) => Ok(0),
+        }
+    });
+    match done {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("chaosctl: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg = format!("{msg}: {c}");
+        }
+    }
+    msg.replace('\n', " ")
+}

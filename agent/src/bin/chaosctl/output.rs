@@ -1,0 +1,103 @@
+//! output: how chaosctl shows records: aligned tables for people, JSON
+//! for scripts.
+
+use std::time::SystemTime;
+
+use jolt_agent::container::Record;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Prints `value` as pretty JSON.
+pub fn json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("records serialize")
+    );
+}
+
+/// Prints rows under a header, each column as wide as its widest cell.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}   "));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// The ps row of a record.
+pub fn row(r: &Record) -> Vec<String> {
+    let status = match (&r.status.state, &r.status.last_exit) {
+        (jolt_agent::container::State::Exited, Some(x)) => format!("exited ({})", x.code),
+        (state, _) => state.to_string(),
+    };
+    let command = if r.spec.command.is_empty() {
+        "(bundle's)".to_string()
+    } else {
+        r.spec.command.join(" ")
+    };
+    vec![
+        r.id.clone(),
+        r.spec.name.clone(),
+        status,
+        r.status.pid.map_or("-".into(), |p| p.to_string()),
+        r.status.restart_count.to_string(),
+        ago(r.status.started.as_deref()),
+        command,
+    ]
+}
+
+pub const HEADER: &[&str] = &[
+    "ID", "NAME", "STATUS", "PID", "RESTARTS", "STARTED", "COMMAND",
+];
+
+/// "12s ago" for an RFC 3339 time, "-" when there is none.
+pub fn ago(time: Option<&str>) -> String {
+    let Some(t) = time.and_then(|t| humantime::parse_rfc3339(t).ok()) else {
+        return "-".into();
+    };
+    let secs = SystemTime::now()
+        .duration_since(t)
+        .unwrap_or_default()
+        .as_secs();
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(ago(None), "-");
+        assert_eq!(ago(Some("not a time")), "-");
+        let t = SystemTime::now() - std::time::Duration::from_secs(125);
+        let t = humantime::format_rfc3339(t).to_string();
+        assert_eq!(ago(Some(&t)), "2m ago");
+    }
+}

@@ -1,0 +1,155 @@
+//! `joltd`: the jolt node agent. Parses its command line, sets up logging,
+//! re-adopts the containers in its state directory, and serves the API
+//! until SIGTERM or SIGINT, leaving the containers running. `joltd
+//! monitor` is the per-container monitor it starts (not for people).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, monitor, oci::Jolt};
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "joltd",
+    version,
+    about = "The jolt node agent: runs, supervises and re-adopts containers"
+)]
+struct Cli {
+    /// The API socket
+    #[arg(long, env = "JOLT_SOCKET", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Where container records, logs and bundles live
+    #[arg(long, default_value = "/var/lib/jolt")]
+    state_dir: PathBuf,
+    /// The --root joltd gives jolt (runtime state; tmpfs is best)
+    #[arg(long, default_value = "/run/joltd")]
+    runtime_root: PathBuf,
+    /// The jolt binary (default: beside joltd, else jolt on PATH)
+    #[arg(long)]
+    jolt: Option<PathBuf>,
+    /// Log format on stderr
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log debug messages too
+    #[arg(long)]
+    debug: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The monitor of one container run (joltd starts it; not for people)
+    #[command(hide = true)]
+    Monitor {
+        #[arg(long)]
+        jolt: PathBuf,
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+        id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Monitor {
+        jolt,
+        root,
+        dir,
+        id,
+    }) = cli.command
+    {
+        let args = monitor::Args {
+            jolt: Jolt { bin: jolt, root },
+            id,
+            dir,
+        };
+        return ExitCode::from(monitor::main(&args) as u8);
+    }
+    init_log(cli.log_format, cli.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_log(format: LogFormat, debug: bool) {
+    let level = if debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(cli: Cli) -> Result<()> {
+    let exe = std::env::current_exe().context("finding joltd's own binary")?;
+    let jolt = cli.jolt.unwrap_or_else(|| {
+        let beside = exe.with_file_name("jolt");
+        if beside.is_file() {
+            beside
+        } else {
+            PathBuf::from("jolt")
+        }
+    });
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let listener = api::bind(&cli.socket)?;
+    let cfg = daemon::Config {
+        state_dir: cli.state_dir,
+        jolt: Jolt {
+            bin: jolt,
+            root: cli.runtime_root,
+        },
+        exe,
+    };
+    let daemon = match daemon::Daemon::start(cfg).await {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&cli.socket);
+            return Err(e).context("starting");
+        }
+    };
+    tracing::info!(socket = %cli.socket.display(), "listening");
+    api::serve(listener, daemon, async {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+    .await;
+    let _ = std::fs::remove_file(&cli.socket);
+    tracing::info!("shutting down; containers keep running and are re-adopted at the next start");
+    Ok(())
+}

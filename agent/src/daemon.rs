@@ -1,0 +1,565 @@
+//! daemon: joltd's containers, in memory, and what is done to them.
+//!
+//! Owns the table of containers (unique names), the operations the API
+//! offers (run, list, inspect, stop, remove, where the logs are), watching
+//! each run's monitor through a pidfd, applying the restart policy when a
+//! run ends, and re-adopting every container at start. Each change of a
+//! container's status is written to the store before it is acted on.
+//!
+//! Published ports and the container's network come from the network
+//! module (issue 4) once it lands: `run` is where its setup goes, before
+//! the bundle is written (the netns path joins config.json), and `remove`
+//! is where its teardown goes. Until then a request with ports is refused.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::watch;
+
+use crate::bundle;
+use crate::container::{Invalid, Record, RunRequest, State, Status};
+use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, LOG_FILE, MONITOR_FILE};
+use crate::oci::Jolt;
+use crate::store::{Store, StoreError};
+use crate::supervise;
+
+/// How long `stop` waits after SIGKILL before it gives up.
+const KILL_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("container {0}: no such container")]
+    NotFound(String),
+    #[error("container {name}: {why}")]
+    Conflict { name: String, why: String },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("container {name}: {why}")]
+    Failed { name: String, why: String },
+    #[error("state: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Where joltd keeps things and what it runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub state_dir: PathBuf,
+    /// The `jolt` binary and its `--root`.
+    pub jolt: Jolt,
+    /// The joltd binary, run as `joltd monitor`.
+    pub exe: PathBuf,
+}
+
+/// One container: its record, and a counter of the runs that ended.
+struct Entry {
+    id: String,
+    name: String,
+    record: tokio::sync::Mutex<Record>,
+    exits: watch::Sender<u64>,
+    removed: AtomicBool,
+}
+
+impl Entry {
+    fn new(record: Record) -> Arc<Entry> {
+        Arc::new(Entry {
+            id: record.id.clone(),
+            name: record.spec.name.clone(),
+            record: tokio::sync::Mutex::new(record),
+            exits: watch::Sender::new(0),
+            removed: AtomicBool::new(false),
+        })
+    }
+}
+
+pub struct Daemon {
+    cfg: Config,
+    store: Store,
+    containers: Mutex<HashMap<String, Arc<Entry>>>,
+    /// Requests that change containers (run, stop, remove) under way.
+    in_flight: AtomicUsize,
+}
+
+/// Counts one request in [`Daemon::in_flight`] while it lives.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Where a container's log is, and how to tell when it is complete.
+pub struct Logs {
+    pub path: PathBuf,
+    entry: Arc<Entry>,
+}
+
+impl Logs {
+    /// Whether no more lines can come: the container is removed, or exited
+    /// with no restart ahead.
+    pub async fn finished(&self) -> bool {
+        self.entry.removed.load(Ordering::SeqCst)
+            || self.entry.record.lock().await.status.state == State::Exited
+    }
+}
+
+impl Daemon {
+    /// Opens the state directory and re-adopts every container in it.
+    pub async fn start(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
+        let store = Store::open(&cfg.state_dir)?;
+        let (records, errors) = store.load_all()?;
+        for e in errors {
+            tracing::error!("skipping a container: {e}");
+        }
+        let daemon = Arc::new(Daemon {
+            cfg,
+            store,
+            containers: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+        });
+        let entries: Vec<_> = records.into_iter().map(Entry::new).collect();
+        for e in &entries {
+            daemon.table().insert(e.id.clone(), e.clone());
+        }
+        for e in entries {
+            daemon.clone().adopt(e).await;
+        }
+        Ok(daemon)
+    }
+
+    fn busy(&self) -> Busy<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Busy(&self.in_flight)
+    }
+
+    /// Waits, at most `limit`, for the run, stop and remove requests under
+    /// way to finish (joltd shutting down lets them complete rather than
+    /// leave a half-made container for the next start to sort out).
+    pub async fn quiesce(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("shutting down with requests still under way");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Entry>>> {
+        self.containers.lock().expect("no panics while holding it")
+    }
+
+    fn find(&self, name: &str) -> Result<Arc<Entry>, DaemonError> {
+        let table = self.table();
+        table
+            .get(name)
+            .or_else(|| table.values().find(|e| e.name == name))
+            .cloned()
+            .ok_or_else(|| DaemonError::NotFound(name.to_string()))
+    }
+
+    /// Takes a container that was in the store when joltd started: a live
+    /// monitor is watched again, a dead one's exit is recorded and the
+    /// restart policy applied, a pending restart is scheduled.
+    async fn adopt(self: Arc<Self>, entry: Arc<Entry>) {
+        let dir = self.store.dir(&entry.id);
+        let mut rec = entry.record.lock().await;
+        match rec.status.state {
+            State::Exited => {
+                for f in [MONITOR_FILE, EXIT_FILE] {
+                    let _ = std::fs::remove_file(dir.join(f));
+                }
+            }
+            State::Restarting => {
+                let wait = supervise::delay(rec.status.backoff_step);
+                tokio::spawn(self.clone().restart_after(entry.clone(), wait));
+            }
+            State::Running | State::Creating => {
+                let live = match monitor::info(&dir) {
+                    Ok(info) => info.and_then(|i| Some((monitor::adopt(&i)?, i))),
+                    Err(e) => {
+                        tracing::warn!(container = %entry.name, "{e}");
+                        None
+                    }
+                };
+                match live {
+                    Some((pidfd, info)) => {
+                        tracing::info!(container = %entry.name, monitor = info.pid, "re-adopted");
+                        rec.status.state = State::Running;
+                        rec.status.pid = info.init_pid;
+                        if let Err(e) = self.store.save(&rec) {
+                            tracing::error!(container = %entry.name, "{e}");
+                        }
+                        tokio::spawn(self.clone().watch(entry.clone(), pidfd));
+                    }
+                    None => {
+                        drop(rec);
+                        tracing::info!(container = %entry.name, "exited while joltd was away");
+                        self.ended(entry).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a new container; returns once it runs, or fails having left
+    /// nothing behind.
+    pub async fn run(self: &Arc<Self>, req: RunRequest) -> Result<Record, DaemonError> {
+        let _busy = self.busy();
+        let id = new_id();
+        let spec = req.validate(&id)?;
+        let name = spec.name.clone();
+        let record = Record {
+            id: id.clone(),
+            spec,
+            created: monitor::now(),
+            status: Status::new(),
+        };
+        let entry = Entry::new(record.clone());
+        {
+            let mut table = self.table();
+            if table.values().any(|e| e.name == name) {
+                return Err(DaemonError::Conflict {
+                    name,
+                    why: "already exists".into(),
+                });
+            }
+            table.insert(id.clone(), entry.clone());
+        }
+        let made = self.prepare(&record).await;
+        let mut rec = entry.record.lock().await;
+        let started = match made {
+            Ok(()) => self.clone().start_run(&entry, &mut rec).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = started {
+            entry.removed.store(true, Ordering::SeqCst);
+            self.table().remove(&id);
+            if let Err(rm) = self.store.remove(&id) {
+                tracing::error!(container = %name, "{rm}");
+            }
+            return Err(e);
+        }
+        tracing::info!(container = %name, id = %id, pid = ?rec.status.pid, "running");
+        Ok(rec.clone())
+    }
+
+    /// The container's directory, first record and bundle (the record
+    /// first: a joltd killed meanwhile finds the container at its next
+    /// start, rather than a directory it cannot read).
+    async fn prepare(&self, record: &Record) -> Result<(), DaemonError> {
+        let dir = self.store.create_dir(&record.id)?;
+        self.store.save(record)?;
+        let (spec, images) = (record.spec.clone(), self.store.images());
+        let bundle_dir = dir.join(BUNDLE_DIR);
+        tokio::task::spawn_blocking(move || bundle::write(&bundle_dir, &spec, &images))
+            .await
+            .expect("bundle writing does not panic")
+            .map_err(|e| DaemonError::Failed {
+                name: record.spec.name.clone(),
+                why: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// Starts one run through a new monitor and watches it; `rec` is
+    /// Running afterwards, and saved.
+    async fn start_run(
+        self: Arc<Self>,
+        entry: &Arc<Entry>,
+        rec: &mut Record,
+    ) -> Result<(), DaemonError> {
+        let dir = self.store.dir(&entry.id);
+        for f in [MONITOR_FILE, EXIT_FILE] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+        let args = monitor::Args {
+            jolt: self.cfg.jolt.clone(),
+            id: entry.id.clone(),
+            dir,
+        };
+        let exe = self.cfg.exe.clone();
+        let failed = |why: String| DaemonError::Failed {
+            name: entry.name.clone(),
+            why,
+        };
+        let started = tokio::task::spawn_blocking(move || monitor::spawn(&exe, &args))
+            .await
+            .expect("spawning does not panic")
+            .map_err(failed)?;
+        let pidfd = match monitor::pidfd_open(started.monitor_pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // The monitor goes on once its stdin closes: take the
+                // container down with it, as nobody could watch it.
+                let jolt = self.cfg.jolt.clone();
+                let id = entry.id.clone();
+                drop(started.ack);
+                let _ = tokio::task::spawn_blocking(move || jolt.delete(&id)).await;
+                return Err(failed(format!(
+                    "pidfd of monitor {}: {e}",
+                    started.monitor_pid
+                )));
+            }
+        };
+        drop(started.ack);
+        rec.status.state = State::Running;
+        rec.status.pid = Some(started.init_pid);
+        rec.status.started = Some(monitor::now());
+        self.store.save(rec)?;
+        tokio::spawn(self.clone().watch(entry.clone(), pidfd));
+        Ok(())
+    }
+
+    /// Waits for the monitor behind `pidfd` to exit, then records the end
+    /// of the run.
+    async fn watch(self: Arc<Self>, entry: Arc<Entry>, pidfd: OwnedFd) {
+        // SAFETY: the OwnedFd moves into the AsyncFd and stays open, the
+        // same fd, for as long as it lives.
+        match unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) } {
+            Ok(fd) => {
+                let _ = fd.readable().await;
+            }
+            Err(e) => tracing::error!(container = %entry.name, "watching the monitor: {e}"),
+        }
+        self.ended(entry).await;
+    }
+
+    /// A run ended (its monitor is gone): record the exit, make sure the
+    /// runtime's state is gone, and apply the restart policy.
+    async fn ended(self: Arc<Self>, entry: Arc<Entry>) {
+        let mut rec = entry.record.lock().await;
+        if entry.removed.load(Ordering::SeqCst) {
+            return;
+        }
+        let dir = self.store.dir(&entry.id);
+        let exit = monitor::exit(&dir).unwrap_or_else(|e| {
+            tracing::error!(container = %entry.name, "{e}");
+            None
+        });
+        let jolt = self.cfg.jolt.clone();
+        let id = entry.id.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || jolt.delete(&id)).await {
+            tracing::error!(container = %entry.name, "{e}");
+        }
+        let ran = rec
+            .status
+            .started
+            .as_deref()
+            .and_then(|s| humantime::parse_rfc3339(s).ok())
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .unwrap_or_default();
+        let policy = rec.spec.restart;
+        let s = &mut rec.status;
+        let restart =
+            supervise::should_restart(policy, exit.as_ref(), s.restart_count, s.stop_requested);
+        match &exit {
+            Some(x) => tracing::info!(container = %entry.name, code = x.code, restart, "exited"),
+            None => tracing::warn!(container = %entry.name, restart, "exited, status unknown"),
+        }
+        s.last_exit = exit;
+        s.pid = None;
+        s.backoff_step = supervise::next_step(s.backoff_step, ran);
+        s.state = if restart {
+            State::Restarting
+        } else {
+            State::Exited
+        };
+        if let Err(e) = self.store.save(&rec) {
+            tracing::error!(container = %entry.name, "{e}");
+        }
+        for f in [MONITOR_FILE, EXIT_FILE] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+        entry.exits.send_modify(|n| *n += 1);
+        if restart {
+            let wait = supervise::delay(rec.status.backoff_step);
+            tokio::spawn(self.clone().restart_after(entry.clone(), wait));
+        }
+    }
+
+    /// The restart policy's restart, after the back-off, unless the
+    /// container was stopped or removed meanwhile.
+    /// (Boxed: a restart watches a run whose end may restart it again.)
+    fn restart_after(
+        self: Arc<Self>,
+        entry: Arc<Entry>,
+        wait: Duration,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.restart_after_inner(entry, wait))
+    }
+
+    async fn restart_after_inner(self: Arc<Self>, entry: Arc<Entry>, wait: Duration) {
+        tokio::time::sleep(wait).await;
+        let mut rec = entry.record.lock().await;
+        if entry.removed.load(Ordering::SeqCst) || rec.status.state != State::Restarting {
+            return;
+        }
+        rec.status.restart_count += 1;
+        if let Err(e) = self.clone().start_run(&entry, &mut rec).await {
+            tracing::error!(container = %entry.name, "restart: {e}");
+            rec.status.state = State::Exited;
+            if let Err(e) = self.store.save(&rec) {
+                tracing::error!(container = %entry.name, "{e}");
+            }
+            entry.exits.send_modify(|n| *n += 1);
+        } else {
+            tracing::info!(container = %entry.name, count = rec.status.restart_count, "restarted");
+        }
+    }
+
+    /// The containers, oldest first; only those not exited unless `all`.
+    pub async fn list(&self, all: bool) -> Vec<Record> {
+        let entries: Vec<_> = self.table().values().cloned().collect();
+        let mut out = Vec::new();
+        for e in entries {
+            let r = e.record.lock().await.clone();
+            if all || r.status.state != State::Exited {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+        out
+    }
+
+    pub async fn inspect(&self, name: &str) -> Result<Record, DaemonError> {
+        let e = self.find(name)?;
+        let r = e.record.lock().await.clone();
+        Ok(r)
+    }
+
+    /// SIGTERM to the init, SIGKILL to all after `timeout`; the restart
+    /// policy no longer applies. Returns once the run ended.
+    pub async fn stop(&self, name: &str, timeout: Duration) -> Result<Record, DaemonError> {
+        let _busy = self.busy();
+        let entry = self.find(name)?;
+        let conflict = |why: &str| DaemonError::Conflict {
+            name: entry.name.clone(),
+            why: why.into(),
+        };
+        let mut exits = {
+            let mut rec = entry.record.lock().await;
+            match rec.status.state {
+                State::Running => {}
+                State::Restarting => {
+                    rec.status.state = State::Exited;
+                    rec.status.stop_requested = true;
+                    self.store.save(&rec)?;
+                    return Ok(rec.clone());
+                }
+                State::Creating => return Err(conflict("is being created")),
+                State::Exited => return Err(conflict("is not running")),
+            }
+            rec.status.stop_requested = true;
+            self.store.save(&rec)?;
+            entry.exits.subscribe()
+        };
+        if !timeout.is_zero() {
+            self.kill(&entry, "TERM", false).await;
+            if tokio::time::timeout(timeout, exits.changed()).await.is_ok() {
+                return Ok(entry.record.lock().await.clone());
+            }
+        }
+        self.kill(&entry, "KILL", true).await;
+        match tokio::time::timeout(KILL_WAIT, exits.changed()).await {
+            Ok(_) => Ok(entry.record.lock().await.clone()),
+            Err(_) => Err(DaemonError::Failed {
+                name: entry.name.clone(),
+                why: format!("still running {KILL_WAIT:?} after SIGKILL"),
+            }),
+        }
+    }
+
+    async fn kill(&self, entry: &Entry, signal: &'static str, all: bool) {
+        let jolt = self.cfg.jolt.clone();
+        let id = entry.id.clone();
+        // It may have exited meanwhile: then the wait that follows ends.
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || jolt.kill(&id, signal, all)).await {
+            tracing::debug!(container = %entry.name, "{e}");
+        }
+    }
+
+    /// Removes a container that does not run (or, with `force`, kills it
+    /// first): its runtime state, its directory with the logs, its record.
+    pub async fn remove(&self, name: &str, force: bool) -> Result<(), DaemonError> {
+        let _busy = self.busy();
+        let entry = self.find(name)?;
+        let state = entry.record.lock().await.status.state;
+        match state {
+            State::Creating => {
+                return Err(DaemonError::Conflict {
+                    name: entry.name.clone(),
+                    why: "is being created".into(),
+                })
+            }
+            State::Running | State::Restarting if !force => {
+                return Err(DaemonError::Conflict {
+                    name: entry.name.clone(),
+                    why: format!("is {state} (stop it first, or rm -f)"),
+                })
+            }
+            State::Running => {
+                self.stop(name, Duration::ZERO).await?;
+            }
+            State::Restarting | State::Exited => {}
+        }
+        let rec = entry.record.lock().await;
+        if rec.status.state == State::Running {
+            return Err(DaemonError::Conflict {
+                name: entry.name.clone(),
+                why: "was started again meanwhile; try again".into(),
+            });
+        }
+        entry.removed.store(true, Ordering::SeqCst);
+        let jolt = self.cfg.jolt.clone();
+        let id = entry.id.clone();
+        let deleted = tokio::task::spawn_blocking(move || jolt.delete(&id))
+            .await
+            .expect("jolt delete does not panic");
+        if let Err(e) = deleted {
+            entry.removed.store(false, Ordering::SeqCst);
+            return Err(DaemonError::Failed {
+                name: entry.name.clone(),
+                why: e.to_string(),
+            });
+        }
+        self.store.remove(&entry.id)?;
+        self.table().remove(&entry.id);
+        drop(rec);
+        tracing::info!(container = %entry.name, "removed");
+        Ok(())
+    }
+
+    /// The log file of a container.
+    pub fn logs(&self, name: &str) -> Result<Logs, DaemonError> {
+        let entry = self.find(name)?;
+        Ok(Logs {
+            path: self.store.dir(&entry.id).join(LOG_FILE),
+            entry,
+        })
+    }
+}
+
+/// A fresh container ID: 12 hex digits from the kernel's random source.
+fn new_id() -> String {
+    let mut bytes = [0u8; 6];
+    let got = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if got.is_err() {
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        bytes.copy_from_slice(&(t as u64 ^ std::process::id() as u64).to_le_bytes()[..6]);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,257 @@
+//! store: joltd's state directory (default /var/lib/jolt).
+//!
+//! Owns the layout (`containers/<id>/` per container, `images/` for the
+//! embedded bundle's rootfs), durable writes (write a temporary file,
+//! fsync, rename, fsync the directory) and loading every record at start,
+//! where a corrupt or truncated file is reported and skipped rather than
+//! fatal for the others. What goes in the files belongs to `container`
+//! (the record) and `monitor` (its pid and exit files).
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::container::Record;
+
+/// The record of a container, in its directory.
+pub const RECORD: &str = "container.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: io::Error },
+    #[error("{}: corrupt: {cause}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        cause: serde_json::Error,
+    },
+    #[error("{}: another joltd uses this state directory", .0.display())]
+    InUse(PathBuf),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |cause| StoreError::Io {
+        path: path.to_path_buf(),
+        cause,
+    }
+}
+
+/// The state directory, locked for as long as this lives.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl Store {
+    /// Opens `root`, making it and its subdirectories (mode 0700) when
+    /// missing, and takes its lock: one joltd per state directory.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for dir in [
+            root.to_path_buf(),
+            root.join("containers"),
+            root.join("images"),
+        ] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(io_err(&dir))?;
+        }
+        let path = root.join("lock");
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            .map_err(|_| StoreError::InUse(root.to_path_buf()))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// Where the embedded bundles' root filesystems live.
+    pub fn images(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    /// The directory of container `id`.
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    /// Makes the directory of a new container; fails if it exists.
+    pub fn create_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.dir(id);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
+        Ok(dir)
+    }
+
+    /// Writes the record durably.
+    pub fn save(&self, record: &Record) -> Result<(), StoreError> {
+        write_json(&self.dir(&record.id).join(RECORD), record)
+    }
+
+    /// Every container's record. A directory whose record is unreadable or
+    /// corrupt is reported in the second list and left in place for a
+    /// person to look at.
+    pub fn load_all(&self) -> Result<(Vec<Record>, Vec<StoreError>), StoreError> {
+        let dir = self.root.join("containers");
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        let mut entries: Vec<_> = fs::read_dir(&dir)
+            .map_err(io_err(&dir))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            match read_json::<Record>(&path.join(RECORD)) {
+                Ok(Some(r)) => records.push(r),
+                Ok(None) => errors.push(StoreError::Io {
+                    path: path.join(RECORD),
+                    cause: io::Error::from(io::ErrorKind::NotFound),
+                }),
+                Err(e) => errors.push(e),
+            }
+        }
+        Ok((records, errors))
+    }
+
+    /// Removes container `id`'s directory and everything in it; a missing
+    /// one is not an error.
+    pub fn remove(&self, id: &str) -> Result<(), StoreError> {
+        let dir = self.dir(id);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&dir)(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` so that after a crash it holds either the old
+/// content or the new, never a part: a temporary file beside it, fsync,
+/// rename, fsync of the directory.
+pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Serializes `value` and writes it durably.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let text = serde_json::to_vec_pretty(value).expect("records serialize");
+    write_durable(path, &text).map_err(io_err(path))
+}
+
+/// Reads a JSON file; None when it does not exist.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    let text = match fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|cause| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            cause,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::{RunRequest, Status};
+
+    fn record(id: &str) -> Record {
+        Record {
+            id: id.into(),
+            spec: RunRequest::default().validate(id).unwrap(),
+            created: "2026-12-01T00:00:00Z".into(),
+            status: Status::new(),
+        }
+    }
+
+    #[test]
+    fn records_survive_a_reload_and_corrupt_ones_are_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("state")).unwrap();
+        for id in ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"] {
+            store.create_dir(id).unwrap();
+            store.save(&record(id)).unwrap();
+        }
+        let truncated = store.dir("bbbbbbbbbbbb").join(RECORD);
+        let text = fs::read(&truncated).unwrap();
+        fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+        fs::remove_file(store.dir("cccccccccccc").join(RECORD)).unwrap();
+
+        let (records, errors) = store.load_all().unwrap();
+        assert_eq!(records, vec![record("aaaaaaaaaaaa")]);
+        assert_eq!(errors.len(), 2);
+        let msg = errors[0].to_string();
+        assert!(
+            msg.contains("bbbbbbbbbbbb/container.json: corrupt"),
+            "{msg}"
+        );
+        assert!(
+            errors[1].to_string().contains("cccccccccccc"),
+            "{}",
+            errors[1]
+        );
+    }
+
+    #[test]
+    fn a_durable_write_replaces_the_file_and_leaves_no_temporary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.json");
+        write_durable(&path, b"one").unwrap();
+        write_durable(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn one_store_per_directory_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let first = Store::open(tmp.path()).unwrap();
+        let e = Store::open(tmp.path()).unwrap_err().to_string();
+        assert!(e.contains("another joltd uses this state directory"), "{e}");
+        drop(first);
+        Store::open(tmp.path()).unwrap();
+    }
+
+    #[test]
+    fn remove_is_idempotent_and_create_refuses_an_existing_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        store.create_dir("dddddddddddd").unwrap();
+        assert!(store.create_dir("dddddddddddd").is_err());
+        store.remove("dddddddddddd").unwrap();
+        store.remove("dddddddddddd").unwrap();
+        assert!(!store.dir("dddddddddddd").exists());
+    }
+}

@@ -1,0 +1,186 @@
+//! A container's life through chaosctl: run, logs, ps, inspect, limits,
+//! stop, rm, and nothing left afterwards.
+
+use jolt_e2e::host::{self, Cgroups};
+use jolt_e2e::runner::default_cgroup_path;
+use jolt_e2e::{timeout, wait_until, Jolt};
+
+use crate::agent;
+
+#[test]
+fn run_logs_inspect_stop_rm() {
+    let Some(a) = agent() else { return };
+    let id = a.run(&[
+        "--name",
+        "web",
+        "--label",
+        "app=web",
+        "--label",
+        "tier=front",
+        "--env",
+        "GREETING=hello",
+        "--memory",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--",
+        "sh",
+        "-c",
+        "echo $GREETING from $(hostname); echo oops >&2; exec sleep 1000",
+    ]);
+    assert_eq!(id.len(), 12, "run prints the ID: {id:?}");
+    let logs = wait_until("both log lines", timeout(), || {
+        Some(a.logs("web")).filter(|l| l.len() >= 2)
+    });
+    assert!(logs.contains(&"hello from jolt".to_string()), "{logs:?}");
+    assert!(logs.contains(&"oops".to_string()), "{logs:?}");
+    let stamped = a.ok(["logs", "-t", "web"]);
+    assert!(stamped.contains(" stderr oops"), "{stamped}");
+
+    let ps = a.ok(["ps"]);
+    assert!(ps.starts_with("ID "), "{ps}");
+    assert!(
+        ps.lines()
+            .any(|l| l.contains("web") && l.contains("running")),
+        "{ps}"
+    );
+
+    let c = a.inspect("web");
+    assert_eq!(c["id"], id.as_str());
+    assert_eq!(c["status"]["state"], "running");
+    assert_eq!(c["spec"]["labels"]["app"], "web");
+    assert_eq!(c["spec"]["labels"]["tier"], "front");
+    assert_eq!(c["status"]["restart_count"], 0);
+    assert!(c["status"]["started"].is_string());
+    let pid = c["status"]["pid"].as_i64().unwrap() as i32;
+    assert!(host::alive(pid));
+    assert_eq!(a.inspect(&id)["spec"]["name"], "web", "inspect by ID too");
+    let human = a.ok(["inspect", "web"]);
+    assert!(human.contains("Restart count:  0"), "{human}");
+
+    let cg = default_cgroup_path(&id);
+    match host::cgroups() {
+        Cgroups::V1 => {
+            assert_eq!(
+                host::read_cgroup("memory", &cg, "memory.limit_in_bytes"),
+                "67108864"
+            );
+            assert_eq!(host::read_cgroup("cpu", &cg, "cpu.cfs_quota_us"), "50000");
+        }
+        Cgroups::V2 => {
+            assert_eq!(host::read_cgroup("memory", &cg, "memory.max"), "67108864");
+            assert_eq!(host::read_cgroup("cpu", &cg, "cpu.max"), "50000 100000");
+        }
+    }
+
+    // sleep as pid 1 has no SIGTERM handler: SIGKILL after the timeout.
+    a.ok(["stop", "-t", "1", "web"]);
+    let c = a.inspect("web");
+    assert_eq!(c["status"]["state"], "exited");
+    assert_eq!(c["status"]["last_exit"]["code"], 137);
+    assert_eq!(c["status"]["last_exit"]["signal"], 9);
+    assert!(!a.ok(["ps"]).contains("web"));
+    assert!(a.ok(["ps", "-a"]).contains("exited (137)"));
+
+    assert_eq!(a.ok(["rm", "web"]).trim(), "web");
+    assert!(!a.ok(["ps", "-a"]).contains("web"));
+    a.assert_gone(&id, Some(pid));
+}
+
+#[test]
+fn stop_sends_sigterm_first() {
+    let Some(a) = agent() else { return };
+    let id = a.run(&[
+        "--name",
+        "polite",
+        "--restart",
+        "always",
+        "--",
+        "sh",
+        "-c",
+        "trap 'echo bye; exit 0' TERM; echo up; while true; do sleep 0.1; done",
+    ]);
+    wait_until("up", timeout(), || {
+        a.logs("polite").contains(&"up".into()).then_some(())
+    });
+    let json: serde_json::Value =
+        serde_json::from_str(&a.ok(["-o", "json", "stop", "polite"])).unwrap();
+    assert_eq!(json["status"]["last_exit"]["code"], 0);
+    assert_eq!(
+        json["status"]["state"], "exited",
+        "a stopped container stays stopped"
+    );
+    assert!(a.logs("polite").contains(&"bye".to_string()));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(a.inspect("polite")["status"]["restart_count"], 0);
+    a.ok(["rm", "polite"]);
+    a.assert_gone(&id, None);
+}
+
+#[test]
+fn a_bundle_of_the_users_runs() {
+    let Some(a) = agent() else { return };
+    let jolt = Jolt::new();
+    let bundle = jolt.bundle().sh("echo from the bundle; echo $ONE");
+    let id = a.run(&["--bundle", bundle.dir(), "--env", "ONE=1", "--name", "mine"]);
+    let c = a.wait_for("mine", "exited", |c| c["status"]["state"] == "exited");
+    assert_eq!(a.logs("mine"), ["from the bundle", "1"]);
+    assert_eq!(c["status"]["last_exit"]["code"], 0);
+    let config = std::fs::read_to_string(bundle.path().join("config.json")).unwrap();
+    assert!(
+        !config.contains("ONE=1"),
+        "the user's bundle is not written"
+    );
+    a.ok(["rm", "mine"]);
+    a.assert_gone(&id, None);
+}
+
+#[test]
+fn logs_follow_until_the_container_is_done() {
+    let Some(a) = agent() else { return };
+    a.run(&[
+        "--name",
+        "counter",
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done",
+    ]);
+    let out = a.ok(["logs", "-f", "counter"]);
+    assert_eq!(out, "1\n2\n3\n");
+    a.ok(["rm", "counter"]);
+}
+
+#[test]
+fn run_without_detach_prints_the_output_and_exits_with_the_status() {
+    let Some(a) = agent() else { return };
+    let out = a.ctl([
+        "run",
+        "--name",
+        "fg",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; echo there >&2; exit 3",
+    ]);
+    out.assert_code(3);
+    assert!(
+        out.stdout.contains("hi\n") && out.stdout.contains("there\n"),
+        "{out}"
+    );
+    assert_eq!(a.inspect("fg")["status"]["last_exit"]["code"], 3);
+}
+
+#[test]
+fn completions_and_help() {
+    let Some(a) = agent() else { return };
+    let bash = a.ok(["completion", "bash"]);
+    assert!(
+        bash.contains("chaosctl") && bash.contains("inspect"),
+        "{bash}"
+    );
+    for sub in ["run", "ps", "inspect", "logs", "stop", "rm"] {
+        let help = a.ok([sub, "--help"]);
+        assert!(help.contains("Usage: chaosctl"), "{sub}: {help}");
+    }
+}
