@@ -68,24 +68,7 @@ int main(int argc, char **argv) {
 /// Compiles [`UDP_ECHO`] statically at `binary`; false (a skip, with the
 /// reason) without a static C compiler.
 pub fn build_udp_echo(binary: &std::path::Path) -> bool {
-    let source = binary.with_extension("c");
-    fs::write(&source, UDP_ECHO).unwrap();
-    let built = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(binary)
-        .arg(&source)
-        .status();
-    fs::remove_file(&source).unwrap();
-    match built {
-        Ok(status) if status.success() => true,
-        other => {
-            eprintln!(
-                "skipped: the UDP echo server needs a static C compiler \
-                 (cc -static; apt-get install gcc libc6-dev): {other:?}"
-            );
-            false
-        }
-    }
+    jolt_e2e::build_static_c(UDP_ECHO, binary, "the UDP echo server")
 }
 
 /// A UDP socket on an ephemeral port of the network namespace at `ns`

@@ -234,24 +234,7 @@ int main(void) {
     return 0;
 }
 "#;
-    let source = binary.with_extension("c");
-    fs::write(&source, SOURCE).unwrap();
-    let built = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(binary)
-        .arg(&source)
-        .status();
-    fs::remove_file(&source).unwrap();
-    match built {
-        Ok(status) if status.success() => true,
-        other => {
-            eprintln!(
-                "skipped: the keyring probe needs a static C compiler \
-                 (cc -static; apt-get install gcc libc6-dev): {other:?}"
-            );
-            false
-        }
-    }
+    jolt_e2e::build_static_c(SOURCE, binary, "the keyring probe")
 }
 
 /// A uniquely named file at the top of a host directory, removed on drop:

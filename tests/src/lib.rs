@@ -86,6 +86,30 @@ fn static_busybox(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Compiles the C program `source` statically (`cc -static`) at `binary`,
+/// for a test that needs a tool busybox lacks; false, after saying on
+/// stderr that `what` needs a static C compiler, when it cannot (a skip).
+pub fn build_static_c(source: &str, binary: &Path, what: &str) -> bool {
+    let c_file = binary.with_extension("c");
+    std::fs::write(&c_file, source).unwrap();
+    let built = std::process::Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(binary)
+        .arg(&c_file)
+        .status();
+    std::fs::remove_file(&c_file).unwrap();
+    match built {
+        Ok(status) if status.success() => true,
+        other => {
+            eprintln!(
+                "skipped: {what} needs a static C compiler \
+                 (cc -static; apt-get install gcc libc6-dev): {other:?}"
+            );
+            false
+        }
+    }
+}
+
 /// How long one `jolt` invocation or one wait may take before the test
 /// fails: `JOLT_E2E_TIMEOUT` seconds, 30 by default (raise it under
 /// emulation).
