@@ -122,13 +122,13 @@ fn a_container_that_cannot_start_leaves_nothing() {
 fn a_bundle_jolt_refuses_is_refused_with_jolts_reason() {
     let Some(a) = agent() else { return };
     let jolt = jolt_e2e::Jolt::new();
-    let seccomp = jolt
+    let unsupported = jolt
         .bundle()
-        .with(|c| c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
-    a.ctl(["run", "-d", "--bundle", seccomp.dir()])
+        .with(|c| c["linux"]["intelRdt"] = serde_json::json!({"closID": "x"}));
+    a.ctl(["run", "-d", "--bundle", unsupported.dir()])
         .assert_failure()
         .assert_stderr_contains("jolt create: ")
-        .assert_stderr_contains("seccomp");
+        .assert_stderr_contains("linux.intelRdt: is not supported");
     let broken = jolt.bundle();
     std::fs::write(broken.path().join("config.json"), "{").unwrap();
     a.ctl(["run", "-d", "--bundle", broken.dir()])
