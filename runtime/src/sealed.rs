@@ -22,8 +22,15 @@ use crate::{sys, SysError};
 /// Set in the environment of the re-executed copy, so that a copy that
 /// somehow does not look sealed fails instead of re-executing forever.
 const MARK: &str = "_JOLT_SEALED";
-const SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+/// The seals every copy has; against writes it has one of [`NO_WRITES`].
+const SEALS: libc::c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+/// F_SEAL_WRITE, or F_SEAL_FUTURE_WRITE (Linux 5.1) when the kernel refuses
+/// the first with EBUSY: it does while a page of the fresh copy is still
+/// referenced from elsewhere (another CPU's LRU batch, just after the
+/// copy). The second forbids every write from then on without waiting for
+/// such references, which is as strong here: nothing maps the copy
+/// writable.
+const NO_WRITES: [libc::c_int; 2] = [libc::F_SEAL_WRITE, libc::F_SEAL_FUTURE_WRITE];
 
 /// Whether this process runs from a sealed memfd copy of jolt.
 pub fn is_sealed() -> bool {
@@ -36,7 +43,7 @@ pub fn is_sealed() -> bool {
     };
     // SAFETY: F_GET_SEALS takes no argument and only reads the file's seals.
     let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    seals >= 0 && seals & SEALS == SEALS
+    seals >= 0 && seals & SEALS == SEALS && NO_WRITES.iter().any(|w| seals & w != 0)
 }
 
 /// Returns at once when already sealed; otherwise copies /proc/self/exe
@@ -75,9 +82,17 @@ pub fn reexec() -> Result<(), SysError> {
         ))
     })?;
     let memfd = OwnedFd::from(to);
-    // SAFETY: F_ADD_SEALS with a seal mask on our own memfd.
-    let r = unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) };
-    Errno::result(r).map_err(sys("seal the memfd copy of jolt"))?;
+    let seal = |no_writes: libc::c_int| {
+        // SAFETY: F_ADD_SEALS with a seal mask on our own memfd; on failure
+        // it adds none of them.
+        let r = unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS | no_writes) };
+        Errno::result(r).map(drop)
+    };
+    match seal(NO_WRITES[0]) {
+        Err(Errno::EBUSY) => seal(NO_WRITES[1]),
+        other => other,
+    }
+    .map_err(sys("seal the memfd copy of jolt"))?;
 
     let cstrings = |items: Vec<OsString>| -> Vec<CString> {
         items
