@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use jolt_agent::network::{Network, NetworkConfig, Subnet};
 use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, monitor, oci::Jolt};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -30,6 +31,20 @@ struct Cli {
     /// The jolt binary (default: beside joltd, else jolt on PATH)
     #[arg(long)]
     jolt: Option<PathBuf>,
+    /// The bridge containers are wired to
+    #[arg(long, default_value = "jolt0")]
+    bridge: String,
+    /// The containers' subnet (the bridge takes its first address)
+    #[arg(long, default_value = "10.88.0.0/16")]
+    subnet: Subnet,
+    /// Where containers' network namespaces are mounted
+    #[arg(long, default_value = "/run/jolt/netns")]
+    netns_dir: PathBuf,
+    /// The network namespace (a file, e.g. /run/netns/NAME) that holds the
+    /// bridge, the host ends and the firewall rules, instead of joltd's
+    /// own; for tests and nesting
+    #[arg(long)]
+    node_netns: Option<PathBuf>,
     /// Log format on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -125,8 +140,18 @@ async fn serve(cli: Cli) -> Result<()> {
     });
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let network = Network::new(NetworkConfig {
+        name: cli.bridge.clone(),
+        bridge: cli.bridge,
+        subnet: cli.subnet,
+        gateway: cli.subnet.first_host(),
+        state_dir: cli.state_dir.clone(),
+        netns_dir: cli.netns_dir,
+        node_netns: cli.node_netns,
+    })?;
     let listener = api::bind(&cli.socket)?;
     let cfg = daemon::Config {
+        network,
         state_dir: cli.state_dir,
         jolt: Jolt {
             bin: jolt,
