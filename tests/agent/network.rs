@@ -65,6 +65,15 @@ fn a_published_port_serves_the_page_and_rm_leaves_nothing() {
     a.assert_gone(&id, pid);
     a.fetch("127.0.0.1", 8080, "/")
         .expect_err("nothing serves 8080 after rm");
+
+    // With no container left, the network itself goes.
+    let (status, stderr) = a.joltd_command(&["network-rm"]);
+    assert!(status.success(), "joltd network-rm: {stderr}");
+    let bridge = jolt_e2e::agent::BRIDGE;
+    assert!(a.in_node(&["ip", "link", "show", bridge]).is_err());
+    assert!(a
+        .in_node(&["nft", "list", "table", "inet", "jolt"])
+        .is_err());
 }
 
 #[test]
@@ -93,8 +102,14 @@ fn a_port_published_by_another_container_is_refused_and_leaves_nothing() {
     let namespaces: Vec<_> = std::fs::read_dir(a.netns_dir()).unwrap().collect();
     assert_eq!(namespaces.len(), 1, "{namespaces:?}");
     assert!(a.rule_comments().iter().all(|c| c.contains(&web_id)));
-    // The first one still serves.
+    // The first one still serves, and holds the network.
     assert_eq!(a.fetch("127.0.0.1", 8080, "/").unwrap(), PAGE);
+    let (status, stderr) = a.joltd_command(&["network-rm"]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!("still used by container(s) {web_id}")),
+        "{stderr}"
+    );
 }
 
 #[test]

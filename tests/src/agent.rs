@@ -117,6 +117,23 @@ impl Agent {
         self.dir.path().join("run")
     }
 
+    /// `joltd ARGS` with this joltd's state and network flags (a
+    /// subcommand such as network-rm); its exit status and stderr.
+    pub fn joltd_command(&self, args: &[&str]) -> (ExitStatus, String) {
+        let out = Command::new(joltd_bin())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(&self.flags)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// The node namespace's file, for `nsenter --net=`.
     pub fn node_netns(&self) -> String {
         self.node.path()
