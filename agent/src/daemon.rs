@@ -224,13 +224,12 @@ impl Daemon {
         let id = new_id();
         let spec = req.validate(&id)?;
         let name = spec.name.clone();
-        let record = Record {
+        let mut record = Record {
             id: id.clone(),
             spec,
             created: monitor::now(),
             status: Status::new(),
         };
-        let mut record = record;
         let entry = Entry::new(record.clone());
         {
             let mut table = self.table();
