@@ -9,6 +9,8 @@
 mod bad_requests;
 #[path = "agent/lifecycle.rs"]
 mod lifecycle;
+#[path = "agent/network.rs"]
+mod network;
 #[path = "agent/readopt.rs"]
 mod readopt;
 #[path = "agent/restart.rs"]

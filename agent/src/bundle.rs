@@ -183,17 +183,43 @@ pub fn apply(config: &mut Value, spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
+/// Makes `config` join the network namespace at `netns` (the one the
+/// network module made for the container) instead of a new one.
+pub fn join_netns(config: &mut Value, netns: &Path) -> Result<(), String> {
+    if !config["linux"].is_object() {
+        return Err("linux: missing".into());
+    }
+    let namespaces = &mut config["linux"]["namespaces"];
+    if namespaces.is_null() {
+        *namespaces = json!([]);
+    }
+    let list = namespaces
+        .as_array_mut()
+        .ok_or("linux.namespaces: not a list")?;
+    list.retain(|ns| ns["type"] != "network");
+    list.push(json!({"type": "network", "path": netns}));
+    Ok(())
+}
+
 /// Writes container `spec`'s bundle into `dir` (config.json only: the
-/// rootfs is named by path). `images` holds the default rootfs.
-pub fn write(dir: &Path, spec: &Spec, images: &Path) -> Result<(), BundleError> {
+/// rootfs is named by path), joining the network namespace at `netns`
+/// when there is one. `images` holds the default rootfs.
+pub fn write(
+    dir: &Path,
+    spec: &Spec,
+    images: &Path,
+    netns: Option<&Path>,
+) -> Result<(), BundleError> {
     let mut config = match &spec.bundle {
         Some(bundle) => user_config(bundle)?,
         None => default_config(&busybox_rootfs(images)?),
     };
-    apply(&mut config, spec).map_err(|cause| BundleError::Config {
-        path: spec.bundle.clone().unwrap_or_else(|| "(default)".into()),
-        cause,
-    })?;
+    apply(&mut config, spec)
+        .and_then(|()| netns.map_or(Ok(()), |ns| join_netns(&mut config, ns)))
+        .map_err(|cause| BundleError::Config {
+            path: spec.bundle.clone().unwrap_or_else(|| "(default)".into()),
+            cause,
+        })?;
     fs::create_dir_all(dir).map_err(|cause| BundleError::Write {
         path: dir.to_path_buf(),
         cause,
@@ -237,6 +263,26 @@ mod tests {
         assert_eq!(res["cpu"]["quota"], 25_000);
         assert_eq!(res["cpu"]["period"], 100_000);
         assert!(res["devices"].is_array(), "the default device rules stay");
+    }
+
+    #[test]
+    fn the_config_joins_the_containers_netns_by_path() {
+        let mut config = default_config(Path::new("/rootfs"));
+        join_netns(&mut config, Path::new("/run/jolt/netns/abc")).unwrap();
+        let nets: Vec<_> = config["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|ns| ns["type"] == "network")
+            .collect();
+        assert_eq!(
+            nets,
+            [&json!({"type": "network", "path": "/run/jolt/netns/abc"})]
+        );
+        let mut bad = json!({"linux": {"namespaces": 3}});
+        assert!(join_netns(&mut bad, Path::new("/x"))
+            .unwrap_err()
+            .contains("linux.namespaces"));
     }
 
     #[test]

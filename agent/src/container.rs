@@ -2,16 +2,19 @@
 //!
 //! Owns the request to run one ([`RunRequest`]) and its validation, the
 //! parsing of names, labels, env entries, memory sizes, CPU counts, port
-//! mappings and restart policies, and the record joltd keeps per container
-//! ([`Record`]: what was asked for, and its status). It does no I/O: the
+//! mappings (the network module's) and restart policies, and the record
+//! joltd keeps per container ([`Record`]: what was asked for, and its status). It does no I/O: the
 //! store writes records, the daemon changes them.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::network::PortMapping;
 
 /// A request that is not valid: the field it names, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +63,9 @@ pub struct Spec {
     pub bundle: Option<PathBuf>,
     pub command: Vec<String>,
     pub env: Vec<String>,
+    /// Published ports (records written before networking have none).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
     pub memory: Option<u64>,
     pub cpus: Option<f64>,
     pub restart: RestartPolicy,
@@ -102,14 +108,16 @@ impl RunRequest {
         for (i, e) in self.env.iter().enumerate() {
             parse_env(e).map_err(|r| invalid(format!("env[{i}]"), r))?;
         }
+        let mut ports: Vec<PortMapping> = Vec::new();
         for (i, p) in self.ports.iter().enumerate() {
-            PortMapping::from_str(p).map_err(|r| invalid(format!("ports[{i}]"), r))?;
-        }
-        if !self.ports.is_empty() {
-            return Err(invalid(
-                "ports",
-                "published ports need the network module (issue 4), which this joltd does not have yet",
-            ));
+            let port = PortMapping::from_str(p).map_err(|r| invalid(format!("ports[{i}]"), r))?;
+            if let Some(other) = ports.iter().find(|o| o.clashes_with(&port)) {
+                return Err(invalid(
+                    format!("ports[{i}]"),
+                    format!("{port} and {other} claim the same host port"),
+                ));
+            }
+            ports.push(port);
         }
         if let Some(m) = self.memory {
             if m < MIN_MEMORY {
@@ -132,6 +140,7 @@ impl RunRequest {
             bundle: self.bundle.clone(),
             command: self.command.clone(),
             env: self.env.clone(),
+            ports,
             memory: self.memory,
             cpus: self.cpus,
             restart,
@@ -230,57 +239,6 @@ pub fn cpu_quota(cpus: f64) -> i64 {
 
 /// The CFS period joltd uses, in microseconds.
 pub const CPU_PERIOD: u64 = 100_000;
-
-/// `[IP:]HOSTPORT:CTRPORT[/tcp|/udp]`: a port published on the node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortMapping {
-    pub host_ip: Option<std::net::IpAddr>,
-    pub host_port: u16,
-    pub container_port: u16,
-    pub protocol: Protocol,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-impl FromStr for PortMapping {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad =
-            |why: &str| format!("{text:?}: {why} (expected [IP:]HOSTPORT:CTRPORT[/tcp|/udp])");
-        let (ports, protocol) = match text.rsplit_once('/') {
-            Some((p, "tcp")) => (p, Protocol::Tcp),
-            Some((p, "udp")) => (p, Protocol::Udp),
-            Some(_) => return Err(bad("the protocol must be tcp or udp")),
-            None => (text, Protocol::Tcp),
-        };
-        let (rest, ctr) = ports
-            .rsplit_once(':')
-            .ok_or_else(|| bad("no container port"))?;
-        let (ip, host) = match rest.rsplit_once(':') {
-            Some((ip, host)) => {
-                let ip = ip.trim_start_matches('[').trim_end_matches(']');
-                let ip = ip.parse().map_err(|_| bad("not an IP address"))?;
-                (Some(ip), host)
-            }
-            None => (None, rest),
-        };
-        let port = |p: &str| match p.parse::<u16>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(bad(&format!("{p:?} is not a port between 1 and 65535"))),
-        };
-        Ok(PortMapping {
-            host_ip: ip,
-            host_port: port(host)?,
-            container_port: port(ctr)?,
-            protocol,
-        })
-    }
-}
 
 /// When joltd starts a container again after it exited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,6 +365,10 @@ pub struct Status {
     pub last_exit: Option<Exit>,
     /// Stopped on request: the restart policy no longer applies.
     pub stop_requested: bool,
+    /// The container's address on joltd's network, from the first run on
+    /// (restarts and re-adoption keep it).
+    #[serde(default)]
+    pub address: Option<Ipv4Addr>,
 }
 
 impl Status {
@@ -419,6 +381,7 @@ impl Status {
             backoff_step: 0,
             last_exit: None,
             stop_requested: false,
+            address: None,
         }
     }
 }
@@ -481,28 +444,6 @@ mod tests {
     }
 
     #[test]
-    fn port_mappings() {
-        let p: PortMapping = "8080:80".parse().unwrap();
-        assert_eq!((p.host_ip, p.host_port, p.container_port), (None, 8080, 80));
-        assert_eq!(p.protocol, Protocol::Tcp);
-        let p: PortMapping = "127.0.0.1:53:53/udp".parse().unwrap();
-        assert_eq!(p.host_ip, Some("127.0.0.1".parse().unwrap()));
-        assert_eq!(p.protocol, Protocol::Udp);
-        let p: PortMapping = "[::1]:8443:443/tcp".parse().unwrap();
-        assert_eq!(p.host_ip, Some("::1".parse().unwrap()));
-        for bad in [
-            "80",
-            "0:80",
-            "8080:70000",
-            "x:80",
-            "1.2.3:80:80",
-            "80:80/sctp",
-        ] {
-            assert!(bad.parse::<PortMapping>().is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn requests_are_validated_field_by_field() {
         let ok = RunRequest {
             name: Some("web-1".into()),
@@ -544,10 +485,15 @@ mod tests {
             field(with(|r| r.ports = vec!["99999:1".into()])),
             "ports[0]"
         );
-        let e = with(|r| r.ports = vec!["8080:80".into()])
+        assert_eq!(
+            field(with(|r| r.ports = vec!["8080:80".into(), "8080:81".into()])),
+            "ports[1]"
+        );
+        let spec = with(|r| r.ports = vec!["8080:80".into(), "127.0.0.1:53:53/udp".into()])
             .validate("id")
-            .unwrap_err();
-        assert!(e.reason.contains("issue 4"), "{e}");
+            .unwrap();
+        assert_eq!(spec.ports[0], PortMapping::tcp(8080, 80));
+        assert_eq!(spec.ports[1].to_string(), "127.0.0.1:53:53/udp");
         let mut labels = BTreeMap::new();
         labels.insert("bad key".to_string(), "v".to_string());
         let r = RunRequest {

@@ -6,10 +6,13 @@
 //! run ends, and re-adopting every container at start. Each change of a
 //! container's status is written to the store before it is acted on.
 //!
-//! Published ports and the container's network come from the network
-//! module (issue 4) once it lands: `run` is where its setup goes, before
-//! the bundle is written (the netns path joins config.json), and `remove`
-//! is where its teardown goes. Until then a request with ports is refused.
+//! The container's network (its netns, address and published ports) comes
+//! from the network module: `run` sets it up once, before the bundle is
+//! written (config.json joins the netns by path), so restarts and
+//! re-adoption keep the same netns and address; `remove`, and a `run` that
+//! failed, tear it down. The network library does its netns work on
+//! threads of its own; joltd calls it from `spawn_blocking`, never on a
+//! tokio worker.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +30,7 @@ use tokio::sync::watch;
 use crate::bundle;
 use crate::container::{Invalid, Record, RunRequest, State, Status};
 use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, LOG_FILE, MONITOR_FILE};
+use crate::network::{self, Network};
 use crate::oci::Jolt;
 use crate::store::{Store, StoreError};
 use crate::supervise;
@@ -56,6 +60,8 @@ pub struct Config {
     pub jolt: Jolt,
     /// The joltd binary, run as `joltd monitor`.
     pub exe: PathBuf,
+    /// The network every container is wired to.
+    pub network: Network,
 }
 
 /// One container: its record, and a counter of the runs that ended.
@@ -218,7 +224,7 @@ impl Daemon {
         let id = new_id();
         let spec = req.validate(&id)?;
         let name = spec.name.clone();
-        let record = Record {
+        let mut record = Record {
             id: id.clone(),
             spec,
             created: monitor::now(),
@@ -235,14 +241,20 @@ impl Daemon {
             }
             table.insert(id.clone(), entry.clone());
         }
-        let made = self.prepare(&record).await;
+        let made = self.prepare(&mut record).await;
         let mut rec = entry.record.lock().await;
         let started = match made {
-            Ok(()) => self.clone().start_run(&entry, &mut rec).await,
+            Ok(()) => {
+                rec.status.address = record.status.address;
+                self.clone().start_run(&entry, &mut rec).await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = started {
             entry.removed.store(true, Ordering::SeqCst);
+            if let Err(net) = self.teardown(&id).await {
+                tracing::error!(container = %name, "{net}");
+            }
             self.table().remove(&id);
             if let Err(rm) = self.store.remove(&id) {
                 tracing::error!(container = %name, "{rm}");
@@ -253,22 +265,75 @@ impl Daemon {
         Ok(rec.clone())
     }
 
-    /// The container's directory, first record and bundle (the record
-    /// first: a joltd killed meanwhile finds the container at its next
-    /// start, rather than a directory it cannot read).
-    async fn prepare(&self, record: &Record) -> Result<(), DaemonError> {
+    /// The container's directory, first record, network and bundle (the
+    /// record first: a joltd killed meanwhile finds the container at its
+    /// next start, rather than a directory it cannot read). The address
+    /// goes into `record`.
+    async fn prepare(&self, record: &mut Record) -> Result<(), DaemonError> {
         let dir = self.store.create_dir(&record.id)?;
+        self.store.save(record)?;
+        let name = record.spec.name.clone();
+        let mut req = network::Request::new(&record.id);
+        req.ports = record.spec.ports.clone();
+        let net = self.cfg.network.clone();
+        let attached = tokio::task::spawn_blocking(move || net.setup(&req))
+            .await
+            .expect("network setup does not panic");
+        let attachment = attached.map_err(|e| self.network_error(&name, e))?;
+        record.status.address = Some(attachment.address);
         self.store.save(record)?;
         let (spec, images) = (record.spec.clone(), self.store.images());
         let bundle_dir = dir.join(BUNDLE_DIR);
-        tokio::task::spawn_blocking(move || bundle::write(&bundle_dir, &spec, &images))
-            .await
-            .expect("bundle writing does not panic")
-            .map_err(|e| DaemonError::Failed {
-                name: record.spec.name.clone(),
-                why: e.to_string(),
-            })?;
+        tokio::task::spawn_blocking(move || {
+            bundle::write(&bundle_dir, &spec, &images, Some(&attachment.netns))
+        })
+        .await
+        .expect("bundle writing does not panic")
+        .map_err(|e| DaemonError::Failed {
+            name,
+            why: e.to_string(),
+        })?;
         Ok(())
+    }
+
+    /// A network error as the user should see it: a port or address
+    /// another container holds is a conflict naming that container.
+    fn network_error(&self, name: &str, e: network::Error) -> DaemonError {
+        let owner_name = |owner: &str| {
+            self.table()
+                .get(owner)
+                .map_or_else(|| owner.to_string(), |e| e.name.clone())
+        };
+        match e {
+            network::Error::PortTaken { port, owner, .. } => DaemonError::Conflict {
+                name: name.to_string(),
+                why: format!(
+                    "port {port} is already published by container {}",
+                    owner_name(&owner)
+                ),
+            },
+            network::Error::AddressTaken { address, owner, .. } => DaemonError::Conflict {
+                name: name.to_string(),
+                why: format!(
+                    "address {address} is already used by container {}",
+                    owner_name(&owner)
+                ),
+            },
+            other => DaemonError::Failed {
+                name: name.to_string(),
+                why: format!("network: {other}"),
+            },
+        }
+    }
+
+    /// Tears down the network of container `id` (its rules, veth, netns
+    /// and lease); tearing down what is not there is not an error.
+    async fn teardown(&self, id: &str) -> Result<(), network::Error> {
+        let net = self.cfg.network.clone();
+        let id = id.to_string();
+        tokio::task::spawn_blocking(move || net.teardown(&id))
+            .await
+            .expect("network teardown does not panic")
     }
 
     /// Starts one run through a new monitor and watches it; `rec` is
@@ -530,6 +595,13 @@ impl Daemon {
             return Err(DaemonError::Failed {
                 name: entry.name.clone(),
                 why: e.to_string(),
+            });
+        }
+        if let Err(e) = self.teardown(&entry.id).await {
+            entry.removed.store(false, Ordering::SeqCst);
+            return Err(DaemonError::Failed {
+                name: entry.name.clone(),
+                why: format!("network: {e} (rm it again to retry)"),
             });
         }
         self.store.remove(&entry.id)?;

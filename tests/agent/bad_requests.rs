@@ -22,6 +22,10 @@ fn assert_nothing_made(a: &Agent) {
         "jolt state was left"
     );
     assert_eq!(a.ok(["ps", "-a"]).lines().count(), 1, "only the header");
+    assert_eq!(a.network().leases().unwrap(), vec![], "a lease was left");
+    let ns = empty_dir(&a.netns_dir()) || !a.netns_dir().exists();
+    assert!(ns, "a network namespace was left");
+    assert_eq!(a.rule_comments(), Vec::<String>::new(), "rules were left");
 }
 
 /// Sends `request` as is; the status code and body of the answer.
@@ -77,11 +81,15 @@ fn names_are_unique() {
 fn invalid_flags_are_refused_and_change_nothing() {
     let Some(a) = agent() else { return };
     let cases: &[(&[&str], &str)] = &[
-        (&["-p", "99999:80"], "not a port"),
+        (&["-p", "99999:80"], "out of range"),
         (&["-p", "8080:80/sctp"], "tcp or udp"),
         (
-            &["-p", "8080:80"],
-            "published ports need the network module (issue 4)",
+            &["-p", "[::1]:8080:80"],
+            "IPv6 host addresses are not supported",
+        ),
+        (
+            &["-p", "8080:80", "-p", "8080:81"],
+            "claim the same host port",
         ),
         (&["--restart", "sometimes"], "not a restart policy"),
         (&["--restart", "on-failure:0"], "above 0"),
@@ -122,13 +130,16 @@ fn a_container_that_cannot_start_leaves_nothing() {
 fn a_bundle_jolt_refuses_is_refused_with_jolts_reason() {
     let Some(a) = agent() else { return };
     let jolt = jolt_e2e::Jolt::new();
-    let unsupported = jolt
-        .bundle()
-        .with(|c| c["linux"]["intelRdt"] = serde_json::json!({"closID": "x"}));
-    a.ctl(["run", "-d", "--bundle", unsupported.dir()])
+    let seccomp = jolt.bundle().with(|c| {
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
+        })
+    });
+    a.ctl(["run", "-d", "--bundle", seccomp.dir()])
         .assert_failure()
         .assert_stderr_contains("jolt create: ")
-        .assert_stderr_contains("linux.intelRdt: is not supported");
+        .assert_stderr_contains("SCMP_ACT_NOTIFY needs a seccomp agent");
     let broken = jolt.bundle();
     std::fs::write(broken.path().join("config.json"), "{").unwrap();
     a.ctl(["run", "-d", "--bundle", broken.dir()])

@@ -1,8 +1,14 @@
 //! agent: a `joltd` of the test's own (temporary socket, state directory
 //! and jolt `--root`), driven with the real `chaosctl`.
 //!
+//! Its joltd wires containers into a node network namespace the test made
+//! (`--node-netns`, with a bridge and subnet of the test's own), so no
+//! bridge, veth or firewall rule reaches the host's own namespace and all
+//! traffic stays in namespaces the test made.
+//!
 //! Owns starting, killing (-9) and stopping (SIGTERM) that joltd, running
-//! chaosctl against it, reading its containers as `chaosctl -o json`
+//! chaosctl against it, fetching pages through published ports from the
+//! node namespace, reading its containers as `chaosctl -o json`
 //! prints them, and the teardown that removes every container the test's
 //! joltd knows (and kills the monitors it started if joltd cannot), even
 //! after a panic. It reads joltd's state directory only to check that a
@@ -16,13 +22,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use jolt_agent::network::{host_veth_name, Network, NetworkConfig, FIREWALL_TABLE};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::host::NetNs;
 use crate::runner::{default_cgroup_path, jolt_bin, Output};
 use crate::{host, timeout, wait_until};
+
+/// The bridge of every test joltd (each in a node namespace of its own).
+pub const BRIDGE: &str = "jtest0";
+/// The containers' subnet of every test joltd.
+pub const SUBNET: &str = "10.125.0.0/24";
 
 /// The joltd binary beside jolt.
 pub fn joltd_bin() -> PathBuf {
@@ -36,6 +49,8 @@ pub fn chaosctl_bin() -> PathBuf {
 
 /// A joltd running for one test.
 pub struct Agent {
+    /// The namespace holding joltd's bridge, host ends and rules.
+    node: NetNs,
     dir: TempDir,
     joltd: Option<Child>,
     /// Flags for joltd beyond the socket, state and root ones.
@@ -57,10 +72,34 @@ impl Agent {
             .unwrap();
         // Traversable, so a non-root test peer can reach the socket's mode.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o711)).unwrap();
+        let tag = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace('.', "-");
+        let node = NetNs::add(&tag);
+        let lo_up = Command::new("ip")
+            .args(["-n", node.name(), "link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(lo_up.success(), "ip -n {} link set lo up", node.name());
+        let mut all = vec![
+            "--bridge".to_string(),
+            BRIDGE.into(),
+            "--subnet".into(),
+            SUBNET.into(),
+            "--node-netns".into(),
+            node.path(),
+            "--netns-dir".into(),
+            dir.path().join("netns").to_string_lossy().into_owned(),
+        ];
+        all.extend(flags.iter().map(|f| f.to_string()));
         let mut agent = Agent {
+            node,
             dir,
             joltd: None,
-            flags: flags.iter().map(|f| f.to_string()).collect(),
+            flags: all,
         };
         agent.restart();
         agent
@@ -76,6 +115,136 @@ impl Agent {
 
     pub fn runtime_root(&self) -> PathBuf {
         self.dir.path().join("run")
+    }
+
+    /// `joltd ARGS` with this joltd's state and network flags (a
+    /// subcommand such as network-rm); its exit status and stderr.
+    pub fn joltd_command(&self, args: &[&str]) -> (ExitStatus, String) {
+        let out = Command::new(joltd_bin())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(&self.flags)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The node namespace's file, for `nsenter --net=`.
+    pub fn node_netns(&self) -> String {
+        self.node.path()
+    }
+
+    /// Where joltd mounts the containers' namespaces.
+    pub fn netns_dir(&self) -> PathBuf {
+        self.dir.path().join("netns")
+    }
+
+    /// The network this joltd wires containers to, as the library sees it
+    /// (for its leases).
+    pub fn network(&self) -> Network {
+        let subnet = SUBNET.parse().unwrap();
+        Network::new(NetworkConfig {
+            name: BRIDGE.into(),
+            bridge: BRIDGE.into(),
+            subnet,
+            gateway: jolt_agent::network::Subnet::first_host(&subnet),
+            state_dir: self.state_dir(),
+            netns_dir: self.netns_dir(),
+            node_netns: Some(self.node.path().into()),
+        })
+        .unwrap()
+    }
+
+    /// Runs `args` in the node namespace: Ok(stdout) or Err(why).
+    pub fn in_node(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={}", self.node.path()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("nsenter {args:?}: {e}"));
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{args:?} in the node namespace: {}: {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            ))
+        }
+    }
+
+    /// GET `path` from `addr:port` as seen from the node namespace (the
+    /// published ports of 127.0.0.1 included), with busybox nc, giving up
+    /// after 3 s: Ok(body of a 200) or Err(what came back).
+    pub fn fetch(&self, addr: &str, port: u16, path: &str) -> Result<String, String> {
+        let get = format!("printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {addr} {port}");
+        let response = self.in_node(&[crate::BUSYBOX, "sh", "-c", &get])?;
+        match response.find("\r\n\r\n") {
+            Some(at) if response.starts_with("HTTP/1.1 200") => Ok(response[at + 4..].to_string()),
+            _ => Err(format!("no 200 response: {response:?}")),
+        }
+    }
+
+    /// Waits until `fetch` of 127.0.0.1:`port` gets a page; its body.
+    #[track_caller]
+    pub fn wait_for_page(&self, port: u16) -> String {
+        let mut last = String::new();
+        let deadline = std::time::Instant::now() + timeout();
+        while std::time::Instant::now() < deadline {
+            match self.fetch("127.0.0.1", port, "/") {
+                Ok(body) => return body,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("no page on 127.0.0.1:{port} in the node namespace: {last}");
+    }
+
+    /// The comments of the rules in the node's jolt table (container IDs).
+    pub fn rule_comments(&self) -> Vec<String> {
+        let Ok(json) = self.in_node(&["nft", "-j", "list", "table", "inet", FIREWALL_TABLE]) else {
+            return Vec::new();
+        };
+        let value: Value = serde_json::from_str(&json).unwrap();
+        value["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o.get("rule"))
+            .filter_map(|r| r["comment"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Checks that container `id` left nothing of its network: no host
+    /// veth in the node, no netns mount, no lease, no rule.
+    #[track_caller]
+    pub fn assert_network_gone(&self, id: &str) {
+        let veth = host_veth_name(id);
+        assert!(
+            self.in_node(&["ip", "link", "show", &veth]).is_err(),
+            "veth {veth} of {id} is left"
+        );
+        let ns = self.netns_dir().join(id);
+        assert!(!ns.exists(), "{} is left", ns.display());
+        let mounts = host::mounts_mentioning(&ns);
+        assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+        let leases = self.network().leases().unwrap();
+        assert!(
+            leases.iter().all(|l| l.container != id),
+            "lease of {id} is left: {leases:?}"
+        );
+        let rules = self.rule_comments();
+        assert!(
+            rules.iter().all(|c| !c.contains(id)),
+            "rules of {id} are left: {rules:?}"
+        );
     }
 
     /// A file of the test's own, for bundles and such.
@@ -234,6 +403,7 @@ impl Agent {
         }
         let monitors = processes_mentioning(&dir);
         assert!(monitors.is_empty(), "monitors of {id} left: {monitors:?}");
+        self.assert_network_gone(id);
     }
 
     /// The monitors this joltd started that still run (from their pid
@@ -286,6 +456,11 @@ impl Agent {
                     .arg(e.file_name())
                     .output();
             }
+        }
+        // Namespaces joltd could not tear down (the node namespace goes
+        // with the agent, and every bridge, veth and rule in it).
+        for mount in host::mount_points_under(&self.netns_dir()) {
+            let _ = nix::mount::umount2(&mount, nix::mount::MntFlags::MNT_DETACH);
         }
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -1,13 +1,15 @@
 //! `joltd`: the jolt node agent. Parses its command line, sets up logging,
 //! re-adopts the containers in its state directory, and serves the API
 //! until SIGTERM or SIGINT, leaving the containers running. `joltd
-//! monitor` is the per-container monitor it starts (not for people).
+//! monitor` is the per-container monitor it starts (not for people);
+//! `joltd network-rm` removes the network its flags name.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use jolt_agent::network::{Network, NetworkConfig, Subnet};
 use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, monitor, oci::Jolt};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -30,6 +32,20 @@ struct Cli {
     /// The jolt binary (default: beside joltd, else jolt on PATH)
     #[arg(long)]
     jolt: Option<PathBuf>,
+    /// The bridge containers are wired to
+    #[arg(long, default_value = "jolt0")]
+    bridge: String,
+    /// The containers' subnet (the bridge takes its first address)
+    #[arg(long, default_value = "10.88.0.0/16")]
+    subnet: Subnet,
+    /// Where containers' network namespaces are mounted
+    #[arg(long, default_value = "/run/jolt/netns")]
+    netns_dir: PathBuf,
+    /// The network namespace (a file, e.g. /run/netns/NAME) that holds the
+    /// bridge, the host ends and the firewall rules, instead of joltd's
+    /// own; for tests and nesting
+    #[arg(long)]
+    node_netns: Option<PathBuf>,
     /// Log format on stderr
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -59,6 +75,9 @@ enum Command {
         dir: PathBuf,
         id: String,
     },
+    /// Remove the network the flags name (bridge, firewall table when no
+    /// rule is left in it, its state); refused while a container uses it
+    NetworkRm,
 }
 
 fn main() -> ExitCode {
@@ -78,6 +97,15 @@ fn main() -> ExitCode {
         return ExitCode::from(monitor::main(&args) as u8);
     }
     init_log(cli.log_format, cli.debug);
+    if let Some(Command::NetworkRm) = cli.command {
+        return match network(&cli).and_then(|n| Ok(n.remove()?)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -98,6 +126,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// The network joltd's flags name (the bridge names the network too).
+fn network(cli: &Cli) -> Result<Network> {
+    Ok(Network::new(NetworkConfig {
+        name: cli.bridge.clone(),
+        bridge: cli.bridge.clone(),
+        subnet: cli.subnet,
+        gateway: cli.subnet.first_host(),
+        state_dir: cli.state_dir.clone(),
+        netns_dir: cli.netns_dir.clone(),
+        node_netns: cli.node_netns.clone(),
+    })?)
+}
+
 fn init_log(format: LogFormat, debug: bool) {
     let level = if debug {
         tracing::Level::DEBUG
@@ -115,7 +156,7 @@ fn init_log(format: LogFormat, debug: bool) {
 
 async fn serve(cli: Cli) -> Result<()> {
     let exe = std::env::current_exe().context("finding joltd's own binary")?;
-    let jolt = cli.jolt.unwrap_or_else(|| {
+    let jolt = cli.jolt.clone().unwrap_or_else(|| {
         let beside = exe.with_file_name("jolt");
         if beside.is_file() {
             beside
@@ -125,8 +166,10 @@ async fn serve(cli: Cli) -> Result<()> {
     });
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let network = network(&cli)?;
     let listener = api::bind(&cli.socket)?;
     let cfg = daemon::Config {
+        network,
         state_dir: cli.state_dir,
         jolt: Jolt {
             bin: jolt,

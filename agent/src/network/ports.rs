@@ -114,6 +114,11 @@ impl FromStr for PortMapping {
             Some((ports, proto)) => (ports, proto.parse().map_err(bad)?),
             None => (s, Protocol::Tcp),
         };
+        if ports.starts_with('[') {
+            return Err(bad(
+                "IPv6 host addresses are not supported (IPv4 only)".into()
+            ));
+        }
         let parts: Vec<&str> = ports.split(':').collect();
         let (host_ip, host_port, container_port) = match parts.as_slice() {
             [h, c] => (None, *h, *c),
@@ -166,6 +171,7 @@ mod tests {
         assert!(err("8080:80/sctp").contains("unknown protocol \"sctp\""));
         assert!(err("8080").contains("expected"));
         assert!(err("x.y:1:2").contains("not an IPv4 address"));
+        assert!(err("[::1]:1:2").contains("IPv6 host addresses are not supported"));
         assert!(PortMapping::tcp(0, 80).check().is_err());
     }
 

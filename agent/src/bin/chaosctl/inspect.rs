@@ -7,7 +7,7 @@ use jolt_agent::container::Record;
 
 use crate::output::{self, Format};
 
-/// Show a container: state, pid, restarts, last exit, start time, spec
+/// Show a container: state, pid, address, ports, restarts, last exit, start time, spec
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Name or ID
@@ -36,6 +36,8 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
                 ("Name", r.spec.name.clone()),
                 ("State", s.state.to_string()),
                 ("Pid", s.pid.map_or("-".into(), |p| p.to_string())),
+                ("Address", output::address(&r)),
+                ("Ports", output::ports(&r)),
                 ("Started", s.started.clone().unwrap_or("-".into())),
                 ("Restart policy", r.spec.restart.to_string()),
                 ("Restart count", s.restart_count.to_string()),

@@ -61,6 +61,8 @@ pub fn row(r: &Record) -> Vec<String> {
         r.spec.name.clone(),
         status,
         r.status.pid.map_or("-".into(), |p| p.to_string()),
+        address(r),
+        ports(r),
         r.status.restart_count.to_string(),
         ago(r.status.started.as_deref()),
         command,
@@ -68,8 +70,34 @@ pub fn row(r: &Record) -> Vec<String> {
 }
 
 pub const HEADER: &[&str] = &[
-    "ID", "NAME", "STATUS", "PID", "RESTARTS", "STARTED", "COMMAND",
+    "ID", "NAME", "STATUS", "PID", "ADDRESS", "PORTS", "RESTARTS", "STARTED", "COMMAND",
 ];
+
+/// The container's address, "-" before it has one.
+pub fn address(r: &Record) -> String {
+    r.status.address.map_or("-".into(), |a| a.to_string())
+}
+
+/// The published ports as `HOSTPORT->CTRPORT/PROTO`, comma-separated.
+pub fn ports(r: &Record) -> String {
+    if r.spec.ports.is_empty() {
+        return "-".into();
+    }
+    r.spec
+        .ports
+        .iter()
+        .map(|p| {
+            let ip = p.host_ip.map_or(String::new(), |ip| format!("{ip}:"));
+            format!(
+                "{ip}{}->{}/{}",
+                p.host_port,
+                p.container_port,
+                p.protocol.name()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// "12s ago" for an RFC 3339 time, "-" when there is none.
 pub fn ago(time: Option<&str>) -> String {

@@ -19,7 +19,7 @@ pub struct Args {
     /// A label KEY=VALUE (repeatable)
     #[arg(long = "label", short = 'l', value_name = "KEY=VALUE")]
     labels: Vec<String>,
-    /// Publish a port: [IP:]HOSTPORT:CTRPORT[/tcp|/udp] (repeatable; needs the network module)
+    /// Publish a port: [IP:]HOSTPORT:CTRPORT[/tcp|/udp] (repeatable)
     #[arg(long = "publish", short = 'p', value_name = "MAPPING")]
     ports: Vec<String>,
     /// Restart policy: no, on-failure[:MAX], always
