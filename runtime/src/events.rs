@@ -34,6 +34,32 @@ pub fn stats(cgroup: &Cgroup) -> Result<Value, CgroupError> {
         .map(|d| key_values(&d.join("memory.stat")))
         .unwrap_or_default();
     let mut v = runc_stats(&s, raw, dir_of(&dirs, "cpuset").as_deref());
+    let v2 = matches!(dirs.as_slice(), [(name, _)] if name.is_empty());
+    if v2 {
+        // runc reads no peak usage on v2 (memory.peak is newer than its v2
+        // support), so its memory entries there have no "max".
+        if let Some(memory) = v["memory"].as_object_mut() {
+            for entry in memory.values_mut().filter_map(Value::as_object_mut) {
+                entry.remove("max");
+            }
+        }
+    }
+    // On v2 there is no cpuacct: the CPU time is in cpu.stat, in µs, which
+    // cgroups-rs does not read; runc reports it from there, in ns.
+    if v2 {
+        if let Some(dir) = dir_of(&dirs, "cpu") {
+            let stat = key_values(&dir.join("cpu.stat"));
+            for (key, field) in [
+                ("total", "usage_usec"),
+                ("kernel", "system_usec"),
+                ("user", "user_usec"),
+            ] {
+                if let Some(usec) = stat.get(field) {
+                    v["cpu"]["usage"][key] = (usec * 1000).into();
+                }
+            }
+        }
+    }
     // cgroups-rs leaves the per-CPU split out; v1 has it in cpuacct.
     if let Some(dir) = dir_of(&dirs, "cpuacct") {
         for (key, file) in [
