@@ -130,10 +130,18 @@ impl Drop for Podman {
     }
 }
 
+/// Held by each podman session: every podman on a host makes its shm
+/// locks at the one path /dev/shm/libpod_lock, so two starting at once
+/// collide ("failed to create 2048 locks ... file exists").
+static ONE_PODMAN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn session_with(runtime: &Path, name: &str) {
     if !require_root() {
         return;
     }
+    let _one = ONE_PODMAN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::Builder::new()
         .prefix("jolt-e2e-podman-")
         .tempdir()
