@@ -350,14 +350,7 @@ impl World {
         let Ok(json) = self.node_nft(&["-j", "list", "table", "inet", "jolt"]) else {
             return Vec::new();
         };
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-        value["nftables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|o| o.get("rule"))
-            .filter_map(|r| r["comment"].as_str().map(str::to_string))
-            .collect()
+        jolt_e2e::host::nft_rule_comments(&json)
     }
 
     /// `nft ARGS` in the node: Ok(stdout) or Err(why).

@@ -212,14 +212,7 @@ impl Agent {
         let Ok(json) = self.in_node(&["nft", "-j", "list", "table", "inet", FIREWALL_TABLE]) else {
             return Vec::new();
         };
-        let value: Value = serde_json::from_str(&json).unwrap();
-        value["nftables"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|o| o.get("rule"))
-            .filter_map(|r| r["comment"].as_str().map(str::to_string))
-            .collect()
+        crate::host::nft_rule_comments(&json)
     }
 
     /// Checks that container `id` left nothing of its network: no host

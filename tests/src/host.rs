@@ -231,3 +231,17 @@ impl Drop for NetNs {
             .output();
     }
 }
+
+/// The comments of the rules in an `nft -j list ...` listing: jolt tags
+/// each rule with the ID of the container it belongs to.
+pub fn nft_rule_comments(listing: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(listing)
+        .unwrap_or_else(|e| panic!("nft -j output is not JSON ({e}):\n{listing}"));
+    value["nftables"]
+        .as_array()
+        .expect("nft -j output has an nftables array")
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter_map(|r| r["comment"].as_str().map(str::to_string))
+        .collect()
+}
