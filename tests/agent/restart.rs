@@ -20,6 +20,11 @@ fn on_failure_brings_back_a_killed_container() {
         "echo up; exec sleep 1000",
     ]);
     let pid = a.inspect("phoenix")["status"]["pid"].as_i64().unwrap() as i32;
+    // Running is not having printed: killed before its echo, the first run
+    // would leave no line.
+    jolt_e2e::wait_until("the first run's log line", jolt_e2e::timeout(), || {
+        (a.logs("phoenix") == ["up"]).then_some(())
+    });
     // The init of this test's own container.
     kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     let c = a.wait_for("phoenix", "restarted", |c| {

@@ -81,6 +81,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // What joltd inherited (a jobserver pipe from cargo, a socket from a
+    // shell) is not for its monitors, nor through them for jolt.
+    // SAFETY: close_range with CLOEXEC only changes descriptor flags.
+    unsafe {
+        libc::close_range(
+            3,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+        )
+    };
     let cli = Cli::parse();
     if let Some(Command::Monitor {
         jolt,
