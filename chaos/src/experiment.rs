@@ -1,0 +1,894 @@
+//! The experiment file: its schema (YAML or JSON, the same keys), parsing
+//! with errors that name the field path, and validation that reports every
+//! problem at once. Owns the typed [`Experiment`] the rest of the crate and
+//! the agent work from; does not own time math (`schedule`), choosing
+//! containers (`selector`) or touching the kernel (the agent's faults).
+//!
+//! Parsing happens in two steps: serde reads the text into private `*File`
+//! structs that mirror the keys (unknown keys are refused there, with their
+//! path), then [`Experiment::from_file`]-style validation turns them into
+//! typed values, collecting a [`FieldError`] per problem.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cron::Cron;
+use crate::schedule::{Days, Monkey, Schedule, Window};
+
+/// A validated chaos experiment: which containers, when, and what fault.
+///
+/// Only [`Experiment::from_yaml_or_json`] makes one, so every value here
+/// has passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    /// DNS-label-like: 1-63 of `[a-z0-9-]`, starting and ending with a
+    /// letter or digit.
+    pub name: String,
+    /// Free text for people; jolt does not interpret it.
+    pub description: Option<String>,
+    /// Seeds every random choice (monkey fire times, target picks). Without
+    /// it the plan derives one from the start time and reports it.
+    pub seed: Option<u64>,
+    pub targets: Targets,
+    pub schedule: Schedule,
+    /// Total length. Required for `every`, `cron` and `monkey`; optional for
+    /// `at` (see [`Experiment::length`]).
+    pub duration: Option<Duration>,
+    /// At most this many injections active at once (default 1). A fire that
+    /// would exceed it is skipped, and a container never holds two faults
+    /// of the same experiment at once.
+    pub max_active: u32,
+    pub on_failure: OnFailure,
+    pub fault: Fault,
+}
+
+/// Which containers a fire may hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets {
+    /// Container names (or ids); empty means any name.
+    pub names: Vec<String>,
+    /// Labels a container must all carry with these exact values; empty
+    /// means any labels. An empty value matches a label set to "".
+    pub labels: BTreeMap<String, String>,
+    pub mode: Mode,
+}
+
+/// How many of the matching running containers one fire hits.
+///
+/// In the file: `mode: one`, `mode: all`, `mode: {fixed: 2}`,
+/// `mode: {percent: 30}`. The default is `one`, the smallest blast radius.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// One at random.
+    One,
+    /// Every matching container.
+    All,
+    /// N at random; all of them if fewer match.
+    Fixed(u32),
+    /// This percentage (1-100) at random, rounded up, so at least one
+    /// whenever any matches.
+    Percent(u32),
+}
+
+/// What the experiment does when an injection fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Record the failure and keep to the schedule (the default).
+    #[default]
+    Continue,
+    /// Revert what is active and end the experiment.
+    Stop,
+}
+
+/// The one fault an experiment injects at each fire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Send a signal. Cannot be undone, so it has no duration.
+    Kill { signal: Signal, scope: KillScope },
+    /// Limit the container to a fraction of CPUs (cgroup cpu.max).
+    CpuThrottle { cpus: f64, duration: Duration },
+    /// Delay (and optionally drop) the container's outgoing packets.
+    NetworkDelay(NetworkDelay),
+    /// Freeze every process of the container (cgroup freezer).
+    Pause { duration: Duration },
+}
+
+/// Parameters of [`Fault::NetworkDelay`], in netem's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkDelay {
+    pub latency: Duration,
+    /// Each packet's delay varies by up to this much around `latency`.
+    pub jitter: Option<Duration>,
+    /// Percent (0-100) each packet's jitter follows the previous one's.
+    pub correlation: Option<f64>,
+    /// Percent (0-100) of packets dropped.
+    pub loss: Option<f64>,
+    pub duration: Duration,
+}
+
+/// Which processes a kill signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KillScope {
+    /// The container's init (pid 1 inside), as `jolt kill` does (default).
+    #[default]
+    Init,
+    /// Every process in the container, as `jolt kill --all`.
+    All,
+}
+
+/// A Linux signal number (1-64), written as a name (`SIGKILL`, `KILL`,
+/// `kill`) or a number in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal(i32);
+
+const SIGNALS: [&str; 31] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+impl Signal {
+    pub const KILL: Signal = Signal(9);
+
+    /// The signal number, for kill(2).
+    pub fn number(self) -> i32 {
+        self.0
+    }
+
+    fn parse_name(name: &str) -> Option<Signal> {
+        let upper = name.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        SIGNALS
+            .iter()
+            .position(|s| *s == bare)
+            .map(|i| Signal(i as i32 + 1))
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match SIGNALS.get((self.0 - 1) as usize) {
+            Some(name) => write!(f, "SIG{name}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl Fault {
+    /// The `kind` as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Kill { .. } => "kill",
+            Fault::CpuThrottle { .. } => "cpu-throttle",
+            Fault::NetworkDelay(_) => "network-delay",
+            Fault::Pause { .. } => "pause",
+        }
+    }
+
+    /// How long one injection stays active; `None` for kill.
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            Fault::Kill { .. } => None,
+            Fault::CpuThrottle { duration, .. } | Fault::Pause { duration } => Some(*duration),
+            Fault::NetworkDelay(d) => Some(d.duration),
+        }
+    }
+}
+
+/// One line: kind, parameters, and `for <duration>` when reversible.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Kill { signal, scope } => {
+                let scope = match scope {
+                    KillScope::Init => "init",
+                    KillScope::All => "all",
+                };
+                write!(f, "kill signal={signal} scope={scope}")
+            }
+            Fault::CpuThrottle { cpus, duration } => {
+                write!(f, "cpu-throttle cpus={cpus} for {}", human(*duration))
+            }
+            Fault::NetworkDelay(d) => {
+                write!(f, "network-delay latency={}", human(d.latency))?;
+                if let Some(j) = d.jitter {
+                    write!(f, " jitter={}", human(j))?;
+                }
+                if let Some(c) = d.correlation {
+                    write!(f, " correlation={c}%")?;
+                }
+                if let Some(l) = d.loss {
+                    write!(f, " loss={l}%")?;
+                }
+                write!(f, " for {}", human(d.duration))
+            }
+            Fault::Pause { duration } => write!(f, "pause for {}", human(*duration)),
+        }
+    }
+}
+
+/// A duration the way the file writes it: `1m30s`, `100ms`.
+pub(crate) fn human(d: Duration) -> String {
+    humantime::format_duration(d).to_string().replace(' ', "")
+}
+
+/// One problem with an experiment, at the path of the offending key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FieldError {
+    /// Dotted path, with `[i]` for list items: `schedule.at[1]`.
+    pub path: String,
+    pub message: String,
+}
+
+/// Why an experiment file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExperimentError {
+    /// The text is not YAML/JSON of the right shape (wrong type, unknown or
+    /// missing key). `path` is `.` for the document itself.
+    #[error("{origin}: {}{message}", if path == "." { String::new() } else { format!("{path}: ") })]
+    Syntax {
+        origin: String,
+        path: String,
+        message: String,
+    },
+    /// Well-formed, but with values that cannot run; every problem found.
+    #[error("{origin}: {}", list(errors))]
+    Invalid {
+        origin: String,
+        errors: Vec<FieldError>,
+    },
+}
+
+fn list(errors: &[FieldError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        many => {
+            let mut s = format!("{} problems:", many.len());
+            for e in many {
+                s.push_str(&format!("\n  {e}"));
+            }
+            s
+        }
+    }
+}
+
+impl Experiment {
+    /// Parses and validates an experiment. Text whose first non-blank
+    /// character is `{` is read as JSON, anything else as YAML; `origin`
+    /// (a file name, "request body") starts every error message.
+    pub fn from_yaml_or_json(text: &str, origin: &str) -> Result<Experiment, ExperimentError> {
+        let syntax = |path: String, message: String| ExperimentError::Syntax {
+            origin: origin.to_string(),
+            path,
+            message,
+        };
+        let file: ExperimentFile = if text.trim_start().starts_with('{') {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let file = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| syntax(e.path().to_string(), e.inner().to_string()))?;
+            de.end()
+                .map_err(|e| syntax(".".to_string(), e.to_string()))?;
+            file
+        } else {
+            serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+                .map_err(|e| syntax(e.path().to_string(), e.inner().to_string()))?
+        };
+        file.validate().map_err(|errors| ExperimentError::Invalid {
+            origin: origin.to_string(),
+            errors,
+        })
+    }
+
+    /// How long the experiment runs: `duration`, or for an `at` schedule
+    /// without one, the last offset plus the fault's duration.
+    pub fn length(&self) -> Duration {
+        match (self.duration, &self.schedule) {
+            (Some(d), _) => d,
+            (None, Schedule::At(offsets)) => {
+                offsets.iter().max().copied().unwrap_or_default()
+                    + self.fault.duration().unwrap_or_default()
+            }
+            (None, _) => Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ExperimentFile {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+    targets: TargetsFile,
+    schedule: ScheduleFile,
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    max_active: Option<u32>,
+    #[serde(default)]
+    on_failure: OnFailure,
+    fault: FaultFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TargetsFile {
+    #[serde(default)]
+    names: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    mode: Option<Mode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ScheduleFile {
+    #[serde(default)]
+    at: Option<Vec<String>>,
+    #[serde(default)]
+    every: Option<String>,
+    #[serde(default)]
+    cron: Option<String>,
+    #[serde(default)]
+    monkey: Option<MonkeyFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MonkeyFile {
+    mean_time_between: String,
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    days: Option<StringOrList>,
+    #[serde(default)]
+    min_gap: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FaultFile {
+    kind: String,
+    #[serde(default)]
+    signal: Option<NameOrNumber>,
+    #[serde(default)]
+    scope: Option<KillScope>,
+    #[serde(default)]
+    cpus: Option<f64>,
+    #[serde(default)]
+    latency: Option<String>,
+    #[serde(default)]
+    jitter: Option<String>,
+    #[serde(default)]
+    correlation: Option<f64>,
+    #[serde(default)]
+    loss: Option<f64>,
+    #[serde(default)]
+    duration: Option<String>,
+}
+
+/// `days: weekdays` or `days: [mon, tue]`.
+enum StringOrList {
+    One(String),
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for StringOrList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StringOrList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a name like weekdays or a list like [mon, tue]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StringOrList, E> {
+                Ok(StringOrList::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StringOrList, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(StringOrList::List(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `signal: SIGTERM` or `signal: 15`.
+enum NameOrNumber {
+    Name(String),
+    Number(i64),
+}
+
+impl<'de> Deserialize<'de> for NameOrNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NameOrNumber;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a signal name like SIGTERM or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NameOrNumber, E> {
+                Ok(NameOrNumber::Name(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NameOrNumber, E> {
+                Ok(NameOrNumber::Number(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NameOrNumber, E> {
+                Ok(NameOrNumber::Number(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+const FAULT_KINDS: &str = "kill, cpu-throttle, network-delay, pause";
+
+/// Collects problems while validation goes on, so all are reported.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Parses a humantime duration, recording an error if it is malformed
+    /// or (unless `zero_ok`) zero.
+    fn duration(&mut self, path: &str, text: &str, zero_ok: bool) -> Option<Duration> {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if d.is_zero() && !zero_ok => {
+                self.add(path, format!("{text:?} is zero; give a positive duration"));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.add(
+                    path,
+                    format!("{text:?} is not a duration ({e}); write e.g. 100ms, 30s, 1m30s, 2h"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    (1..=63).contains(&name.len())
+        && name.chars().all(ok_char)
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+impl ExperimentFile {
+    fn validate(self) -> Result<Experiment, Vec<FieldError>> {
+        let mut p = Problems::default();
+        if !valid_name(&self.name) {
+            p.add(
+                "name",
+                format!(
+                    "{:?} is not a valid name (use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit)",
+                    self.name
+                ),
+            );
+        }
+        let targets = self.targets.validate(&mut p);
+        let duration = self
+            .duration
+            .as_deref()
+            .and_then(|d| p.duration("duration", d, false));
+        let schedule = self.schedule.validate(&mut p, duration);
+        if self.max_active == Some(0) {
+            p.add("max-active", "0 would never inject; use 1 or more");
+        }
+        let fault = self.fault.validate(&mut p);
+
+        let (Some(targets), Some(schedule), Some(fault)) = (targets, schedule, fault) else {
+            return Err(p.0);
+        };
+        if let (Some(limit), Some(fd)) = (duration, fault.duration()) {
+            if fd > limit {
+                p.add(
+                    "fault.duration",
+                    format!(
+                        "{} is longer than the experiment ({})",
+                        human(fd),
+                        human(limit)
+                    ),
+                );
+            }
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(Experiment {
+            name: self.name,
+            description: self.description,
+            seed: self.seed,
+            targets,
+            schedule,
+            duration,
+            max_active: self.max_active.unwrap_or(1),
+            on_failure: self.on_failure,
+            fault,
+        })
+    }
+}
+
+impl TargetsFile {
+    fn validate(self, p: &mut Problems) -> Option<Targets> {
+        let before = p.0.len();
+        match &self.names {
+            Some(names) if names.is_empty() => p.add(
+                "targets.names",
+                "an empty list selects nothing; name a container or remove the key",
+            ),
+            Some(names) => {
+                for (i, n) in names.iter().enumerate() {
+                    if n.trim().is_empty() {
+                        p.add(format!("targets.names[{i}]"), "empty container name");
+                    }
+                }
+            }
+            None => {}
+        }
+        match &self.labels {
+            Some(labels) if labels.is_empty() => p.add(
+                "targets.labels",
+                "an empty map selects nothing; give a label like app: web or remove the key",
+            ),
+            Some(labels) => {
+                if labels.keys().any(|k| k.trim().is_empty()) {
+                    p.add("targets.labels", "a label key is empty");
+                }
+            }
+            None => {}
+        }
+        if self.names.is_none() && self.labels.is_none() {
+            p.add(
+                "targets",
+                "selects nothing (no names and no labels); give names, labels or both",
+            );
+        }
+        let mode = self.mode.unwrap_or(Mode::One);
+        match mode {
+            Mode::Fixed(0) => p.add(
+                "targets.mode.fixed",
+                "0 selects nothing; use 1 or more (or mode: all)",
+            ),
+            Mode::Percent(0) => p.add(
+                "targets.mode.percent",
+                "0 selects nothing; use 1-100 (or mode: all)",
+            ),
+            Mode::Percent(n) if n > 100 => {
+                p.add("targets.mode.percent", format!("{n} is outside 0-100"))
+            }
+            _ => {}
+        }
+        (p.0.len() == before).then(|| Targets {
+            names: self.names.unwrap_or_default(),
+            labels: self.labels.unwrap_or_default(),
+            mode,
+        })
+    }
+}
+
+impl ScheduleFile {
+    fn validate(self, p: &mut Problems, duration: Option<Duration>) -> Option<Schedule> {
+        let given: Vec<&str> = [
+            ("at", self.at.is_some()),
+            ("every", self.every.is_some()),
+            ("cron", self.cron.is_some()),
+            ("monkey", self.monkey.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if given.len() != 1 {
+            let found = if given.is_empty() {
+                "none".to_string()
+            } else {
+                given.join(" and ")
+            };
+            p.add(
+                "schedule",
+                format!("give exactly one of at, every, cron, monkey (found {found})"),
+            );
+            return None;
+        }
+        let kind = given[0];
+        if kind != "at" && duration.is_none() {
+            p.add(
+                "duration",
+                format!("required with schedule.{kind}: how long the experiment runs, e.g. 1h"),
+            );
+        }
+        let too_long = |d: Duration| duration.filter(|limit| d > *limit);
+        let before = p.0.len();
+        let schedule = if let Some(at) = self.at {
+            if at.is_empty() {
+                p.add(
+                    "schedule.at",
+                    "an empty list never fires; give offsets like [10s, 1m30s]",
+                );
+            }
+            let mut offsets: Vec<(usize, Duration)> = Vec::new();
+            for (i, text) in at.iter().enumerate() {
+                let path = format!("schedule.at[{i}]");
+                let Some(d) = p.duration(&path, text, true) else {
+                    continue;
+                };
+                if let Some(limit) = duration.filter(|limit| d >= *limit) {
+                    p.add(
+                        &path,
+                        format!(
+                            "{} is not before the end of the experiment ({})",
+                            human(d),
+                            human(limit)
+                        ),
+                    );
+                } else if let Some((j, _)) = offsets.iter().find(|(_, o)| *o == d) {
+                    p.add(&path, format!("{} repeats schedule.at[{j}]", human(d)));
+                } else {
+                    offsets.push((i, d));
+                }
+            }
+            let mut offsets: Vec<Duration> = offsets.into_iter().map(|(_, d)| d).collect();
+            offsets.sort();
+            Schedule::At(offsets)
+        } else if let Some(every) = self.every {
+            let d = p.duration("schedule.every", &every, false);
+            if let (Some(d), Some(limit)) = (d, duration) {
+                if d >= limit {
+                    p.add(
+                        "schedule.every",
+                        format!(
+                            "{} is not shorter than the experiment ({}), so it fires only once; use at: [0s] for a single fire",
+                            human(d),
+                            human(limit)
+                        ),
+                    );
+                }
+            }
+            Schedule::Every(d.unwrap_or_default())
+        } else if let Some(text) = self.cron {
+            match Cron::parse(&text) {
+                Ok(c) => Schedule::Cron(c),
+                Err(e) => {
+                    p.add("schedule.cron", format!("{text:?}: {e}"));
+                    return None;
+                }
+            }
+        } else {
+            let m = self.monkey?;
+            let mean = p.duration(
+                "schedule.monkey.mean-time-between",
+                &m.mean_time_between,
+                false,
+            );
+            let min_gap = match &m.min_gap {
+                Some(t) => p.duration("schedule.monkey.min-gap", t, true),
+                None => Some(Duration::ZERO),
+            };
+            let window = match &m.window {
+                Some(t) => Window::parse(t)
+                    .map_err(|e| p.add("schedule.monkey.window", format!("{t:?}: {e}")))
+                    .ok(),
+                None => Some(Window::ALL_DAY),
+            };
+            let days = match m.days {
+                None => Some(Days::EVERY_DAY),
+                Some(StringOrList::One(t)) => Days::parse_name(&t)
+                    .map_err(|e| p.add("schedule.monkey.days", e))
+                    .ok(),
+                Some(StringOrList::List(list)) => Days::parse_list(&list)
+                    .map_err(|(i, e)| match i {
+                        Some(i) => p.add(format!("schedule.monkey.days[{i}]"), e),
+                        None => p.add("schedule.monkey.days", e),
+                    })
+                    .ok(),
+            };
+            if let (Some(mean), Some(gap)) = (mean, min_gap) {
+                if gap >= mean {
+                    p.add(
+                        "schedule.monkey.min-gap",
+                        format!(
+                            "{} must be shorter than mean-time-between ({})",
+                            human(gap),
+                            human(mean)
+                        ),
+                    );
+                } else if let Some(limit) = too_long(gap) {
+                    p.add(
+                        "schedule.monkey.min-gap",
+                        format!(
+                            "{} is longer than the experiment ({})",
+                            human(gap),
+                            human(limit)
+                        ),
+                    );
+                }
+            }
+            match (mean, min_gap, window, days) {
+                (Some(mean_time_between), Some(min_gap), Some(window), Some(days)) => {
+                    Schedule::Monkey(Monkey {
+                        mean_time_between,
+                        window,
+                        days,
+                        min_gap,
+                    })
+                }
+                _ => return None,
+            }
+        };
+        (p.0.len() == before).then_some(schedule)
+    }
+}
+
+impl FaultFile {
+    fn validate(self, p: &mut Problems) -> Option<Fault> {
+        let before = p.0.len();
+        let allowed: &[&str] = match self.kind.as_str() {
+            "kill" => &["signal", "scope"],
+            "cpu-throttle" => &["cpus", "duration"],
+            "network-delay" => &["latency", "jitter", "correlation", "loss", "duration"],
+            "pause" => &["duration"],
+            other => {
+                p.add(
+                    "fault.kind",
+                    format!("unknown fault kind {other:?} (expected {FAULT_KINDS})"),
+                );
+                return None;
+            }
+        };
+        let present = [
+            ("signal", self.signal.is_some()),
+            ("scope", self.scope.is_some()),
+            ("cpus", self.cpus.is_some()),
+            ("latency", self.latency.is_some()),
+            ("jitter", self.jitter.is_some()),
+            ("correlation", self.correlation.is_some()),
+            ("loss", self.loss.is_some()),
+            ("duration", self.duration.is_some()),
+        ];
+        for (key, _) in present
+            .iter()
+            .filter(|(k, set)| *set && !allowed.contains(k))
+        {
+            let why = if *key == "duration" && self.kind == "kill" {
+                "kill cannot be undone, so it takes no duration".to_string()
+            } else {
+                format!(
+                    "{} does not take {key} (it takes {})",
+                    self.kind,
+                    allowed.join(", ")
+                )
+            };
+            p.add(format!("fault.{key}"), why);
+        }
+        let needs_duration = |p: &mut Problems, what: &str| match &self.duration {
+            Some(t) => p.duration("fault.duration", t, false),
+            None => {
+                p.add(
+                    "fault.duration",
+                    format!("required for {}: how long {what}", self.kind),
+                );
+                None
+            }
+        };
+        let percent = |p: &mut Problems, key: &str, v: Option<f64>| {
+            if let Some(v) = v.filter(|v| !(0.0..=100.0).contains(v)) {
+                p.add(
+                    format!("fault.{key}"),
+                    format!("{v} is outside 0-100 (percent)"),
+                );
+            }
+        };
+        let fault = match self.kind.as_str() {
+            "kill" => {
+                let signal = match &self.signal {
+                    None => Signal::KILL,
+                    Some(NameOrNumber::Number(n)) if (1..=64).contains(n) => Signal(*n as i32),
+                    Some(NameOrNumber::Name(name)) if Signal::parse_name(name).is_some() => {
+                        Signal::parse_name(name).unwrap_or(Signal::KILL)
+                    }
+                    Some(bad) => {
+                        let shown = match bad {
+                            NameOrNumber::Name(n) => format!("{n:?}"),
+                            NameOrNumber::Number(n) => n.to_string(),
+                        };
+                        p.add(
+                            "fault.signal",
+                            format!("unknown signal {shown} (use a name like SIGKILL, KILL, TERM or a number 1-64)"),
+                        );
+                        Signal::KILL
+                    }
+                };
+                Fault::Kill {
+                    signal,
+                    scope: self.scope.unwrap_or_default(),
+                }
+            }
+            "cpu-throttle" => {
+                let cpus = match self.cpus {
+                    Some(c) if c > 0.0 && c <= 1024.0 => c,
+                    Some(c) => {
+                        p.add(
+                            "fault.cpus",
+                            format!("{c} is outside (0, 1024]; 0.5 is half of one CPU"),
+                        );
+                        c
+                    }
+                    None => {
+                        p.add("fault.cpus", "required for cpu-throttle: the CPU share left, e.g. 0.2 for a fifth of one CPU");
+                        0.0
+                    }
+                };
+                let duration = needs_duration(p, "the limit holds");
+                Fault::CpuThrottle {
+                    cpus,
+                    duration: duration.unwrap_or_default(),
+                }
+            }
+            "network-delay" => {
+                let latency = match &self.latency {
+                    Some(t) => p.duration("fault.latency", t, false),
+                    None => {
+                        p.add(
+                            "fault.latency",
+                            "required for network-delay: the added delay, e.g. 100ms",
+                        );
+                        None
+                    }
+                };
+                let jitter = self
+                    .jitter
+                    .as_deref()
+                    .and_then(|t| p.duration("fault.jitter", t, true));
+                percent(p, "correlation", self.correlation);
+                percent(p, "loss", self.loss);
+                if self.correlation.is_some() && self.jitter.is_none() {
+                    p.add(
+                        "fault.correlation",
+                        "needs jitter: correlation ties each packet's jitter to the previous one's",
+                    );
+                }
+                let duration = needs_duration(p, "packets are delayed");
+                Fault::NetworkDelay(NetworkDelay {
+                    latency: latency.unwrap_or_default(),
+                    jitter,
+                    correlation: self.correlation,
+                    loss: self.loss,
+                    duration: duration.unwrap_or_default(),
+                })
+            }
+            _ => {
+                let duration = needs_duration(p, "the container stays frozen");
+                Fault::Pause {
+                    duration: duration.unwrap_or_default(),
+                }
+            }
+        };
+        (p.0.len() == before).then_some(fault)
+    }
+}
