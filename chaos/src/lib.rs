@@ -12,6 +12,7 @@ mod civil;
 pub mod cron;
 pub mod experiment;
 pub mod schedule;
+pub mod selector;
 
 pub use experiment::{Experiment, ExperimentError, Fault, FieldError};
 pub use schedule::Schedule;
