@@ -60,8 +60,7 @@ pub struct Targets {
 ///
 /// In the file: `mode: one`, `mode: all`, `mode: {fixed: 2}`,
 /// `mode: {percent: 30}`. The default is `one`, the smallest blast radius.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// One at random.
     One,
@@ -72,6 +71,52 @@ pub enum Mode {
     /// This percentage (1-100) at random, rounded up, so at least one
     /// whenever any matches.
     Percent(u32),
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Mode;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("one, all, {fixed: N} or {percent: P}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Mode, E> {
+                match v {
+                    "one" => Ok(Mode::One),
+                    "all" => Ok(Mode::All),
+                    "fixed" | "percent" => {
+                        Err(E::custom(format!("{v} needs a number: write {{{v}: N}}")))
+                    }
+                    other => Err(E::custom(format!(
+                        "unknown mode {other:?} (expected one, all, {{fixed: N}} or {{percent: P}})"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Mode, A::Error> {
+                use serde::de::Error;
+                let key: String = map.next_key()?.ok_or_else(|| {
+                    A::Error::custom("empty mode; write {fixed: N} or {percent: P}")
+                })?;
+                let mode = match key.as_str() {
+                    "fixed" => Mode::Fixed(map.next_value()?),
+                    "percent" => Mode::Percent(map.next_value()?),
+                    other => {
+                        return Err(A::Error::custom(format!(
+                            "unknown mode {other:?} (expected one, all, {{fixed: N}} or {{percent: P}})"
+                        )))
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom(
+                        "give one mode: {fixed: N} or {percent: P}",
+                    ));
+                }
+                Ok(mode)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What the experiment does when an injection fails.
@@ -264,10 +309,17 @@ impl Experiment {
     /// character is `{` is read as JSON, anything else as YAML; `origin`
     /// (a file name, "request body") starts every error message.
     pub fn from_yaml_or_json(text: &str, origin: &str) -> Result<Experiment, ExperimentError> {
-        let syntax = |path: String, message: String| ExperimentError::Syntax {
-            origin: origin.to_string(),
-            path,
-            message,
+        let syntax = |path: String, message: String| {
+            // serde_yaml already starts its messages with the path.
+            let message = match message.strip_prefix(&format!("{path}: ")) {
+                Some(rest) => rest.to_string(),
+                None => message,
+            };
+            ExperimentError::Syntax {
+                origin: origin.to_string(),
+                path,
+                message,
+            }
         };
         let file: ExperimentFile = if text.trim_start().starts_with('{') {
             let mut de = serde_json::Deserializer::from_str(text);

@@ -11,6 +11,7 @@
 mod civil;
 pub mod cron;
 pub mod experiment;
+pub mod plan;
 pub mod schedule;
 pub mod selector;
 
