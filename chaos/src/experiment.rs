@@ -6,8 +6,8 @@
 //!
 //! Parsing happens in two steps: serde reads the text into private `*File`
 //! structs that mirror the keys (unknown keys are refused there, with their
-//! path), then [`Experiment::from_file`]-style validation turns them into
-//! typed values, collecting a [`FieldError`] per problem.
+//! path), then validation turns them into typed values, collecting a
+//! [`FieldError`] per problem instead of stopping at the first.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,8 +20,8 @@ use crate::schedule::{Days, Monkey, Schedule, Window};
 
 /// A validated chaos experiment: which containers, when, and what fault.
 ///
-/// Only [`Experiment::from_yaml_or_json`] makes one, so every value here
-/// has passed validation.
+/// [`Experiment::from_yaml_or_json`] builds it and validates every value;
+/// code that builds one by hand must keep to the same rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
     /// DNS-label-like: 1-63 of `[a-z0-9-]`, starting and ending with a
@@ -615,12 +615,10 @@ impl TargetsFile {
                 "targets.labels",
                 "an empty map selects nothing; give a label like app: web or remove the key",
             ),
-            Some(labels) => {
-                if labels.keys().any(|k| k.trim().is_empty()) {
-                    p.add("targets.labels", "a label key is empty");
-                }
+            Some(labels) if labels.keys().any(|k| k.trim().is_empty()) => {
+                p.add("targets.labels", "a label key is empty")
             }
-            None => {}
+            _ => {}
         }
         if self.names.is_none() && self.labels.is_none() {
             p.add(

@@ -136,11 +136,16 @@ impl fmt::Display for Plan {
             self.fires.len(),
             skipped
         )?;
-        for p in &self.fires {
-            let offset = format!("+{}", human(Duration::from_secs(p.offset.as_secs())));
+        let offsets: Vec<String> = self
+            .fires
+            .iter()
+            .map(|p| format!("+{}", human(Duration::from_secs(p.offset.as_secs()))))
+            .collect();
+        let width = offsets.iter().map(String::len).max().unwrap_or(0);
+        for (p, offset) in self.fires.iter().zip(&offsets) {
             write!(
                 f,
-                "{}  {offset:<9} {}",
+                "{}  {offset:<width$}  {}",
                 humantime::format_rfc3339_seconds(p.at),
                 p.fault
             )?;
@@ -234,8 +239,8 @@ fault: {kind: network-delay, latency: 100ms, jitter: 10ms, duration: 1m}
         assert_eq!(
             text,
             "experiment web-latency: seed 1, start 2026-12-02T09:00:00Z, length 2m30s, 2 fires (0 skipped)\n\
-             2026-12-02T09:00:00Z  +0s       network-delay latency=100ms jitter=10ms for 1m  on web-1, web-2\n\
-             2026-12-02T09:01:30Z  +1m30s    network-delay latency=100ms jitter=10ms for 1m  on web-1, web-2\n"
+             2026-12-02T09:00:00Z  +0s     network-delay latency=100ms jitter=10ms for 1m  on web-1, web-2\n\
+             2026-12-02T09:01:30Z  +1m30s  network-delay latency=100ms jitter=10ms for 1m  on web-1, web-2\n"
         );
     }
 
