@@ -7,6 +7,31 @@
 //! the journal and the agent's wiring build on this crate. Every random
 //! choice comes from one [`ChaosRng`] seeded from the experiment, so a seed
 //! replays the same plan.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use jolt_chaos::{plan::plan, selector::Candidate, Experiment};
+//!
+//! let text = "
+//! name: web-pause
+//! seed: 1
+//! targets: {labels: {app: web}}
+//! schedule: {every: 10m}
+//! duration: 30m
+//! fault: {kind: pause, duration: 1m}
+//! ";
+//! let experiment = Experiment::from_yaml_or_json(text, "web-pause.yaml")?;
+//! let web = Candidate {
+//!     id: "0f3a".into(),
+//!     name: "web-1".into(),
+//!     labels: [("app".into(), "web".into())].into(),
+//!     running: true,
+//! };
+//! let start = UNIX_EPOCH + Duration::from_secs(1_796_202_000);
+//! let text = plan(&experiment, start, &[web]).to_string();
+//! assert_eq!(text.lines().nth(1), Some("2026-12-02T09:00:00Z  +0s   pause for 1m  on web-1"));
+//! # Ok::<(), jolt_chaos::ExperimentError>(())
+//! ```
 
 mod civil;
 pub mod cron;
