@@ -112,7 +112,7 @@ pub struct Days(u8);
 const DAY_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 impl Days {
-    pub const EVERY_DAY: Days = Days(0b111_1110 | 1);
+    pub const EVERY_DAY: Days = Days(0b111_1111);
     pub const WEEKDAYS: Days = Days(0b011_1110);
     pub const WEEKENDS: Days = Days(0b100_0001);
 
