@@ -39,6 +39,7 @@ pub mod experiment;
 pub mod plan;
 pub mod schedule;
 pub mod selector;
+mod validate;
 
 pub use experiment::{Experiment, ExperimentError, Fault, FieldError};
 pub use schedule::Schedule;
