@@ -169,7 +169,7 @@ pub enum KillScope {
 /// A Linux signal number (1-64), written as a name (`SIGKILL`, `KILL`,
 /// `kill`) or a number in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signal(pub(crate) i32);
+pub struct Signal(i32);
 
 const SIGNALS: [&str; 31] = [
     "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
@@ -185,7 +185,16 @@ impl Signal {
         self.0
     }
 
+    /// A signal number 1-64.
+    pub(crate) fn from_number(n: i64) -> Option<Signal> {
+        (1..=64).contains(&n).then_some(Signal(n as i32))
+    }
+
+    /// `SIGTERM`, `TERM`, `term` or `"15"`.
     pub(crate) fn parse_name(name: &str) -> Option<Signal> {
+        if let Ok(n) = name.trim().parse() {
+            return Signal::from_number(n);
+        }
         let upper = name.to_ascii_uppercase();
         let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
         SIGNALS

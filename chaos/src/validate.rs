@@ -525,23 +525,22 @@ impl FaultFile {
         let fault = match self.kind.as_str() {
             "kill" => {
                 let signal = match &self.signal {
-                    None => Signal::KILL,
-                    Some(NameOrNumber::Number(n)) if (1..=64).contains(n) => Signal(*n as i32),
-                    Some(NameOrNumber::Name(name)) if Signal::parse_name(name).is_some() => {
-                        Signal::parse_name(name).unwrap_or(Signal::KILL)
-                    }
-                    Some(bad) => {
-                        let shown = match bad {
-                            NameOrNumber::Name(n) => format!("{n:?}"),
-                            NameOrNumber::Number(n) => n.to_string(),
-                        };
-                        p.add(
-                            "fault.signal",
-                            format!("unknown signal {shown} (use a name like SIGKILL, KILL, TERM or a number 1-64)"),
-                        );
-                        Signal::KILL
-                    }
+                    None => Some(Signal::KILL),
+                    Some(NameOrNumber::Number(n)) => Signal::from_number(*n),
+                    Some(NameOrNumber::Name(name)) => Signal::parse_name(name),
                 };
+                let signal = signal.unwrap_or_else(|| {
+                    let shown = match &self.signal {
+                        Some(NameOrNumber::Name(n)) => format!("{n:?}"),
+                        Some(NameOrNumber::Number(n)) => n.to_string(),
+                        None => String::new(),
+                    };
+                    p.add(
+                        "fault.signal",
+                        format!("unknown signal {shown} (use a name like SIGKILL, KILL, TERM or a number 1-64)"),
+                    );
+                    Signal::KILL
+                });
                 Fault::Kill {
                     signal,
                     scope: self.scope.unwrap_or_default(),
