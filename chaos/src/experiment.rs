@@ -1,0 +1,608 @@
+//! The experiment file: its schema (YAML or JSON, the same keys), parsing
+//! with errors that name the field path, and validation that reports every
+//! problem at once. Owns the typed [`Experiment`] the rest of the crate and
+//! the agent work from; does not own time math (`schedule`), choosing
+//! containers (`selector`) or touching the kernel (the agent's faults).
+//!
+//! Parsing happens in two steps: serde reads the text into the `*File`
+//! structs of `validate`, which mirror the keys, then validation there
+//! turns them into these typed values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::schedule::Schedule;
+use crate::validate::ExperimentFile;
+
+/// A validated chaos experiment: which containers, when, and what fault.
+///
+/// [`Experiment::from_yaml_or_json`] builds it and validates every value;
+/// code that builds one by hand must keep to the same rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    /// DNS-label-like: 1-63 of `[a-z0-9-]`, starting and ending with a
+    /// letter or digit.
+    pub name: String,
+    /// Free text for people; jolt does not interpret it.
+    pub description: Option<String>,
+    /// Seeds every random choice (monkey fire times, target picks). Without
+    /// it the plan derives one from the start time and reports it.
+    pub seed: Option<u64>,
+    pub targets: Targets,
+    pub schedule: Schedule,
+    /// Total length. Required for `every`, `cron` and `monkey`; optional for
+    /// `at` (see [`Experiment::length`]).
+    pub duration: Option<Duration>,
+    /// At most this many injections active at once (default 1). A fire that
+    /// would exceed it is skipped, and a container never holds two faults
+    /// of the same experiment at once.
+    pub max_active: u32,
+    pub on_failure: OnFailure,
+    pub fault: Fault,
+}
+
+/// Which containers a fire may hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets {
+    /// Container names (or ids); empty means any name.
+    pub names: Vec<String>,
+    /// Labels a container must all carry with these exact values; empty
+    /// means any labels. An empty value matches a label set to "".
+    pub labels: BTreeMap<String, String>,
+    pub mode: Mode,
+}
+
+/// How many of the matching running containers one fire hits.
+///
+/// In the file: `mode: one`, `mode: all`, `mode: {fixed: 2}`,
+/// `mode: {percent: 30}`. The default is `one`, the smallest blast radius.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One at random.
+    One,
+    /// Every matching container.
+    All,
+    /// N at random; all of them if fewer match.
+    Fixed(u32),
+    /// This percentage (1-100) at random, rounded up, so at least one
+    /// whenever any matches.
+    Percent(u32),
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Mode;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("one, all, {fixed: N} or {percent: P}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Mode, E> {
+                match v {
+                    "one" => Ok(Mode::One),
+                    "all" => Ok(Mode::All),
+                    "fixed" | "percent" => {
+                        Err(E::custom(format!("{v} needs a number: write {{{v}: N}}")))
+                    }
+                    other => Err(E::custom(format!(
+                        "unknown mode {other:?} (expected one, all, {{fixed: N}} or {{percent: P}})"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Mode, A::Error> {
+                use serde::de::Error;
+                let key: String = map.next_key()?.ok_or_else(|| {
+                    A::Error::custom("empty mode; write {fixed: N} or {percent: P}")
+                })?;
+                let mode = match key.as_str() {
+                    "fixed" => Mode::Fixed(map.next_value()?),
+                    "percent" => Mode::Percent(map.next_value()?),
+                    other => {
+                        return Err(A::Error::custom(format!(
+                            "unknown mode {other:?} (expected one, all, {{fixed: N}} or {{percent: P}})"
+                        )))
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom(
+                        "give one mode: {fixed: N} or {percent: P}",
+                    ));
+                }
+                Ok(mode)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What the experiment does when an injection fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Record the failure and keep to the schedule (the default).
+    #[default]
+    Continue,
+    /// Revert what is active and end the experiment.
+    Stop,
+}
+
+/// The one fault an experiment injects at each fire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Send a signal. Cannot be undone, so it has no duration.
+    Kill { signal: Signal, scope: KillScope },
+    /// Limit the container to a fraction of CPUs (cgroup cpu.max).
+    CpuThrottle { cpus: f64, duration: Duration },
+    /// Delay (and optionally drop) the container's outgoing packets.
+    NetworkDelay(NetworkDelay),
+    /// Freeze every process of the container (cgroup freezer).
+    Pause { duration: Duration },
+}
+
+/// Parameters of [`Fault::NetworkDelay`], in netem's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkDelay {
+    pub latency: Duration,
+    /// Each packet's delay varies by up to this much around `latency`.
+    pub jitter: Option<Duration>,
+    /// Percent (0-100) each packet's jitter follows the previous one's.
+    pub correlation: Option<f64>,
+    /// Percent (0-100) of packets dropped.
+    pub loss: Option<f64>,
+    pub duration: Duration,
+}
+
+/// Which processes a kill signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KillScope {
+    /// The container's init (pid 1 inside), as `jolt kill` does (default).
+    #[default]
+    Init,
+    /// Every process in the container, as `jolt kill --all`.
+    All,
+}
+
+/// A Linux signal number (1-64), written as a name (`SIGKILL`, `KILL`,
+/// `kill`) or a number in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal(i32);
+
+const SIGNALS: [&str; 31] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+impl Signal {
+    pub const KILL: Signal = Signal(9);
+
+    /// The signal number, for kill(2).
+    pub fn number(self) -> i32 {
+        self.0
+    }
+
+    /// A signal number 1-64.
+    pub(crate) fn from_number(n: i64) -> Option<Signal> {
+        (1..=64).contains(&n).then_some(Signal(n as i32))
+    }
+
+    /// `SIGTERM`, `TERM`, `term` or `"15"`.
+    pub(crate) fn parse_name(name: &str) -> Option<Signal> {
+        if let Ok(n) = name.trim().parse() {
+            return Signal::from_number(n);
+        }
+        let upper = name.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        SIGNALS
+            .iter()
+            .position(|s| *s == bare)
+            .map(|i| Signal(i as i32 + 1))
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match SIGNALS.get((self.0 - 1) as usize) {
+            Some(name) => write!(f, "SIG{name}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl Fault {
+    /// The `kind` as written in the file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Kill { .. } => "kill",
+            Fault::CpuThrottle { .. } => "cpu-throttle",
+            Fault::NetworkDelay(_) => "network-delay",
+            Fault::Pause { .. } => "pause",
+        }
+    }
+
+    /// How long one injection stays active; `None` for kill.
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            Fault::Kill { .. } => None,
+            Fault::CpuThrottle { duration, .. } | Fault::Pause { duration } => Some(*duration),
+            Fault::NetworkDelay(d) => Some(d.duration),
+        }
+    }
+}
+
+/// One line: kind, parameters, and `for <duration>` when reversible.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Kill { signal, scope } => {
+                let scope = match scope {
+                    KillScope::Init => "init",
+                    KillScope::All => "all",
+                };
+                write!(f, "kill signal={signal} scope={scope}")
+            }
+            Fault::CpuThrottle { cpus, duration } => {
+                write!(f, "cpu-throttle cpus={cpus} for {}", human(*duration))
+            }
+            Fault::NetworkDelay(d) => {
+                write!(f, "network-delay latency={}", human(d.latency))?;
+                if let Some(j) = d.jitter {
+                    write!(f, " jitter={}", human(j))?;
+                }
+                if let Some(c) = d.correlation {
+                    write!(f, " correlation={c}%")?;
+                }
+                if let Some(l) = d.loss {
+                    write!(f, " loss={l}%")?;
+                }
+                write!(f, " for {}", human(d.duration))
+            }
+            Fault::Pause { duration } => write!(f, "pause for {}", human(*duration)),
+        }
+    }
+}
+
+/// A duration the way the file writes it: `1m30s`, `100ms`.
+pub(crate) fn human(d: Duration) -> String {
+    humantime::format_duration(d).to_string().replace(' ', "")
+}
+
+/// One problem with an experiment, at the path of the offending key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FieldError {
+    /// Dotted path, with `[i]` for list items: `schedule.at[1]`.
+    pub path: String,
+    pub message: String,
+}
+
+/// Why an experiment file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExperimentError {
+    /// The text is not YAML/JSON of the right shape (wrong type, unknown or
+    /// missing key). `path` is `.` for the document itself.
+    #[error("{origin}: {}{message}", if path == "." { String::new() } else { format!("{path}: ") })]
+    Syntax {
+        origin: String,
+        path: String,
+        message: String,
+    },
+    /// Well-formed, but with values that cannot run; every problem found.
+    #[error("{origin}: {}", list(errors))]
+    Invalid {
+        origin: String,
+        errors: Vec<FieldError>,
+    },
+}
+
+fn list(errors: &[FieldError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        many => {
+            let mut s = format!("{} problems:", many.len());
+            for e in many {
+                s.push_str(&format!("\n  {e}"));
+            }
+            s
+        }
+    }
+}
+
+impl Experiment {
+    /// Parses and validates an experiment. Text whose first non-blank
+    /// character is `{` is read as JSON, anything else as YAML; `origin`
+    /// (a file name, "request body") starts every error message.
+    pub fn from_yaml_or_json(text: &str, origin: &str) -> Result<Experiment, ExperimentError> {
+        let syntax = |path: String, message: String| {
+            // serde_yaml starts its messages with the path it knows, which
+            // is the one here or its parent.
+            let message = match message.split_once(": ") {
+                Some((head, rest))
+                    if path == head
+                        || path.starts_with(&format!("{head}."))
+                        || path.starts_with(&format!("{head}[")) =>
+                {
+                    rest.to_string()
+                }
+                _ => message,
+            };
+            ExperimentError::Syntax {
+                origin: origin.to_string(),
+                path,
+                message,
+            }
+        };
+        let file: ExperimentFile = if text.trim_start().starts_with('{') {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let file = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| syntax(e.path().to_string(), e.inner().to_string()))?;
+            de.end()
+                .map_err(|e| syntax(".".to_string(), e.to_string()))?;
+            file
+        } else {
+            serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+                .map_err(|e| syntax(e.path().to_string(), e.inner().to_string()))?
+        };
+        file.validate().map_err(|errors| ExperimentError::Invalid {
+            origin: origin.to_string(),
+            errors,
+        })
+    }
+
+    /// How long the experiment runs: `duration`, or for an `at` schedule
+    /// without one, the last offset plus the fault's duration.
+    pub fn length(&self) -> Duration {
+        match (self.duration, &self.schedule) {
+            (Some(d), _) => d,
+            (None, Schedule::At(offsets)) => {
+                offsets.iter().max().copied().unwrap_or_default()
+                    + self.fault.duration().unwrap_or_default()
+            }
+            (None, _) => Duration::ZERO,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Experiment, ExperimentError> {
+        Experiment::from_yaml_or_json(text, "exp.yaml")
+    }
+
+    /// The one-line message of a refused experiment, without the origin.
+    fn error(text: &str) -> String {
+        let e = parse(text).unwrap_err().to_string();
+        e.strip_prefix("exp.yaml: ").unwrap_or(&e).to_string()
+    }
+
+    const BASE: &str = "
+name: web-latency
+targets:
+  labels: {app: web}
+schedule:
+  every: 1m
+duration: 5m
+fault:
+  kind: pause
+  duration: 30s
+";
+
+    #[test]
+    fn yaml_and_json_read_the_same_schema() {
+        let yaml = "
+name: web-latency
+description: slow web down
+seed: 7
+targets:
+  names: [web-1]
+  labels: {app: web, tier: prod}
+  mode: {percent: 50}
+schedule:
+  cron: '*/5 * * * *'
+duration: 1h
+max-active: 2
+on-failure: stop
+fault:
+  kind: network-delay
+  latency: 100ms
+  jitter: 10ms
+  correlation: 25
+  loss: 0.5
+  duration: 1m
+";
+        let json = r#"{
+  "name": "web-latency", "description": "slow web down", "seed": 7,
+  "targets": {"names": ["web-1"], "labels": {"app": "web", "tier": "prod"}, "mode": {"percent": 50}},
+  "schedule": {"cron": "*/5 * * * *"}, "duration": "1h", "max-active": 2, "on-failure": "stop",
+  "fault": {"kind": "network-delay", "latency": "100ms", "jitter": "10ms", "correlation": 25,
+            "loss": 0.5, "duration": "1m"}
+}"#;
+        let a = parse(yaml).unwrap();
+        assert_eq!(a, parse(json).unwrap());
+        assert_eq!(a.targets.mode, Mode::Percent(50));
+        assert_eq!(a.max_active, 2);
+        assert_eq!(a.on_failure, OnFailure::Stop);
+        assert_eq!(
+            a.fault.to_string(),
+            "network-delay latency=100ms jitter=10ms correlation=25% loss=0.5% for 1m"
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_smallest_blast_radius() {
+        let e = parse(BASE).unwrap();
+        assert_eq!(e.targets.mode, Mode::One);
+        assert_eq!(e.max_active, 1);
+        assert_eq!(e.on_failure, OnFailure::Continue);
+        assert_eq!(e.seed, None);
+        let kill = parse(&BASE.replace("kind: pause\n  duration: 30s", "kind: kill")).unwrap();
+        assert_eq!(
+            kill.fault,
+            Fault::Kill {
+                signal: Signal::KILL,
+                scope: KillScope::Init
+            }
+        );
+    }
+
+    #[test]
+    fn signals_by_name_or_number() {
+        for (given, want) in [
+            ("TERM", 15),
+            ("SIGTERM", 15),
+            ("sigint", 2),
+            ("9", 9),
+            ("40", 40),
+        ] {
+            let text = BASE.replace(
+                "kind: pause\n  duration: 30s",
+                &format!("kind: kill\n  signal: {given}"),
+            );
+            match parse(&text).unwrap().fault {
+                Fault::Kill { signal, .. } => assert_eq!(signal.number(), want, "{given}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let bad = BASE.replace(
+            "kind: pause\n  duration: 30s",
+            "kind: kill\n  signal: SIGFOO",
+        );
+        assert_eq!(
+            error(&bad),
+            "fault.signal: unknown signal \"SIGFOO\" (use a name like SIGKILL, KILL, TERM or a number 1-64)"
+        );
+        let bad = BASE.replace("kind: pause\n  duration: 30s", "kind: kill\n  signal: 99");
+        assert!(error(&bad).starts_with("fault.signal: unknown signal 99 "));
+    }
+
+    #[test]
+    fn the_length_of_an_at_schedule_without_duration() {
+        let e =
+            parse(&BASE.replace("  every: 1m\nduration: 5m\n", "  at: [1m30s, 10s]\n")).unwrap();
+        assert_eq!(
+            e.schedule,
+            Schedule::At(vec![Duration::from_secs(10), Duration::from_secs(90)])
+        );
+        assert_eq!(e.length(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn syntax_errors_name_the_field_path() {
+        assert_eq!(
+            error(&BASE.replace("  kind: pause", "  kind: pause\n  latncy: 1s")),
+            "fault.latncy: unknown field `latncy`, expected one of `kind`, `signal`, `scope`, `cpus`, `latency`, `jitter`, `correlation`, `loss`, `duration` at line 10 column 3"
+        );
+        assert_eq!(
+            error(&BASE.replace("labels: {app: web}", "labels: {app: web}\n  mode: some")),
+            "targets.mode: unknown mode \"some\" (expected one, all, {fixed: N} or {percent: P}) at line 5 column 9"
+        );
+        assert_eq!(
+            error(r#"{"name": "x", "seed": -1}"#),
+            "seed: invalid value: integer `-1`, expected u64 at line 1 column 24"
+        );
+        assert_eq!(
+            error(
+                r#"{"name": "x", "targets": {"names": ["a"]}, "schedule": {"at": ["0s"]},
+                    "fault": {"kind": "kill"}} {"#
+            ),
+            "trailing characters at line 2 column 48"
+        );
+    }
+
+    #[test]
+    fn validation_errors_name_the_field_and_the_fix() {
+        let cases = [
+            (("every: 1m", "cron: '61 * * * *'"), "schedule.cron: \"61 * * * *\": minute 61 out of range (0-59)"),
+            (("kind: pause", "kind: explode"), "fault.kind: unknown fault kind \"explode\" (expected kill, cpu-throttle, network-delay, pause)"),
+            (("duration: 30s", "duration: 10m"), "fault.duration: 10m is longer than the experiment (5m)"),
+            (("{app: web}", "{app: web}\n  mode: {percent: 150}"), "targets.mode.percent: 150 is outside 0-100"),
+            (("{app: web}", "{app: web}\n  mode: {fixed: 0}"), "targets.mode.fixed: 0 selects nothing; use 1 or more (or mode: all)"),
+            (("labels: {app: web}", "mode: all"), "targets: selects nothing (no names and no labels); give names, labels or both"),
+            (("labels: {app: web}", "names: []"), "targets.names: an empty list selects nothing; name a container or remove the key"),
+            (("labels: {app: web}", "labels: {}"), "targets.labels: an empty map selects nothing; give a label like app: web or remove the key"),
+            (("every: 1m", "every: 1m\n  cron: '* * * * *'"), "schedule: give exactly one of at, every, cron, monkey (found every and cron)"),
+            (("every: 1m", "every: 5m"), "schedule.every: 5m is not shorter than the experiment (5m), so it fires only once; use at: [0s] for a single fire"),
+            (("every: 1m", "every: soon"), "schedule.every: \"soon\" is not a duration (expected number at 0); write e.g. 100ms, 30s, 1m30s, 2h"),
+            (("every: 1m", "at: [10s, 10s]"), "schedule.at[1]: 10s repeats schedule.at[0]"),
+            (("every: 1m", "at: [10s, 6m]"), "schedule.at[1]: 6m is not before the end of the experiment (5m)"),
+            (("every: 1m", "monkey: {mean-time-between: 10m, window: '25:00-15:00'}"), "schedule.monkey.window: \"25:00-15:00\": hour 25 out of range (0-23, or 24:00 as an end)"),
+            (("every: 1m", "monkey: {mean-time-between: 10m, days: [mon, someday]}"), "schedule.monkey.days[1]: unknown day \"someday\" (expected one of mon, tue, wed, thu, fri, sat, sun)"),
+            (("every: 1m", "monkey: {mean-time-between: 10m, days: workdays}"), "schedule.monkey.days: unknown days \"workdays\" (expected weekdays, weekends, every-day or a list like [mon, tue])"),
+            (("every: 1m", "monkey: {mean-time-between: 20m, min-gap: 10m}"), "schedule.monkey.min-gap: 10m is longer than the experiment (5m)"),
+            (("every: 1m", "monkey: {mean-time-between: 1m, min-gap: 2m}"), "schedule.monkey.min-gap: 2m must be shorter than mean-time-between (1m)"),
+            (("duration: 5m\n", ""), "duration: required with schedule.every: how long the experiment runs, e.g. 1h"),
+            (("duration: 5m\n", "duration: 5m\nmax-active: 0\n"), "max-active: 0 would never inject; use 1 or more"),
+            (("name: web-latency", "name: Web_Latency"), "name: \"Web_Latency\" is not a valid name (use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit)"),
+            (("  duration: 30s", ""), "fault.duration: required for pause: how long the container stays frozen"),
+            (("kind: pause\n  duration: 30s", "kind: kill\n  duration: 30s"), "fault.duration: kill cannot be undone, so it takes no duration"),
+            (("kind: pause", "kind: pause\n  cpus: 0.5"), "fault.cpus: pause does not take cpus (it takes duration)"),
+            (("kind: pause", "kind: cpu-throttle\n  cpus: 0"), "fault.cpus: 0 is outside (0, 1024]; 0.5 is half of one CPU"),
+            (("kind: pause", "kind: network-delay\n  latency: 10ms\n  loss: 101"), "fault.loss: 101 is outside 0-100 (percent)"),
+            (("kind: pause", "kind: network-delay\n  latency: 10ms\n  correlation: 25"), "fault.correlation: needs jitter: correlation ties each packet's jitter to the previous one's"),
+            (("kind: pause", "kind: network-delay"), "fault.latency: required for network-delay: the added delay, e.g. 100ms"),
+        ];
+        for ((from, to), want) in cases {
+            let text = BASE.replacen(from, to, 1);
+            assert_ne!(text, BASE, "{from:?} not in BASE");
+            assert_eq!(error(&text), want, "{from:?} -> {to:?}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = BASE
+            .replace("name: web-latency", "name: -bad")
+            .replace("every: 1m", "cron: '* * * *'")
+            .replace("kind: pause", "kind: explode");
+        let ExperimentError::Invalid { errors, .. } = parse(&text).unwrap_err() else {
+            panic!("expected Invalid");
+        };
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["name", "schedule.cron", "fault.kind"]);
+        let shown = parse(&text).unwrap_err().to_string();
+        assert!(
+            shown.starts_with("exp.yaml: 3 problems:\n  name: "),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn examples_in_the_repository_are_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/experiments");
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut schedules = std::collections::BTreeSet::new();
+        let mut json = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let e = Experiment::from_yaml_or_json(&text, &path.display().to_string())
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                e.description.is_some(),
+                "{}: explain it in description",
+                path.display()
+            );
+            json += usize::from(path.extension().is_some_and(|x| x == "json"));
+            kinds.insert(e.fault.kind());
+            schedules.insert(match e.schedule {
+                Schedule::At(_) => "at",
+                Schedule::Every(_) => "every",
+                Schedule::Cron(_) => "cron",
+                Schedule::Monkey(_) => "monkey",
+            });
+        }
+        assert_eq!(kinds.len(), 4, "one example per fault kind: {kinds:?}");
+        assert_eq!(
+            schedules.len(),
+            4,
+            "one example per schedule kind: {schedules:?}"
+        );
+        assert!(json >= 1, "at least one JSON example");
+    }
+}

@@ -1,0 +1,611 @@
+//! The experiment file as written and its validation: serde reads the
+//! text into the `*File` structs here, which mirror the keys and refuse
+//! unknown ones (with their path); [`ExperimentFile::validate`] then checks
+//! every value and builds the typed [`Experiment`], collecting a
+//! [`FieldError`] per problem instead of stopping at the first. Owns the
+//! wording of validation errors; the typed schema lives in `experiment`,
+//! whose tests exercise this module through the public parse.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cron::Cron;
+use crate::experiment::{
+    human, Experiment, Fault, FieldError, KillScope, Mode, NetworkDelay, OnFailure, Signal, Targets,
+};
+use crate::schedule::{Days, Monkey, Schedule, Window};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct ExperimentFile {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+    targets: TargetsFile,
+    schedule: ScheduleFile,
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    max_active: Option<u32>,
+    #[serde(default)]
+    on_failure: OnFailure,
+    fault: FaultFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TargetsFile {
+    #[serde(default)]
+    names: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    mode: Option<Mode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ScheduleFile {
+    #[serde(default)]
+    at: Option<Vec<String>>,
+    #[serde(default)]
+    every: Option<String>,
+    #[serde(default)]
+    cron: Option<String>,
+    #[serde(default)]
+    monkey: Option<MonkeyFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MonkeyFile {
+    mean_time_between: String,
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    days: Option<StringOrList>,
+    #[serde(default)]
+    min_gap: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FaultFile {
+    kind: String,
+    #[serde(default)]
+    signal: Option<NameOrNumber>,
+    #[serde(default)]
+    scope: Option<KillScope>,
+    #[serde(default)]
+    cpus: Option<f64>,
+    #[serde(default)]
+    latency: Option<String>,
+    #[serde(default)]
+    jitter: Option<String>,
+    #[serde(default)]
+    correlation: Option<f64>,
+    #[serde(default)]
+    loss: Option<f64>,
+    #[serde(default)]
+    duration: Option<String>,
+}
+
+/// `days: weekdays` or `days: [mon, tue]`.
+enum StringOrList {
+    One(String),
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for StringOrList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StringOrList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a name like weekdays or a list like [mon, tue]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StringOrList, E> {
+                Ok(StringOrList::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StringOrList, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(StringOrList::List(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `signal: SIGTERM` or `signal: 15`.
+enum NameOrNumber {
+    Name(String),
+    Number(i64),
+}
+
+impl<'de> Deserialize<'de> for NameOrNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NameOrNumber;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a signal name like SIGTERM or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NameOrNumber, E> {
+                Ok(NameOrNumber::Name(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NameOrNumber, E> {
+                Ok(NameOrNumber::Number(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NameOrNumber, E> {
+                Ok(NameOrNumber::Number(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+const FAULT_KINDS: &str = "kill, cpu-throttle, network-delay, pause";
+
+/// Collects problems while validation goes on, so all are reported.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Parses a humantime duration, recording an error if it is malformed
+    /// or (unless `zero_ok`) zero.
+    fn duration(&mut self, path: &str, text: &str, zero_ok: bool) -> Option<Duration> {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if d.is_zero() && !zero_ok => {
+                self.add(path, format!("{text:?} is zero; give a positive duration"));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.add(
+                    path,
+                    format!("{text:?} is not a duration ({e}); write e.g. 100ms, 30s, 1m30s, 2h"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    (1..=63).contains(&name.len())
+        && name.chars().all(ok_char)
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+impl ExperimentFile {
+    /// Checks every value and builds the typed experiment, or returns
+    /// every problem found.
+    pub(crate) fn validate(self) -> Result<Experiment, Vec<FieldError>> {
+        let mut p = Problems::default();
+        if !valid_name(&self.name) {
+            p.add(
+                "name",
+                format!(
+                    "{:?} is not a valid name (use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit)",
+                    self.name
+                ),
+            );
+        }
+        let targets = self.targets.validate(&mut p);
+        let duration = self
+            .duration
+            .as_deref()
+            .and_then(|d| p.duration("duration", d, false));
+        let schedule = self.schedule.validate(&mut p, duration);
+        if self.max_active == Some(0) {
+            p.add("max-active", "0 would never inject; use 1 or more");
+        }
+        let fault = self.fault.validate(&mut p);
+
+        let (Some(targets), Some(schedule), Some(fault)) = (targets, schedule, fault) else {
+            return Err(p.0);
+        };
+        if let (Some(limit), Some(fd)) = (duration, fault.duration()) {
+            if fd > limit {
+                p.add(
+                    "fault.duration",
+                    format!(
+                        "{} is longer than the experiment ({})",
+                        human(fd),
+                        human(limit)
+                    ),
+                );
+            }
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(Experiment {
+            name: self.name,
+            description: self.description,
+            seed: self.seed,
+            targets,
+            schedule,
+            duration,
+            max_active: self.max_active.unwrap_or(1),
+            on_failure: self.on_failure,
+            fault,
+        })
+    }
+}
+
+impl TargetsFile {
+    fn validate(self, p: &mut Problems) -> Option<Targets> {
+        let before = p.0.len();
+        match &self.names {
+            Some(names) if names.is_empty() => p.add(
+                "targets.names",
+                "an empty list selects nothing; name a container or remove the key",
+            ),
+            Some(names) => {
+                for (i, n) in names.iter().enumerate() {
+                    if n.trim().is_empty() {
+                        p.add(format!("targets.names[{i}]"), "empty container name");
+                    }
+                }
+            }
+            None => {}
+        }
+        match &self.labels {
+            Some(labels) if labels.is_empty() => p.add(
+                "targets.labels",
+                "an empty map selects nothing; give a label like app: web or remove the key",
+            ),
+            Some(labels) if labels.keys().any(|k| k.trim().is_empty()) => {
+                p.add("targets.labels", "a label key is empty")
+            }
+            _ => {}
+        }
+        if self.names.is_none() && self.labels.is_none() {
+            p.add(
+                "targets",
+                "selects nothing (no names and no labels); give names, labels or both",
+            );
+        }
+        let mode = self.mode.unwrap_or(Mode::One);
+        match mode {
+            Mode::Fixed(0) => p.add(
+                "targets.mode.fixed",
+                "0 selects nothing; use 1 or more (or mode: all)",
+            ),
+            Mode::Percent(0) => p.add(
+                "targets.mode.percent",
+                "0 selects nothing; use 1-100 (or mode: all)",
+            ),
+            Mode::Percent(n) if n > 100 => {
+                p.add("targets.mode.percent", format!("{n} is outside 0-100"))
+            }
+            _ => {}
+        }
+        (p.0.len() == before).then(|| Targets {
+            names: self.names.unwrap_or_default(),
+            labels: self.labels.unwrap_or_default(),
+            mode,
+        })
+    }
+}
+
+impl ScheduleFile {
+    fn validate(self, p: &mut Problems, duration: Option<Duration>) -> Option<Schedule> {
+        let given: Vec<&str> = [
+            ("at", self.at.is_some()),
+            ("every", self.every.is_some()),
+            ("cron", self.cron.is_some()),
+            ("monkey", self.monkey.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if given.len() != 1 {
+            let found = if given.is_empty() {
+                "none".to_string()
+            } else {
+                given.join(" and ")
+            };
+            p.add(
+                "schedule",
+                format!("give exactly one of at, every, cron, monkey (found {found})"),
+            );
+            return None;
+        }
+        let kind = given[0];
+        if kind != "at" && duration.is_none() {
+            p.add(
+                "duration",
+                format!("required with schedule.{kind}: how long the experiment runs, e.g. 1h"),
+            );
+        }
+        let too_long = |d: Duration| duration.filter(|limit| d > *limit);
+        let before = p.0.len();
+        let schedule = if let Some(at) = self.at {
+            if at.is_empty() {
+                p.add(
+                    "schedule.at",
+                    "an empty list never fires; give offsets like [10s, 1m30s]",
+                );
+            }
+            let mut offsets: Vec<(usize, Duration)> = Vec::new();
+            for (i, text) in at.iter().enumerate() {
+                let path = format!("schedule.at[{i}]");
+                let Some(d) = p.duration(&path, text, true) else {
+                    continue;
+                };
+                if let Some(limit) = duration.filter(|limit| d >= *limit) {
+                    p.add(
+                        &path,
+                        format!(
+                            "{} is not before the end of the experiment ({})",
+                            human(d),
+                            human(limit)
+                        ),
+                    );
+                } else if let Some((j, _)) = offsets.iter().find(|(_, o)| *o == d) {
+                    p.add(&path, format!("{} repeats schedule.at[{j}]", human(d)));
+                } else {
+                    offsets.push((i, d));
+                }
+            }
+            let mut offsets: Vec<Duration> = offsets.into_iter().map(|(_, d)| d).collect();
+            offsets.sort();
+            Schedule::At(offsets)
+        } else if let Some(every) = self.every {
+            let d = p.duration("schedule.every", &every, false);
+            if let (Some(d), Some(limit)) = (d, duration) {
+                if d >= limit {
+                    p.add(
+                        "schedule.every",
+                        format!(
+                            "{} is not shorter than the experiment ({}), so it fires only once; use at: [0s] for a single fire",
+                            human(d),
+                            human(limit)
+                        ),
+                    );
+                }
+            }
+            Schedule::Every(d.unwrap_or_default())
+        } else if let Some(text) = self.cron {
+            match Cron::parse(&text) {
+                Ok(c) => Schedule::Cron(c),
+                Err(e) => {
+                    p.add("schedule.cron", format!("{text:?}: {e}"));
+                    return None;
+                }
+            }
+        } else {
+            let m = self.monkey?;
+            let mean = p.duration(
+                "schedule.monkey.mean-time-between",
+                &m.mean_time_between,
+                false,
+            );
+            let min_gap = match &m.min_gap {
+                Some(t) => p.duration("schedule.monkey.min-gap", t, true),
+                None => Some(Duration::ZERO),
+            };
+            let window = match &m.window {
+                Some(t) => Window::parse(t)
+                    .map_err(|e| p.add("schedule.monkey.window", format!("{t:?}: {e}")))
+                    .ok(),
+                None => Some(Window::ALL_DAY),
+            };
+            let days = match m.days {
+                None => Some(Days::EVERY_DAY),
+                Some(StringOrList::One(t)) => Days::parse_name(&t)
+                    .map_err(|e| p.add("schedule.monkey.days", e))
+                    .ok(),
+                Some(StringOrList::List(list)) => Days::parse_list(&list)
+                    .map_err(|(i, e)| match i {
+                        Some(i) => p.add(format!("schedule.monkey.days[{i}]"), e),
+                        None => p.add("schedule.monkey.days", e),
+                    })
+                    .ok(),
+            };
+            if let (Some(mean), Some(gap)) = (mean, min_gap) {
+                if gap >= mean {
+                    p.add(
+                        "schedule.monkey.min-gap",
+                        format!(
+                            "{} must be shorter than mean-time-between ({})",
+                            human(gap),
+                            human(mean)
+                        ),
+                    );
+                } else if let Some(limit) = too_long(gap) {
+                    p.add(
+                        "schedule.monkey.min-gap",
+                        format!(
+                            "{} is longer than the experiment ({})",
+                            human(gap),
+                            human(limit)
+                        ),
+                    );
+                }
+            }
+            match (mean, min_gap, window, days) {
+                (Some(mean_time_between), Some(min_gap), Some(window), Some(days)) => {
+                    Schedule::Monkey(Monkey {
+                        mean_time_between,
+                        window,
+                        days,
+                        min_gap,
+                    })
+                }
+                _ => return None,
+            }
+        };
+        (p.0.len() == before).then_some(schedule)
+    }
+}
+
+impl FaultFile {
+    fn validate(self, p: &mut Problems) -> Option<Fault> {
+        let before = p.0.len();
+        let allowed: &[&str] = match self.kind.as_str() {
+            "kill" => &["signal", "scope"],
+            "cpu-throttle" => &["cpus", "duration"],
+            "network-delay" => &["latency", "jitter", "correlation", "loss", "duration"],
+            "pause" => &["duration"],
+            other => {
+                p.add(
+                    "fault.kind",
+                    format!("unknown fault kind {other:?} (expected {FAULT_KINDS})"),
+                );
+                return None;
+            }
+        };
+        let present = [
+            ("signal", self.signal.is_some()),
+            ("scope", self.scope.is_some()),
+            ("cpus", self.cpus.is_some()),
+            ("latency", self.latency.is_some()),
+            ("jitter", self.jitter.is_some()),
+            ("correlation", self.correlation.is_some()),
+            ("loss", self.loss.is_some()),
+            ("duration", self.duration.is_some()),
+        ];
+        for (key, _) in present
+            .iter()
+            .filter(|(k, set)| *set && !allowed.contains(k))
+        {
+            let why = if *key == "duration" && self.kind == "kill" {
+                "kill cannot be undone, so it takes no duration".to_string()
+            } else {
+                format!(
+                    "{} does not take {key} (it takes {})",
+                    self.kind,
+                    allowed.join(", ")
+                )
+            };
+            p.add(format!("fault.{key}"), why);
+        }
+        let needs_duration = |p: &mut Problems, what: &str| match &self.duration {
+            Some(t) => p.duration("fault.duration", t, false),
+            None => {
+                p.add(
+                    "fault.duration",
+                    format!("required for {}: how long {what}", self.kind),
+                );
+                None
+            }
+        };
+        let percent = |p: &mut Problems, key: &str, v: Option<f64>| {
+            if let Some(v) = v.filter(|v| !(0.0..=100.0).contains(v)) {
+                p.add(
+                    format!("fault.{key}"),
+                    format!("{v} is outside 0-100 (percent)"),
+                );
+            }
+        };
+        let fault = match self.kind.as_str() {
+            "kill" => {
+                let signal = match &self.signal {
+                    None => Some(Signal::KILL),
+                    Some(NameOrNumber::Number(n)) => Signal::from_number(*n),
+                    Some(NameOrNumber::Name(name)) => Signal::parse_name(name),
+                };
+                let signal = signal.unwrap_or_else(|| {
+                    let shown = match &self.signal {
+                        Some(NameOrNumber::Name(n)) => format!("{n:?}"),
+                        Some(NameOrNumber::Number(n)) => n.to_string(),
+                        None => String::new(),
+                    };
+                    p.add(
+                        "fault.signal",
+                        format!("unknown signal {shown} (use a name like SIGKILL, KILL, TERM or a number 1-64)"),
+                    );
+                    Signal::KILL
+                });
+                Fault::Kill {
+                    signal,
+                    scope: self.scope.unwrap_or_default(),
+                }
+            }
+            "cpu-throttle" => {
+                let cpus = match self.cpus {
+                    Some(c) if c > 0.0 && c <= 1024.0 => c,
+                    Some(c) => {
+                        p.add(
+                            "fault.cpus",
+                            format!("{c} is outside (0, 1024]; 0.5 is half of one CPU"),
+                        );
+                        c
+                    }
+                    None => {
+                        p.add("fault.cpus", "required for cpu-throttle: the CPU share left, e.g. 0.2 for a fifth of one CPU");
+                        0.0
+                    }
+                };
+                let duration = needs_duration(p, "the limit holds");
+                Fault::CpuThrottle {
+                    cpus,
+                    duration: duration.unwrap_or_default(),
+                }
+            }
+            "network-delay" => {
+                let latency = match &self.latency {
+                    Some(t) => p.duration("fault.latency", t, false),
+                    None => {
+                        p.add(
+                            "fault.latency",
+                            "required for network-delay: the added delay, e.g. 100ms",
+                        );
+                        None
+                    }
+                };
+                let jitter = self
+                    .jitter
+                    .as_deref()
+                    .and_then(|t| p.duration("fault.jitter", t, true));
+                percent(p, "correlation", self.correlation);
+                percent(p, "loss", self.loss);
+                if self.correlation.is_some() && self.jitter.is_none() {
+                    p.add(
+                        "fault.correlation",
+                        "needs jitter: correlation ties each packet's jitter to the previous one's",
+                    );
+                }
+                let duration = needs_duration(p, "packets are delayed");
+                Fault::NetworkDelay(NetworkDelay {
+                    latency: latency.unwrap_or_default(),
+                    jitter,
+                    correlation: self.correlation,
+                    loss: self.loss,
+                    duration: duration.unwrap_or_default(),
+                })
+            }
+            _ => {
+                let duration = needs_duration(p, "the container stays frozen");
+                Fault::Pause {
+                    duration: duration.unwrap_or_default(),
+                }
+            }
+        };
+        (p.0.len() == before).then_some(fault)
+    }
+}
