@@ -1,12 +1,13 @@
-//! jolt-chaos: the pure logic of chaos experiments — the experiment file
-//! and its validation ([`experiment`]), when it fires ([`schedule`]), which
-//! containers it hits ([`selector`]) and the dry-run plan that puts them
-//! together ([`plan`]).
+//! jolt-chaos: chaos experiments — the experiment file and its validation
+//! ([`experiment`]), when it fires ([`schedule`]), which containers it hits
+//! ([`selector`]), the dry-run plan that puts them together ([`plan`]),
+//! and the kernel side: injecting and reverting one fault on one
+//! [`Target`] ([`fault`]) and the on-disk [`journal`] of faults in force.
 //!
-//! Nothing here touches the kernel, the clock or the disk: fault injection,
-//! the journal and the agent's wiring build on this crate. Every random
-//! choice comes from one [`ChaosRng`] seeded from the experiment, so a seed
-//! replays the same plan.
+//! Only [`fault`] touches the kernel and only [`journal`] the disk; the
+//! rest is pure logic, and the agent wires it all to the clock. Every
+//! random choice comes from one [`ChaosRng`] seeded from the experiment, so
+//! a seed replays the same plan.
 //!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
@@ -33,16 +34,23 @@
 //! # Ok::<(), jolt_chaos::ExperimentError>(())
 //! ```
 
+mod cgroup;
 mod civil;
 pub mod cron;
 pub mod experiment;
+pub mod fault;
+pub mod journal;
 pub mod plan;
 pub mod schedule;
 pub mod selector;
+pub mod target;
 mod validate;
 
 pub use experiment::{Experiment, ExperimentError, Fault, FieldError};
+pub use fault::{FaultError, Reverted, Undo};
+pub use journal::{Entry, Journal, JournalError};
 pub use schedule::Schedule;
+pub use target::Target;
 
 /// The random number generator behind every choice: ChaCha8, portable and
 /// stable across platforms and releases, so a seed means the same thing

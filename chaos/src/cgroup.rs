@@ -1,0 +1,342 @@
+//! cgroup: where a process's cgroup for one controller lives on this host,
+//! read from /proc/PID/cgroup and /proc/self/mountinfo. Owns the parsing of
+//! those two files and the choice between v1 and v2; does not write any
+//! cgroup file (the faults do).
+//!
+//! A host may be pure v2 (one cgroup2 mount holding every controller),
+//! pure v1, or hybrid (v1 controllers plus a cgroup2 mount, often at
+//! /sys/fs/cgroup/unified, that holds no controller). A controller is
+//! taken from v2 only when the v2 hierarchy really has it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The lines of /proc/PID/cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Membership {
+    /// The path of the `0::PATH` line (the unified hierarchy), if any.
+    pub v2: Option<String>,
+    /// `N:controllers:PATH` lines: the controllers (and `name=` entries) of
+    /// each v1 hierarchy and the process's path in it.
+    pub v1: Vec<(Vec<String>, String)>,
+}
+
+impl Membership {
+    pub fn parse(text: &str) -> Membership {
+        let mut m = Membership::default();
+        for line in text.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(id), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if id == "0" && controllers.is_empty() {
+                m.v2 = Some(path.to_string());
+            } else {
+                let list = controllers.split(',').map(str::to_string).collect();
+                m.v1.push((list, path.to_string()));
+            }
+        }
+        m
+    }
+
+    fn v1_path(&self, controller: &str) -> Option<&str> {
+        self.v1
+            .iter()
+            .find(|(list, _)| list.iter().any(|c| c == controller))
+            .map(|(_, path)| path.as_str())
+    }
+}
+
+/// One cgroup or cgroup2 mount from mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mount {
+    /// The path inside the hierarchy that is mounted (field 4).
+    pub root: String,
+    pub mount_point: PathBuf,
+    /// True for cgroup2, false for a v1 hierarchy.
+    pub v2: bool,
+    /// The super options: for v1 they name the hierarchy's controllers.
+    pub options: Vec<String>,
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) => {
+                out.push(d.iter().fold(0u8, |n, c| n.wrapping_mul(8) + (c - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup and cgroup2 mounts of a mountinfo text, in order.
+pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let (head, tail) = line.split_once(" - ")?;
+            let head: Vec<&str> = head.split(' ').collect();
+            let mut tail = tail.split(' ');
+            let fstype = tail.next()?;
+            let _source = tail.next()?;
+            let options = tail.next().unwrap_or("");
+            if fstype != "cgroup" && fstype != "cgroup2" {
+                return None;
+            }
+            Some(Mount {
+                root: unescape(head.get(3)?),
+                mount_point: PathBuf::from(unescape(head.get(4)?)),
+                v2: fstype == "cgroup2",
+                options: options.split(',').map(str::to_string).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The directory of `path` (a /proc/PID/cgroup path) under `mount`, or
+/// None when the mount does not show that part of the hierarchy.
+fn dir_under(mount: &Mount, path: &str) -> Option<PathBuf> {
+    let rest = if mount.root == "/" {
+        path
+    } else {
+        let rest = path.strip_prefix(mount.root.as_str())?;
+        if !rest.is_empty() && !rest.starts_with('/') {
+            return None;
+        }
+        rest
+    };
+    Some(mount.mount_point.join(rest.trim_start_matches('/')))
+}
+
+/// Where one controller of one process is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Located {
+    /// The process's cgroup directory in the unified hierarchy.
+    V2(PathBuf),
+    /// The process's cgroup directory in the v1 hierarchy of the controller.
+    V1(PathBuf),
+}
+
+/// A controller the faults use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Controller {
+    Cpu,
+    Freezer,
+}
+
+impl Controller {
+    fn v1_name(self) -> &'static str {
+        match self {
+            Controller::Cpu => "cpu",
+            Controller::Freezer => "freezer",
+        }
+    }
+}
+
+/// The host's cgroup mounts and one process's membership.
+pub(crate) struct View {
+    pub mounts: Vec<Mount>,
+    pub membership: Membership,
+}
+
+impl View {
+    /// Reads /proc/self/mountinfo and /proc/PID/cgroup.
+    pub fn of(pid: i32) -> Result<View, String> {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
+        let cgroup = format!("/proc/{pid}/cgroup");
+        let membership = fs::read_to_string(&cgroup)
+            .map_err(|e| format!("init pid {pid} is gone ({cgroup}: {e})"))?;
+        Ok(View {
+            mounts: parse_mountinfo(&mountinfo),
+            membership: Membership::parse(&membership),
+        })
+    }
+
+    fn v2_dir(&self) -> Option<PathBuf> {
+        let path = self.membership.v2.as_deref()?;
+        self.mounts
+            .iter()
+            .filter(|m| m.v2)
+            .find_map(|m| dir_under(m, path))
+    }
+
+    fn v1_dir(&self, controller: &str) -> Option<PathBuf> {
+        let path = self.membership.v1_path(controller)?;
+        self.mounts
+            .iter()
+            .filter(|m| !m.v2 && m.options.iter().any(|o| o == controller))
+            .find_map(|m| dir_under(m, path))
+    }
+
+    /// Where `controller` is for this process. v2 for cpu only when the
+    /// cgroup's cgroup.controllers lists cpu. The freezer is v1 wherever a
+    /// v1 freezer hierarchy holds the process (on a hybrid host that is the
+    /// freezer `runc pause` and `jolt pause` use, so "already paused" is
+    /// seen), else v2 when the cgroup has cgroup.freeze.
+    pub fn locate(&self, controller: Controller) -> Result<Located, String> {
+        let v2 = self.v2_dir();
+        let v1 = self.v1_dir(controller.v1_name());
+        let found = match controller {
+            Controller::Cpu => {
+                let v2_has_cpu = v2.as_ref().is_some_and(|d| {
+                    fs::read_to_string(d.join("cgroup.controllers"))
+                        .is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu"))
+                });
+                match (v2, v1) {
+                    (Some(d), _) if v2_has_cpu => Located::V2(d),
+                    (_, Some(d)) => Located::V1(d),
+                    _ => return Err("no cpu controller holds it (cgroup v2 cgroup.controllers lacks cpu, and no v1 cpu hierarchy is mounted)".into()),
+                }
+            }
+            Controller::Freezer => match (v1, v2) {
+                (Some(d), _) => Located::V1(d),
+                (_, Some(d)) if d.join("cgroup.freeze").exists() => Located::V2(d),
+                _ => return Err("no freezer holds it (no v1 freezer hierarchy, and its v2 cgroup has no cgroup.freeze)".into()),
+            },
+        };
+        let dir = match &found {
+            Located::V1(d) | Located::V2(d) => d,
+        };
+        if self.mounts.iter().any(|m| m.mount_point == *dir) {
+            return Err(format!(
+                "it is in the root cgroup ({}); jolt does not limit the whole host",
+                dir.display()
+            ));
+        }
+        if !dir.is_dir() {
+            return Err(format!("cgroup {} not found", dir.display()));
+        }
+        Ok(found)
+    }
+}
+
+/// Every pid in `dir`'s cgroup.procs and in those of its descendants.
+pub(crate) fn pids_below(dir: &Path) -> std::io::Result<Vec<i32>> {
+    let mut pids = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        match fs::read_to_string(d.join("cgroup.procs")) {
+            Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+            // a child cgroup removed while we walk
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d != dir => continue,
+            Err(e) => return Err(e),
+        }
+        for entry in fs::read_dir(&d)?.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(entry.path());
+            }
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    Ok(pids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID_MOUNTINFO: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    const HYBRID_CGROUP: &str = "\
+9:name=systemd:/
+6:freezer:/jolt/web
+2:cpuacct:/
+1:cpu:/jolt/web
+0::/
+";
+
+    #[test]
+    fn proc_cgroup_lines_are_split_into_v1_and_v2() {
+        let m = Membership::parse(HYBRID_CGROUP);
+        assert_eq!(m.v2.as_deref(), Some("/"));
+        assert_eq!(m.v1_path("cpu"), Some("/jolt/web"));
+        assert_eq!(m.v1_path("freezer"), Some("/jolt/web"));
+        assert_eq!(m.v1_path("name=systemd"), Some("/"));
+        assert_eq!(m.v1_path("memory"), None);
+
+        let co = Membership::parse("4:cpu,cpuacct:/a:b\n0::/x\n");
+        assert_eq!(co.v1_path("cpuacct"), Some("/a:b"), "colons in the path");
+        assert_eq!(co.v2.as_deref(), Some("/x"));
+    }
+
+    #[test]
+    fn mountinfo_keeps_cgroup_mounts_with_their_controllers() {
+        let mounts = parse_mountinfo(HYBRID_MOUNTINFO);
+        assert_eq!(mounts.len(), 5, "the tmpfs is not a cgroup mount");
+        assert_eq!(mounts[0].mount_point, Path::new("/sys/fs/cgroup/cpu"));
+        assert!(!mounts[0].v2);
+        assert_eq!(mounts[0].options, ["rw", "cpu"]);
+        assert!(mounts[4].v2);
+        assert_eq!(mounts[4].mount_point, Path::new("/sys/fs/cgroup/unified"));
+    }
+
+    #[test]
+    fn v1_directories_follow_the_mount_and_its_root() {
+        let view = View {
+            mounts: parse_mountinfo(HYBRID_MOUNTINFO),
+            membership: Membership::parse(HYBRID_CGROUP),
+        };
+        assert_eq!(
+            view.v1_dir("cpu"),
+            Some(PathBuf::from("/sys/fs/cgroup/cpu/jolt/web"))
+        );
+        assert_eq!(
+            view.v1_dir("freezer"),
+            Some(PathBuf::from("/sys/fs/cgroup/freezer/jolt/web"))
+        );
+        assert_eq!(view.v2_dir(), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+
+        // Inside a container the hierarchy is often mounted from a subtree.
+        let nested = View {
+            mounts: parse_mountinfo(
+                "1 0 0:1 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+            ),
+            membership: Membership::parse("0::/kubepods/pod1/c1\n"),
+        };
+        assert_eq!(nested.v2_dir(), Some(PathBuf::from("/sys/fs/cgroup/c1")));
+        let outside = View {
+            mounts: nested.mounts.clone(),
+            membership: Membership::parse("0::/kubepods/pod10\n"),
+        };
+        assert_eq!(outside.v2_dir(), None, "a prefix of a name is not a parent");
+    }
+
+    #[test]
+    fn escaped_mount_points_are_unescaped() {
+        let mounts = parse_mountinfo("1 0 0:1 / /mnt/my\\040cgroups rw - cgroup2 cgroup2 rw\n");
+        assert_eq!(mounts[0].mount_point, Path::new("/mnt/my cgroups"));
+    }
+
+    #[test]
+    fn the_root_cgroup_is_refused() {
+        let view = View {
+            mounts: parse_mountinfo(HYBRID_MOUNTINFO),
+            membership: Membership::parse("6:freezer:/\n1:cpu:/\n0::/\n"),
+        };
+        let err = view.locate(Controller::Freezer).unwrap_err();
+        assert!(err.contains("root cgroup"), "{err}");
+    }
+}

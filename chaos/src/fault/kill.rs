@@ -1,0 +1,154 @@
+//! kill: a signal to the container's init, or to every process in its
+//! cgroup. Nothing to undo.
+//!
+//! Signals go through a pidfd (pidfd_open, then pidfd_send_signal): once
+//! the pidfd is open it names that process and no other, so a pid that
+//! exits and is reused meanwhile is not hit. For scope `all`, each pid read
+//! from cgroup.procs is checked, after its pidfd is open, to still be in
+//! the container's cgroup. Kernels without pidfds (before 5.3) get kill(2).
+
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use super::{gone, FaultError, Undo};
+use crate::cgroup::{Controller, Located, Membership, View};
+use crate::experiment::{KillScope, Signal};
+use crate::target::Target;
+
+/// The cgroup whose processes `all` signals: the container's freezer
+/// cgroup, the set `jolt pause` freezes (see [`View::locate`]).
+fn cgroup_dir(view: &View) -> Result<std::path::PathBuf, String> {
+    match view.locate(Controller::Freezer)? {
+        Located::V1(dir) | Located::V2(dir) => Ok(dir),
+    }
+}
+
+pub(super) fn prepare(scope: KillScope, target: &Target) -> Result<Undo, String> {
+    if !Path::new(&format!("/proc/{}", target.pid)).exists() {
+        return Err(format!("init pid {} is gone", target.pid));
+    }
+    if scope == KillScope::All {
+        cgroup_dir(&View::of(target.pid)?)?;
+    }
+    Ok(Undo::Nothing)
+}
+
+fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn pidfd_send_signal(fd: &OwnedFd, signal: i32) -> io::Result<()> {
+    // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Signals `pid` if `still_ours` holds once a pidfd pins it. Ok(false)
+/// when the process is gone or no longer the container's.
+fn signal_pid(pid: i32, signal: i32, still_ours: impl Fn() -> bool) -> io::Result<bool> {
+    let result = match pidfd_open(pid) {
+        Ok(fd) => {
+            if !still_ours() {
+                return Ok(false);
+            }
+            pidfd_send_signal(&fd, signal)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            if !still_ours() {
+                return Ok(false);
+            }
+            // SAFETY: kill(2) with a pid and a signal number.
+            match unsafe { libc::kill(pid, signal) } {
+                0 => Ok(()),
+                _ => Err(io::Error::last_os_error()),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if gone(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result<(), FaultError> {
+    let fail = |what: String| {
+        move |source| FaultError::Kernel {
+            context: format!("container {}: kill: {what}", target.name),
+            source,
+        }
+    };
+    match scope {
+        KillScope::Init => {
+            let sent = signal_pid(target.pid, signal.number(), || true)
+                .map_err(fail(format!("sending {signal} to init pid {}", target.pid)))?;
+            if !sent {
+                return Err(FaultError::Refused {
+                    container: target.name.clone(),
+                    fault: "kill",
+                    reason: format!("init pid {} is gone", target.pid),
+                });
+            }
+            Ok(())
+        }
+        KillScope::All => {
+            let refuse = |reason| FaultError::Refused {
+                container: target.name.clone(),
+                fault: "kill",
+                reason,
+            };
+            let view = View::of(target.pid).map_err(refuse)?;
+            let dir = cgroup_dir(&view).map_err(refuse)?;
+            let in_cgroup = |pid: i32| {
+                let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+                    return false;
+                };
+                let theirs = View {
+                    mounts: view.mounts.clone(),
+                    membership: Membership::parse(&text),
+                };
+                cgroup_dir(&theirs).is_ok_and(|d| d.starts_with(&dir))
+            };
+            // A process may fork while we read cgroup.procs: read again
+            // until a round finds no pid not yet signalled.
+            let mut signalled = Vec::new();
+            for _ in 0..3 {
+                let pids = crate::cgroup::pids_below(&dir)
+                    .map_err(fail(format!("reading {}/cgroup.procs", dir.display())))?;
+                let new: Vec<i32> = pids
+                    .into_iter()
+                    .filter(|p| !signalled.contains(p))
+                    .collect();
+                if new.is_empty() {
+                    break;
+                }
+                for pid in new {
+                    signal_pid(pid, signal.number(), || in_cgroup(pid))
+                        .map_err(fail(format!("sending {signal} to pid {pid}")))?;
+                    signalled.push(pid);
+                }
+            }
+            Ok(())
+        }
+    }
+}
