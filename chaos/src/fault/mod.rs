@@ -128,7 +128,14 @@ pub fn apply(fault: &Fault, target: &Target, undo: &Undo) -> Result<(), FaultErr
             cpu::apply_v1(*cpus, target, dir)
         }
         (Fault::Pause { .. }, Undo::Thaw { path }) => freeze::apply(target, path),
-        (Fault::NetworkDelay(delay), Undo::Qdisc { .. }) => netem::apply(delay, target, undo),
+        (
+            Fault::NetworkDelay(delay),
+            Undo::Qdisc {
+                netns,
+                interface,
+                handle,
+            },
+        ) => netem::apply(delay, target, netns, interface, *handle),
         _ => Err(FaultError::Refused {
             container: target.name.clone(),
             fault: fault.kind(),

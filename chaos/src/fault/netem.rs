@@ -218,19 +218,17 @@ fn netem_missing(err: &str) -> bool {
             && !Path::new("/sys/module/sch_netem").exists())
 }
 
-pub(super) fn apply(delay: &NetworkDelay, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-    let Undo::Qdisc {
-        netns,
-        interface,
-        handle,
-    } = undo
-    else {
-        unreachable!("fault::apply pairs network-delay with Undo::Qdisc only");
-    };
+pub(super) fn apply(
+    delay: &NetworkDelay,
+    target: &Target,
+    netns: &Path,
+    interface: &str,
+    handle: u32,
+) -> Result<(), FaultError> {
     let mut args: Vec<String> = ["qdisc", "add", "dev", interface, "root", "handle"]
         .map(String::from)
         .into();
-    args.push(handle_text(*handle));
+    args.push(handle_text(handle));
     args.extend(netem_args(delay));
     let context = format!(
         "container {}: network-delay: in {}",
