@@ -191,7 +191,7 @@ impl Journal {
     /// AlreadyClean, TargetGone); a failed one stays for the next try.
     /// Corrupt files are left alone; [`Journal::entries`] reports them.
     /// When an entry reverted but its file could not be removed, its result
-    /// is that error: the next recovery finds it AlreadyClean.
+    /// is [`FaultError::EntryStays`]: the next recovery finds it clean.
     pub fn recover(&self) -> Vec<(Entry, Result<Reverted, FaultError>)> {
         let (mut entries, _) = self.entries();
         entries.reverse();
@@ -201,15 +201,10 @@ impl Journal {
                 let result = revert(&entry.undo).and_then(|reverted| {
                     self.remove(&entry.id)
                         .map(|()| reverted)
-                        .map_err(|e| FaultError::Kernel {
-                            context: format!(
-                                "fault journal: {} reverted ({reverted:?}) but its entry stays",
-                                entry.id
-                            ),
-                            source: match e {
-                                JournalError::Io { source, .. } => source,
-                                other => io::Error::other(other.to_string()),
-                            },
+                        .map_err(|e| FaultError::EntryStays {
+                            id: entry.id.clone(),
+                            reverted,
+                            source: Box::new(e),
                         })
                 });
                 (entry, result)

@@ -21,18 +21,43 @@ pub(super) fn quota_us(cpus: f64) -> u64 {
     ((cpus * PERIOD_US as f64).round() as u64).max(MIN_QUOTA_US)
 }
 
-pub(super) fn prepare(target: &Target) -> Result<Undo, String> {
+/// The CPUs a limit already allows: `Q P` in cpu.max, or a v1 quota and
+/// period; None for no limit (`max`, quota -1).
+fn allowed_cpus(quota: Option<f64>, period: f64) -> Option<f64> {
+    quota.filter(|q| *q >= 0.0).map(|q| q / period)
+}
+
+/// The limit a cpu.max text holds, in CPUs.
+fn cpu_max_cpus(text: &str) -> Option<f64> {
+    let (quota, period) = text.trim().split_once(' ')?;
+    allowed_cpus(quota.parse().ok(), period.parse().ok()?)
+}
+
+/// Refuses a throttle that would not throttle: the cgroup is already held
+/// to `cpus` or less, and writing the fault's limit would raise it.
+fn throttles(now: Option<f64>, cpus: f64) -> Result<(), String> {
+    match now {
+        Some(limit) if limit <= cpus => Err(format!(
+            "its CPU limit ({limit} CPUs) is already at or below {cpus}; the throttle would raise it"
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn prepare(cpus: f64, target: &Target) -> Result<Undo, String> {
     let view = View::of(target.pid)?;
     match view.locate(Controller::Cpu)? {
         Located::V2(dir) => {
             let path = dir.join("cpu.max");
             let previous = fs::read_to_string(&path)
                 .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            throttles(cpu_max_cpus(&previous), cpus)?;
             Ok(Undo::CpuMax { path, previous })
         }
         Located::V1(dir) => {
             let (quota, period) =
                 read_v1(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+            throttles(allowed_cpus(Some(quota as f64), period as f64), cpus)?;
             Ok(Undo::CfsQuota { dir, quota, period })
         }
     }
@@ -152,6 +177,20 @@ mod tests {
         assert_eq!(quota_us(1.5), 150_000);
         assert_eq!(quota_us(0.001), 1_000, "the kernel's minimum");
         assert_eq!(quota_us(0.33333), 33_333);
+    }
+
+    #[test]
+    fn a_throttle_that_would_raise_the_limit_is_refused() {
+        assert_eq!(cpu_max_cpus("max 100000\n"), None);
+        assert_eq!(cpu_max_cpus("50000 100000\n"), Some(0.5));
+        assert_eq!(allowed_cpus(Some(-1.0), 100_000.0), None);
+        assert!(throttles(None, 0.2).is_ok());
+        assert!(throttles(Some(2.0), 0.2).is_ok());
+        let why = throttles(Some(0.1), 0.2).unwrap_err();
+        assert_eq!(
+            why,
+            "its CPU limit (0.1 CPUs) is already at or below 0.2; the throttle would raise it"
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! 1. [`prepare`] only reads: it finds the cgroup file or the netns the
 //!    fault touches, remembers what is there now, and refuses early with a
-//!    reason (no netns, cgroup not found, already paused, a root qdisc that
-//!    is not jolt's). Its [`Undo`] is journaled before anything changes.
+//!    reason (no netns, cgroup not found, already paused, a CPU limit
+//!    already below the throttle, a root qdisc that is not jolt's). Its
+//!    [`Undo`] is journaled before anything changes.
 //! 2. [`apply`] makes the change the undo describes.
 //! 3. [`revert`] puts back what the undo remembers. It is idempotent, and a
 //!    target that has gone away meanwhile is [`Reverted::TargetGone`], not
@@ -91,6 +92,15 @@ pub enum FaultError {
     /// kernel's.
     #[error("{context}: {stderr}")]
     Tc { context: String, stderr: String },
+    /// [`crate::Journal::recover`] reverted the fault, but could not
+    /// remove its entry; the next recovery finds it clean and retries.
+    #[error("fault journal: {id} reverted ({reverted:?}) but its entry stays: {source}")]
+    EntryStays {
+        id: String,
+        reverted: Reverted,
+        #[source]
+        source: Box<crate::journal::JournalError>,
+    },
     /// The kernel did not finish a freeze or thaw in time.
     #[error("{context}: still {state} after {waited_ms} ms")]
     Timeout {
@@ -110,7 +120,7 @@ pub fn prepare(fault: &Fault, target: &Target) -> Result<Undo, FaultError> {
     };
     match fault {
         Fault::Kill { scope, .. } => kill::prepare(*scope, target).map_err(refuse),
-        Fault::CpuThrottle { .. } => cpu::prepare(target).map_err(refuse),
+        Fault::CpuThrottle { cpus, .. } => cpu::prepare(*cpus, target).map_err(refuse),
         Fault::Pause { .. } => freeze::prepare(target).map_err(refuse),
         Fault::NetworkDelay(_) => netem::prepare(target),
     }
