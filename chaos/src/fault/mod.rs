@@ -13,7 +13,11 @@
 //!    target that has gone away meanwhile is [`Reverted::TargetGone`], not
 //!    an error, so recovery after a crash can always finish.
 //!
-//! One file per kind: [`kill`], [`cpu`], [`netem`], [`freeze`].
+//! One file per kind: kill.rs, cpu.rs, freeze.rs, netem.rs. network-delay
+//! runs iproute2's `tc` in a child that setns'd into the container's netns
+//! and adds a netem root qdisc with jolt's own handle (major
+//! [`JOLT_QDISC_MAJOR`], `4a4c:`), never touching a qdisc jolt did not
+//! make; netem.rs says why tc and how netem's limit is chosen.
 
 mod cpu;
 mod freeze;
