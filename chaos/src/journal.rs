@@ -53,7 +53,7 @@ pub enum JournalError {
 }
 
 /// The directory of journal entries.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
 }

@@ -6,6 +6,8 @@
 //! exits and is reused meanwhile is not hit. For scope `all`, each pid read
 //! from cgroup.procs is checked, after its pidfd is open, to still be in
 //! the container's cgroup. Kernels without pidfds (before 5.3) get kill(2).
+//! SIGKILL to `all` on cgroup v2 writes cgroup.kill instead (5.14+): the
+//! kernel kills the whole subtree, including processes forked meanwhile.
 
 use std::fs;
 use std::io;
@@ -119,6 +121,12 @@ pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result
             };
             let view = View::of(target.pid).map_err(refuse)?;
             let dir = cgroup_dir(&view).map_err(refuse)?;
+            // cgroup v2 (5.14+) kills a whole subtree at once, forks and all.
+            let cgroup_kill = dir.join("cgroup.kill");
+            if signal == Signal::KILL && cgroup_kill.exists() {
+                return super::cpu::write_file(&cgroup_kill, "1")
+                    .map_err(fail(format!("writing 1 to {}", cgroup_kill.display())));
+            }
             let in_cgroup = |pid: i32| {
                 let Ok(text) = fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
                     return false;
