@@ -7,6 +7,8 @@
 
 #[path = "agent/bad_requests.rs"]
 mod bad_requests;
+#[path = "agent/experiments.rs"]
+mod experiments;
 #[path = "agent/lifecycle.rs"]
 mod lifecycle;
 #[path = "agent/network.rs"]

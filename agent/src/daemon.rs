@@ -611,6 +611,11 @@ impl Daemon {
         Ok(())
     }
 
+    /// The network namespace file of container `id`.
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        self.cfg.network.netns_path(id)
+    }
+
     /// The log file of a container.
     pub fn logs(&self, name: &str) -> Result<Logs, DaemonError> {
         let entry = self.find(name)?;

@@ -1,7 +1,8 @@
 //! jolt-agent: `joltd`, the node agent that runs, supervises and re-adopts
 //! containers through the `jolt` runtime and wires their network
-//! ([`network`]: bridge, veth pairs, IPAM, NAPT), and `chaosctl`, its
-//! command line.
+//! ([`network`]: bridge, veth pairs, IPAM, NAPT) and runs chaos
+//! experiments against them ([`experiments`], on jolt-chaos), and
+//! `chaosctl`, its command line.
 //!
 //! The library holds the daemon's parts (one module per noun of the
 //! domain) and the client chaosctl talks through; the binaries only parse
@@ -12,6 +13,8 @@ pub mod bundle;
 pub mod client;
 pub mod container;
 pub mod daemon;
+pub mod experiments;
+pub mod metrics;
 pub mod monitor;
 pub mod network;
 pub mod oci;

@@ -1,5 +1,6 @@
 //! `joltd`: the jolt node agent. Parses its command line, sets up logging,
-//! re-adopts the containers in its state directory, and serves the API
+//! reverts the faults its fault journal still holds, re-adopts the
+//! containers in its state directory, and serves the API
 //! until SIGTERM or SIGINT, leaving the containers running. `joltd
 //! monitor` is the per-container monitor it starts (not for people);
 //! `joltd network-rm` removes the network its flags name.
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use jolt_agent::network::{Network, NetworkConfig, Subnet};
-use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, monitor, oci::Jolt};
+use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, experiments, monitor, oci::Jolt};
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Debug, Parser)]
@@ -177,25 +178,37 @@ async fn serve(cli: Cli) -> Result<()> {
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let network = network(&cli)?;
-    let listener = api::bind(&cli.socket)?;
+    // Another joltd on this socket owns the journal: refuse before
+    // replaying it. The socket is bound once joltd is ready, so that a
+    // client that connects finds the faults of an earlier run reverted.
+    api::ensure_free(&cli.socket)?;
+    // Before anything else: no fault of an earlier run outlives it.
+    let state_dir = cli.state_dir.clone();
+    let (journal, recovered) =
+        tokio::task::spawn_blocking(move || experiments::recover(&state_dir))
+            .await
+            .expect("journal replay does not panic")
+            .context("replaying the fault journal")?;
     let cfg = daemon::Config {
         network,
-        state_dir: cli.state_dir,
+        state_dir: cli.state_dir.clone(),
         jolt: Jolt {
             bin: jolt,
             root: cli.runtime_root,
         },
         exe,
     };
-    let daemon = match daemon::Daemon::start(cfg).await {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = std::fs::remove_file(&cli.socket);
-            return Err(e).context("starting");
-        }
-    };
+    let daemon = daemon::Daemon::start(cfg).await.context("starting")?;
+    let experiments =
+        experiments::Experiments::open(&cli.state_dir, journal, recovered, daemon.clone())
+            .context("loading experiments")?;
+    let listener = api::bind(&cli.socket)?;
     tracing::info!(socket = %cli.socket.display(), "listening");
-    api::serve(listener, daemon, async {
+    let agent = api::Agent {
+        daemon,
+        experiments,
+    };
+    api::serve(listener, agent, async {
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}

@@ -2,7 +2,14 @@
 //! subcommand), calls joltd over its socket, prints a table or JSON, and
 //! on failure prints one line on stderr and exits 1.
 
+mod abort;
+mod apply;
 mod completion;
+mod delete;
+mod events;
+mod experiment;
+mod experiments;
+mod get;
 mod inspect;
 mod logs;
 mod output;
@@ -21,7 +28,7 @@ use jolt_agent::client::{Client, DEFAULT_SOCKET};
 #[command(
     name = "chaosctl",
     version,
-    about = "Run and inspect containers on a jolt node (talks to joltd)"
+    about = "Run containers and chaos experiments on a jolt node (talks to joltd)"
 )]
 pub struct Cli {
     /// joltd's socket
@@ -42,6 +49,12 @@ enum Command {
     Logs(logs::Args),
     Stop(stop::Args),
     Rm(rm::Args),
+    Apply(apply::Args),
+    Experiments(experiments::Args),
+    Get(get::Args),
+    Events(events::Args),
+    Abort(abort::Args),
+    Delete(delete::Args),
     Completion(completion::Args),
 }
 
@@ -71,6 +84,12 @@ fn main() -> ExitCode {
             Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
             Command::Stop(a) => stop::exec(&client, fmt, a).await.map(|()| 0),
             Command::Rm(a) => rm::exec(&client, a).await.map(|()| 0),
+            Command::Apply(a) => apply::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Experiments(a) => experiments::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Get(a) => get::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Events(a) => events::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Abort(a) => abort::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Delete(a) => delete::exec(&client, a).await.map(|()| 0),
             Command::Completion(_) => Ok(0),
         }
     });

@@ -13,6 +13,13 @@
 //! | POST | /v1/containers/NAME/stop | `timeout=SECONDS` | the record |
 //! | DELETE | /v1/containers/NAME | `force=true` | 204 |
 //! | GET | /v1/containers/NAME/logs | `follow=true` | the log, streamed |
+//! | POST | /v1/experiments | an `ApplyRequest` | 201, the status; 200, the plan (dry run) |
+//! | GET | /v1/experiments | | the statuses |
+//! | GET | /v1/experiments/NAME | | the status |
+//! | GET | /v1/experiments/NAME/events | `follow=true` | JSON lines, streamed |
+//! | POST | /v1/experiments/NAME/abort | | the status, once reverted |
+//! | DELETE | /v1/experiments/NAME | | 204 |
+//! | GET | /metrics | | Prometheus text |
 
 use std::convert::Infallible;
 use std::io::SeekFrom;
@@ -35,6 +42,9 @@ use tokio::sync::mpsc;
 
 use crate::container::RunRequest;
 use crate::daemon::{Daemon, DaemonError};
+use crate::experiments::Experiments;
+
+mod experiments;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -56,6 +66,14 @@ pub enum ApiError {
     InUse(PathBuf),
 }
 
+/// Refuses a socket another joltd listens on.
+pub fn ensure_free(path: &Path) -> Result<(), ApiError> {
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(ApiError::InUse(path.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// Binds the socket at `path`: its directory made (0700) when missing, a
 /// stale socket file replaced, mode 0600.
 pub fn bind(path: &Path) -> Result<UnixListener, ApiError> {
@@ -71,9 +89,7 @@ pub fn bind(path: &Path) -> Result<UnixListener, ApiError> {
             .map_err(err)?;
     }
     if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(ApiError::InUse(path.to_path_buf()));
-        }
+        ensure_free(path)?;
         std::fs::remove_file(path).map_err(err)?;
     }
     let listener = UnixListener::bind(path).map_err(err)?;
@@ -81,11 +97,19 @@ pub fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     Ok(listener)
 }
 
+/// What the API serves.
+#[derive(Clone)]
+pub struct Agent {
+    pub daemon: Arc<Daemon>,
+    pub experiments: Arc<Experiments>,
+}
+
 /// Serves connections until `shutdown` resolves, then waits (up to
-/// [`SHUTDOWN_WAIT`]) for the requests that change containers to finish.
+/// [`SHUTDOWN_WAIT`]) for the requests that change containers to finish,
+/// and cuts running experiments short (their faults reverted).
 pub async fn serve(
     listener: UnixListener,
-    daemon: Arc<Daemon>,
+    agent: Agent,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -93,12 +117,13 @@ pub async fn serve(
         tokio::select! {
             _ = &mut shutdown => {
                 drop(listener);
-                daemon.quiesce(SHUTDOWN_WAIT).await;
+                agent.daemon.quiesce(SHUTDOWN_WAIT).await;
+                agent.experiments.shutdown().await;
                 return;
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(stream, daemon.clone()));
+                    tokio::spawn(connection(stream, agent.clone()));
                 }
                 Err(e) => {
                     tracing::error!("accept: {e}");
@@ -114,13 +139,13 @@ pub fn allowed(uid: u32) -> bool {
     uid == 0 || uid == nix::unistd::geteuid().as_raw()
 }
 
-async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
+async fn connection(stream: UnixStream, agent: Agent) {
     let uid = stream.peer_cred().map(|c| c.uid()).ok();
     let service = hyper::service::service_fn(move |req| {
-        let daemon = daemon.clone();
+        let agent = agent.clone();
         async move {
             Ok::<_, Infallible>(match uid {
-                Some(uid) if allowed(uid) => handle(req, daemon).await,
+                Some(uid) if allowed(uid) => handle(req, agent).await,
                 Some(uid) => {
                     tracing::warn!(uid, "refused a peer");
                     error(
@@ -158,6 +183,17 @@ impl Body for Reply {
             Reply::Full(f) => Pin::new(f).poll_frame(cx),
             Reply::Stream(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
         }
+    }
+}
+
+/// The request's body, up to [`MAX_BODY`].
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Reply>> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body: larger than {MAX_BODY} bytes, or cut short"),
+        )),
     }
 }
 
@@ -217,6 +253,11 @@ fn flag(pairs: &[(&str, &str)], key: &str) -> Result<bool, String> {
 
 /// Parses a JSON request body; errors name the field.
 pub fn parse_run(body: &[u8]) -> Result<RunRequest, String> {
+    parse(body)
+}
+
+/// Parses a JSON request body into `T`; errors name the field.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -227,21 +268,20 @@ pub fn parse_run(body: &[u8]) -> Result<RunRequest, String> {
     })
 }
 
-async fn handle(req: Request<Incoming>, daemon: Arc<Daemon>) -> Response<Reply> {
+async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
     let path = req.uri().path().to_string();
+    if path == "/metrics" || path.starts_with("/v1/experiments") {
+        return experiments::handle(req, agent.experiments).await;
+    }
+    let daemon = agent.daemon;
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     tracing::debug!(%method, %path, "request");
     match (method, segments.as_slice()) {
         (Method::POST, ["v1", "containers"]) => {
-            let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    return error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("request body: larger than {MAX_BODY} bytes, or cut short"),
-                    )
-                }
+            let body = match read_body(req).await {
+                Ok(b) => b,
+                Err(response) => return response,
             };
             let run = match parse_run(&body) {
                 Ok(r) => r,

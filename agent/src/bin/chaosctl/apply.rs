@@ -1,0 +1,50 @@
+//! `chaosctl apply`: start an experiment from a file, or plan it.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use hyper::Method;
+use jolt_agent::client::Client;
+use serde_json::{json, Value};
+
+use crate::experiment::print_status;
+use crate::output::{self, Format};
+
+/// Validate an experiment (YAML or JSON) and start it; with --dry-run,
+/// print the planned fire times and targets and change nothing
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file ("-" for stdin)
+    #[arg(long, short = 'f')]
+    file: PathBuf,
+    /// Plan only: the fire times and the containers each would hit (the
+    /// same seed and start give the same plan)
+    #[arg(long)]
+    dry_run: bool,
+    /// The start a dry run plans from (RFC 3339; default: now)
+    #[arg(long, requires = "dry_run")]
+    start: Option<String>,
+}
+
+pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
+    let text = if a.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+    } else {
+        std::fs::read_to_string(&a.file).with_context(|| a.file.display().to_string())?
+    };
+    let body = json!({
+        "text": text,
+        "origin": a.file.display().to_string(),
+        "dry_run": a.dry_run,
+        "start": a.start,
+    });
+    let answer: Value = client
+        .call(Method::POST, "/v1/experiments", Some(&body))
+        .await?;
+    match (fmt, answer["plan"].as_str()) {
+        (Format::Json, _) => output::json(&answer),
+        (Format::Table, Some(plan)) => print!("{plan}"),
+        (Format::Table, None) => print_status(&answer),
+    }
+    Ok(())
+}

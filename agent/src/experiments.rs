@@ -1,0 +1,967 @@
+//! experiments: joltd's chaos experiments, from `chaosctl apply` to the
+//! last revert.
+//!
+//! Owns the table of experiments (unique names), one runner task each
+//! (fire times from jolt-chaos's schedule; at each fire, targets picked
+//! among the containers of the moment, consuming the seeded RNG in the
+//! order the dry run does), the fault journal (an entry is durable before
+//! its fault is applied and removed once it is reverted), each
+//! experiment's timeline of events, and the chaos metrics. What a fault
+//! does to the kernel is jolt-chaos's `fault` module; which containers
+//! exist is the daemon's.
+//!
+//! On disk, under `<state>/experiments/<name>/`: `experiment.yaml` (the
+//! text as applied), `record.json` (phase, seed, start; written durably)
+//! and `events.jsonl` (the timeline, appended). At joltd's start the
+//! journal is replayed (every fault still in it reverted) before any
+//! container is adopted, and experiments that were running are marked
+//! interrupted: nothing resumes by itself.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use jolt_chaos::experiment::OnFailure;
+use jolt_chaos::fault::{self, FaultError, Reverted, Undo};
+use jolt_chaos::journal::{self, Journal};
+use jolt_chaos::plan::{self, plan};
+use jolt_chaos::schedule::fire_times;
+use jolt_chaos::selector::{select, Candidate};
+use jolt_chaos::target::Target;
+use jolt_chaos::{Experiment, Fault};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::container::State;
+use crate::daemon::Daemon;
+use crate::metrics::{Metrics, Outcome};
+use crate::monitor::now;
+use crate::store::{read_json, write_json, StoreError};
+
+/// The interface every container has in its network namespace.
+const INTERFACE: &str = "eth0";
+/// How long a kill's target is watched for coming back.
+const RECOVERY_WATCH: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentsError {
+    #[error("experiment {0}: no such experiment")]
+    NotFound(String),
+    #[error("experiment {name}: {why}")]
+    Conflict { name: String, why: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("state: {0}")]
+    Store(#[from] StoreError),
+    #[error("journal: {0}")]
+    Journal(#[from] journal::JournalError),
+}
+
+/// Where an experiment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Running,
+    Finished,
+    Aborted,
+    /// Stopped by a failed injection (`on-failure: stop`).
+    Failed,
+    /// joltd stopped or died while it ran; its faults were reverted at the
+    /// next start.
+    Interrupted,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Running => "running",
+            Phase::Finished => "finished",
+            Phase::Aborted => "aborted",
+            Phase::Failed => "failed",
+            Phase::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// What is kept of an experiment, durably.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    /// The file it came from, as the client named it.
+    pub origin: String,
+    pub seed: u64,
+    /// RFC 3339, UTC.
+    pub start: String,
+    /// How long it runs, e.g. `5m`.
+    pub length: String,
+    /// The fault and its parameters, one line.
+    pub fault: String,
+    pub phase: Phase,
+    /// Why it failed or was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+}
+
+/// One entry of an experiment's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// scheduled, skipped, injected, reverted, recovered, failed,
+    /// finished, aborted, interrupted.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// An injected fault not yet reverted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Active {
+    /// The journal entry's id.
+    pub id: String,
+    pub target: String,
+    pub target_id: String,
+    pub kind: &'static str,
+    pub fault: String,
+    /// When it is reverted (RFC 3339).
+    pub until: String,
+    /// Milliseconds left until then.
+    pub left_ms: u64,
+    #[serde(skip)]
+    until_time: SystemTime,
+}
+
+/// An experiment as `get` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    #[serde(flatten)]
+    pub record: Record,
+    pub next_fire: Option<String>,
+    pub active: Vec<Active>,
+    pub injected: u64,
+    pub reverted: u64,
+    pub failed: u64,
+}
+
+/// `chaosctl apply`'s request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    /// The experiment file's text, YAML or JSON.
+    pub text: String,
+    /// The file's name, for messages.
+    #[serde(default)]
+    pub origin: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The start a dry run plans from (RFC 3339); now when absent.
+    #[serde(default)]
+    pub start: Option<String>,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Applied {
+    Started(Box<Status>),
+    Plan { plan: String },
+}
+
+struct RunState {
+    record: Record,
+    events: Vec<Event>,
+    active: Vec<Active>,
+    next_fire: Option<SystemTime>,
+    /// Set when cut short: the phase it ends in (aborted, interrupted).
+    stopping: Option<Phase>,
+    counts: (u64, u64, u64),
+}
+
+struct Run {
+    experiment: Option<Experiment>,
+    dir: PathBuf,
+    state: Mutex<RunState>,
+    /// Set to cut the experiment short: pending fires are dropped and
+    /// active faults reverted at once.
+    cancel: watch::Sender<bool>,
+    /// Bumped on every new event and phase change.
+    changed: watch::Sender<u64>,
+}
+
+impl Run {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RunState> {
+        self.state.lock().expect("no panics while held")
+    }
+
+    fn name(&self) -> String {
+        self.lock().record.name.clone()
+    }
+
+    /// Appends `event` to the timeline (memory and file).
+    fn event(&self, event: &str, target: Option<&str>, fault: Option<String>, msg: Option<String>) {
+        let e = Event {
+            at: now(),
+            event: event.to_string(),
+            target: target.map(str::to_string),
+            fault,
+            message: msg,
+        };
+        let line = serde_json::to_string(&e).expect("events serialize");
+        let path = self.dir.join("events.jsonl");
+        let written = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(err) = written {
+            tracing::error!("{}: {err}", path.display());
+        }
+        let mut s = self.lock();
+        match event {
+            "injected" => s.counts.0 += 1,
+            "reverted" => s.counts.1 += 1,
+            "failed" => s.counts.2 += 1,
+            _ => {}
+        }
+        tracing::info!(experiment = %s.record.name, event, target = ?e.target, message = ?e.message, "chaos");
+        s.events.push(e);
+        drop(s);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Moves to `phase` and saves the record.
+    fn finish(&self, phase: Phase, reason: Option<String>) {
+        let mut s = self.lock();
+        s.record.phase = phase;
+        s.record.reason = reason;
+        s.record.ended = Some(now());
+        s.next_fire = None;
+        if let Err(e) = write_json(&self.dir.join("record.json"), &s.record) {
+            tracing::error!(experiment = %s.record.name, "{e}");
+        }
+        drop(s);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    fn status(&self) -> Status {
+        let s = self.lock();
+        let now_t = SystemTime::now();
+        let active = s
+            .active
+            .iter()
+            .map(|a| Active {
+                left_ms: a
+                    .until_time
+                    .duration_since(now_t)
+                    .unwrap_or_default()
+                    .as_millis() as u64,
+                ..a.clone()
+            })
+            .collect();
+        Status {
+            record: s.record.clone(),
+            next_fire: s.next_fire.map(rfc3339),
+            active,
+            injected: s.counts.0,
+            reverted: s.counts.1,
+            failed: s.counts.2,
+        }
+    }
+}
+
+/// joltd's experiments.
+pub struct Experiments {
+    dir: PathBuf,
+    journal: Arc<Journal>,
+    daemon: Arc<Daemon>,
+    table: Mutex<BTreeMap<String, Arc<Run>>>,
+    metrics: Metrics,
+}
+
+/// Replays the fault journal in `state_dir`: reverts every fault still in
+/// it. Run at joltd's start before anything else; the result goes to
+/// [`Experiments::open`].
+pub fn recover(state_dir: &Path) -> Result<(Journal, Vec<Recovered>), ExperimentsError> {
+    let journal = Journal::open(&state_dir.join("journal"))?;
+    let (_, corrupt) = journal.entries();
+    for e in corrupt {
+        tracing::error!("journal: skipping an entry: {e}");
+    }
+    let recovered = journal
+        .recover()
+        .into_iter()
+        .map(|(entry, result)| {
+            match &result {
+                Ok(how) => tracing::info!(experiment = %entry.experiment, target = %entry.target.name, fault = %entry.fault_kind, ?how, "reverted a fault left by the last run"),
+                Err(e) => tracing::error!(experiment = %entry.experiment, "revert at start: {e}"),
+            }
+            Recovered {
+                experiment: entry.experiment,
+                target: entry.target.name,
+                fault: entry.fault_kind,
+                result: result.map_err(|e| e.to_string()),
+            }
+        })
+        .collect();
+    Ok((journal, recovered))
+}
+
+/// One fault the journal replay reverted (or could not).
+pub struct Recovered {
+    pub experiment: String,
+    pub target: String,
+    pub fault: String,
+    pub result: Result<Reverted, String>,
+}
+
+impl Experiments {
+    /// Loads the experiments under `<state_dir>/experiments`; those that
+    /// were running are marked interrupted, with the replay's outcome for
+    /// their faults in their timelines.
+    pub fn open(
+        state_dir: &Path,
+        journal: Journal,
+        recovered: Vec<Recovered>,
+        daemon: Arc<Daemon>,
+    ) -> Result<Arc<Experiments>, ExperimentsError> {
+        let dir = state_dir.join("experiments");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| StoreError::Io {
+                path: dir.clone(),
+                cause: e,
+            })?;
+        let mut table = BTreeMap::new();
+        for entry in fs::read_dir(&dir)
+            .map_err(|e| StoreError::Io {
+                path: dir.clone(),
+                cause: e,
+            })?
+            .flatten()
+        {
+            let path = entry.path();
+            let record: Record = match read_json(&path.join("record.json")) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!("skipping an experiment: {e}");
+                    continue;
+                }
+            };
+            let events = fs::read_to_string(path.join("events.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            let was_running = record.phase == Phase::Running;
+            let run = Arc::new(Run {
+                experiment: None,
+                dir: path,
+                state: Mutex::new(RunState {
+                    record,
+                    events,
+                    active: Vec::new(),
+                    next_fire: None,
+                    stopping: None,
+                    counts: (0, 0, 0),
+                }),
+                cancel: watch::Sender::new(false),
+                changed: watch::Sender::new(0),
+            });
+            {
+                let mut s = run.lock();
+                let c = s
+                    .events
+                    .iter()
+                    .fold((0, 0, 0), |c, e| match e.event.as_str() {
+                        "injected" => (c.0 + 1, c.1, c.2),
+                        "reverted" => (c.0, c.1 + 1, c.2),
+                        "failed" => (c.0, c.1, c.2 + 1),
+                        _ => c,
+                    });
+                s.counts = c;
+            }
+            let name = run.name();
+            for r in recovered.iter().filter(|r| r.experiment == name) {
+                let (event, msg) = match &r.result {
+                    Ok(how) => ("reverted", format!("at joltd's start ({how:?})")),
+                    Err(e) => ("failed", format!("revert at joltd's start: {e}")),
+                };
+                run.event(event, Some(&r.target), Some(r.fault.clone()), Some(msg));
+            }
+            if was_running {
+                run.event(
+                    "interrupted",
+                    None,
+                    None,
+                    Some("joltd stopped while it ran".into()),
+                );
+                run.finish(
+                    Phase::Interrupted,
+                    Some("joltd stopped while it ran".into()),
+                );
+            }
+            table.insert(name, run);
+        }
+        Ok(Arc::new(Experiments {
+            dir,
+            journal: Arc::new(journal),
+            daemon,
+            table: Mutex::new(table),
+            metrics: Metrics::default(),
+        }))
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Run>>> {
+        self.table.lock().expect("no panics while held")
+    }
+
+    fn find(&self, name: &str) -> Result<Arc<Run>, ExperimentsError> {
+        self.table()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ExperimentsError::NotFound(name.to_string()))
+    }
+
+    /// The running containers as the selector and the faults see them.
+    async fn targets(&self) -> Vec<(Candidate, Target)> {
+        self.daemon
+            .list(false)
+            .await
+            .into_iter()
+            .filter_map(|r| {
+                let pid = r.status.pid.filter(|_| r.status.state == State::Running)?;
+                let candidate = Candidate {
+                    id: r.id.clone(),
+                    name: r.spec.name.clone(),
+                    labels: r.spec.labels.clone(),
+                    running: true,
+                };
+                let target = Target {
+                    id: r.id.clone(),
+                    name: r.spec.name.clone(),
+                    pid,
+                    netns: Some(self.daemon.netns_path(&r.id)),
+                    interface: INTERFACE.to_string(),
+                };
+                Some((candidate, target))
+            })
+            .collect()
+    }
+
+    /// Validates an experiment and starts it, or (dry run) plans it and
+    /// changes nothing.
+    pub async fn apply(self: &Arc<Self>, req: ApplyRequest) -> Result<Applied, ExperimentsError> {
+        let origin = req.origin.clone().unwrap_or_else(|| "request".into());
+        let experiment = Experiment::from_yaml_or_json(&req.text, &origin)
+            .map_err(|e| ExperimentsError::Invalid(e.to_string()))?;
+        let targets = self.targets().await;
+        let candidates: Vec<Candidate> = targets.into_iter().map(|(c, _)| c).collect();
+        if !candidates.iter().any(|c| experiment.targets.matches(c)) {
+            return Err(ExperimentsError::Invalid(format!(
+                "{origin}: targets: no running container matches (see chaosctl ps)"
+            )));
+        }
+        if req.dry_run {
+            let start = match &req.start {
+                None => SystemTime::now(),
+                Some(s) => humantime::parse_rfc3339_weak(s).map_err(|e| {
+                    ExperimentsError::Invalid(format!("start: {s:?}: {e} (expected RFC 3339)"))
+                })?,
+            };
+            let plan = plan(&experiment, start, &candidates);
+            return Ok(Applied::Plan {
+                plan: plan.to_string(),
+            });
+        }
+        let name = experiment.name.clone();
+        let start = SystemTime::now();
+        let dir = self.dir.join(&name);
+        let run = {
+            let mut table = self.table();
+            if table.contains_key(&name) {
+                return Err(ExperimentsError::Conflict {
+                    name,
+                    why: "already exists (chaosctl delete it first)".into(),
+                });
+            }
+            let record = Record {
+                name: name.clone(),
+                origin,
+                seed: plan::seed(&experiment, start),
+                start: rfc3339(start),
+                length: humantime::format_duration(experiment.length()).to_string(),
+                fault: experiment.fault.to_string(),
+                phase: Phase::Running,
+                reason: None,
+                ended: None,
+            };
+            let run = Arc::new(Run {
+                experiment: Some(experiment),
+                dir: dir.clone(),
+                state: Mutex::new(RunState {
+                    record,
+                    events: Vec::new(),
+                    active: Vec::new(),
+                    next_fire: None,
+                    stopping: None,
+                    counts: (0, 0, 0),
+                }),
+                cancel: watch::Sender::new(false),
+                changed: watch::Sender::new(0),
+            });
+            table.insert(name.clone(), run.clone());
+            run
+        };
+        let saved = (|| {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| StoreError::Io {
+                    path: dir.clone(),
+                    cause: e,
+                })?;
+            crate::store::write_durable(&dir.join("experiment.yaml"), req.text.as_bytes())
+                .map_err(|e| StoreError::Io {
+                    path: dir.join("experiment.yaml"),
+                    cause: e,
+                })?;
+            write_json(&dir.join("record.json"), &run.lock().record)
+        })();
+        if let Err(e) = saved {
+            self.table().remove(&name);
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e.into());
+        }
+        tokio::spawn(self.clone().run(run.clone(), start));
+        Ok(Applied::Started(Box::new(run.status())))
+    }
+
+    /// The runner: fires, injects, and waits for the reverts.
+    async fn run(self: Arc<Self>, run: Arc<Run>, start: SystemTime) {
+        let experiment = run.experiment.clone().expect("a live experiment");
+        let seed = run.lock().record.seed;
+        let mut rng = jolt_chaos::rng(seed);
+        let length = experiment.length();
+        let end = start + length;
+        let times = fire_times(&experiment.schedule, start, length, &mut rng);
+        run.event(
+            "scheduled",
+            None,
+            Some(experiment.fault.to_string()),
+            Some(format!(
+                "{} fires over {}, seed {seed}",
+                times.len(),
+                humantime::format_duration(length)
+            )),
+        );
+        let mut cancel = run.cancel.subscribe();
+        let mut pending = JoinSet::new();
+        let mut failure = None;
+        'fires: for offset in times {
+            let at = start + offset;
+            run.lock().next_fire = Some(at);
+            if !sleep_until(at, &mut cancel).await {
+                break;
+            }
+            while pending.try_join_next().is_some() {}
+            let (active, busy): (usize, HashSet<String>) = {
+                let s = run.lock();
+                (
+                    s.active.len(),
+                    s.active.iter().map(|a| a.target_id.clone()).collect(),
+                )
+            };
+            if active >= experiment.max_active as usize {
+                let msg = format!("max-active {} reached", experiment.max_active);
+                run.event("skipped", None, None, Some(msg));
+                continue;
+            }
+            let targets: Vec<(Candidate, Target)> = self
+                .targets()
+                .await
+                .into_iter()
+                .filter(|(c, _)| !busy.contains(&c.id))
+                .collect();
+            let candidates: Vec<Candidate> = targets.iter().map(|(c, _)| c.clone()).collect();
+            let picked: Vec<String> = select(&experiment.targets, &candidates, &mut rng)
+                .into_iter()
+                .map(|c| c.id.clone())
+                .collect();
+            if picked.is_empty() {
+                run.event(
+                    "skipped",
+                    None,
+                    None,
+                    Some("no running container matches".into()),
+                );
+                continue;
+            }
+            for (_, target) in targets.into_iter().filter(|(c, _)| picked.contains(&c.id)) {
+                match self
+                    .inject(&run, &experiment.fault, target.clone(), at)
+                    .await
+                {
+                    Ok(Some(active)) => {
+                        let until = active.until_time.min(end);
+                        pending.spawn(self.clone().revert_at(run.clone(), active, until));
+                    }
+                    Ok(None) => {
+                        pending.spawn(self.clone().watch_recovery(run.clone(), target));
+                    }
+                    Err(e) => {
+                        if experiment.on_failure == OnFailure::Stop {
+                            failure = Some(e);
+                            break 'fires;
+                        }
+                    }
+                }
+            }
+        }
+        run.lock().next_fire = None;
+        if failure.is_none() {
+            sleep_until(end, &mut cancel).await;
+        }
+        // Whatever is still active goes now (abort, failure) or at its own
+        // time (the experiment's end bounds it); a kill's target is watched
+        // until it runs again.
+        if failure.is_some() {
+            run.cancel.send_replace(true);
+        }
+        while pending.join_next().await.is_some() {}
+        let stopping = run.lock().stopping;
+        match (stopping, failure) {
+            (Some(phase), _) => {
+                run.event(phase.name(), None, None, None);
+                run.finish(phase, None);
+            }
+            (None, Some(e)) => {
+                run.event("finished", None, None, Some(format!("stopped: {e}")));
+                run.finish(Phase::Failed, Some(e));
+            }
+            (None, None) => {
+                run.event("finished", None, None, None);
+                run.finish(Phase::Finished, None);
+            }
+        }
+    }
+
+    /// Injects `fault` into `target`: prepared, journaled (durably), then
+    /// applied. The active fault for a reversible one, None for a kill; a
+    /// failure is in the timeline and returned as its message.
+    async fn inject(
+        &self,
+        run: &Arc<Run>,
+        fault: &Fault,
+        target: Target,
+        scheduled: SystemTime,
+    ) -> Result<Option<Active>, String> {
+        let kind = fault.kind();
+        let seq = {
+            let s = run.lock();
+            s.counts.0 + s.counts.2
+        };
+        let entry = journal::Entry {
+            id: format!("{}-{seq}-{}", run.name(), target.id),
+            experiment: run.name(),
+            target: target.clone(),
+            fault_kind: kind.to_string(),
+            undo: Undo::Nothing,
+            injected_at: now(),
+        };
+        let journal = self.journal.clone();
+        let f = fault.clone();
+        let injected = tokio::task::spawn_blocking(move || -> Result<journal::Entry, String> {
+            let undo = fault::prepare(&f, &entry.target).map_err(|e| e.to_string())?;
+            let entry = journal::Entry { undo, ..entry };
+            if entry.undo != Undo::Nothing {
+                journal
+                    .record(&entry)
+                    .map_err(|e| format!("journal: {e}"))?;
+            }
+            if let Err(e) = fault::apply(&f, &entry.target, &entry.undo) {
+                // Whatever part of it was applied goes, and so does the entry.
+                let _ = fault::revert(&entry.undo);
+                let _ = journal.remove(&entry.id);
+                return Err(e.to_string());
+            }
+            Ok(entry)
+        })
+        .await
+        .expect("injection does not panic");
+        let reversible = fault.duration().is_some();
+        match injected {
+            Ok(entry) => {
+                let applied = SystemTime::now();
+                let latency = applied.duration_since(scheduled).unwrap_or_default();
+                self.metrics.injection_latency(latency);
+                self.metrics.count(Outcome::Injected, kind, reversible);
+                run.event(
+                    "injected",
+                    Some(&target.name),
+                    Some(fault.to_string()),
+                    Some(format!(
+                        "{:.3} ms after its scheduled time",
+                        latency.as_secs_f64() * 1e3
+                    )),
+                );
+                let Some(d) = fault.duration() else {
+                    return Ok(None);
+                };
+                let until_time = applied + d;
+                let active = Active {
+                    id: entry.id,
+                    target: target.name.clone(),
+                    target_id: target.id.clone(),
+                    kind,
+                    fault: fault.to_string(),
+                    until: rfc3339(until_time),
+                    left_ms: 0,
+                    until_time,
+                };
+                run.lock().active.push(active.clone());
+                // The undo travels with the active fault through the journal.
+                Ok(Some(active))
+            }
+            Err(e) => {
+                self.metrics.count(Outcome::Failed, kind, reversible);
+                run.event(
+                    "failed",
+                    Some(&target.name),
+                    Some(fault.to_string()),
+                    Some(e.clone()),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Reverts `active` at `until`, or at once when the experiment is cut
+    /// short; the journal entry goes once the revert is done.
+    async fn revert_at(self: Arc<Self>, run: Arc<Run>, active: Active, until: SystemTime) {
+        let mut cancel = run.cancel.subscribe();
+        sleep_until(until, &mut cancel).await;
+        let journal = self.journal.clone();
+        let id = active.id.clone();
+        let reverted = tokio::task::spawn_blocking(move || -> Result<Reverted, FaultError> {
+            let (entries, _) = journal.entries();
+            let Some(entry) = entries.into_iter().find(|e| e.id == id) else {
+                return Ok(Reverted::AlreadyClean);
+            };
+            let how = fault::revert(&entry.undo)?;
+            if let Err(e) = journal.remove(&entry.id) {
+                tracing::error!("journal: {e}");
+            }
+            Ok(how)
+        })
+        .await
+        .expect("revert does not panic");
+        let late = SystemTime::now().duration_since(until).unwrap_or_default();
+        run.lock().active.retain(|a| a.id != active.id);
+        let kind = active.kind;
+        match reverted {
+            Ok(how) => {
+                self.metrics.count(Outcome::Reverted, kind, true);
+                let msg = match how {
+                    Reverted::TargetGone => "the container is gone".to_string(),
+                    _ => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
+                };
+                run.event(
+                    "reverted",
+                    Some(&active.target),
+                    Some(active.fault.clone()),
+                    Some(msg),
+                );
+            }
+            Err(e) => {
+                self.metrics.count(Outcome::Failed, kind, true);
+                let msg =
+                    format!("revert: {e} (kept in the journal; retried at joltd's next start)");
+                run.event(
+                    "failed",
+                    Some(&active.target),
+                    Some(active.fault.clone()),
+                    Some(msg),
+                );
+            }
+        }
+    }
+
+    /// After a kill: how long until the container runs again (its restart
+    /// policy decides whether it does).
+    async fn watch_recovery(self: Arc<Self>, run: Arc<Run>, target: Target) {
+        let killed = tokio::time::Instant::now();
+        let mut cancel = run.cancel.subscribe();
+        while killed.elapsed() < RECOVERY_WATCH {
+            let next = SystemTime::now() + Duration::from_millis(20);
+            if !sleep_until(next, &mut cancel).await {
+                return;
+            }
+            let Ok(r) = self.daemon.inspect(&target.id).await else {
+                run.event(
+                    "recovered",
+                    Some(&target.name),
+                    None,
+                    Some("the container was removed".into()),
+                );
+                return;
+            };
+            match r.status.state {
+                State::Running if r.status.pid.is_some_and(|p| p != target.pid) => {
+                    let msg = format!(
+                        "running again after {:.3} s",
+                        killed.elapsed().as_secs_f64()
+                    );
+                    run.event("recovered", Some(&target.name), None, Some(msg));
+                    return;
+                }
+                State::Exited => {
+                    let msg = "exited; its restart policy does not bring it back".to_string();
+                    run.event("recovered", Some(&target.name), None, Some(msg));
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Every experiment, by name.
+    pub fn list(&self) -> Vec<Status> {
+        let runs: Vec<_> = self.table().values().cloned().collect();
+        runs.iter().map(|r| r.status()).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Result<Status, ExperimentsError> {
+        Ok(self.find(name)?.status())
+    }
+
+    /// Events of `name` from index `from` on, whether more may come, and a
+    /// receiver that changes when they do.
+    pub fn events(
+        &self,
+        name: &str,
+        from: usize,
+    ) -> Result<(Vec<Event>, bool, watch::Receiver<u64>), ExperimentsError> {
+        let run = self.find(name)?;
+        let rx = run.changed.subscribe();
+        let s = run.lock();
+        let more = s.record.phase == Phase::Running;
+        Ok((s.events.get(from..).unwrap_or_default().to_vec(), more, rx))
+    }
+
+    /// Cuts a running experiment short: every active fault reverted at
+    /// once. Returns once they are.
+    pub async fn abort(&self, name: &str) -> Result<Status, ExperimentsError> {
+        self.stop(name, Phase::Aborted).await
+    }
+
+    async fn stop(&self, name: &str, phase: Phase) -> Result<Status, ExperimentsError> {
+        let run = self.find(name)?;
+        let mut changed = run.changed.subscribe();
+        {
+            let mut s = run.lock();
+            if s.record.phase != Phase::Running {
+                return Err(ExperimentsError::Conflict {
+                    name: name.to_string(),
+                    why: format!("is {} already", s.record.phase.name()),
+                });
+            }
+            s.stopping = Some(phase);
+        }
+        run.cancel.send_replace(true);
+        while run.lock().record.phase == Phase::Running {
+            if changed.changed().await.is_err() {
+                break;
+            }
+        }
+        Ok(run.status())
+    }
+
+    /// Removes an experiment (aborting it first when it runs).
+    pub async fn delete(&self, name: &str) -> Result<(), ExperimentsError> {
+        let run = self.find(name)?;
+        if run.lock().record.phase == Phase::Running {
+            match self.abort(name).await {
+                Ok(_) | Err(ExperimentsError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        fs::remove_dir_all(&run.dir)
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(|e| StoreError::Io {
+                path: run.dir.clone(),
+                cause: e,
+            })?;
+        self.table().remove(name);
+        Ok(())
+    }
+
+    /// The Prometheus text for GET /metrics.
+    pub fn metrics(&self) -> String {
+        let mut phases: BTreeMap<String, u64> = [
+            Phase::Running,
+            Phase::Finished,
+            Phase::Aborted,
+            Phase::Failed,
+            Phase::Interrupted,
+        ]
+        .iter()
+        .map(|p| (p.name().to_string(), 0))
+        .collect();
+        for run in self.table().values() {
+            *phases
+                .entry(run.lock().record.phase.name().to_string())
+                .or_default() += 1;
+        }
+        self.metrics.render(&phases)
+    }
+
+    /// joltd is shutting down: every running experiment is cut short (its
+    /// faults reverted now) and marked interrupted.
+    pub async fn shutdown(&self) {
+        let running: Vec<String> = self
+            .table()
+            .iter()
+            .filter(|(_, r)| r.lock().record.phase == Phase::Running)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in running {
+            if let Err(e) = self.stop(&name, Phase::Interrupted).await {
+                tracing::debug!("{e}");
+            }
+        }
+    }
+}
+
+/// Sleeps until `at`; false when cancelled first (or already).
+async fn sleep_until(at: SystemTime, cancel: &mut watch::Receiver<bool>) -> bool {
+    if *cancel.borrow() {
+        return false;
+    }
+    let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = cancel.wait_for(|c| *c) => false,
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
