@@ -123,6 +123,10 @@ pub struct Event {
     pub fault: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// injected: from the scheduled time to the fault applied; reverted:
+    /// from the end of its duration to the fault removed. Milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_ms: Option<f64>,
 }
 
 /// An injected fault not yet reverted.
@@ -210,12 +214,25 @@ impl Run {
 
     /// Appends `event` to the timeline (memory and file).
     fn event(&self, event: &str, target: Option<&str>, fault: Option<String>, msg: Option<String>) {
+        self.timed_event(event, target, fault, msg, None);
+    }
+
+    /// [`Run::event`] with how late it came.
+    fn timed_event(
+        &self,
+        event: &str,
+        target: Option<&str>,
+        fault: Option<String>,
+        msg: Option<String>,
+        late: Option<Duration>,
+    ) {
         let e = Event {
             at: now(),
             event: event.to_string(),
             target: target.map(str::to_string),
             fault,
             message: msg,
+            late_ms: late.map(|d| d.as_secs_f64() * 1e3),
         };
         let line = serde_json::to_string(&e).expect("events serialize");
         let path = self.dir.join("events.jsonl");
@@ -710,7 +727,7 @@ impl Experiments {
                 let latency = applied.duration_since(scheduled).unwrap_or_default();
                 self.metrics.injection_latency(latency);
                 self.metrics.count(Outcome::Injected, kind, reversible);
-                run.event(
+                run.timed_event(
                     "injected",
                     Some(&target.name),
                     Some(fault.to_string()),
@@ -718,6 +735,7 @@ impl Experiments {
                         "{:.3} ms after its scheduled time",
                         latency.as_secs_f64() * 1e3
                     )),
+                    Some(latency),
                 );
                 let Some(d) = fault.duration() else {
                     return Ok(None);
@@ -780,11 +798,13 @@ impl Experiments {
                     Reverted::TargetGone => "the container is gone".to_string(),
                     _ => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
                 };
-                run.event(
+                let late = (how != Reverted::TargetGone).then_some(late);
+                run.timed_event(
                     "reverted",
                     Some(&active.target),
                     Some(active.fault.clone()),
                     Some(msg),
+                    late,
                 );
             }
             Err(e) => {
