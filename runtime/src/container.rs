@@ -343,7 +343,12 @@ fn spawn(
             Some(Message::NeedMappings) => {
                 let pid = made.intermediate.expect("forked").as_raw();
                 let linux = spec.linux().as_ref().expect("validated");
-                match namespaces::write_mappings(pid, linux) {
+                let wants_groups = spec
+                    .process()
+                    .as_ref()
+                    .and_then(|p| p.user().additional_gids().as_ref())
+                    .is_some_and(|g| !g.is_empty());
+                match namespaces::write_mappings(pid, linux, !wants_groups) {
                     Ok(()) => send(&Message::MappingsDone)?,
                     Err(e) => {
                         let _ = send(&Message::Error(e.to_string()));

@@ -206,8 +206,25 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-/// Writes the id maps of `pid`'s user namespace, gid_map first.
-pub fn write_mappings(pid: i32, linux: &Linux) -> Result<(), NamespaceError> {
+/// Writes the id maps of `pid`'s user namespace, gid_map first. With
+/// `deny_setgroups`, /proc/PID/setgroups says "deny" before gid_map is
+/// written: nobody in the namespace can then drop a group the host gave
+/// it, a group that may stand in the way of a file (CVE-2014-8989). Only a
+/// process that asks for supplementary groups needs setgroups allowed.
+pub fn write_mappings(pid: i32, linux: &Linux, deny_setgroups: bool) -> Result<(), NamespaceError> {
+    if deny_setgroups {
+        match fs::write(format!("/proc/{pid}/setgroups"), "deny") {
+            // Kernels before 3.19 have no such file, and no such hole.
+            Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                return Err(NamespaceError::Mapping {
+                    file: "setgroups",
+                    pid,
+                    err,
+                })
+            }
+            _ => {}
+        }
+    }
     let files = [
         ("gid_map", linux.gid_mappings()),
         ("uid_map", linux.uid_mappings()),

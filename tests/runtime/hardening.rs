@@ -1,8 +1,8 @@
 //! Attacks on the runtime itself, one per hardening item of runc's history
 //! that the other files do not already cover: overwriting the runtime's
 //! binary through /proc/PID/exe of a process it left in the container
-//! (CVE-2019-5736), and inheritable capabilities that the spec did not ask
-//! for.
+//! (CVE-2019-5736), inheritable capabilities that the spec did not ask
+//! for, and dropping groups in a user namespace (CVE-2014-8989).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -140,4 +140,59 @@ fn raise_inheritable(bit: u32) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// CVE-2014-8989: in a user namespace, a process that may call setgroups
+/// can drop a group that the host gave it, and with it a "group may not
+/// read" permission. jolt writes "deny" to /proc/PID/setgroups before
+/// gid_map, so root in the container cannot drop any group.
+#[test]
+fn attack_drop_groups_in_a_user_namespace() {
+    let Some(jolt) = session() else { return };
+    let map = serde_json::json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let userns = |bundle: jolt_e2e::bundle::Bundle| {
+        bundle
+            .rootfs_owner(100000, 100000)
+            .namespace("user", None)
+            .with(|c| {
+                c["linux"]["uidMappings"] = map.clone();
+                c["linux"]["gidMappings"] = map.clone();
+            })
+    };
+    // CAP_SETGID, as docker's default set has: only the kernel's deny stops it.
+    let bundle = userns(jolt.bundle())
+        .capabilities(&["CAP_SETGID"])
+        .sh("cat /proc/self/setgroups; /bin/setgroups-probe");
+    let probe = bundle.rootfs().join("bin/setgroups-probe");
+    const SOURCE: &str = r#"
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    if (setgroups(0, NULL) == 0) { puts("setgroups: dropped every group"); return 0; }
+    printf("setgroups: %s\n", strerror(errno));
+    return 1;
+}
+"#;
+    if !jolt_e2e::build_static_c(SOURCE, &probe, "the setgroups probe") {
+        return;
+    }
+    let id = jolt.id("setgroups");
+    let out = jolt.run(["run", "--bundle", bundle.dir(), &id]);
+    jolt.assert_clean(&id);
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["deny", "setgroups: Operation not permitted"],
+        "{}",
+        out.stderr
+    );
+
+    // Asking for supplementary groups is what allows setgroups: jolt sets
+    // exactly those.
+    let groups = userns(jolt.bundle())
+        .user(serde_json::json!({ "uid": 0, "gid": 0, "additionalGids": [5, 7] }))
+        .sh("cat /proc/self/setgroups; id -G");
+    let out = jolt.run_ok("groups", &groups);
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["allow", "0 5 7"]);
 }
