@@ -506,7 +506,7 @@ impl Experiments {
             });
         }
         let name = experiment.name.clone();
-        let start = SystemTime::now();
+        let start = SystemTime::now(); // until the record is saved: see below
         let dir = self.dir.join(&name);
         let run = {
             let mut table = self.table();
@@ -544,26 +544,43 @@ impl Experiments {
             table.insert(name.clone(), run.clone());
             run
         };
-        let saved = (|| {
+        // The start is taken once the text is on disk, just before the
+        // record that holds it, so that the first fire is not late by the
+        // fsyncs of its own bookkeeping.
+        let (text, saving) = (req.text, run.clone());
+        let saved = tokio::task::spawn_blocking(move || {
             fs::DirBuilder::new()
                 .mode(0o700)
-                .create(&dir)
+                .create(&saving.dir)
                 .map_err(|e| StoreError::Io {
-                    path: dir.clone(),
+                    path: saving.dir.clone(),
                     cause: e,
                 })?;
-            crate::store::write_durable(&dir.join("experiment.yaml"), req.text.as_bytes())
-                .map_err(|e| StoreError::Io {
-                    path: dir.join("experiment.yaml"),
-                    cause: e,
-                })?;
-            write_json(&dir.join("record.json"), &run.lock().record)
-        })();
-        if let Err(e) = saved {
-            self.table().remove(&name);
-            let _ = fs::remove_dir_all(&dir);
-            return Err(e.into());
-        }
+            let yaml = saving.dir.join("experiment.yaml");
+            crate::store::write_durable(&yaml, text.as_bytes()).map_err(|e| StoreError::Io {
+                path: yaml,
+                cause: e,
+            })?;
+            let start = SystemTime::now();
+            let record = {
+                let mut s = saving.lock();
+                let experiment = saving.experiment.as_ref().expect("a live experiment");
+                s.record.seed = plan::seed(experiment, start);
+                s.record.start = rfc3339(start);
+                s.record.clone()
+            };
+            write_json(&saving.dir.join("record.json"), &record).map(|()| start)
+        })
+        .await
+        .expect("saving does not panic");
+        let start = match saved {
+            Ok(start) => start,
+            Err(e) => {
+                self.table().remove(&name);
+                let _ = fs::remove_dir_all(&dir);
+                return Err(e.into());
+            }
+        };
         tokio::spawn(self.clone().run(run.clone(), start));
         Ok(Applied::Started(Box::new(run.status())))
     }
