@@ -33,6 +33,7 @@ use jolt_chaos::schedule::fire_times;
 use jolt_chaos::selector::{select, Candidate};
 use jolt_chaos::target::Target;
 use jolt_chaos::{Experiment, Fault};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -47,6 +48,9 @@ use crate::store::{read_json, write_json, StoreError};
 const INTERFACE: &str = "eth0";
 /// How long a kill's target is watched for coming back.
 const RECOVERY_WATCH: Duration = Duration::from_secs(300);
+/// How long a kill's target may run on with the same init before the
+/// signal counts as survived.
+const SURVIVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentsError {
@@ -114,8 +118,8 @@ pub struct Record {
 pub struct Event {
     /// RFC 3339, UTC.
     pub at: String,
-    /// scheduled, skipped, injected, reverted, recovered, failed,
-    /// finished, aborted, interrupted.
+    /// scheduled, skipped, injected, reverted, recovered, survived,
+    /// failed, finished, aborted, interrupted.
     pub event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -869,6 +873,19 @@ impl Experiments {
                 State::Exited => {
                     let msg = "exited; its restart policy does not bring it back".to_string();
                     run.event("recovered", Some(&target.name), None, Some(msg));
+                    return;
+                }
+                // A signal the init handles or ignores ends nothing: the
+                // same init, still alive a while later, survived it.
+                State::Running
+                    if killed.elapsed() >= SURVIVAL
+                        && nix::sys::signal::kill(Pid::from_raw(target.pid), None).is_ok() =>
+                {
+                    let msg = format!(
+                        "still running {} s after the signal: it did not end the container",
+                        SURVIVAL.as_secs()
+                    );
+                    run.event("survived", Some(&target.name), None, Some(msg));
                     return;
                 }
                 _ => {}

@@ -483,3 +483,30 @@ fn invalid_experiments_are_refused_naming_the_field_and_change_nothing() {
     assert_eq!(web["status"]["state"], "running");
     assert_eq!(web["status"]["restart_count"], 0);
 }
+
+#[test]
+fn a_signal_the_container_ignores_is_recorded_as_survived() {
+    let Some(a) = agent() else { return };
+    a.run(&[
+        "--name",
+        "stoic",
+        "--",
+        "sh",
+        "-c",
+        "trap '' USR1; while :; do sleep 1; done",
+    ]);
+    let pid = a.inspect("stoic")["status"]["pid"].clone();
+    apply(
+        &a,
+        "nudge",
+        "name: nudge\ntargets: {names: [stoic]}\nschedule: {at: [0s]}\n\
+         fault: {kind: kill, signal: SIGUSR1}\n",
+    );
+    let survived = wait_event(&a, "nudge", "survived");
+    assert_eq!(survived["target"], "stoic");
+    wait_phase(&a, "nudge", "finished");
+    let c = a.inspect("stoic");
+    assert_eq!(c["status"]["pid"], pid, "the same init runs on");
+    assert_eq!(c["status"]["restart_count"], 0);
+    a.ok(["rm", "-f", "stoic"]);
+}
