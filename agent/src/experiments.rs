@@ -148,6 +148,9 @@ pub struct Active {
     pub left_ms: u64,
     #[serde(skip)]
     until_time: SystemTime,
+    /// What undoes it, as journaled.
+    #[serde(skip)]
+    undo: Undo,
 }
 
 /// An experiment as `get` shows it.
@@ -771,9 +774,9 @@ impl Experiments {
                     until: rfc3339(until_time),
                     left_ms: 0,
                     until_time,
+                    undo: entry.undo,
                 };
                 run.lock().active.push(active.clone());
-                // The undo travels with the active fault through the journal.
                 Ok(Some(active))
             }
             Err(e) => {
@@ -795,14 +798,10 @@ impl Experiments {
         let mut cancel = run.cancel.subscribe();
         sleep_until(until, &mut cancel).await;
         let journal = self.journal.clone();
-        let id = active.id.clone();
+        let (id, undo) = (active.id.clone(), active.undo.clone());
         let reverted = tokio::task::spawn_blocking(move || -> Result<Reverted, FaultError> {
-            let (entries, _) = journal.entries();
-            let Some(entry) = entries.into_iter().find(|e| e.id == id) else {
-                return Ok(Reverted::AlreadyClean);
-            };
-            let how = fault::revert(&entry.undo)?;
-            if let Err(e) = journal.remove(&entry.id) {
+            let how = fault::revert(&undo)?;
+            if let Err(e) = journal.remove(&id) {
                 tracing::error!("journal: {e}");
             }
             Ok(how)

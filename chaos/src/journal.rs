@@ -123,7 +123,7 @@ impl Journal {
             .open(&temp)
             .map_err(self.io(&temp, "creating"))?;
         file.write_all(&json)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| file.sync_data())
             .map_err(self.io(&temp, "writing"))?;
         drop(file);
         fs::rename(&temp, &path).map_err(self.io(&path, "renaming into place"))?;

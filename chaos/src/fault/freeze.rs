@@ -15,6 +15,10 @@ use crate::target::Target;
 
 /// How long a freeze or thaw may take before it is reported as stuck.
 const SETTLE: Duration = Duration::from_secs(5);
+/// The first wait between polls; it doubles up to [`POLL`]. A cgroup of a
+/// few processes freezes within a millisecond, and a fixed 10 ms poll made
+/// pause's injection latency.
+const FIRST_POLL: Duration = Duration::from_micros(100);
 const POLL: Duration = Duration::from_millis(10);
 
 /// Which freezer a file belongs to, from its name.
@@ -63,6 +67,7 @@ fn set(path: &Path, freeze: bool) -> Result<(), (String, Option<std::io::Error>)
         (false, false) => "THAWED",
     };
     let start = Instant::now();
+    let mut wait = FIRST_POLL;
     loop {
         // v1 moves from FREEZING to FROZEN only when asked again, as runc
         // does; writing the same value twice is harmless on v2.
@@ -77,7 +82,8 @@ fn set(path: &Path, freeze: bool) -> Result<(), (String, Option<std::io::Error>)
             let still = if freeze { "freezing" } else { "frozen" };
             return Err((still.to_string(), None));
         }
-        sleep(POLL);
+        sleep(wait);
+        wait = (wait * 2).min(POLL);
     }
 }
 
