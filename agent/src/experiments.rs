@@ -799,16 +799,24 @@ impl Experiments {
         sleep_until(until, &mut cancel).await;
         let journal = self.journal.clone();
         let (id, undo) = (active.id.clone(), active.undo.clone());
-        let reverted = tokio::task::spawn_blocking(move || -> Result<Reverted, FaultError> {
-            let how = fault::revert(&undo)?;
-            if let Err(e) = journal.remove(&id) {
-                tracing::error!("journal: {e}");
-            }
-            Ok(how)
-        })
-        .await
-        .expect("revert does not panic");
-        let late = SystemTime::now().duration_since(until).unwrap_or_default();
+        // Late is until the kernel has it back; the journal's bookkeeping
+        // comes after.
+        let reverted =
+            tokio::task::spawn_blocking(move || -> Result<(Reverted, SystemTime), FaultError> {
+                let how = fault::revert(&undo)?;
+                let done = SystemTime::now();
+                if let Err(e) = journal.remove(&id) {
+                    tracing::error!("journal: {e}");
+                }
+                Ok((how, done))
+            })
+            .await
+            .expect("revert does not panic");
+        let done = reverted
+            .as_ref()
+            .map_or_else(|_| SystemTime::now(), |(_, t)| *t);
+        let late = done.duration_since(until).unwrap_or_default();
+        let reverted = reverted.map(|(how, _)| how);
         run.lock().active.retain(|a| a.id != active.id);
         let kind = active.kind;
         match reverted {
