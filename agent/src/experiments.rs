@@ -727,14 +727,25 @@ impl Experiments {
         let journal = self.journal.clone();
         let f = fault.clone();
         let injected = tokio::task::spawn_blocking(move || -> Result<journal::Entry, String> {
+            let t0 = std::time::Instant::now();
             let undo = fault::prepare(&f, &entry.target).map_err(|e| e.to_string())?;
+            let t1 = t0.elapsed();
             let entry = journal::Entry { undo, ..entry };
             if entry.undo != Undo::Nothing {
                 journal
                     .record(&entry)
                     .map_err(|e| format!("journal: {e}"))?;
             }
-            if let Err(e) = fault::apply(&f, &entry.target, &entry.undo) {
+            let t2 = t0.elapsed();
+            let r = fault::apply(&f, &entry.target, &entry.undo);
+            tracing::debug!(
+                target = %entry.target.name,
+                prepare = ?t1,
+                journal = ?(t2 - t1),
+                apply = ?(t0.elapsed() - t2),
+                "injection steps"
+            );
+            if let Err(e) = r {
                 // Whatever part of it was applied goes, and so does the entry.
                 let _ = fault::revert(&entry.undo);
                 let _ = journal.remove(&entry.id);
