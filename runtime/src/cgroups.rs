@@ -1121,6 +1121,14 @@ mod tests {
         true
     }
 
+    /// The root tests one at a time: they share jolt's parent cgroup, which
+    /// the last cgroup to leave it removes, so one test's removal raced
+    /// another's create (cpuset files missing under a parent made anew).
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static ROOT_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        ROOT_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Removes the test's cgroup even when an assertion fails first.
     struct Cleanup(String);
 
@@ -1178,6 +1186,7 @@ mod tests {
 
     #[test]
     fn root_jolts_own_parents_go_with_the_last_cgroup_and_others_stay() {
+        let _serial = serial();
         let test = "root_jolts_own_parents_go_with_the_last_cgroup_and_others_stay";
         if !kernel_ready(test) {
             return;
@@ -1230,6 +1239,7 @@ mod tests {
 
     #[test]
     fn root_siblings_come_and_go_while_their_parent_is_removed_and_remade() {
+        let _serial = serial();
         let test = "root_siblings_come_and_go_while_their_parent_is_removed_and_remade";
         if !kernel_ready(test) {
             return;
@@ -1258,6 +1268,7 @@ mod tests {
 
     #[test]
     fn root_create_limits_signal_destroy() {
+        let _serial = serial();
         if !kernel_ready("root_create_limits_signal_destroy") {
             return;
         }
@@ -1339,6 +1350,7 @@ mod tests {
 
     #[test]
     fn root_memory_limit_oom_kills_and_pids_limit_stops_forks() {
+        let _serial = serial();
         if !kernel_ready("root_memory_limit_oom_kills_and_pids_limit_stops_forks") {
             return;
         }
@@ -1384,6 +1396,7 @@ mod tests {
 
     #[test]
     fn root_create_refuses_a_cgroup_in_use_and_reuses_an_empty_one() {
+        let _serial = serial();
         if !kernel_ready("root_create_refuses_a_cgroup_in_use_and_reuses_an_empty_one") {
             return;
         }
@@ -1409,6 +1422,7 @@ mod tests {
 
     #[test]
     fn root_failed_create_leaves_nothing() {
+        let _serial = serial();
         if !kernel_ready("root_failed_create_leaves_nothing") {
             return;
         }
@@ -1433,6 +1447,7 @@ mod tests {
 
     #[test]
     fn root_signal_all_keeps_a_paused_cgroup_paused_and_destroy_kills_it() {
+        let _serial = serial();
         if !kernel_ready("root_signal_all_keeps_a_paused_cgroup_paused_and_destroy_kills_it") {
             return;
         }
@@ -1472,6 +1487,7 @@ mod tests {
 
     #[test]
     fn root_destroy_kills_and_removes_nested_cgroups() {
+        let _serial = serial();
         if !kernel_ready("root_destroy_kills_and_removes_nested_cgroups") {
             return;
         }
