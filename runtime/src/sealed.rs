@@ -73,10 +73,23 @@ pub fn reexec() -> Result<(), SysError> {
         )
     };
     let memfd = unsafe { OwnedFd::from_raw_fd(Errno::result(fd).map_err(sys("memfd_create"))?) };
-    // std's copy between files uses copy_file_range or sendfile.
+    // Read and write through a buffer, not std::io::copy: its
+    // copy_file_range/sendfile into shmem from an overlay over 9p (the VM
+    // harness) once spun in the kernel for 10 minutes (soft lockup).
     let mut from = std::fs::File::from(exe);
     let mut to = std::fs::File::from(memfd);
-    std::io::copy(&mut from, &mut to).map_err(|e| {
+    let mut buf = vec![0u8; 1 << 20];
+    let copied = (|| -> std::io::Result<()> {
+        loop {
+            match std::io::Read::read(&mut from, &mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => std::io::Write::write_all(&mut to, &buf[..n])?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    })();
+    copied.map_err(|e| {
         sys("copy /proc/self/exe into a memfd")(Errno::from_raw(
             e.raw_os_error().unwrap_or(libc::EIO),
         ))
