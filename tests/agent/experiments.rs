@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use jolt_e2e::agent::Agent;
 use jolt_e2e::feature::{self, Feature};
-use jolt_e2e::host::{self, Cgroups};
+use jolt_e2e::host::{self, ping_rtts, Cgroups};
 use serde_json::Value;
 
 use crate::agent;
@@ -247,20 +247,6 @@ fn abort_reverts_every_active_fault_at_once() {
     a.ok(["rm", "-f", "b2"]);
 }
 
-/// busybox ping from `netns` to `addr`: the round-trip times, ms.
-fn ping(netns: &std::path::Path, addr: &str) -> Vec<f64> {
-    let out = Command::new("nsenter")
-        .arg(format!("--net={}", netns.display()))
-        .args(["busybox", "ping", "-c", "4", "-i", "0.2", addr])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split("time=").nth(1))
-        .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
-        .collect()
-}
-
 #[test]
 fn network_delay_slows_the_pings_between_two_containers_until_reverted() {
     let Some(a) = agent() else { return };
@@ -274,8 +260,7 @@ fn network_delay_slows_the_pings_between_two_containers_until_reverted() {
         .unwrap()
         .to_string();
     let from = a.netns_dir().join(&near);
-    let base = ping(&from, &addr);
-    assert_eq!(base.len(), 4, "ping before the fault: {base:?}");
+    let base = ping_rtts(&from, &addr, 4);
     apply(
         &a,
         "slow",
@@ -283,8 +268,7 @@ fn network_delay_slows_the_pings_between_two_containers_until_reverted() {
          fault: {kind: network-delay, latency: 100ms, duration: 6s}\n",
     );
     wait_event(&a, "slow", "injected");
-    let delayed = ping(&from, &addr);
-    assert_eq!(delayed.len(), 4, "ping under the fault: {delayed:?}");
+    let delayed = ping_rtts(&from, &addr, 4);
     let min_base = base.iter().cloned().fold(f64::MAX, f64::min);
     assert!(
         delayed.iter().all(|t| *t >= min_base + 100.0),
@@ -298,7 +282,7 @@ fn network_delay_slows_the_pings_between_two_containers_until_reverted() {
         .unwrap();
     let qdiscs = String::from_utf8_lossy(&qdiscs.stdout).to_string();
     assert!(!qdiscs.contains("netem"), "left: {qdiscs}");
-    let after = ping(&from, &addr);
+    let after = ping_rtts(&from, &addr, 4);
     assert!(
         after.iter().all(|t| *t < 100.0),
         "after the revert: {after:?}"

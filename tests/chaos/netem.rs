@@ -4,61 +4,22 @@
 //! left in place; on a kernel without sch_netem the error names it.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use jolt_chaos::experiment::NetworkDelay;
 use jolt_chaos::{fault, Fault, FaultError, Reverted, Target, Undo};
-use jolt_e2e::host::NetNs;
-use jolt_e2e::{require, Feature, BUSYBOX};
+use jolt_e2e::host::{ping_rtts, NetNsPair};
+use jolt_e2e::{require, Feature};
 
-use crate::support::{root, unique};
+use crate::support::root;
 
-/// Runs `args` in `ns`; panics with stderr when it fails.
-fn in_netns(ns: &NetNs, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns.name()])
-        .args(args)
-        .output()
-        .expect("running ip netns exec");
-    assert!(
-        out.status.success(),
-        "in netns {}: {args:?}: {}",
-        ns.name(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Two namespaces, `a` (10.198.0.1) and `b` (10.198.0.2), each with an
-/// `eth0` end of one veth pair; both go away on drop.
-struct Pair {
-    a: NetNs,
-    /// Only held, so that b lives as long as the pair.
-    _b: NetNs,
-}
+/// Two namespaces, `a` (10.198.0.1) and `b` (10.198.0.2), joined by a
+/// veth pair; both go away on drop.
+struct Pair(NetNsPair);
 
 impl Pair {
     fn new() -> Pair {
-        let (a, b) = (
-            NetNs::add(&unique("jolt-chaos-a")),
-            NetNs::add(&unique("jolt-chaos-b")),
-        );
-        let peer = unique("jcb");
-        in_netns(
-            &a,
-            &[
-                "ip", "link", "add", "eth0", "type", "veth", "peer", "name", &peer,
-            ],
-        );
-        in_netns(&a, &["ip", "link", "set", &peer, "netns", b.name()]);
-        in_netns(&b, &["ip", "link", "set", &peer, "name", "eth0"]);
-        for (ns, addr) in [(&a, "10.198.0.1/30"), (&b, "10.198.0.2/30")] {
-            in_netns(ns, &["ip", "addr", "add", addr, "dev", "eth0"]);
-            in_netns(ns, &["ip", "link", "set", "eth0", "up"]);
-            in_netns(ns, &["ip", "link", "set", "lo", "up"]);
-        }
-        Pair { a, _b: b }
+        Pair(NetNsPair::new("jolt-chaos", "10.198.0"))
     }
 
     /// A container whose netns is `a`, as joltd would describe it.
@@ -67,28 +28,18 @@ impl Pair {
             id: "c-a".into(),
             name: "web".into(),
             pid: std::process::id() as i32,
-            netns: Some(PathBuf::from(self.a.path())),
+            netns: Some(PathBuf::from(self.0.a.path())),
             interface: "eth0".into(),
         }
     }
 
     fn qdiscs(&self) -> String {
-        in_netns(&self.a, &["tc", "qdisc", "show", "dev", "eth0"])
+        self.0.a.exec(&["tc", "qdisc", "show", "dev", "eth0"])
     }
 
     /// The round-trip times of five pings from a to b, in ms.
     fn ping(&self) -> Vec<f64> {
-        let out = in_netns(
-            &self.a,
-            &[BUSYBOX, "ping", "-c", "5", "-i", "0.2", "10.198.0.2"],
-        );
-        let rtts: Vec<f64> = out
-            .lines()
-            .filter_map(|l| l.split("time=").nth(1))
-            .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
-            .collect();
-        assert_eq!(rtts.len(), 5, "five replies:\n{out}");
-        rtts
+        ping_rtts(&PathBuf::from(self.0.a.path()), "10.198.0.2", 5)
     }
 }
 
@@ -114,7 +65,7 @@ fn network_delay_slows_a_ping_and_revert_removes_only_its_qdisc() {
     assert_eq!(
         undo,
         Undo::Qdisc {
-            netns: PathBuf::from(pair.a.path()),
+            netns: PathBuf::from(pair.0.a.path()),
             interface: "eth0".into(),
             handle: 0x4a4c_0000,
         }
@@ -165,12 +116,9 @@ fn a_root_qdisc_jolt_did_not_make_is_refused_and_left_alone() {
         return;
     }
     let pair = Pair::new();
-    in_netns(
-        &pair.a,
-        &[
-            "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "pfifo",
-        ],
-    );
+    pair.0.a.exec(&[
+        "tc", "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "pfifo",
+    ]);
     let target = pair.target();
     let err = fault::prepare(&delay_100ms(), &target)
         .unwrap_err()
@@ -181,7 +129,7 @@ fn a_root_qdisc_jolt_did_not_make_is_refused_and_left_alone() {
     );
     // A revert of jolt's qdisc (a stale journal entry) leaves it too.
     let ours = Undo::Qdisc {
-        netns: PathBuf::from(pair.a.path()),
+        netns: PathBuf::from(pair.0.a.path()),
         interface: "eth0".into(),
         handle: 0x4a4c_0000,
     };
@@ -215,7 +163,7 @@ fn a_missing_netns_or_interface_is_refused_and_reverts_as_gone() {
         interface: interface.into(),
         handle: 0x4a4c_0000,
     };
-    let path = PathBuf::from(pair.a.path());
+    let path = PathBuf::from(pair.0.a.path());
     assert_eq!(
         fault::revert(&undo(path.clone(), "eth9")).unwrap(),
         Reverted::TargetGone

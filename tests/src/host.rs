@@ -2,12 +2,14 @@
 //! and /run/netns, for checks a test makes from outside the container.
 //!
 //! Owns the cgroup v1/v2 detection and path layout, mount, process and
-//! namespace look-ups, and the named network namespace guard. It never
-//! changes a container; the only host state it creates is a named netns.
+//! namespace look-ups, the named network namespace guard, a veth-joined
+//! pair of them and ping timing. It never changes a container; the only
+//! host state it creates is named netns and the veth pairs inside them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Which cgroup layout the host has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +224,95 @@ impl NetNs {
         let meta = fs::metadata(self.path()).expect("stat the netns file");
         format!("net:[{}]", meta.ino())
     }
+
+    /// Runs `args` inside the namespace and returns its stdout; panics
+    /// with its stderr when it fails.
+    pub fn exec(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .output()
+            .expect("running ip netns exec");
+        assert!(
+            out.status.success(),
+            "in netns {}: {args:?}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Two network namespaces joined by a veth pair whose ends are both named
+/// `eth0`: `a` has `<net>.1/30`, `b` has `<net>.2/30`. Both go away on drop.
+pub struct NetNsPair {
+    pub a: NetNs,
+    pub b: NetNs,
+}
+
+impl NetNsPair {
+    /// `tag` names the namespaces; `net` is the first three octets of the
+    /// /30, e.g. "10.199.0".
+    pub fn new(tag: &str, net: &str) -> NetNsPair {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let (a, b) = (
+            NetNs::add(&format!("{tag}-a-{pid}-{n}")),
+            NetNs::add(&format!("{tag}-b-{pid}-{n}")),
+        );
+        // An interface name has at most 15 bytes.
+        let peer = format!("jp{pid}-{n}");
+        a.exec(&[
+            "ip", "link", "add", "eth0", "type", "veth", "peer", "name", &peer,
+        ]);
+        a.exec(&["ip", "link", "set", &peer, "netns", b.name()]);
+        b.exec(&["ip", "link", "set", &peer, "name", "eth0"]);
+        for (ns, host) in [(&a, 1), (&b, 2)] {
+            ns.exec(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{net}.{host}/30"),
+                "dev",
+                "eth0",
+            ]);
+            ns.exec(&["ip", "link", "set", "eth0", "up"]);
+            ns.exec(&["ip", "link", "set", "lo", "up"]);
+        }
+        NetNsPair { a, b }
+    }
+}
+
+/// The round-trip times, in ms, of `count` busybox pings sent to `to` from
+/// the network namespace at `netns`; panics unless every one was answered.
+pub fn ping_rtts(netns: &Path, to: &str, count: usize) -> Vec<f64> {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args([
+            crate::BUSYBOX,
+            "ping",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.2",
+            to,
+        ])
+        .output()
+        .expect("running nsenter busybox ping");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rtts: Vec<f64> = stdout
+        .lines()
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
+        .collect();
+    assert_eq!(
+        rtts.len(),
+        count,
+        "{count} replies from {to}:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rtts
 }
 
 impl Drop for NetNs {
