@@ -31,9 +31,16 @@ fn netem_delay_adds_100ms_to_a_ping() {
 
     eprintln!("ping RTT without netem {before:?} ms, with a 100 ms delay {after:?} ms");
     // netem holds every packet leaving eth0 for 100 ms, so no round trip
-    // can be shorter, whatever the emulated machine's own latency.
+    // can be shorter, whatever the emulated machine's own latency; and the
+    // delay adds to the path's own time (1 ms allows for that time's
+    // jitter between the two rounds).
     assert!(
         after.iter().all(|rtt| *rtt >= 100.0),
         "every reply is at least 100 ms late: before {before:?}, after {after:?}"
+    );
+    let min = |rtts: &[f64]| rtts.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        min(&after) - min(&before) >= 99.0,
+        "the delay adds 100 ms: before {before:?}, after {after:?}"
     );
 }
