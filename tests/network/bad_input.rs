@@ -1,6 +1,7 @@
 //! Bad input: a port another container published, a port out of range,
 //! an unknown protocol, a subnet that overlaps a route, an exhausted
-//! subnet: each a clear error, and nothing half-made.
+//! subnet, a failure midway through setup: each a clear error, and
+//! nothing half-made.
 
 use jolt_agent::network::{Network, NetworkConfig, PortMapping, Request};
 
@@ -123,4 +124,34 @@ fn an_exhausted_subnet_is_refused() {
     assert!(!net.netns_path(&two).exists());
     net.teardown(&one).unwrap();
     net.remove().unwrap();
+}
+
+/// A failure midway through setup (here: a link that holds the bridge's
+/// name and is not a bridge, found after the lease and the netns were
+/// made) undoes what setup made, and the lease goes with it.
+#[test]
+fn a_failure_midway_through_setup_leaves_nothing() {
+    let Some(world) = World::new("10.123.23.0/24") else {
+        return;
+    };
+    let bridge = world.net.config().bridge.clone();
+    world
+        .node_ip(&["link", "add", &bridge, "type", "dummy"])
+        .unwrap();
+
+    let id = world.jolt.id("midway");
+    let err = world
+        .net
+        .setup(&Request::new(&id).port(PortMapping::tcp(8080, 80)))
+        .unwrap_err();
+    let name = &world.net.config().name;
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "network {name}: link {bridge} exists and is not a bridge; pick another bridge name"
+        )
+    );
+    world.assert_unwired(&id);
+    assert!(world.net.leases().unwrap().is_empty(), "no lease kept");
+    assert!(!world.has_table(), "no table made");
 }

@@ -121,9 +121,26 @@ fn a_published_udp_port_reaches_the_container() {
     let Some(world) = World::new("10.123.3.0/24") else {
         return;
     };
+    let flows = || {
+        std::process::Command::new("nsenter")
+            .arg(format!("--net={}", world.node_path()))
+            .args(["conntrack", "-L", "-p", "udp", "--orig-port-dst", "5353"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap()
+    };
+    // Another container's rules make the node track connections (a netns
+    // tracks none until a rule needs it), as on a node already in use.
+    let other = world.jolt.id("other");
+    world.net.setup(&Request::new(&other)).unwrap();
     let client = world.client.path();
     let socket = udp_socket_in(&client);
     socket.send_to(b"too early", (NODE_IP, 5353)).unwrap();
+    let stale = flows();
+    assert!(
+        stale.contains("dport=5353") && !stale.contains("src=10.123.3."),
+        "the early datagram left a flow without DNAT: {stale}"
+    );
 
     let id = world.jolt.id("echo");
     let att = world
@@ -157,14 +174,6 @@ fn a_published_udp_port_reaches_the_container() {
 
     // Teardown forgets the flow too: it would keep steering the client's
     // datagrams to an address that is gone.
-    let flows = || {
-        std::process::Command::new("nsenter")
-            .arg(format!("--net={}", world.node_path()))
-            .args(["conntrack", "-L", "-p", "udp", "--orig-port-dst", "5353"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap()
-    };
     assert!(
         flows().contains("dport=5353"),
         "the flow is tracked: {}",
@@ -173,6 +182,7 @@ fn a_published_udp_port_reaches_the_container() {
     world.jolt.force_delete(&id);
     world.net.teardown(&id).unwrap();
     assert_eq!(flows(), "", "no UDP flow of port 5353 is left");
+    world.net.teardown(&other).unwrap();
 }
 
 /// A drop policy in iptables' FORWARD chain (as Docker leaves a host),

@@ -102,13 +102,12 @@ async fn link_name(h: &Handle, index: u32) -> Option<String> {
 }
 
 /// Makes sure the bridge exists, has the gateway address and is up;
-/// returns its index and whether it was made now. Refuses a link of that
-/// name that is not a bridge.
-pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<(u32, bool), Error> {
+/// returns its index. Refuses a link of that name that is not a bridge.
+pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<u32, Error> {
     let name = &config.bridge;
     let what = |step: &str| format!("network {}: {step} bridge {name}", config.name);
-    let (index, made) = match find(h, name).await? {
-        Some(link) if is_bridge(&link) => (link.header.index, false),
+    let index = match find(h, name).await? {
+        Some(link) if is_bridge(&link) => link.header.index,
         Some(_) => {
             return Err(Error::Config {
                 network: config.name.clone(),
@@ -129,7 +128,7 @@ pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<(u32, b
                 network: config.name.clone(),
                 reason: format!("bridge {name} vanished right after it was created"),
             })?;
-            (link.header.index, true)
+            link.header.index
         }
     };
     let prefix = config.subnet.prefix();
@@ -149,7 +148,7 @@ pub(crate) async fn ensure(h: &Handle, config: &NetworkConfig) -> Result<(u32, b
         .execute()
         .await
         .map_err(Error::netlink(what("bringing up")))?;
-    Ok((index, made))
+    Ok(index)
 }
 
 /// Deletes the bridge if it exists (and is a bridge).

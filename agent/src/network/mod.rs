@@ -293,14 +293,24 @@ impl Network {
                 Some(path),
                 |h| async move { veth::has_container_end(&h).await },
             )?;
-        let bridge_made = netns::netlink(node_ns, |h| async move {
-            let (bridge, made) = bridge::ensure(&h, config).await?;
+        let bridge_missing = netns::netlink(node_ns, |h| async move {
+            Ok(bridge::find(&h, &config.bridge).await?.is_none())
+        })?;
+        if bridge_missing {
+            // Before the bridge, so that no crash can leave a bridge whose
+            // traffic iptables' FORWARD chain drops: a crash in between
+            // leaves the rules, and the next setup finds them in place.
+            netns::run_in(node_ns, || {
+                firewall::allow_in_iptables_forward(&config.name, &config.bridge)
+            })?;
+        }
+        netns::netlink(node_ns, |h| async move {
+            let bridge = bridge::ensure(&h, config).await?;
             if !has_eth0 {
                 // A host end whose peer is gone (its namespace was lost).
                 veth::remove(&h, id).await?;
             }
-            veth::create(&h, id, bridge, path).await?;
-            Ok(made)
+            veth::create(&h, id, bridge, path).await
         })?;
         netns::netlink(Some(path), |h| async move {
             veth::configure(
@@ -314,9 +324,6 @@ impl Network {
         })?;
         netns::run_in(node_ns, || {
             sysctl::enable_napt(&config.bridge)?;
-            if bridge_made {
-                firewall::allow_in_iptables_forward(&config.name, &config.bridge)?;
-            }
             firewall::apply(
                 &firewall::ContainerRules {
                     container: id,

@@ -97,7 +97,7 @@ fn iptables_forward() -> Result<Option<Vec<Listed>>, Error> {
 /// drop the network's traffic whatever jolt's own table says, since every
 /// base chain must accept a packet. Where that chain exists, inserts at
 /// its top the network's accept rules (tagged with the network's name;
-/// once); elsewhere does nothing. Called when the bridge is made.
+/// once); elsewhere does nothing. Called before the bridge is made.
 pub fn allow_in_iptables_forward(network: &str, bridge: &str) -> Result<(), Error> {
     let Some(rules) = iptables_forward()? else {
         return Ok(());
