@@ -136,7 +136,16 @@ fn a_failure_midway_through_setup_leaves_nothing() {
     };
     let bridge = world.net.config().bridge.clone();
     world
-        .node_ip(&["link", "add", &bridge, "type", "dummy"])
+        .node_ip(&[
+            "link",
+            "add",
+            &bridge,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{bridge}p"),
+        ])
         .unwrap();
 
     let id = world.jolt.id("midway");

@@ -255,12 +255,22 @@ impl Network {
                 )
             }
         };
-        match self.wire(&lease, fresh) {
+        let wired = match self.wire_links(&lease) {
+            Err(e) => Err((e, false)),
+            Ok(attachment) => match self.wire_rules(&lease, fresh) {
+                Ok(()) => Ok(attachment),
+                Err(e) => Err((e, true)),
+            },
+        };
+        match wired {
             Ok(attachment) => Ok(attachment),
-            Err(e) => {
+            Err((e, rules_touched)) => {
                 // The lease goes only when everything else did, so that a
-                // later teardown can still find what is left.
-                if fresh && self.unwire(&lease.container, Some(&lease)).is_ok() {
+                // later teardown can still find what is left. Rules are
+                // removed only if their step ran: the removal batch would
+                // make the table on a node that has none.
+                let rules_of = rules_touched.then_some(&lease);
+                if fresh && self.unwire(&lease.container, rules_of).is_ok() {
                     leases.release(&lease.container);
                     let _ = locked.save(&leases);
                 }
@@ -279,9 +289,9 @@ impl Network {
         })
     }
 
-    /// Every step of setup after the lease, each idempotent; `fresh` when
-    /// the lease was just made (no rules of the container exist yet).
-    fn wire(&self, lease: &Lease, fresh: bool) -> Result<Attachment, Error> {
+    /// The links of setup, after the lease, each step idempotent: the
+    /// netns, the bridge, the veth pair, and the address and routes inside.
+    fn wire_links(&self, lease: &Lease) -> Result<Attachment, Error> {
         let config = &self.config;
         let id = lease.container.as_str();
         let netns_path = self.netns_path(id);
@@ -322,7 +332,24 @@ impl Network {
             )
             .await
         })?;
-        netns::run_in(node_ns, || {
+        Ok(Attachment {
+            container: id.to_string(),
+            netns: netns_path,
+            address: lease.address,
+            prefix: config.subnet.prefix(),
+            gateway: config.gateway,
+            host_veth: veth::host_name(id),
+            ports: lease.ports.clone(),
+        })
+    }
+
+    /// The rules of setup, after its links: the sysctls, the container's
+    /// firewall rules and a flush of its UDP ports' stale flows; `fresh`
+    /// when the lease was just made (no rules of the container exist yet).
+    fn wire_rules(&self, lease: &Lease, fresh: bool) -> Result<(), Error> {
+        let config = &self.config;
+        let id = lease.container.as_str();
+        netns::run_in(self.node_ns(), || {
             sysctl::enable_napt(&config.bridge)?;
             firewall::apply(
                 &firewall::ContainerRules {
@@ -335,15 +362,6 @@ impl Network {
                 fresh,
             )?;
             conntrack::flush_udp(id, &lease.ports)
-        })?;
-        Ok(Attachment {
-            container: id.to_string(),
-            netns: netns_path,
-            address: lease.address,
-            prefix: config.subnet.prefix(),
-            gateway: config.gateway,
-            host_veth: veth::host_name(id),
-            ports: lease.ports.clone(),
         })
     }
 
