@@ -235,6 +235,9 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     process::set_rlimits(proc_).map_err(before)?;
     process::chdir(&cwd, proc_).map_err(before)?;
     process::chown_stdio(proc_).map_err(before)?;
+    // Before any seccomp filter, which may refuse close_range (a profile
+    // older than the syscall does: its default action answers it).
+    process::close_fds_on_exec(args.preserve_fds).map_err(before)?;
     let filter = linux
         .seccomp()
         .as_ref()
@@ -251,7 +254,6 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     let args0 = proc_.args().as_ref().expect("validated")[0].as_str();
     let env = proc_.env().clone().unwrap_or_default();
     let program = process::find_program(args0, &env).map_err(before)?;
-    process::close_fds_on_exec(args.preserve_fds).map_err(before)?;
     process::set_umask(proc_);
     // With no_new_privs, as late as possible while a failure still reaches
     // `create` (as runc does): the exec.fifo handshake and the

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -212,7 +213,9 @@ pub fn chown_stdio(p: &Process) -> Result<(), ProcessError> {
     Ok(())
 }
 
-/// Marks every descriptor from `3 + preserve` up close-on-exec.
+/// Marks every descriptor from `3 + preserve` up close-on-exec: with one
+/// close_range call, or where the kernel lacks CLOSE_RANGE_CLOEXEC (before
+/// 5.11) or something refuses the call, one by one from /proc/self/fd.
 pub fn close_fds_on_exec(preserve: u32) -> Result<(), ProcessError> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     let first = 3 + preserve;
@@ -225,7 +228,31 @@ pub fn close_fds_on_exec(preserve: u32) -> Result<(), ProcessError> {
             CLOSE_RANGE_CLOEXEC,
         )
     };
-    Errno::result(r).map_err(sys("close_range"))?;
+    match Errno::result(r) {
+        Ok(_) => Ok(()),
+        Err(Errno::ENOSYS | Errno::EINVAL | Errno::EPERM) => cloexec_each_from(first),
+        Err(e) => Err(sys("close_range")(e).into()),
+    }
+}
+
+/// The /proc/self/fd walk of [`close_fds_on_exec`].
+fn cloexec_each_from(first: u32) -> Result<(), ProcessError> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    let fds: Vec<RawFd> = fs::read_dir("/proc/self/fd")
+        .map_err(|e| sys("reading /proc/self/fd")(errno(e)))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first as RawFd)
+        .collect();
+    for fd in fds {
+        // SAFETY: only the flags of a descriptor this process holds; one
+        // that the directory listing itself used is gone by now (EBADF).
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        match fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)) {
+            Ok(_) | Err(Errno::EBADF) => {}
+            Err(e) => return Err(sys("marking descriptors close-on-exec")(e).into()),
+        }
+    }
     Ok(())
 }
 
@@ -298,6 +325,21 @@ pub fn exec(path: &Path, p: &Process) -> ProcessError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_proc_walk_marks_descriptors_close_on_exec() {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        use std::os::fd::{AsFd, AsRawFd};
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let flags = |fd: &std::os::fd::OwnedFd| {
+            FdFlag::from_bits_truncate(fcntl(fd.as_fd(), FcntlArg::F_GETFD).unwrap())
+        };
+        assert!(!flags(&r).contains(FdFlag::FD_CLOEXEC));
+        let first = r.as_raw_fd().min(w.as_raw_fd());
+        cloexec_each_from(first as u32).unwrap();
+        assert!(flags(&r).contains(FdFlag::FD_CLOEXEC));
+        assert!(flags(&w).contains(FdFlag::FD_CLOEXEC));
+    }
 
     #[test]
     fn finds_programs_in_the_containers_path_only() {
