@@ -355,6 +355,8 @@ fn run_process(
     .map_err(|e| format!("process.cwd {}: {}", p.cwd().display(), e.desc()))?;
     process::chdir(&cwd, p).map_err(|e| e.to_string())?;
     drop(cwd);
+    // Before the filter, which may refuse close_range (see init).
+    process::close_fds_on_exec(opts.preserve_fds).map_err(|e| e.to_string())?;
     // The container's filter applies to every process in it, loaded as
     // the init loads it (see seccomp).
     let filter = seccomp_filter
@@ -370,7 +372,6 @@ fn run_process(
     let args0 = p.args().as_ref().expect("checked")[0].as_str();
     let env = p.env().clone().unwrap_or_default();
     let program = process::find_program(args0, &env).map_err(|e| e.to_string())?;
-    process::close_fds_on_exec(opts.preserve_fds).map_err(|e| e.to_string())?;
     process::set_umask(p);
     if let (Some(filter), true) = (&filter, nnp) {
         crate::seccomp::load(filter).map_err(|e| e.to_string())?;

@@ -12,7 +12,11 @@
 //! otherwise as late as a failure can still be reported: in the init just
 //! before it tells `create` it is ready, in an exec'd process just before
 //! exec. SCMP_ACT_NOTIFY (which needs a listener
-//! jolt does not run) is refused. This module does not decide when to load:
+//! jolt does not run) is refused. When the default action is neither allow
+//! nor log, a syscall newer than every syscall the profile names fails
+//! with ENOSYS instead of the default action, as with runc: the profile
+//! predates it, and libc falls back to an older call on ENOSYS only
+//! (glibc's clone3 to clone, close_range to a /proc walk). This module does not decide when to load:
 //! `init` and `exec` do.
 
 use std::collections::HashSet;
@@ -115,6 +119,17 @@ pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
     // off; libseccomp must not turn no_new_privs on by itself either.
     ctx.set_ctl_nnp(false).map_err(|e| err("", e))?;
 
+    // Every syscall the profile names, as native numbers, whatever its
+    // action (a rule with the default action still names it).
+    let named: HashSet<i32> = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|rule| rule.names())
+        .filter_map(|name| ScmpSyscall::from_name(name).ok())
+        .map(i32::from)
+        .filter(|nr| *nr >= 0)
+        .collect();
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         let field = format!(".syscalls[{i}]");
         let act = action(rule.action(), rule.errno_ret(), &format!("{field}.action"))?;
@@ -157,7 +172,37 @@ pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
             added.map_err(|e| err(format!("{field} {name}"), e))?;
         }
     }
+    if !matches!(
+        default,
+        ScmpAction::Allow | ScmpAction::Log | ScmpAction::Errno(libc::ENOSYS)
+    ) {
+        for syscall in newer_than(&named) {
+            ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), syscall)
+                .map_err(|e| {
+                    err(
+                        "",
+                        format!("ENOSYS for syscalls newer than the profile: {e}"),
+                    )
+                })?;
+        }
+    }
     Ok(ctx)
+}
+
+/// The syscalls libseccomp knows on the native architecture whose numbers
+/// are above every one in `named` (none when `named` is empty).
+fn newer_than(named: &HashSet<i32>) -> Vec<ScmpSyscall> {
+    // Above every syscall number the native architectures use (x86_64's
+    // end near 470, aarch64's near 470, with room to grow).
+    const BEYOND_ALL: i32 = 1024;
+    let Some(&newest) = named.iter().max() else {
+        return Vec::new();
+    };
+    let native = ScmpArch::native();
+    (newest + 1..BEYOND_ALL)
+        .filter_map(|nr| ScmpSyscall::from(nr).get_name_by_arch(native).ok())
+        .filter_map(|name| ScmpSyscall::from_name(&name).ok())
+        .collect()
 }
 
 /// Loads a compiled filter into this process.
@@ -205,5 +250,16 @@ mod tests {
             e.starts_with("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn newer_means_above_every_named_syscall() {
+        let nr = |name: &str| i32::from(ScmpSyscall::from_name(name).unwrap());
+        let named: HashSet<i32> = [nr("mkdir"), nr("statx")].into();
+        let newer: HashSet<i32> = newer_than(&named).into_iter().map(i32::from).collect();
+        assert!(newer.contains(&nr("openat2")) && newer.contains(&nr("clone3")));
+        assert!(!newer.contains(&nr("statx")) && !newer.contains(&nr("rmdir")));
+        assert!(newer.iter().all(|n| *n > nr("statx")));
+        assert!(newer_than(&HashSet::new()).is_empty());
     }
 }

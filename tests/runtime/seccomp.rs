@@ -1,7 +1,8 @@
 //! linux.seccomp: filters that bite, in the container's init and in what
 //! `jolt exec` starts, with and without no_new_privs: SCMP_ACT_ERRNO with
 //! and without errnoRet, argument conditions, a deny-by-default profile,
-//! unknown syscall names skipped, and SCMP_ACT_NOTIFY refused clearly.
+//! unknown syscall names skipped, ENOSYS for syscalls newer than the
+//! profile, and SCMP_ACT_NOTIFY refused clearly.
 //! Where runc is installed, the same bundle's output is compared with it.
 
 use jolt_e2e::image::which;
@@ -9,6 +10,70 @@ use jolt_e2e::{line_after, session, Bundle, Jolt};
 use serde_json::{json, Value};
 
 const ARCHS: &[&str] = &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+
+/// What jolt's last steps before exec and busybox's sh and echo need,
+/// for a deny-by-default profile.
+const ALLOWED: &[&str] = &[
+    "execve",
+    "brk",
+    "arch_prctl",
+    "set_tid_address",
+    "write",
+    "exit_group",
+    "exit",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "getpid",
+    "getppid",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+    "close",
+    "fcntl",
+    "prctl",
+    "capset",
+    "capget",
+    "setgroups",
+    "setresuid",
+    "setresgid",
+    "setuid",
+    "setgid",
+    "openat",
+    "open",
+    "read",
+    "newfstatat",
+    "fstat",
+    "stat",
+    "lstat",
+    "ioctl",
+    "getcwd",
+    "chdir",
+    "fchdir",
+    "umask",
+    "mmap",
+    "munmap",
+    "mprotect",
+    "sendmsg",
+    "sendto",
+    "recvmsg",
+    "dup2",
+    "dup3",
+    "wait4",
+    "clone",
+    "fork",
+    "vfork",
+    "getrandom",
+    "futex",
+    "poll",
+    "statx",
+    "readlink",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "sigaltstack",
+];
 
 /// mkdir fails with EACCES; chmod to 0777 (and only to 0777) with EPERM.
 fn profile() -> Value {
@@ -74,72 +139,10 @@ fn exec_gets_the_containers_filter() {
 #[test]
 fn a_deny_by_default_profile_allows_only_what_it_lists() {
     let Some(jolt) = session() else { return };
-    // What jolt's last steps before exec and busybox's sh and echo need;
-    // mkdir is not listed (and fails with defaultErrnoRet 1, EPERM, not the
+    // mkdir is not in ALLOWED (and fails with defaultErrnoRet 1, EPERM, not the
     // read-only root's EROFS). Nor is close_range, as in a profile older
     // than it (runtime-tools' default): jolt marks descriptors
     // close-on-exec before the filter is loaded.
-    let allowed = [
-        "execve",
-        "brk",
-        "arch_prctl",
-        "set_tid_address",
-        "write",
-        "exit_group",
-        "exit",
-        "rt_sigaction",
-        "rt_sigprocmask",
-        "rt_sigreturn",
-        "getpid",
-        "getppid",
-        "getuid",
-        "geteuid",
-        "getgid",
-        "getegid",
-        "close",
-        "fcntl",
-        "prctl",
-        "capset",
-        "capget",
-        "setgroups",
-        "setresuid",
-        "setresgid",
-        "setuid",
-        "setgid",
-        "openat",
-        "open",
-        "read",
-        "newfstatat",
-        "fstat",
-        "stat",
-        "lstat",
-        "ioctl",
-        "getcwd",
-        "chdir",
-        "fchdir",
-        "umask",
-        "mmap",
-        "munmap",
-        "mprotect",
-        "sendmsg",
-        "sendto",
-        "recvmsg",
-        "dup2",
-        "dup3",
-        "wait4",
-        "clone",
-        "fork",
-        "vfork",
-        "getrandom",
-        "futex",
-        "poll",
-        "statx",
-        "readlink",
-        "access",
-        "faccessat",
-        "faccessat2",
-        "sigaltstack",
-    ];
     let bundle = jolt
         .bundle()
         .with(|c| {
@@ -150,7 +153,7 @@ fn a_deny_by_default_profile_allows_only_what_it_lists() {
                 "defaultAction": "SCMP_ACT_ERRNO",
                 "defaultErrnoRet": 1,
                 "architectures": ARCHS,
-                "syscalls": [{ "names": &allowed[..], "action": "SCMP_ACT_ALLOW" }]
+                "syscalls": [{ "names": ALLOWED, "action": "SCMP_ACT_ALLOW" }]
             });
         })
         .sh("echo allowed-ran; mkdir /tmp/d 2>&1");
@@ -212,4 +215,92 @@ fn runc_agrees_on_the_same_bundle() {
         .unwrap();
     assert!(theirs.status.success(), "{theirs:?}");
     assert_eq!(ours.stdout, String::from_utf8_lossy(&theirs.stdout));
+}
+
+/// A probe for a deny-by-default profile: the errno of openat2 (newer than
+/// every syscall the profile names) and of mkdir (older, not named).
+const NEWER_SYSCALL_PROBE: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+    long long how[3] = {0, 0, 0};
+    long r = syscall(SYS_openat2, AT_FDCWD, "/", how, sizeof how);
+    printf("openat2 %ld %d\n", r, r < 0 ? errno : 0);
+    r = mkdir("/tmp/d", 0755);
+    printf("mkdir %ld %d\n", r, r < 0 ? errno : 0);
+    return 0;
+}
+"#;
+
+/// runc's rule: with a deny-by-default profile, a syscall newer than all
+/// it names fails with ENOSYS (so libc falls back to an older one, as
+/// glibc's clone3 does to clone), an older one it does not name with the
+/// default errno. runc, where installed, prints the same.
+#[test]
+fn syscalls_newer_than_the_profile_fail_with_enosys() {
+    let Some(jolt) = session() else { return };
+    // The newest syscall named is then statx (332); openat2 is 437.
+    let older: Vec<&str> = ALLOWED
+        .iter()
+        .copied()
+        .filter(|n| *n != "faccessat2")
+        .chain([
+            "set_robust_list",
+            "rseq",
+            "prlimit64",
+            "readlinkat",
+            "fstatfs",
+            "statfs",
+            "getdents64",
+        ])
+        .collect();
+    let bundle = jolt
+        .bundle()
+        .with(|c| {
+            c["root"]["readonly"] = json!(false);
+            c["process"]["noNewPrivileges"] = json!(false);
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "architectures": ARCHS,
+                "syscalls": [{ "names": older, "action": "SCMP_ACT_ALLOW" }]
+            });
+        })
+        .args(&["/bin/newer-syscall"]);
+    if !jolt_e2e::build_static_c(
+        NEWER_SYSCALL_PROBE,
+        &bundle.rootfs().join("bin/newer-syscall"),
+        "the newer-syscall probe",
+    ) {
+        return;
+    }
+    let out = jolt.run_ok("seccomp-newer", &bundle);
+    assert_eq!(
+        out.stdout,
+        format!("openat2 -1 {}\nmkdir -1 {}\n", libc::ENOSYS, libc::EPERM),
+        "{out}"
+    );
+    if let Some(runc) = which("runc") {
+        let root = jolt.host_dir("runc-root");
+        let theirs = std::process::Command::new(runc)
+            .arg("--root")
+            .arg(&root)
+            .args([
+                "run",
+                "--bundle",
+                bundle.dir(),
+                &jolt.id("seccomp-newer-runc"),
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.stdout,
+            String::from_utf8_lossy(&theirs.stdout),
+            "runc: {theirs:?}"
+        );
+    }
 }
