@@ -154,22 +154,54 @@ fn a_published_udp_port_reaches_the_container() {
     world.jolt.create_and_start(&id, &bundle);
     world.jolt.wait_for_stdout(&id, "ready");
 
-    let reply = world.eventually("an echo from node:5353", || {
-        socket.send_to(b"ping", (NODE_IP, 5353)).unwrap();
-        let mut buf = [0u8; 64];
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => Ok(format!(
-                "{} from {from}",
-                String::from_utf8_lossy(&buf[..n])
-            )),
-            Err(e) => Err(e.to_string()),
-        }
-    });
-    assert_eq!(reply, format!("ping from {NODE_IP}:5353"));
+    // "ping" to `to`:5353 from `socket`, and the echo: "ping from A:P".
+    let echo = |socket: &std::net::UdpSocket, to: Ipv4Addr| {
+        world.eventually(&format!("an echo from {to}:5353"), || {
+            socket.send_to(b"ping", (to, 5353)).unwrap();
+            let mut buf = [0u8; 64];
+            match socket.recv_from(&mut buf) {
+                Ok((n, from)) => Ok(format!(
+                    "{} from {from}",
+                    String::from_utf8_lossy(&buf[..n])
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    };
+    assert_eq!(echo(&socket, NODE_IP), format!("ping from {NODE_IP}:5353"));
     let seen = world.jolt.container_stdout(&id);
     assert!(
         seen.contains(&format!("got ping from {CLIENT_IP}")),
         "the container sees the client's address: {seen}"
+    );
+
+    // From the node itself through localhost, and from another container
+    // to the node's published port (hairpin): both arrive masqueraded to
+    // the bridge's address.
+    let node = udp_socket_in(&world.node_path());
+    assert_eq!(echo(&node, Ipv4Addr::LOCALHOST), "ping from 127.0.0.1:5353");
+    let neighbour = udp_socket_in(world.net.netns_path(&other).to_str().unwrap());
+    assert_eq!(
+        echo(&neighbour, NODE_IP),
+        format!("ping from {NODE_IP}:5353")
+    );
+    let seen = world.jolt.container_stdout(&id);
+    let senders: std::collections::BTreeSet<&str> = seen
+        .lines()
+        .filter_map(|l| l.strip_prefix("got ping from "))
+        .map(|from| from.split(':').next().unwrap())
+        .collect();
+    let (client_ip, gateway) = (CLIENT_IP.to_string(), att.gateway.to_string());
+    assert_eq!(
+        senders,
+        [client_ip.as_str(), gateway.as_str()].into(),
+        "localhost and hairpin datagrams come from the bridge: {seen}"
+    );
+    assert_eq!(
+        seen.matches(&format!("got ping from {}", att.gateway))
+            .count(),
+        2,
+        "localhost and hairpin datagrams come from the bridge: {seen}"
     );
 
     // Teardown forgets the flow too: it would keep steering the client's
