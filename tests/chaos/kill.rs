@@ -1,5 +1,6 @@
 //! kill: scope init signals the init only; scope all signals every process
-//! of the cgroup, nested cgroups included.
+//! of the cgroup, nested cgroups included, with the cgroup frozen meanwhile
+//! (thawed after, unless it was paused before: then it stays paused).
 
 use std::time::Duration;
 
@@ -72,6 +73,59 @@ fn kill_all_signals_every_process_of_the_cgroup_and_its_children() {
         assert!(
             cg.exited(pid, Duration::from_secs(5)),
             "pid {pid} was killed"
+        );
+    }
+}
+
+/// SIGUSR1, which the processes catch: they live on, and the cgroup that
+/// `all` froze while signalling is thawed again (they keep running).
+#[test]
+fn kill_all_thaws_what_it_froze() {
+    if !root() {
+        return;
+    }
+    let mut cg = TestCgroup::new();
+    let init = cg.spawn_in(
+        None,
+        "exec >/dev/null 2>&1; trap 'echo usr1' USR1; while :; do sleep 0.05; done",
+    );
+    let other = cg.spawn_sleep();
+    let target = cg.target(init);
+    // Give sh time to set its trap before the signal comes.
+    std::thread::sleep(Duration::from_millis(300));
+    let fault = kill("SIGUSR1", KillScope::All);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap();
+    assert!(!cg.frozen(), "thawed after the signals");
+    assert!(
+        !cg.exited(init, Duration::from_millis(300)),
+        "init caught it"
+    );
+    assert!(cg.exited(other, Duration::from_secs(5)), "sleep died of it");
+}
+
+/// A paused cgroup stays paused: `all` does not thaw a freeze it did not
+/// make, and the processes die of the SIGKILL once their owner thaws them.
+#[test]
+fn kill_all_leaves_a_paused_cgroup_paused() {
+    if !root() {
+        return;
+    }
+    let mut cg = TestCgroup::new();
+    let init = cg.spawn_sleep();
+    let second = cg.spawn_sleep();
+    cg.freeze();
+    let target = cg.target(init);
+    // SIGTERM: on v2, SIGKILL would go through cgroup.kill instead.
+    let fault = kill("SIGTERM", KillScope::All);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap();
+    assert!(cg.frozen(), "still paused");
+    cg.thaw();
+    for pid in [init, second] {
+        assert!(
+            cg.exited(pid, Duration::from_secs(5)),
+            "pid {pid} died once thawed"
         );
     }
 }

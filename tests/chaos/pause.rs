@@ -6,18 +6,7 @@ use std::time::Duration;
 use jolt_chaos::{fault, Fault, FaultError, Reverted, Undo};
 use jolt_e2e::host::{cgroups, Cgroups};
 
-use crate::support::{cpu_lock, cpu_usage, read, root, TestCgroup};
-
-/// Whether the kernel reports the cgroup frozen.
-fn frozen(cg: &TestCgroup) -> bool {
-    let dir = cg.dir("freezer");
-    match cgroups() {
-        Cgroups::V1 => read(&dir.join("freezer.state")) == "FROZEN",
-        Cgroups::V2 => read(&dir.join("cgroup.events"))
-            .lines()
-            .any(|l| l == "frozen 1"),
-    }
-}
+use crate::support::{cpu_lock, cpu_usage, root, TestCgroup};
 
 #[test]
 fn pause_freezes_the_cgroup_and_revert_thaws_it() {
@@ -38,10 +27,10 @@ fn pause_freezes_the_cgroup_and_revert_thaws_it() {
         Cgroups::V2 => cg.dir("freezer").join("cgroup.freeze"),
     };
     assert_eq!(undo, Undo::Thaw { path: want });
-    assert!(!frozen(&cg), "prepare changes nothing");
+    assert!(!cg.frozen(), "prepare changes nothing");
 
     fault::apply(&pause, &target, &undo).unwrap();
-    assert!(frozen(&cg), "frozen once apply returns");
+    assert!(cg.frozen(), "frozen once apply returns");
     let usage = cpu_usage(pid, Duration::from_millis(700));
     assert!(usage < 0.02, "a frozen busy loop uses no CPU: {usage:.3}");
 
@@ -53,7 +42,7 @@ fn pause_freezes_the_cgroup_and_revert_thaws_it() {
     }
 
     assert_eq!(fault::revert(&undo).unwrap(), Reverted::Done);
-    assert!(!frozen(&cg));
+    assert!(!cg.frozen());
     let usage = cpu_usage(pid, Duration::from_millis(700));
     assert!(usage > 0.2, "the loop runs again: {usage:.3}");
     assert_eq!(fault::revert(&undo).unwrap(), Reverted::AlreadyClean);
@@ -66,12 +55,7 @@ fn pause_never_thaws_a_freeze_it_did_not_make() {
     }
     let mut cg = TestCgroup::new();
     let pid = cg.spawn_sleep();
-    let dir = cg.dir("freezer").to_path_buf();
-    let (file, freeze) = match cgroups() {
-        Cgroups::V1 => (dir.join("freezer.state"), "FROZEN"),
-        Cgroups::V2 => (dir.join("cgroup.freeze"), "1"),
-    };
-    std::fs::write(&file, freeze).unwrap();
+    cg.freeze();
     let pause = Fault::Pause {
         duration: Duration::from_secs(60),
     };
@@ -82,8 +66,5 @@ fn pause_never_thaws_a_freeze_it_did_not_make() {
         err.starts_with(&format!("container test-{pid}: pause: already paused")),
         "{err}"
     );
-    assert!(
-        matches!(read(&file).as_str(), "FROZEN" | "FREEZING" | "1"),
-        "still frozen by its owner"
-    );
+    assert!(cg.frozen(), "still frozen by its owner");
 }

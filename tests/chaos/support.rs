@@ -156,8 +156,42 @@ impl TestCgroup {
         }
     }
 
+    /// Whether the kernel reports the cgroup frozen.
+    pub fn frozen(&self) -> bool {
+        let dir = self.dir("freezer");
+        match cgroups() {
+            Cgroups::V1 => read(&dir.join("freezer.state")) == "FROZEN",
+            Cgroups::V2 => read(&dir.join("cgroup.events"))
+                .lines()
+                .any(|l| l == "frozen 1"),
+        }
+    }
+
+    /// Freezes the cgroup by hand (as `jolt pause` would) and waits until
+    /// the kernel reports it frozen.
+    pub fn freeze(&self) {
+        assert!(self.try_freeze(), "freezing {:?}", self.dir("freezer"));
+    }
+
+    /// Freezes the cgroup; false if it is not frozen within 5 s.
+    fn try_freeze(&self) -> bool {
+        let dir = self.dir("freezer");
+        let (file, value) = match cgroups() {
+            Cgroups::V1 => (dir.join("freezer.state"), "FROZEN"),
+            Cgroups::V2 => (dir.join("cgroup.freeze"), "1"),
+        };
+        let start = Instant::now();
+        while !self.frozen() {
+            if fs::write(&file, value).is_err() || start.elapsed() > Duration::from_secs(5) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
     /// Thaws the cgroup if anything froze it.
-    fn thaw(&self) {
+    pub fn thaw(&self) {
         match cgroups() {
             Cgroups::V1 => {
                 let _ = fs::write(self.dir("freezer").join("freezer.state"), "THAWED");
@@ -169,8 +203,32 @@ impl TestCgroup {
     }
 }
 
+impl TestCgroup {
+    /// The pids in the cgroup and the nested ones.
+    pub fn pids(&self) -> Vec<i32> {
+        self.nested
+            .iter()
+            .chain(self.dirs.iter())
+            .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| l.parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .collect()
+    }
+}
+
 impl Drop for TestCgroup {
     fn drop(&mut self) {
+        // Frozen, no process can fork away while it is killed.
+        self.try_freeze();
+        for pid in self.pids() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         self.thaw();
         for child in &mut self.children {
             let _ = child.kill();

@@ -21,6 +21,14 @@ const SETTLE: Duration = Duration::from_secs(5);
 const FIRST_POLL: Duration = Duration::from_micros(100);
 const POLL: Duration = Duration::from_millis(10);
 
+/// The freezer file of the cgroup at `located`.
+pub(super) fn file(located: Located) -> PathBuf {
+    match located {
+        Located::V2(dir) => dir.join("cgroup.freeze"),
+        Located::V1(dir) => dir.join("freezer.state"),
+    }
+}
+
 /// Which freezer a file belongs to, from its name.
 fn is_v2(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == "cgroup.freeze")
@@ -29,7 +37,7 @@ fn is_v2(path: &Path) -> bool {
 /// Whether the cgroup is frozen now (v2: cgroup.events says `frozen 1`;
 /// v1: freezer.state is FROZEN) and whether a freeze was asked for at all
 /// (v2: cgroup.freeze is 1; v1: the state is FREEZING or FROZEN).
-fn state(path: &Path) -> std::io::Result<(bool, bool)> {
+pub(super) fn state(path: &Path) -> std::io::Result<(bool, bool)> {
     if is_v2(path) {
         let asked = fs::read_to_string(path)?.trim() == "1";
         let events = fs::read_to_string(path.with_file_name("cgroup.events"))?;
@@ -43,11 +51,7 @@ fn state(path: &Path) -> std::io::Result<(bool, bool)> {
 }
 
 pub(super) fn prepare(target: &Target) -> Result<Undo, String> {
-    let view = View::of(target.pid)?;
-    let path: PathBuf = match view.locate(Controller::Freezer)? {
-        Located::V2(dir) => dir.join("cgroup.freeze"),
-        Located::V1(dir) => dir.join("freezer.state"),
-    };
+    let path = file(View::of(target.pid)?.locate(Controller::Freezer)?);
     match state(&path) {
         Ok((_, true)) => Err(format!(
             "already paused ({} shows a freeze jolt did not make; resume it first)",
@@ -59,7 +63,7 @@ pub(super) fn prepare(target: &Target) -> Result<Undo, String> {
 }
 
 /// Writes the freeze or thaw and waits until the kernel reports it done.
-fn set(path: &Path, freeze: bool) -> Result<(), (String, Option<std::io::Error>)> {
+pub(super) fn set(path: &Path, freeze: bool) -> Result<(), (String, Option<std::io::Error>)> {
     let value = match (is_v2(path), freeze) {
         (true, true) => "1",
         (true, false) => "0",

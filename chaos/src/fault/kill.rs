@@ -8,13 +8,17 @@
 //! the container's cgroup. Kernels without pidfds (before 5.3) get kill(2).
 //! SIGKILL to `all` on cgroup v2 writes cgroup.kill instead (5.14+): the
 //! kernel kills the whole subtree, including processes forked meanwhile.
+//! Otherwise `all` freezes the cgroup first, so that no process forks
+//! between the reading of cgroup.procs and the signals, and thaws it after
+//! (as runc does); a cgroup frozen already (paused) stays frozen, and its
+//! processes take the signal when they are thawed.
 
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-use super::{gone, FaultError, Undo};
+use super::{freeze, gone, FaultError, Undo};
 use crate::cgroup::{Controller, Located, Membership, View};
 use crate::experiment::{KillScope, Signal};
 use crate::target::Target;
@@ -25,6 +29,35 @@ fn cgroup_dir(view: &View) -> Result<std::path::PathBuf, String> {
     match view.locate(Controller::Freezer)? {
         Located::V1(dir) | Located::V2(dir) => Ok(dir),
     }
+}
+
+/// Runs `signal_all` with the cgroup whose freezer file is `freezer`
+/// frozen, and thaws it after, if it was thawed before. A freeze that does
+/// not settle (a process stuck in the kernel) still gets its signals, in
+/// the three rounds of `signal_all`.
+fn frozen_while(
+    freezer: &Path,
+    container: &str,
+    signal_all: impl FnOnce() -> Result<(), FaultError>,
+) -> Result<(), FaultError> {
+    let thawed = matches!(freeze::state(freezer), Ok((_, false)));
+    if thawed {
+        let _ = freeze::set(freezer, true);
+    }
+    let signalled = signal_all();
+    if !thawed {
+        return signalled;
+    }
+    let source = match freeze::set(freezer, false) {
+        Ok(()) => return signalled,
+        Err((_, Some(e))) if gone(&e) => return signalled,
+        Err((_, Some(e))) => e,
+        Err((state, None)) => io::Error::new(io::ErrorKind::TimedOut, format!("still {state}")),
+    };
+    signalled.and(Err(FaultError::Kernel {
+        context: format!("container {container}: kill: thawing {}", freezer.display()),
+        source,
+    }))
 }
 
 pub(super) fn prepare(scope: KillScope, target: &Target) -> Result<Undo, String> {
@@ -120,7 +153,9 @@ pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result
                 reason,
             };
             let view = View::of(target.pid).map_err(refuse)?;
-            let dir = cgroup_dir(&view).map_err(refuse)?;
+            let located = view.locate(Controller::Freezer).map_err(refuse)?;
+            let freezer = freeze::file(located.clone());
+            let (Located::V1(dir) | Located::V2(dir)) = located;
             // cgroup v2 (5.14+) kills a whole subtree at once, forks and all.
             let cgroup_kill = dir.join("cgroup.kill");
             if signal == Signal::KILL && cgroup_kill.exists() {
@@ -137,26 +172,30 @@ pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result
                 };
                 cgroup_dir(&theirs).is_ok_and(|d| d.starts_with(&dir))
             };
-            // A process may fork while we read cgroup.procs: read again
-            // until a round finds no pid not yet signalled.
-            let mut signalled = Vec::new();
-            for _ in 0..3 {
-                let pids = crate::cgroup::pids_below(&dir)
-                    .map_err(fail(format!("reading {}/cgroup.procs", dir.display())))?;
-                let new: Vec<i32> = pids
-                    .into_iter()
-                    .filter(|p| !signalled.contains(p))
-                    .collect();
-                if new.is_empty() {
-                    break;
+            // Should the freeze not hold, a process may fork while we read
+            // cgroup.procs: read again until a round finds no pid not yet
+            // signalled.
+            let signal_all = || {
+                let mut signalled = Vec::new();
+                for _ in 0..3 {
+                    let pids = crate::cgroup::pids_below(&dir)
+                        .map_err(fail(format!("reading {}/cgroup.procs", dir.display())))?;
+                    let new: Vec<i32> = pids
+                        .into_iter()
+                        .filter(|p| !signalled.contains(p))
+                        .collect();
+                    if new.is_empty() {
+                        break;
+                    }
+                    for pid in new {
+                        signal_pid(pid, signal.number(), || in_cgroup(pid))
+                            .map_err(fail(format!("sending {signal} to pid {pid}")))?;
+                        signalled.push(pid);
+                    }
                 }
-                for pid in new {
-                    signal_pid(pid, signal.number(), || in_cgroup(pid))
-                        .map_err(fail(format!("sending {signal} to pid {pid}")))?;
-                    signalled.push(pid);
-                }
-            }
-            Ok(())
+                Ok(())
+            };
+            frozen_while(&freezer, &target.name, signal_all)
         }
     }
 }
