@@ -1,6 +1,7 @@
 //! kill: scope init signals the init only; scope all signals every process
 //! of the cgroup, nested cgroups included, with the cgroup frozen meanwhile
-//! (thawed after, unless it was paused before: then it stays paused).
+//! (thawed after, unless it was paused before: then it stays paused, but
+//! for SIGKILL).
 
 use std::time::Duration;
 
@@ -126,6 +127,29 @@ fn kill_all_leaves_a_paused_cgroup_paused() {
         assert!(
             cg.exited(pid, Duration::from_secs(5)),
             "pid {pid} died once thawed"
+        );
+    }
+}
+
+/// SIGKILL to a paused cgroup: a frozen v1 process never acts on it, so
+/// `all` thaws the cgroup and the processes die (v2: through cgroup.kill).
+#[test]
+fn kill_all_sigkill_kills_a_paused_cgroup() {
+    if !root() {
+        return;
+    }
+    let mut cg = TestCgroup::new();
+    let init = cg.spawn_sleep();
+    let second = cg.spawn_sleep();
+    cg.freeze();
+    let target = cg.target(init);
+    let fault = kill("KILL", KillScope::All);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap();
+    for pid in [init, second] {
+        assert!(
+            cg.exited(pid, Duration::from_secs(5)),
+            "pid {pid} was killed"
         );
     }
 }

@@ -11,7 +11,9 @@
 //! Otherwise `all` freezes the cgroup first, so that no process forks
 //! between the reading of cgroup.procs and the signals, and thaws it after
 //! (as runc does); a cgroup frozen already (paused) stays frozen, and its
-//! processes take the signal when they are thawed.
+//! processes take the signal when they are thawed, except SIGKILL: a frozen
+//! v1 process never acts on it, so then the cgroup is thawed (as `jolt kill
+//! --all` does).
 
 use std::fs;
 use std::io;
@@ -32,12 +34,13 @@ fn cgroup_dir(view: &View) -> Result<std::path::PathBuf, String> {
 }
 
 /// Runs `signal_all` with the cgroup whose freezer file is `freezer`
-/// frozen, and thaws it after, if it was thawed before. A freeze that does
-/// not settle (a process stuck in the kernel) still gets its signals, in
-/// the three rounds of `signal_all`.
+/// frozen, and thaws it after if it was thawed before or `kill` is true. A
+/// freeze that does not settle (a process stuck in the kernel) still gets
+/// its signals, in the three rounds of `signal_all`.
 fn frozen_while(
     freezer: &Path,
     container: &str,
+    kill: bool,
     signal_all: impl FnOnce() -> Result<(), FaultError>,
 ) -> Result<(), FaultError> {
     let thawed = matches!(freeze::state(freezer), Ok((_, false)));
@@ -45,7 +48,7 @@ fn frozen_while(
         let _ = freeze::set(freezer, true);
     }
     let signalled = signal_all();
-    if !thawed {
+    if !thawed && !kill {
         return signalled;
     }
     let source = match freeze::set(freezer, false) {
@@ -195,7 +198,7 @@ pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result
                 }
                 Ok(())
             };
-            frozen_while(&freezer, &target.name, signal_all)
+            frozen_while(&freezer, &target.name, signal == Signal::KILL, signal_all)
         }
     }
 }
