@@ -12,7 +12,7 @@
 //! and does not touch the container's state.
 
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::SigSet;
@@ -357,6 +357,8 @@ fn run_process(
     drop(cwd);
     // Before the filter, which may refuse close_range (see init).
     process::close_fds_on_exec(opts.preserve_fds).map_err(|e| e.to_string())?;
+    // The container's /etc/passwd (this process is in its mount namespace).
+    let env = process::program_env(p, Path::new("/etc/passwd"));
     // The container's filter applies to every process in it, loaded as
     // the init loads it (see seccomp).
     let filter = seccomp_filter
@@ -370,13 +372,12 @@ fn run_process(
     process::set_user_and_caps(p).map_err(|e| e.to_string())?;
     process::set_no_new_privs(p).map_err(|e| e.to_string())?;
     let args0 = p.args().as_ref().expect("checked")[0].as_str();
-    let env = p.env().clone().unwrap_or_default();
     let program = process::find_program(args0, &env).map_err(|e| e.to_string())?;
     process::set_umask(p);
     if let (Some(filter), true) = (&filter, nnp) {
         crate::seccomp::load(filter).map_err(|e| e.to_string())?;
     }
-    Err(process::exec(&program, p).to_string())
+    Err(process::exec(&program, p, &env).to_string())
 }
 
 #[cfg(test)]

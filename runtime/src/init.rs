@@ -238,6 +238,8 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     // Before any seccomp filter, which may refuse close_range (a profile
     // older than the syscall does: its default action answers it).
     process::close_fds_on_exec(args.preserve_fds).map_err(before)?;
+    // The container's /etc/passwd, read before any filter or user change.
+    let env = process::program_env(proc_, Path::new("/etc/passwd"));
     let filter = linux
         .seccomp()
         .as_ref()
@@ -252,7 +254,6 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     process::set_user_and_caps(proc_).map_err(before)?;
     process::set_no_new_privs(proc_).map_err(before)?;
     let args0 = proc_.args().as_ref().expect("validated")[0].as_str();
-    let env = proc_.env().clone().unwrap_or_default();
     let program = process::find_program(args0, &env).map_err(before)?;
     process::set_umask(proc_);
     // With no_new_privs, as late as possible while a failure still reaches
@@ -274,7 +275,7 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
         state.as_bytes(),
     ) {
         Err(e) => e.to_string(),
-        Ok(()) => process::exec(&program, proc_).to_string(),
+        Ok(()) => process::exec(&program, proc_, &env).to_string(),
     };
     let _ = nix::unistd::write(&fifo, failure.as_bytes());
     Err(Failure::AfterReady(failure))

@@ -291,8 +291,49 @@ pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf, ProcessErr
         .ok_or_else(|| ProcessError::NotFound(program.to_string()))
 }
 
-/// Replaces this process with the container's program.
-pub fn exec(path: &Path, p: &Process) -> ProcessError {
+/// The program's environment, as runc makes it: `process.env` with each
+/// name once (its last value, in the order of the last occurrences), and
+/// HOME, when unset or empty, from the user's entry in `passwd` (the
+/// container's /etc/passwd) or else "/".
+pub fn program_env(p: &Process, passwd: &Path) -> Vec<String> {
+    let env = p.env().clone().unwrap_or_default();
+    let name = |kv: &str| kv.split('=').next().unwrap_or("").to_string();
+    let mut seen = HashSet::new();
+    let mut out: Vec<String> = env
+        .iter()
+        .rev()
+        .filter(|kv| seen.insert(name(kv)))
+        .cloned()
+        .collect();
+    out.reverse();
+    let home_set = out
+        .iter()
+        .any(|kv| kv.strip_prefix("HOME=").is_some_and(|v| !v.is_empty()));
+    if !home_set {
+        let home = format!("HOME={}", home_of(p.user().uid(), passwd));
+        match out.iter_mut().find(|kv| kv.starts_with("HOME=")) {
+            Some(empty) => *empty = home,
+            None => out.push(home),
+        }
+    }
+    out
+}
+
+/// The home directory of `uid` in the passwd file at `passwd`, or "/".
+fn home_of(uid: u32, passwd: &Path) -> String {
+    fs::read_to_string(passwd)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .filter(|home| !home.is_empty())
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// Replaces this process with the container's program, whose environment
+/// is `env` (see [`program_env`]).
+pub fn exec(path: &Path, p: &Process, env: &[String]) -> ProcessError {
     let cstr = |s: &[u8]| {
         CString::new(s)
             .map_err(|_| ProcessError::Invalid("NUL byte in process.args or process.env".into()))
@@ -305,10 +346,8 @@ pub fn exec(path: &Path, p: &Process) -> ProcessError {
             .flatten()
             .map(|a| cstr(a.as_bytes()))
             .collect::<Result<Vec<_>, _>>()?;
-        let env = p
-            .env()
+        let env = env
             .iter()
-            .flatten()
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<Vec<_>, _>>()?;
         nix::unistd::execve(&path_c, &args, &env).map_err(|source| ProcessError::Exec {
@@ -325,6 +364,37 @@ pub fn exec(path: &Path, p: &Process) -> ProcessError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn program_env_keeps_each_last_value_and_fills_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let passwd = dir.path().join("passwd");
+        fs::write(
+            &passwd,
+            "root:x:0:0::/root:/bin/sh\nbad line\nu:x:7:7::/home/u:/bin/sh\n",
+        )
+        .unwrap();
+        let process = |env: &[&str], uid: u32| -> Process {
+            serde_json::from_value(serde_json::json!({
+                "cwd": "/", "args": ["sh"], "env": env, "user": {"uid": uid, "gid": uid}
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            program_env(&process(&["A=1", "B=2", "A=3"], 0), &passwd),
+            ["B=2", "A=3", "HOME=/root"]
+        );
+        assert_eq!(
+            program_env(&process(&["HOME=", "X=1"], 7), &passwd),
+            ["HOME=/home/u", "X=1"]
+        );
+        assert_eq!(program_env(&process(&["HOME=/h"], 7), &passwd), ["HOME=/h"]);
+        assert_eq!(program_env(&process(&[], 9), &passwd), ["HOME=/"]);
+        assert_eq!(
+            program_env(&process(&[], 0), &dir.path().join("none")),
+            ["HOME=/"]
+        );
+    }
 
     #[test]
     fn the_proc_walk_marks_descriptors_close_on_exec() {

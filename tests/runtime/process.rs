@@ -74,6 +74,66 @@ fn umask_cwd_and_exact_environment() {
     assert!(extra.is_empty(), "unexpected variables: {extra:?}");
 }
 
+/// runc's environment rules: each name once with its last value, and
+/// HOME, when unset or empty, from the user's /etc/passwd entry in the
+/// container, else "/"; for the init and for `exec` alike. runc, where
+/// installed, prints the same for the same bundle.
+#[test]
+fn home_comes_from_passwd_and_each_variable_appears_once() {
+    let Some(jolt) = session() else { return };
+    let bundle = jolt
+        .bundle()
+        .env(&["ONE=two", "ONE=", "PATH=/bin:/usr/bin", "HOME="])
+        .args(&["env"]);
+    std::fs::write(
+        bundle.rootfs().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\ntempuser:x:2000:2000::/home/tempuser:/bin/sh\n",
+    )
+    .unwrap();
+    let sorted = |out: &str| {
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort();
+        lines.join("\n")
+    };
+    let want = "HOME=/root\nONE=\nPATH=/bin:/usr/bin";
+    assert_eq!(sorted(&jolt.run_ok("home-root", &bundle).stdout), want);
+    if let Some(runc) = jolt_e2e::image::which("runc") {
+        let theirs = std::process::Command::new(runc)
+            .arg("--root")
+            .arg(jolt.host_dir("runc-root"))
+            .args(["run", "--bundle", bundle.dir(), &jolt.id("home-runc")])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            sorted(&String::from_utf8_lossy(&theirs.stdout)),
+            want,
+            "runc: {theirs:?}"
+        );
+    }
+
+    let user = bundle
+        .env(&["PATH=/bin:/usr/bin"])
+        .user(json!({"uid": 2000, "gid": 2000}))
+        .sh("echo \"home $HOME\"; sleep 1000");
+    let id = jolt.id("home-user");
+    jolt.create_and_start(&id, &user);
+    jolt.wait_for_status(&id, "running");
+    let out = jolt.ok(["exec", &id, "sh", "-c", "echo \"exec home $HOME\""]);
+    assert_eq!(out.stdout, "exec home /home/tempuser\n");
+    let out = jolt.ok([
+        "exec",
+        "--user",
+        "1000",
+        &id,
+        "sh",
+        "-c",
+        "echo \"nobody $HOME\"",
+    ]);
+    assert_eq!(out.stdout, "nobody /\n", "no passwd entry: /");
+    jolt.force_delete(&id);
+}
+
 /// /proc/<init>/status capability lines, e.g. "CapEff" -> "0000000000000020".
 fn capability_lines(stdout: &str) -> Vec<(String, String)> {
     ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
