@@ -59,6 +59,15 @@ pub fn stats(cgroup: &Cgroup) -> Result<Value, CgroupError> {
                 }
             }
         }
+    } else {
+        // v1's cpuacct.stat counts clock ticks (USER_HZ); runc reports ns.
+        // SAFETY: sysconf only reads a configuration value.
+        let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        for key in ["kernel", "user"] {
+            if let Some(ticks) = v["cpu"]["usage"][key].as_u64() {
+                v["cpu"]["usage"][key] = (ticks * (1_000_000_000 / ticks_per_second)).into();
+            }
+        }
     }
     // cgroups-rs leaves the per-CPU split out; v1 has it in cpuacct.
     if let Some(dir) = dir_of(&dirs, "cpuacct") {

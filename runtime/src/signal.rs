@@ -54,12 +54,13 @@ pub struct SignalError(String);
 /// Parses a signal as `runc kill` accepts it: a number (`9`, `40`), or a
 /// name in any case with or without the `SIG` prefix (`KILL`, `sigkill`).
 ///
-/// Numbers must be in 1..=64, so real-time signals are accepted by number.
-/// (runc hands any number to kill(2) unchecked; jolt rejects the ones the
-/// kernel would refuse, including 0, with the same message as a bad name.)
+/// Numbers must be in 0..=64, so real-time signals are accepted by number,
+/// and 0 checks that the process exists, as kill(2) does. (runc hands any
+/// number to kill(2) unchecked; jolt rejects the ones the kernel would
+/// refuse, with the same message as a bad name.)
 pub fn parse(s: &str) -> Result<libc::c_int, SignalError> {
     if let Ok(n) = s.parse::<libc::c_int>() {
-        return if (1..=MAX_SIGNAL).contains(&n) {
+        return if (0..=MAX_SIGNAL).contains(&n) {
             Ok(n)
         } else {
             Err(SignalError(s.to_owned()))
@@ -126,7 +127,8 @@ mod tests {
 
     #[test]
     fn numbers_outside_the_kernel_range_are_unknown() {
-        for bad in ["0", "65", "-9", "4294967305"] {
+        assert_eq!(parse("0"), Ok(0), "0 checks that the process exists");
+        for bad in ["65", "-9", "4294967305"] {
             assert_eq!(
                 parse(bad).unwrap_err().to_string(),
                 format!("unknown signal \"{bad}\""),

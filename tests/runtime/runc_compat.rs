@@ -1,7 +1,8 @@
 //! jolt and runc side by side on the same bundle, for what containerd and
 //! podman read back: exec's exit statuses and messages, `ps --format
 //! json`, pause/resume and the errors around them, `update`, and the shape
-//! of `events --stats`. Skips where runc is not installed.
+//! of `events --stats` (CPU times in ns), signal 0, a repeated flag.
+//! Skips where runc is not installed.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -188,6 +189,14 @@ fn jolt_and_runc_agree_on_what_containerd_reads() {
             0,
             "{who}"
         );
+        // Signal 0 checks that the init exists; a flag given twice takes
+        // its last value.
+        assert_eq!(rt.run(&["kill", "ID", "0"]).code, 0, "{who}");
+        let root = rt.root.display().to_string();
+        assert_eq!(rt.run(&["--root", &root, "state", "ID"]).code, 0, "{who}");
+        // Some CPU time for the stats below.
+        let busy = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done";
+        assert_eq!(rt.run(&["exec", "ID", "sh", "-c", busy]).code, 0, "{who}");
     }
     for rt in pair {
         assert_eq!(read_cgroup("pids", &rt.cgroup(), "pids.max"), "7");
@@ -219,6 +228,14 @@ fn jolt_and_runc_agree_on_what_containerd_reads() {
         keys(&theirs["memory"]["usage"]),
         "memory.usage"
     );
+    // kernel and user are in ns, as total is (v1 counts them in ticks).
+    for usage in [&ours["cpu"]["usage"], &theirs["cpu"]["usage"]] {
+        let ns = |k: &str| usage[k].as_u64().unwrap_or(0);
+        assert!(
+            (ns("kernel") + ns("user")) * 2 >= ns("total"),
+            "cpu.usage in ns: {usage}"
+        );
+    }
 
     for rt in pair {
         let who = rt.bin.display();
@@ -233,13 +250,22 @@ fn jolt_and_runc_agree_on_what_containerd_reads() {
             "{who}: {}",
             out.stderr
         );
-        let out = rt.run(&["kill", "ID", "KILL"]);
-        assert_eq!(out.code, 1, "{who}");
-        assert!(
-            out.stderr.contains("container not running"),
-            "{who}: {}",
-            out.stderr
-        );
-        assert_eq!(rt.run(&["delete", "ID"]).code, 0, "{who}");
+        for signal in ["KILL", "0"] {
+            let out = rt.run(&["kill", "ID", signal]);
+            assert_eq!(out.code, 1, "{who} {signal}");
+            assert!(
+                out.stderr.contains("container not running"),
+                "{who}: {}",
+                out.stderr
+            );
+        }
+    }
+    let all_zero: Vec<i32> = pair
+        .iter()
+        .map(|rt| rt.run(&["kill", "--all", "ID", "0"]).code)
+        .collect();
+    assert_eq!(all_zero[0], all_zero[1], "kill --all ID 0 when stopped");
+    for rt in pair {
+        assert_eq!(rt.run(&["delete", "ID"]).code, 0, "{}", rt.bin.display());
     }
 }

@@ -28,7 +28,9 @@ pub mod update;
 #[command(
     name = "jolt",
     about = "An OCI runtime with runc's command line",
-    disable_version_flag = true
+    disable_version_flag = true,
+    // As with runc: a flag given twice takes its last value.
+    args_override_self = true
 )]
 pub struct Cli {
     /// Directory holding the containers' state
