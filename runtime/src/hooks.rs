@@ -74,10 +74,11 @@ impl fmt::Display for HookKind {
     }
 }
 
-/// A hook that failed, and which one it was: `createRuntime hook #0
-/// (/usr/bin/foo): exit status 3: <output tail>`.
+/// A hook that failed, and which one it was (runc's words, with the
+/// path): `error running createRuntime hook #0: /usr/bin/foo: exit status
+/// 3: <output tail>`.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind} hook #{index} ({}): {failure}", path.display())]
+#[error("error running {kind} hook #{index}: {}: {failure}", path.display())]
 pub struct HookError {
     pub kind: HookKind,
     /// The hook's position among the hooks of its kind, from 0.
@@ -480,7 +481,7 @@ mod tests {
 
         assert_eq!(
             failure(hook),
-            "createRuntime hook #0 (/bin/sh): exit status 3: to stdout\nto stderr"
+            "error running createRuntime hook #0: /bin/sh: exit status 3: to stdout\nto stderr"
         );
     }
 
@@ -490,7 +491,7 @@ mod tests {
 
         assert_eq!(
             failure(sh("exit 1", dir.path())),
-            "createRuntime hook #0 (/bin/sh): exit status 1"
+            "error running createRuntime hook #0: /bin/sh: exit status 1"
         );
     }
 
@@ -501,7 +502,9 @@ mod tests {
 
         let message = failure(sh(script, dir.path()));
 
-        assert!(message.starts_with("createRuntime hook #0 (/bin/sh): exit status 1: ..."));
+        assert!(
+            message.starts_with("error running createRuntime hook #0: /bin/sh: exit status 1: ...")
+        );
         assert!(message.ends_with("line 1999"), "{message}");
         assert!(!message.contains("line 0\n"));
         assert!(message.len() < 600, "{} bytes", message.len());
@@ -513,7 +516,7 @@ mod tests {
 
         assert_eq!(
             failure(sh("kill -SEGV $$", dir.path())),
-            "createRuntime hook #0 (/bin/sh): killed by signal SIGSEGV"
+            "error running createRuntime hook #0: /bin/sh: killed by signal SIGSEGV"
         );
     }
 
@@ -537,7 +540,7 @@ mod tests {
 
         assert_eq!(
             err.to_string(),
-            "poststart hook #1 (/bin/sh): timed out after 1s: waiting"
+            "error running poststart hook #1: /bin/sh: timed out after 1s: waiting"
         );
         assert!(took >= Duration::from_secs(1), "{took:?}");
         assert!(took < Duration::from_secs(3), "{took:?}");
@@ -585,7 +588,7 @@ mod tests {
 
         assert_eq!(
             err.to_string(),
-            "prestart hook #0 (/nonexistent/hook): cannot start: No such file or directory"
+            "error running prestart hook #0: /nonexistent/hook: cannot start: No such file or directory"
         );
         assert!(matches!(err.failure, HookFailure::Start(_)));
     }
@@ -607,7 +610,7 @@ mod tests {
         let relative = HookBuilder::default().path("bin/sh").build().unwrap();
         assert_eq!(
             failure(relative),
-            "createRuntime hook #0 (bin/sh): path is not absolute \
+            "error running createRuntime hook #0: bin/sh: path is not absolute \
              (the runtime spec requires an absolute path)"
         );
 
@@ -615,7 +618,7 @@ mod tests {
         zero.set_timeout(Some(0));
         assert_eq!(
             failure(zero),
-            "createRuntime hook #0 (/bin/sh): timeout must be greater than zero, got 0"
+            "error running createRuntime hook #0: /bin/sh: timeout must be greater than zero, got 0"
         );
 
         let mut bad_env = sh(r#"touch "$OUT""#, &out);
@@ -626,7 +629,7 @@ mod tests {
             .push("NOEQUALS".to_owned());
         assert_eq!(
             failure(bad_env),
-            "createRuntime hook #0 (/bin/sh): env entry \"NOEQUALS\" is not KEY=VALUE"
+            "error running createRuntime hook #0: /bin/sh: env entry \"NOEQUALS\" is not KEY=VALUE"
         );
 
         assert!(!out.exists());

@@ -162,10 +162,16 @@ fn all_hooks_run_in_order_with_the_state() {
 #[test]
 fn a_failing_create_runtime_hook_fails_create_and_cleans_up() {
     let Some(jolt) = session() else { return };
-    let bundle = failing_hook_bundle(&jolt, "createRuntime");
+    // The second hook fails: runc's words name it by its index.
+    let bundle = jolt
+        .bundle()
+        .sleeper()
+        .hook("createRuntime", json!({ "path": "/bin/true" }))
+        .hook("createRuntime", json!({ "path": "/bin/false" }));
     let id = jolt.id("hook-fails");
 
-    jolt.create_fails(&id, &bundle);
+    jolt.create_fails(&id, &bundle)
+        .assert_stderr_contains("error running createRuntime hook #1: /bin/false: exit status 1");
     jolt.assert_unknown(&id);
 }
 
