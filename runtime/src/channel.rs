@@ -33,6 +33,9 @@ pub enum Message {
     Ready,
     /// either way: what failed.
     Error(String),
+    /// exec'd process → jolt: its execve failed; the text is what runc
+    /// prints then (`exec /run.sh: no such file or directory`).
+    ExecFailed(String),
 }
 
 /// One end of the socketpair.

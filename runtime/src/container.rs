@@ -45,6 +45,10 @@ pub enum Error {
     Namespace(#[from] NamespaceError),
     #[error("container {id}: {msg}")]
     Init { id: String, msg: String },
+    /// The program's execve failed; the text is runc's, alone on its line
+    /// (`exec /run.sh: no such file or directory`).
+    #[error("{0}")]
+    Execve(String),
     #[error("container not running")]
     NotRunning,
     #[error("container not paused")]
@@ -522,13 +526,15 @@ fn release(locked: &Locked, record: &Record) -> Result<(), Error> {
         }
     }
     let _ = fs::remove_file(&fifo_path);
-    if !failure.is_empty() {
-        return Err(Error::Init {
+    // The init tags its failure: E for the execve, H for a hook.
+    match failure.split_first() {
+        None => Ok(()),
+        Some((b'E', msg)) => Err(Error::Execve(String::from_utf8_lossy(msg).into_owned())),
+        Some((_, msg)) => Err(Error::Init {
             id: record.id.clone(),
-            msg: String::from_utf8_lossy(&failure).into_owned(),
-        });
+            msg: String::from_utf8_lossy(msg).into_owned(),
+        }),
     }
-    Ok(())
 }
 
 /// Sends a signal to the container's init, or with `all` to every process

@@ -192,6 +192,20 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
             "cannot allocate tty if jolt will detach without setting console socket".into(),
         ));
     }
+    // The pid file is written once the process has exec'd: a directory
+    // that cannot hold it is an error before anything runs, as with runc.
+    let pid_file = opts
+        .pid_file
+        .as_ref()
+        .map(|path| std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+    if let Some(dir) = pid_file.as_ref().and_then(|p| p.parent()) {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "--pid-file: {} is not a directory",
+                dir.display()
+            )));
+        }
+    }
     let linux = record.config.linux().clone().unwrap_or_default();
     let plan = namespaces::of_init(record.pid, &linux);
     let joins = plan.open_joins()?;
@@ -266,12 +280,15 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
             let _ = waitpid(Pid::from_raw(pid), None);
             return Err(init_err(msg));
         }
+        Ok(Some(Message::ExecFailed(msg))) => {
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(Error::Execve(msg));
+        }
         other => return Err(init_err(format!("exec: unexpected answer {other:?}"))),
     }
     tracing::debug!("{id}: exec'd pid {pid}");
-    if let Some(path) = &opts.pid_file {
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-        state::write_atomic(&path, pid.to_string().as_bytes(), 0o644)
+    if let Some(path) = &pid_file {
+        state::write_atomic(path, pid.to_string().as_bytes(), 0o644)
             .map_err(|e| init_err(format!("--pid-file: {e}")))?;
     }
     let Some(signals) = signals else {
@@ -313,11 +330,12 @@ fn run_intermediate(
     // SAFETY: single-threaded, as above.
     match unsafe { fork() }.map_err(|e| format!("fork the process: {e}"))? {
         ForkResult::Child => {
-            let err = match run_process(console, seccomp, opts) {
+            let message = match run_process(console, seccomp, opts) {
                 Ok(never) => match never {},
-                Err(e) => e,
+                Err(Failed::Setup(e)) => Message::Error(e),
+                Err(Failed::Execve(e)) => Message::ExecFailed(e),
             };
-            let _ = chan.send(&Message::Error(err));
+            let _ = chan.send(&message);
             // SAFETY: see above.
             unsafe { libc::_exit(127) }
         }
@@ -327,12 +345,25 @@ fn run_intermediate(
     }
 }
 
+/// Why the new process did not become the program: a step before execve,
+/// or execve itself.
+enum Failed {
+    Setup(String),
+    Execve(String),
+}
+
+impl From<String> for Failed {
+    fn from(e: String) -> Failed {
+        Failed::Setup(e)
+    }
+}
+
 /// In the new process, inside the container: sets itself up and execs.
 fn run_process(
     console: Option<&UnixStream>,
     seccomp_filter: Option<&oci_spec::runtime::LinuxSeccomp>,
     opts: &ExecOptions,
-) -> Result<std::convert::Infallible, String> {
+) -> Result<std::convert::Infallible, Failed> {
     let p = &opts.process;
     SigSet::empty()
         .thread_set_mask()
@@ -377,7 +408,7 @@ fn run_process(
     if let (Some(filter), true) = (&filter, nnp) {
         crate::seccomp::load(filter).map_err(|e| e.to_string())?;
     }
-    Err(process::exec(&program, p, &env).to_string())
+    Err(Failed::Execve(process::exec(&program, p, &env).to_string()))
 }
 
 #[cfg(test)]

@@ -137,6 +137,10 @@ fn init(chan: &Channel, args: &Args) -> ! {
             // SAFETY: see intermediate.
             unsafe { libc::_exit(1) }
         }
+        Err(Failure::Told) => {
+            // SAFETY: see intermediate.
+            unsafe { libc::_exit(127) }
+        }
         Err(Failure::AfterReady(e)) => {
             // Nobody is listening any more: the container's stderr is all
             // that is left, as with runc.
@@ -150,6 +154,8 @@ fn init(chan: &Channel, args: &Args) -> ! {
 enum Failure {
     BeforeReady(String),
     AfterReady(String),
+    /// After ready, and `start` was told why.
+    Told,
 }
 
 fn before<E: std::fmt::Display>(e: E) -> Failure {
@@ -269,16 +275,21 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     // From here on, `jolt start` reads exec.fifo until it closes: at exec
     // (it is close-on-exec), or after we write why we could not exec.
     let state = start_state(&state);
-    let failure = match hooks::run(
+    let (tag, failure) = match hooks::run(
         spec.hooks().as_ref(),
         HookKind::StartContainer,
         state.as_bytes(),
     ) {
-        Err(e) => e.to_string(),
-        Ok(()) => process::exec(&program, proc_, &env).to_string(),
+        Err(e) => (b'H', e.to_string()),
+        Ok(()) => (b'E', process::exec(&program, proc_, &env).to_string()),
     };
-    let _ = nix::unistd::write(&fifo, failure.as_bytes());
-    Err(Failure::AfterReady(failure))
+    // `start` prints it (see container::release); only if nobody reads the
+    // fifo any more is the container's stderr left.
+    let report = [&[tag], failure.as_bytes()].concat();
+    match nix::unistd::write(&fifo, &report) {
+        Ok(n) if n == report.len() => Err(Failure::Told),
+        _ => Err(Failure::AfterReady(failure)),
+    }
 }
 
 /// Blocks until `jolt start` opens exec.fifo for reading, then tells it we

@@ -31,8 +31,16 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // runc's exec prefixes its errors and exits 255, which callers
-            // tell apart from the process's own status.
-            let exec = matches!(cli.command, Some(Command::Exec(_)));
+            // tell apart from the process's own status; but a failed execve
+            // is the process's own failure, which runc reports as the
+            // process does: one line, status 1.
+            let execve = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<jolt_runtime::container::Error>(),
+                    Some(jolt_runtime::container::Error::Execve(_))
+                )
+            });
+            let exec = matches!(cli.command, Some(Command::Exec(_))) && !execve;
             let e = if exec { e.context("exec failed") } else { e };
             let msg = message(&e);
             if cli.log.is_some() {

@@ -32,10 +32,34 @@ pub enum ProcessError {
     Caps(String),
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
-    #[error("exec: {path:?}: {source}")]
+    /// The program cannot be run, found before execve (runc's words).
+    #[error("exec: {path:?}: {}", not_runnable(path, *source))]
     Exec { path: PathBuf, source: Errno },
+    /// execve itself failed (a missing interpreter, say), in runc's words.
+    #[error("exec {}: {}", path.display(), go_words(*source))]
+    Execve { path: PathBuf, source: Errno },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// An errno's text as Go (and so runc) prints it: "no such file or
+/// directory".
+fn go_words(e: Errno) -> String {
+    let desc = e.desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => desc.to_string(),
+    }
+}
+
+/// Why `path` cannot be run, as runc says it: the failed stat when it is
+/// missing, else the errno.
+fn not_runnable(path: &Path, e: Errno) -> String {
+    match e {
+        Errno::ENOENT | Errno::ENOTDIR => format!("stat {}: {}", path.display(), go_words(e)),
+        _ => go_words(e),
+    }
 }
 
 fn resource(t: PosixRlimitType) -> Resource {
@@ -350,7 +374,7 @@ pub fn exec(path: &Path, p: &Process, env: &[String]) -> ProcessError {
             .iter()
             .map(|e| cstr(e.as_bytes()))
             .collect::<Result<Vec<_>, _>>()?;
-        nix::unistd::execve(&path_c, &args, &env).map_err(|source| ProcessError::Exec {
+        nix::unistd::execve(&path_c, &args, &env).map_err(|source| ProcessError::Execve {
             path: path.to_path_buf(),
             source,
         })

@@ -269,3 +269,75 @@ fn jolt_and_runc_agree_on_what_containerd_reads() {
         assert_eq!(rt.run(&["delete", "ID"]).code, 0, "{}", rt.bin.display());
     }
 }
+
+/// A program whose interpreter is missing: execve fails after every check
+/// passed, and both runtimes print the process's one line, in `run` and in
+/// `exec`. A pid file that cannot be written stops `exec` before anything
+/// runs.
+#[test]
+fn execve_failures_and_a_bad_pid_file_read_as_runcs() {
+    let Some(jolt) = session() else { return };
+    let Some(runc_bin) = which("runc") else {
+        eprintln!("skipped: runc not found (apt-get install runc)");
+        return;
+    };
+    let _parent = SharedParent(PARENT);
+    let make = |who: &str, bin: PathBuf| {
+        let id = jolt.id(&format!("execve-{who}"));
+        let bundle = jolt
+            .bundle()
+            .sleeper()
+            .cgroups_path(&format!("{PARENT}/{id}"))
+            .with(|c| c["root"]["readonly"] = serde_json::json!(false));
+        std::fs::write(bundle.rootfs().join("run.sh"), "#!/mmnnttbb foo bar\nsh\n").unwrap();
+        let script = bundle.rootfs().join("run.sh");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        Runtime {
+            bin,
+            root: jolt.host_dir(&format!("{who}-execve-root")),
+            bundle: bundle.path().to_path_buf(),
+            id,
+        }
+    };
+    let pair = [
+        make("jolt", jolt_e2e::runner::jolt_bin()),
+        make("runc", runc_bin),
+    ];
+    let want = "exec /run.sh: no such file or directory";
+    for rt in &pair {
+        let who = rt.bin.display();
+        rt.run_detached();
+        let out = rt.run(&["exec", "ID", "/run.sh"]);
+        assert_ne!(out.code, 0, "{who}");
+        assert_eq!(out.stderr.lines().collect::<Vec<_>>(), [want], "{who}");
+
+        let out = rt.run(&[
+            "exec",
+            "--pid-file",
+            "/nonexistent/directory/pid",
+            "ID",
+            "touch",
+            "/marker",
+        ]);
+        assert_eq!(out.code, 255, "{who}: {}", out.stderr);
+        assert!(
+            !rt.bundle.join("rootfs/marker").exists(),
+            "{who}: the process ran"
+        );
+        assert_eq!(rt.run(&["delete", "--force", "ID"]).code, 0, "{who}");
+
+        let config = rt.bundle.join("config.json");
+        let mut c: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+        c["process"]["args"] = serde_json::json!(["/run.sh"]);
+        std::fs::write(&config, c.to_string()).unwrap();
+        let out = rt.run(&["run", "--bundle", &rt.bundle.display().to_string(), "ID"]);
+        assert_ne!(out.code, 0, "{who}");
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| !l.contains("level=warning"))
+            .collect();
+        assert_eq!(lines, [want], "{who}");
+    }
+}
