@@ -626,10 +626,11 @@ fn stop(record: &Record) -> Result<(), Error> {
 }
 
 /// `jolt run` in the foreground: create, start, forward signals (and with
-/// `process.terminal`, copy the pty both ways), wait, then delete. Returns
+/// `process.terminal`, copy the pty both ways), wait, then delete (unless
+/// `keep`: then the container stays, stopped, with its cgroup). Returns
 /// the exit status for jolt to exit with (128+N for a signal N, as a shell
 /// reports it).
-pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
+pub fn run(root: &Root, id: &str, opts: &CreateOptions, keep: bool) -> Result<i32, Error> {
     // Become the init's parent once the intermediate exits.
     let signals = forward_signals()?;
     state::validate_id(id)?;
@@ -641,7 +642,7 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, Error> {
             .as_ref()
             .and_then(|p| p.terminal())
             .unwrap_or(false);
-    run_bundle(root, id, opts, bundle, terminal, signals)
+    run_bundle(root, id, opts, bundle, terminal, signals, keep)
 }
 
 /// For a foreground `run` or `exec`: makes jolt the subreaper of what it
@@ -675,6 +676,7 @@ fn run_bundle(
     bundle: spec::Bundle,
     terminal: bool,
     signals: nix::sys::signalfd::SignalFd,
+    keep: bool,
 ) -> Result<i32, Error> {
     let (pid, master) = if terminal {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| Error::Init {
@@ -710,7 +712,9 @@ fn run_bundle(
     let status = wait_forwarding(pid, &signals, master.as_ref());
     tracing::debug!("{id}: init exited: {status:?}");
     drop(raw);
-    delete(root, id, true)?;
+    if !keep {
+        delete(root, id, true)?;
+    }
     status
 }
 

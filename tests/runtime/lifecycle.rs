@@ -178,6 +178,30 @@ fn run_exits_with_the_container_status() {
     jolt.assert_unknown(&id);
 }
 
+/// `run --keep`, as with runc: the container stays, stopped, with its
+/// cgroup, until `delete`; it does not go with `--detach`.
+#[test]
+fn run_keep_leaves_the_container_stopped_with_its_cgroup() {
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().sh("exit 3");
+    let id = jolt.id("run-keep");
+    jolt.run(["run", "--keep", "--bundle", bundle.dir(), &id])
+        .assert_code(3);
+    assert_eq!(jolt.status(&id), "stopped");
+    let dirs = jolt_e2e::host::cgroup_dirs_of(&jolt.cgroup_path(&id));
+    assert!(
+        !dirs.is_empty() && dirs.iter().all(|d| d.is_dir()),
+        "its cgroup stays: {dirs:?}"
+    );
+    jolt.ok(["delete", &id]);
+    jolt.assert_clean(&id);
+    jolt.assert_unknown(&id);
+
+    let out = jolt.run(["run", "--keep", "--detach", "--bundle", bundle.dir(), &id]);
+    assert_ne!(out.code(), 0, "--keep with --detach: {out}");
+    jolt.assert_unknown(&id);
+}
+
 #[test]
 fn run_reports_death_by_signal_as_128_plus_n() {
     let Some(jolt) = session() else { return };

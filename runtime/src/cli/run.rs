@@ -13,6 +13,9 @@ pub struct Args {
     /// Return once the container is running
     #[arg(short, long)]
     pub detach: bool,
+    /// Do not delete the container after it exits (it stays stopped)
+    #[arg(long, conflicts_with = "detach")]
+    pub keep: bool,
     /// Container ID
     pub id: String,
 }
@@ -28,5 +31,5 @@ pub fn exec(root: &Root, args: &Args) -> Result<i32> {
         }
         return Ok(0);
     }
-    Ok(container::run(root, &args.id, &opts)?)
+    Ok(container::run(root, &args.id, &opts, args.keep)?)
 }
