@@ -864,6 +864,12 @@ pub fn update(root: &Root, id: &str, patch: &serde_json::Value) -> Result<(), Er
     let mut merged = serde_json::to_value(linux.resources().clone().unwrap_or_default())
         .expect("resources serialize");
     merge(&mut merged, patch);
+    // As with runc: lifting the memory limit lifts memory plus swap too,
+    // unless the update sets it (a kept swap limit would refuse it).
+    let memory = &patch["memory"];
+    if memory["limit"].as_i64() == Some(-1) && memory.get("swap").is_none() {
+        merged["memory"]["swap"] = (-1).into();
+    }
     let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(merged)
         .map_err(|e| Error::Usage(format!("invalid resources: {e}")))?;
     Cgroup::open(&record.cgroup_path)?.update(&resources)?;

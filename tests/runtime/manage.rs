@@ -185,6 +185,38 @@ fn update_changes_limits_that_then_bite() {
     jolt.force_delete(&id);
 }
 
+/// `--memory -1` lifts the memory limit and, unless the same update sets
+/// it, the memory plus swap limit too (as runc does): a kept swap limit
+/// below "unlimited" would make the kernel refuse it.
+#[test]
+fn update_memory_minus_one_lifts_memory_and_swap() {
+    let Some(jolt) = session() else { return };
+    let (memory, swap) = match cgroups() {
+        Cgroups::V1 => ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"),
+        Cgroups::V2 => ("memory.max", "memory.swap.max"),
+    };
+    let id = running(&jolt, "update-unlimited", "sleep 1000");
+    let cgroup = jolt.cgroup_path(&id);
+    if !jolt_e2e::host::cgroup_dir("memory", &cgroup)
+        .join(swap)
+        .exists()
+    {
+        eprintln!("skipped: no {swap} (swap accounting is off)");
+        jolt.force_delete(&id);
+        return;
+    }
+    jolt.ok(["update", "--memory", "50M", &id]);
+    jolt.ok(["update", "--memory-swap", "96468992", &id]);
+    jolt.ok(["update", "--memory", "-1", &id]);
+    let unlimited = |file| {
+        let v = read_cgroup("memory", &cgroup, file);
+        v == "max" || v.parse::<u64>().is_ok_and(|n| n > 1 << 60)
+    };
+    assert!(unlimited(memory), "{memory}");
+    assert!(unlimited(swap), "{swap}");
+    jolt.force_delete(&id);
+}
+
 #[test]
 fn events_stats_has_runcs_shape() {
     let Some(jolt) = session() else { return };
