@@ -485,6 +485,9 @@ impl Cgroup {
             manager
                 .set(resources)
                 .map_err(|e| self.manager_error("apply linux.resources", e))?;
+            if self.cgroup.v2() {
+                self.lift_v2_memory_limits(resources)?;
+            }
         }
         let devices = match devices {
             Devices::None => return Ok(()),
@@ -551,6 +554,30 @@ impl Cgroup {
         for (field, controller, wanted) in needed {
             if wanted && !subsystems.iter().any(|s| s.controller_name() == controller) {
                 return Err(self.missing(field, controller));
+            }
+        }
+        Ok(())
+    }
+
+    /// A memory or swap limit of -1 ("no limit") on v2: cgroups-rs writes
+    /// nothing when both are -1 or 0, so a lifted limit would stay; write
+    /// "max", as runc does.
+    fn lift_v2_memory_limits(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let Some(memory) = resources.memory() else {
+            return Ok(());
+        };
+        let dir = Path::new(hierarchies::UNIFIED_MOUNTPOINT).join(&self.path);
+        for (value, file) in [
+            (memory.limit(), "memory.max"),
+            (memory.swap(), "memory.swap.max"),
+        ] {
+            let path = dir.join(file);
+            if value == Some(-1) && path.exists() {
+                std::fs::write(&path, "max").map_err(|err| CgroupError::Io {
+                    path: self.path.clone(),
+                    what: format!("{file}: write max"),
+                    err,
+                })?;
             }
         }
         Ok(())
