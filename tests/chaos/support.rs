@@ -167,6 +167,17 @@ impl TestCgroup {
         }
     }
 
+    /// Whether a freeze is asked for (v2: cgroup.freeze is 1; v1: the state
+    /// is FREEZING or FROZEN), whether or not every process is frozen: on
+    /// v2 a fatal signal lets a frozen process leave to die.
+    pub fn freeze_asked(&self) -> bool {
+        let dir = self.dir("freezer");
+        match cgroups() {
+            Cgroups::V1 => read(&dir.join("freezer.state")) != "THAWED",
+            Cgroups::V2 => read(&dir.join("cgroup.freeze")) == "1",
+        }
+    }
+
     /// Freezes the cgroup by hand (as `jolt pause` would) and waits until
     /// the kernel reports it frozen.
     pub fn freeze(&self) {
