@@ -198,10 +198,11 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
         .pid_file
         .as_ref()
         .map(|path| std::path::absolute(path).unwrap_or_else(|_| path.clone()));
-    if let Some(dir) = pid_file.as_ref().and_then(|p| p.parent()) {
+    if let Some((file, dir)) = pid_file.as_ref().and_then(|p| Some((p, p.parent()?))) {
         if !dir.is_dir() {
             return Err(Error::Usage(format!(
-                "--pid-file: {} is not a directory",
+                "--pid-file {}: no directory {}",
+                file.display(),
                 dir.display()
             )));
         }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use jolt_chaos::experiment::{KillScope, Signal};
-use jolt_chaos::{fault, Fault, Undo};
+use jolt_chaos::{fault, Fault, Target, Undo};
 
 use crate::support::{root, TestCgroup};
 
@@ -23,6 +23,13 @@ fn kill(signal: &str, scope: KillScope) -> Fault {
     experiment.fault
 }
 
+/// Prepares and applies `fault` against `target`, as joltd would.
+fn inject(fault: &Fault, target: &Target) {
+    let undo = fault::prepare(fault, target).unwrap();
+    assert_eq!(undo, Undo::Nothing, "a kill has nothing to undo");
+    fault::apply(fault, target, &undo).unwrap();
+}
+
 #[test]
 fn kill_init_signals_the_init_and_no_other_process() {
     if !root() {
@@ -35,9 +42,7 @@ fn kill_init_signals_the_init_and_no_other_process() {
     let fault = kill("SIGTERM", KillScope::Init);
     assert!(matches!(fault, Fault::Kill { signal, .. } if signal.number() == 15));
 
-    let undo = fault::prepare(&fault, &target).unwrap();
-    assert_eq!(undo, Undo::Nothing);
-    fault::apply(&fault, &target, &undo).unwrap();
+    inject(&fault, &target);
     assert!(cg.exited(init, Duration::from_secs(5)), "init got SIGTERM");
     assert!(
         !cg.exited(other, Duration::from_millis(300)),
@@ -68,8 +73,7 @@ fn kill_all_signals_every_process_of_the_cgroup_and_its_children() {
         }
     );
 
-    let undo = fault::prepare(&fault, &target).unwrap();
-    fault::apply(&fault, &target, &undo).unwrap();
+    inject(&fault, &target);
     for pid in [init, second, deep] {
         assert!(
             cg.exited(pid, Duration::from_secs(5)),
@@ -95,8 +99,7 @@ fn kill_all_thaws_what_it_froze() {
     // Give sh time to set its trap before the signal comes.
     std::thread::sleep(Duration::from_millis(300));
     let fault = kill("SIGUSR1", KillScope::All);
-    let undo = fault::prepare(&fault, &target).unwrap();
-    fault::apply(&fault, &target, &undo).unwrap();
+    inject(&fault, &target);
     assert!(!cg.frozen(), "thawed after the signals");
     assert!(
         !cg.exited(init, Duration::from_millis(300)),
@@ -120,8 +123,7 @@ fn kill_all_leaves_a_paused_cgroup_paused() {
     let target = cg.target(init);
     // SIGTERM: on v2, SIGKILL would go through cgroup.kill instead.
     let fault = kill("SIGTERM", KillScope::All);
-    let undo = fault::prepare(&fault, &target).unwrap();
-    fault::apply(&fault, &target, &undo).unwrap();
+    inject(&fault, &target);
     assert!(cg.freeze_asked(), "still paused");
     cg.thaw();
     for pid in [init, second] {
@@ -145,8 +147,7 @@ fn kill_all_sigkill_kills_a_paused_cgroup() {
     cg.freeze();
     let target = cg.target(init);
     let fault = kill("KILL", KillScope::All);
-    let undo = fault::prepare(&fault, &target).unwrap();
-    fault::apply(&fault, &target, &undo).unwrap();
+    inject(&fault, &target);
     for pid in [init, second] {
         assert!(
             cg.exited(pid, Duration::from_secs(5)),

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jolt_e2e::host::{cgroup_dirs_of, mount_points_under};
-use jolt_e2e::image::{self, which};
+use jolt_e2e::image::{self, runc, which};
 use jolt_e2e::runner::jolt_bin;
 use jolt_e2e::{require_root, wait_until};
 
@@ -290,9 +290,6 @@ fn containerd_runs_jolt() {
 
 #[test]
 fn containerd_runs_runc_the_same_way() {
-    let Some(runc) = which("runc") else {
-        eprintln!("skipped: runc not found (apt-get install runc)");
-        return;
-    };
+    let Some(runc) = runc() else { return };
     session_with(&runc, "runc");
 }

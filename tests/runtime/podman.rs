@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use jolt_e2e::host::{cgroup_hierarchies, mount_points_under};
-use jolt_e2e::image::{self, which};
+use jolt_e2e::image::{self, runc, which};
 use jolt_e2e::require_root;
 use jolt_e2e::runner::jolt_bin;
 
@@ -187,9 +187,6 @@ fn podman_runs_jolt() {
 
 #[test]
 fn podman_runs_runc_the_same_way() {
-    let Some(runc) = which("runc") else {
-        eprintln!("skipped: runc not found (apt-get install runc)");
-        return;
-    };
+    let Some(runc) = runc() else { return };
     session_with(&runc, "runc");
 }

@@ -97,14 +97,7 @@ fn home_comes_from_passwd_and_each_variable_appears_once() {
     };
     let want = "HOME=/root\nONE=\nPATH=/bin:/usr/bin";
     assert_eq!(sorted(&jolt.run_ok("home-root", &bundle).stdout), want);
-    if let Some(runc) = jolt_e2e::image::which("runc") {
-        let theirs = std::process::Command::new(runc)
-            .arg("--root")
-            .arg(jolt.host_dir("runc-root"))
-            .args(["run", "--bundle", bundle.dir(), &jolt.id("home-runc")])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+    if let Some(theirs) = jolt.runc_run("home-runc", &bundle) {
         assert_eq!(
             sorted(&String::from_utf8_lossy(&theirs.stdout)),
             want,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use jolt_e2e::host::read_cgroup;
-use jolt_e2e::image::which;
+use jolt_e2e::image::runc;
 use jolt_e2e::{session, Jolt};
 use serde_json::Value;
 
@@ -115,10 +115,7 @@ fn keys(v: &Value) -> Vec<String> {
 #[test]
 fn jolt_and_runc_agree_on_what_containerd_reads() {
     let Some(jolt) = session() else { return };
-    let Some(runc_bin) = which("runc") else {
-        eprintln!("skipped: runc not found (apt-get install runc)");
-        return;
-    };
+    let Some(runc_bin) = runc() else { return };
     let _parent = SharedParent(PARENT);
     let both = |name: &str| -> (Runtime, Runtime) {
         // One bundle each, differing only in cgroupsPath: both run at once.
@@ -277,10 +274,7 @@ fn jolt_and_runc_agree_on_what_containerd_reads() {
 #[test]
 fn execve_failures_and_a_bad_pid_file_read_as_runcs() {
     let Some(jolt) = session() else { return };
-    let Some(runc_bin) = which("runc") else {
-        eprintln!("skipped: runc not found (apt-get install runc)");
-        return;
-    };
+    let Some(runc_bin) = runc() else { return };
     let _parent = SharedParent(PARENT);
     let make = |who: &str, bin: PathBuf| {
         let id = jolt.id(&format!("execve-{who}"));

@@ -5,7 +5,6 @@
 //! profile, and SCMP_ACT_NOTIFY refused clearly.
 //! Where runc is installed, the same bundle's output is compared with it.
 
-use jolt_e2e::image::which;
 use jolt_e2e::{line_after, session, Bundle, Jolt};
 use serde_json::{json, Value};
 
@@ -198,21 +197,12 @@ fn notify_is_refused_naming_the_rule() {
 #[test]
 fn runc_agrees_on_the_same_bundle() {
     let Some(jolt) = session() else { return };
-    let Some(runc) = which("runc") else {
+    let bundle = bundle(&jolt, false);
+    let Some(theirs) = jolt.runc_run("seccomp-runc", &bundle) else {
         eprintln!("skipped: runc not found (apt-get install runc)");
         return;
     };
-    let bundle = bundle(&jolt, false);
     let ours = jolt.run_ok("seccomp-vs-runc", &bundle);
-    let root = jolt.host_dir("runc-root");
-    let id = jolt.id("seccomp-runc");
-    let theirs = std::process::Command::new(runc)
-        .arg("--root")
-        .arg(&root)
-        .args(["run", "--bundle", bundle.dir(), &id])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
     assert!(theirs.status.success(), "{theirs:?}");
     assert_eq!(ours.stdout, String::from_utf8_lossy(&theirs.stdout));
 }
@@ -283,20 +273,7 @@ fn syscalls_newer_than_the_profile_fail_with_enosys() {
         format!("openat2 -1 {}\nmkdir -1 {}\n", libc::ENOSYS, libc::EPERM),
         "{out}"
     );
-    if let Some(runc) = which("runc") {
-        let root = jolt.host_dir("runc-root");
-        let theirs = std::process::Command::new(runc)
-            .arg("--root")
-            .arg(&root)
-            .args([
-                "run",
-                "--bundle",
-                bundle.dir(),
-                &jolt.id("seccomp-newer-runc"),
-            ])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+    if let Some(theirs) = jolt.runc_run("seccomp-newer-runc", &bundle) {
         assert_eq!(
             out.stdout,
             String::from_utf8_lossy(&theirs.stdout),

@@ -96,6 +96,16 @@ pub fn oci_archive(dir: &Path) -> PathBuf {
     tar
 }
 
+/// runc, for a side-by-side check; None, after saying the test skips,
+/// where it is not installed.
+pub fn runc() -> Option<PathBuf> {
+    let runc = which("runc");
+    if runc.is_none() {
+        eprintln!("skipped: runc not found (apt-get install runc)");
+    }
+    runc
+}
+
 /// The path of `program` on PATH, or None.
 pub fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")

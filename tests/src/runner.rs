@@ -452,6 +452,21 @@ impl Jolt {
         out
     }
 
+    /// `runc run --bundle B ID` in the foreground, with a root of this
+    /// test's, whatever it exits with: the same bundle through runc, for a
+    /// side-by-side check. None where runc is not installed.
+    pub fn runc_run(&self, name: &str, bundle: &Bundle) -> Option<std::process::Output> {
+        let runc = crate::image::which("runc")?;
+        let out = Command::new(runc)
+            .arg("--root")
+            .arg(self.host_dir("runc-root"))
+            .args(["run", "--bundle", bundle.dir(), &self.id(name)])
+            .stdin(Stdio::null())
+            .output()
+            .expect("running runc");
+        Some(out)
+    }
+
     /// `jolt run --bundle B ID` in the foreground, whatever it exits with.
     #[track_caller]
     pub fn run_container(&self, id: &str, bundle: &Bundle) -> Output {
