@@ -4,6 +4,7 @@
 //! TCP and UDP.
 
 use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
 
 use jolt_agent::network::PortMapping;
 
@@ -217,24 +218,34 @@ fn a_published_udp_port_reaches_the_container() {
     world.net.teardown(&other).unwrap();
 }
 
-/// A drop policy in iptables' FORWARD chain (as Docker leaves a host),
-/// made here the way iptables-nft makes it: the network still works, and
-/// `network rm` takes out exactly the rules it put there.
+/// A drop policy in iptables' FORWARD chain, set with iptables as Docker
+/// sets it: the network still works; iptables still reads its own table
+/// while the network is up (every iptables user on the node, podman's CNI
+/// plugins, Docker, kube-proxy, breaks otherwise); and `network rm` takes
+/// out exactly the rules it put there.
 #[test]
 fn an_iptables_forward_drop_policy_does_not_block_the_network() {
     let Some(mut world) = World::new("10.123.5.0/24") else {
         return;
     };
-    world.node_nft(&["add table ip filter"]).unwrap();
+    let Some(set) = world.node_iptables(&["-P", "FORWARD", "DROP"]) else {
+        return;
+    };
+    set.unwrap();
     world
-        .node_nft(&[
-            "add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }",
+        .node_iptables(&[
+            "-A",
+            "FORWARD",
+            "-i",
+            "uplink",
+            "-m",
+            "comment",
+            "--comment",
+            "someone elses",
+            "-j",
+            "ACCEPT",
         ])
-        .unwrap();
-    world
-        .node_nft(&[
-            "add rule ip filter FORWARD iifname \"uplink\" counter comment \"someone else's\"",
-        ])
+        .unwrap()
         .unwrap();
     world.client_server(8000);
     let (id, web) = world.web("web", &[PortMapping::tcp(8080, 80)]);
@@ -248,14 +259,70 @@ fn an_iptables_forward_drop_policy_does_not_block_the_network() {
         world.fetch_from(&web, CLIENT_IP, 8000, "/cgi-bin/remote")
     });
     assert_eq!(remote, format!("remote {NODE_IP}\n"));
+    let tag = format!("--comment \"jolt network {}\"", world.name());
+    let listed = world
+        .node_iptables(&["-S", "FORWARD"])
+        .unwrap()
+        .expect("iptables reads its table while the network is up");
+    assert_eq!(listed.matches(&tag).count(), 3, "{listed}");
+    let first = listed.lines().nth(1).unwrap_or_default();
+    assert!(first.contains(&tag), "jolt's rules come first:\n{listed}");
+    assert!(Command::new("nsenter")
+        .arg(format!("--net={}", world.node_path()))
+        .arg("iptables-save")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
 
     world.jolt.force_delete(&id);
     world.net.teardown(&id).unwrap();
     world.net.remove().unwrap();
-    let chain = world.node_nft(&["list chain ip filter FORWARD"]).unwrap();
-    assert!(chain.contains("policy drop"), "{chain}");
-    assert!(chain.contains("someone else's"), "{chain}");
+    let chain = world.node_iptables(&["-S", "FORWARD"]).unwrap().unwrap();
+    assert!(chain.contains("-P FORWARD DROP"), "{chain}");
+    assert!(chain.contains("someone elses"), "{chain}");
     assert!(!chain.contains("jolt"), "jolt's rules are gone:\n{chain}");
+}
+
+/// Rules an earlier joltd wrote natively into iptables-nft's table, which
+/// iptables cannot read: the next setup replaces them with rules iptables
+/// reads, and leaves everything else in the chain alone.
+#[test]
+fn native_rules_an_earlier_joltd_left_in_iptables_are_healed() {
+    let Some(world) = World::new("10.123.7.0/24") else {
+        return;
+    };
+    let Some(set) = world.node_iptables(&["-P", "FORWARD", "DROP"]) else {
+        return;
+    };
+    set.unwrap();
+    world
+        .node_iptables(&["-A", "FORWARD", "-i", "uplink", "-j", "ACCEPT"])
+        .unwrap()
+        .unwrap();
+    let bridge = &world.net.config().bridge;
+    let tag = format!("\"jolt network {}\"", world.name());
+    world
+        .node_nft(&[&format!(
+            "add rule ip filter FORWARD oifname \"{bridge}\" ct state {{ established, related }} accept comment {tag}"
+        )])
+        .unwrap();
+    let broken = world
+        .node_iptables(&["-S", "FORWARD"])
+        .unwrap()
+        .unwrap_err();
+    assert!(broken.contains("incompatible"), "{broken}");
+
+    world.web("web", &[]);
+    let listed = world
+        .node_iptables(&["-S", "FORWARD"])
+        .unwrap()
+        .expect("iptables reads its table again");
+    assert_eq!(listed.matches("jolt network").count(), 3, "{listed}");
+    assert!(
+        listed.contains("-A FORWARD -i uplink -j ACCEPT"),
+        "{listed}"
+    );
 }
 
 /// A port published on one of the node's addresses answers there only.

@@ -363,6 +363,26 @@ impl World {
         )
     }
 
+    /// `iptables ARGS` in the node: Ok(stdout) or Err(why); None, after
+    /// saying why, where iptables is not installed.
+    pub fn node_iptables(&self, args: &[&str]) -> Option<Result<String, String>> {
+        if jolt_e2e::image::which("iptables").is_none() {
+            eprintln!("skipped: iptables not found (apt-get install iptables)");
+            return None;
+        }
+        Some(output(
+            Command::new("nsenter")
+                .arg(format!("--net={}", self.node.path()))
+                .arg("iptables")
+                .args(args),
+        ))
+    }
+
+    /// The network's name, as its rules in iptables are tagged.
+    pub fn name(&self) -> &str {
+        &self.net.config().name
+    }
+
     /// Whether the node has `inet jolt` at all.
     pub fn has_table(&self) -> bool {
         self.node_nft(&["list", "table", "inet", "jolt"]).is_ok()

@@ -26,6 +26,8 @@ mod veth;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 pub use error::Error;
 pub use firewall::{MASQUERADE_MARK, TABLE as FIREWALL_TABLE};
@@ -124,6 +126,12 @@ pub struct Attachment {
 #[derive(Debug, Clone)]
 pub struct Network {
     config: NetworkConfig,
+    /// Whether iptables' FORWARD rules were put in place (or found) since
+    /// this network (or the one it was cloned from) was made: checked at
+    /// the first setup after joltd starts, since another program may
+    /// have changed iptables meanwhile or an earlier joltd left rules that
+    /// need healing.
+    forward_allowed: Arc<AtomicBool>,
 }
 
 /// A name that is safe as a file name, a comment and in messages.
@@ -161,7 +169,10 @@ impl Network {
                 config.gateway, config.subnet
             )));
         }
-        Ok(Network { config })
+        Ok(Network {
+            config,
+            forward_allowed: Arc::default(),
+        })
     }
 
     pub fn config(&self) -> &NetworkConfig {
@@ -306,13 +317,14 @@ impl Network {
         let bridge_missing = netns::netlink(node_ns, |h| async move {
             Ok(bridge::find(&h, &config.bridge).await?.is_none())
         })?;
-        if bridge_missing {
+        if bridge_missing || !self.forward_allowed.load(Ordering::Acquire) {
             // Before the bridge, so that no crash can leave a bridge whose
             // traffic iptables' FORWARD chain drops: a crash in between
             // leaves the rules, and the next setup finds them in place.
             netns::run_in(node_ns, || {
                 firewall::allow_in_iptables_forward(&config.name, &config.bridge)
             })?;
+            self.forward_allowed.store(true, Ordering::Release);
         }
         netns::netlink(node_ns, |h| async move {
             let bridge = bridge::ensure(&h, config).await?;
