@@ -152,3 +152,110 @@ fn restarts_and_kill_9_of_joltd_keep_the_address_and_the_page() {
     a.assert_gone(&id, pid);
     assert!(pid.is_none_or(|p| !host::alive(p)));
 }
+
+/// iptables' rules other than jolt's, without counters, as
+/// `iptables-save` prints them in the node.
+fn others_iptables_rules(a: &jolt_e2e::agent::Agent) -> Vec<String> {
+    let saved = a
+        .in_node(&["iptables-save"])
+        .expect("iptables-save reads every table while joltd's network is up");
+    saved
+        .lines()
+        .filter(|l| l.starts_with('-') || l.starts_with(':'))
+        .filter(|l| !l.contains("jolt network"))
+        .map(|l| match l.rfind(" [") {
+            // A chain's counters: ":FORWARD DROP [0:0]".
+            Some(at) if l.starts_with(':') => l[..at].to_string(),
+            _ => l.to_string(),
+        })
+        .collect()
+}
+
+/// podman with its default CNI network beside joltd's on one node, with
+/// the FORWARD `policy`: iptables keeps reading its tables while joltd's
+/// network is up, podman's container gets its address, its published port
+/// answers on the node's localhost, and it reaches a port joltd's
+/// container publishes; removing joltd's network leaves podman's rules as
+/// they were. iptables, podman and its CNI plugins all run in the test's
+/// node namespace, so nothing reaches the host's.
+fn podman_beside_joltd(policy: &str) {
+    let Some(a) = agent() else { return };
+    if jolt_e2e::image::which("iptables").is_none() {
+        eprintln!("skipped: iptables not found (apt-get install iptables)");
+        return;
+    }
+    let node = a.node_netns();
+    let Some(podman) = jolt_e2e::podman::Podman::start(
+        &jolt_e2e::runner::jolt_bin(),
+        &format!("cni-{}", policy.to_lowercase()),
+        Some(&node),
+    ) else {
+        return;
+    };
+    a.in_node(&["iptables", "-P", "FORWARD", policy]).unwrap();
+    run(&a, &web("web", "8080:80", &[]));
+    assert_eq!(a.wait_for_page(8080), PAGE);
+    a.in_node(&["iptables", "-S"])
+        .expect("iptables reads its tables while joltd's network is up");
+
+    podman.ok(&podman.run_args(&[
+        "-d",
+        "--name",
+        "pweb",
+        "-p",
+        "18080:80",
+        jolt_e2e::image::NAME,
+        "sh",
+        "-c",
+        "mkdir -p /w && echo podman-page > /w/index.html && exec httpd -f -p 80 -h /w",
+    ]));
+    let address = podman.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "pweb",
+    ]);
+    let address: Ipv4Addr = address
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("podman's container has no address ({address:?}): {e}"));
+    let subnet: jolt_agent::network::Subnet = SUBNET.parse().unwrap();
+    assert!(
+        !subnet.is_host(address),
+        "{address} is podman's, not in {SUBNET}"
+    );
+    assert_eq!(a.wait_for_page(18080), "podman-page\n");
+    let gateway = subnet.first_host();
+    // busybox nc: its static wget crashes after connecting here.
+    let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {gateway} 8080");
+    let from_podman = podman.ok(&["exec", "pweb", "sh", "-c", &get]);
+    assert!(
+        from_podman.starts_with("HTTP/1.1 200") && from_podman.ends_with(PAGE),
+        "podman's container reaches joltd's port: {from_podman:?}"
+    );
+
+    let before = others_iptables_rules(&a);
+    assert!(
+        before.iter().any(|l| l.contains("CNI")),
+        "podman's CNI plugins made rules: {before:?}"
+    );
+    a.ok(["rm", "-f", "web"]);
+    let (status, stderr) = a.joltd_command(&["network-rm"]);
+    assert!(status.success(), "joltd network-rm: {stderr}");
+    assert_eq!(others_iptables_rules(&a), before, "only jolt's rules went");
+    assert!(
+        !a.in_node(&["iptables-save"]).unwrap().contains("jolt"),
+        "jolt's rules are gone"
+    );
+    assert_eq!(a.wait_for_page(18080), "podman-page\n");
+}
+
+#[test]
+fn podman_beside_joltd_with_forward_accepting() {
+    podman_beside_joltd("ACCEPT");
+}
+
+#[test]
+fn podman_beside_joltd_with_forward_dropping() {
+    podman_beside_joltd("DROP");
+}

@@ -8,7 +8,8 @@
 //! (state dir, cgroup dirs, mounts, processes; see [`host`]), the
 //! receiving end of `--console-socket` ([`ConsoleSocket`]), and the kernel
 //! features a test may need ([`feature`]), and a joltd of the test's own
-//! driven with chaosctl ([`agent`]).
+//! driven with chaosctl ([`agent`]), and a podman of the test's own
+//! ([`podman`]).
 //!
 //! It knows jolt only through its command line and the OCI documents it
 //! reads and prints; it never looks inside jolt's state files.
@@ -19,6 +20,7 @@ pub mod console;
 pub mod feature;
 pub mod host;
 pub mod image;
+pub mod podman;
 pub mod runner;
 
 use std::fmt::Display;
