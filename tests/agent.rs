@@ -17,6 +17,8 @@ mod network;
 mod readopt;
 #[path = "agent/restart.rs"]
 mod restart;
+#[path = "agent/reverts.rs"]
+mod reverts;
 
 use jolt_e2e::agent::Agent;
 

@@ -350,6 +350,43 @@ pub struct Record {
     pub status: Status,
 }
 
+/// A container as the API shows it: its record, and the faults of chaos
+/// experiments that hold it now (never stored with the record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub record: Record,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Faulted>,
+}
+
+/// A fault of an experiment that a container is under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Faulted {
+    pub experiment: String,
+    /// The fault and its parameters, one line.
+    pub fault: String,
+    /// When it is due to be reverted (RFC 3339).
+    pub until: String,
+    /// Why reverting it fails, while that is retried: it is still in the
+    /// kernel past its time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_error: Option<String>,
+}
+
+impl Faulted {
+    /// One line: `pause by web-pause`, `, revert failing` when it is stuck.
+    pub fn summary(&self) -> String {
+        let stuck = if self.revert_error.is_some() {
+            ", revert failing"
+        } else {
+            ""
+        };
+        let kind = self.fault.split_whitespace().next().unwrap_or("fault");
+        format!("{kind} by {}{stuck}", self.experiment)
+    }
+}
+
 /// The part of a [`Record`] that changes while the container lives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {

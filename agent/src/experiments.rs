@@ -10,17 +10,21 @@
 //! does to the kernel is jolt-chaos's `fault` module; which containers
 //! exist is the daemon's.
 //!
+//! A revert that fails is retried with back-off until the fault is gone
+//! (or its target is), and the experiment does not end before; a record
+//! that cannot be saved is retried too, and memory shows what the disk
+//! holds until it is.
+//!
 //! On disk, under `<state>/experiments/<name>/`: `experiment.yaml` (the
 //! text as applied), `record.json` (phase, seed, start; written durably)
-//! and `events.jsonl` (the timeline, appended). At joltd's start the
+//! and `events.jsonl` (the timeline: see `timeline`). At joltd's start the
 //! journal is replayed (every fault still in it reverted) before any
 //! container is adopted, and experiments that were running are marked
 //! interrupted: nothing resumes by itself.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -38,11 +42,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::container::State;
+use crate::container::{Faulted, Listed, State};
 use crate::daemon::Daemon;
 use crate::metrics::{Metrics, Outcome};
 use crate::monitor::now;
 use crate::store::{read_json, write_json, StoreError};
+pub use crate::timeline::Event;
+use crate::timeline::Timeline;
 
 /// The interface every container has in its network namespace.
 const INTERFACE: &str = "eth0";
@@ -51,6 +57,16 @@ const INTERFACE: &str = "eth0";
 /// commits) is then not in the injection latency. At the fire the fault is
 /// prepared again (a read), and journaled again only if that changed.
 const LEAD: Duration = Duration::from_millis(20);
+/// Back-off between attempts at a revert that failed: first and longest.
+/// A fault is retried until it is reverted or its target is gone.
+const REVERT_RETRY_FIRST: Duration = Duration::from_millis(100);
+const REVERT_RETRY_MAX: Duration = Duration::from_secs(10);
+/// Back-off between attempts at saving a record: first and longest.
+const SAVE_RETRY_FIRST: Duration = Duration::from_millis(100);
+const SAVE_RETRY_MAX: Duration = Duration::from_secs(10);
+/// Attempts at saving an interrupted record at joltd's start, which must
+/// not wait for the disk.
+const OPEN_SAVE_ATTEMPTS: u32 = 3;
 /// How long a kill's target is watched for coming back.
 const RECOVERY_WATCH: Duration = Duration::from_secs(300);
 /// How long a kill's target may run on with the same init before the
@@ -118,26 +134,6 @@ pub struct Record {
     pub ended: Option<String>,
 }
 
-/// One entry of an experiment's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    /// RFC 3339, UTC.
-    pub at: String,
-    /// scheduled, skipped, injected, reverted, recovered, survived,
-    /// failed, finished, aborted, interrupted.
-    pub event: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// injected: from the scheduled time to the fault applied; reverted:
-    /// from the end of its duration to the fault removed. Milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub late_ms: Option<f64>,
-}
-
 /// An injected fault not yet reverted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Active {
@@ -151,6 +147,13 @@ pub struct Active {
     pub until: String,
     /// Milliseconds left until then.
     pub left_ms: u64,
+    /// Why the last attempt at reverting it failed, while it is retried:
+    /// the fault is still in the kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revert_error: Option<String>,
+    /// Attempts at reverting it so far.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub revert_attempts: u32,
     #[serde(skip)]
     until_time: SystemTime,
     /// What undoes it, as journaled.
@@ -168,6 +171,17 @@ pub struct Status {
     pub injected: u64,
     pub reverted: u64,
     pub failed: u64,
+    /// Lines of the timeline's file that do not parse.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub damaged_events: u64,
+    /// Why the record or the timeline cannot be saved, while joltd
+    /// retries: what disk says lags behind what is shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsaved: Option<String>,
+}
+
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 /// `chaosctl apply`'s request.
@@ -196,18 +210,19 @@ pub enum Applied {
 
 struct RunState {
     record: Record,
-    events: Vec<Event>,
     active: Vec<Active>,
     next_fire: Option<SystemTime>,
     /// Set when cut short: the phase it ends in (aborted, interrupted).
     stopping: Option<Phase>,
-    counts: (u64, u64, u64),
+    /// Why the record could not be saved, while that is retried.
+    unsaved: Option<String>,
 }
 
 struct Run {
     experiment: Option<Experiment>,
     dir: PathBuf,
     state: Mutex<RunState>,
+    timeline: Timeline,
     /// Set to cut the experiment short: pending fires are dropped and
     /// active faults reverted at once.
     cancel: watch::Sender<bool>,
@@ -224,7 +239,38 @@ impl Run {
         self.lock().record.name.clone()
     }
 
-    /// Appends `event` to the timeline (memory and file).
+    /// A run of `record` kept in `dir`, its timeline opened.
+    fn new(
+        experiment: Option<Experiment>,
+        dir: PathBuf,
+        record: Record,
+    ) -> Result<Run, ExperimentsError> {
+        let changed = watch::Sender::new(0);
+        let notify = changed.clone();
+        let timeline =
+            Timeline::open(&dir, move || notify.send_modify(|n| *n += 1)).map_err(|cause| {
+                StoreError::Io {
+                    path: dir.join(crate::timeline::FILE),
+                    cause,
+                }
+            })?;
+        Ok(Run {
+            experiment,
+            dir,
+            state: Mutex::new(RunState {
+                record,
+                active: Vec::new(),
+                next_fire: None,
+                stopping: None,
+                unsaved: None,
+            }),
+            timeline,
+            cancel: watch::Sender::new(false),
+            changed,
+        })
+    }
+
+    /// Appends `event` to the timeline (durable before anyone sees it).
     fn event(&self, event: &str, target: Option<&str>, fault: Option<String>, msg: Option<String>) {
         self.timed_event(event, target, fault, msg, None);
     }
@@ -246,42 +292,54 @@ impl Run {
             message: msg,
             late_ms: late.map(|d| d.as_secs_f64() * 1e3),
         };
-        let line = serde_json::to_string(&e).expect("events serialize");
-        let path = self.dir.join("events.jsonl");
-        let written = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .and_then(|mut f| writeln!(f, "{line}"));
-        if let Err(err) = written {
-            tracing::error!("{}: {err}", path.display());
-        }
-        let mut s = self.lock();
-        match event {
-            "injected" => s.counts.0 += 1,
-            "reverted" => s.counts.1 += 1,
-            "failed" => s.counts.2 += 1,
-            _ => {}
-        }
-        tracing::info!(experiment = %s.record.name, event, target = ?e.target, message = ?e.message, "chaos");
-        s.events.push(e);
-        drop(s);
-        self.changed.send_modify(|n| *n += 1);
+        tracing::info!(experiment = %self.name(), event, target = ?e.target, message = ?e.message, "chaos");
+        self.timeline.append(e);
     }
 
-    /// Moves to `phase` and saves the record.
-    fn finish(&self, phase: Phase, reason: Option<String>) {
-        let mut s = self.lock();
-        s.record.phase = phase;
-        s.record.reason = reason;
-        s.record.ended = Some(now());
-        s.next_fire = None;
-        if let Err(e) = write_json(&self.dir.join("record.json"), &s.record) {
-            tracing::error!(experiment = %s.record.name, "{e}");
+    /// Moves to `phase` once the timeline is durable and the record saved
+    /// with it; whether it did. A save that fails is retried with back-off
+    /// (shown as `unsaved` meanwhile), and until it succeeds memory keeps
+    /// the phase the disk has. Blocks: without `attempts`, until it is
+    /// done; with, for at most that many tries (and a second for the
+    /// timeline).
+    fn finish(&self, phase: Phase, reason: Option<String>, attempts: Option<u32>) -> bool {
+        if !self
+            .timeline
+            .flush(attempts.map(|_| Duration::from_secs(1)))
+        {
+            self.lock().unsaved = Some("the timeline cannot be written (retrying)".into());
+            return false;
         }
+        let mut record = self.lock().record.clone();
+        record.phase = phase;
+        record.reason = reason;
+        record.ended = Some(now());
+        let path = self.dir.join("record.json");
+        let mut wait = SAVE_RETRY_FIRST;
+        let mut tried = 0;
+        loop {
+            tried += 1;
+            match write_json(&path, &record) {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(experiment = %record.name, "{e}; retrying in {wait:?}");
+                    self.lock().unsaved = Some(format!("{e} (retrying)"));
+                    self.changed.send_modify(|n| *n += 1);
+                    if attempts.is_some_and(|n| tried >= n) {
+                        return false;
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(SAVE_RETRY_MAX);
+                }
+            }
+        }
+        let mut s = self.lock();
+        s.record = record;
+        s.unsaved = None;
+        s.next_fire = None;
         drop(s);
         self.changed.send_modify(|n| *n += 1);
+        true
     }
 
     fn status(&self) -> Status {
@@ -299,13 +357,21 @@ impl Run {
                 ..a.clone()
             })
             .collect();
+        let counts = self.timeline.counts();
+        let unsaved = s.unsaved.clone().or_else(|| {
+            self.timeline
+                .failing()
+                .map(|(why, n)| format!("timeline: {n} events wait: {why} (retrying)"))
+        });
         Status {
             record: s.record.clone(),
             next_fire: s.next_fire.map(rfc3339),
             active,
-            injected: s.counts.0,
-            reverted: s.counts.1,
-            failed: s.counts.2,
+            injected: counts.injected,
+            reverted: counts.reverted,
+            failed: counts.failed,
+            damaged_events: counts.damaged,
+            unsaved,
         }
     }
 }
@@ -391,38 +457,17 @@ impl Experiments {
                     continue;
                 }
             };
-            let events = fs::read_to_string(path.join("events.jsonl"))
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
             let was_running = record.phase == Phase::Running;
-            let run = Arc::new(Run {
-                experiment: None,
-                dir: path,
-                state: Mutex::new(RunState {
-                    record,
-                    events,
-                    active: Vec::new(),
-                    next_fire: None,
-                    stopping: None,
-                    counts: (0, 0, 0),
-                }),
-                cancel: watch::Sender::new(false),
-                changed: watch::Sender::new(0),
-            });
-            {
-                let mut s = run.lock();
-                let c = s
-                    .events
-                    .iter()
-                    .fold((0, 0, 0), |c, e| match e.event.as_str() {
-                        "injected" => (c.0 + 1, c.1, c.2),
-                        "reverted" => (c.0, c.1 + 1, c.2),
-                        "failed" => (c.0, c.1, c.2 + 1),
-                        _ => c,
-                    });
-                s.counts = c;
+            let run = match Run::new(None, path, record) {
+                Ok(run) => Arc::new(run),
+                Err(e) => {
+                    tracing::error!("skipping an experiment: {e}");
+                    continue;
+                }
+            };
+            let damaged = run.timeline.counts().damaged;
+            if damaged > 0 {
+                tracing::error!(experiment = %run.name(), damaged, "timeline lines that do not parse are shown as damaged events");
             }
             let name = run.name();
             for r in recovered.iter().filter(|r| r.experiment == name) {
@@ -433,16 +478,22 @@ impl Experiments {
                 run.event(event, Some(&r.target), Some(r.fault.clone()), Some(msg));
             }
             if was_running {
-                run.event(
-                    "interrupted",
-                    None,
-                    None,
-                    Some("joltd stopped while it ran".into()),
-                );
-                run.finish(
-                    Phase::Interrupted,
-                    Some("joltd stopped while it ran".into()),
-                );
+                // Once: a record an earlier start could not save still
+                // says running, and its timeline says interrupted already.
+                if run.timeline.last().as_deref() != Some("interrupted") {
+                    run.event(
+                        "interrupted",
+                        None,
+                        None,
+                        Some("joltd stopped while it ran".into()),
+                    );
+                }
+                let reason = Some("joltd stopped while it ran".to_string());
+                if !run.finish(Phase::Interrupted, reason.clone(), Some(OPEN_SAVE_ATTEMPTS)) {
+                    // Start-up does not wait for the disk; this keeps at it.
+                    let run = run.clone();
+                    std::thread::spawn(move || run.finish(Phase::Interrupted, reason, None));
+                }
             }
             table.insert(name, run);
         }
@@ -539,20 +590,7 @@ impl Experiments {
                 reason: None,
                 ended: None,
             };
-            let run = Arc::new(Run {
-                experiment: Some(experiment),
-                dir: dir.clone(),
-                state: Mutex::new(RunState {
-                    record,
-                    events: Vec::new(),
-                    active: Vec::new(),
-                    next_fire: None,
-                    stopping: None,
-                    counts: (0, 0, 0),
-                }),
-                cancel: watch::Sender::new(false),
-                changed: watch::Sender::new(0),
-            });
+            let run = Arc::new(Run::new(Some(experiment), dir.clone(), record)?);
             table.insert(name.clone(), run.clone());
             run
         };
@@ -722,20 +760,23 @@ impl Experiments {
         }
         while pending.join_next().await.is_some() {}
         let stopping = run.lock().stopping;
-        match (stopping, failure) {
+        let (phase, reason) = match (stopping, failure) {
             (Some(phase), _) => {
                 run.event(phase.name(), None, None, None);
-                run.finish(phase, None);
+                (phase, None)
             }
             (None, Some(e)) => {
                 run.event("finished", None, None, Some(format!("stopped: {e}")));
-                run.finish(Phase::Failed, Some(e));
+                (Phase::Failed, Some(e))
             }
             (None, None) => {
                 run.event("finished", None, None, None);
-                run.finish(Phase::Finished, None);
+                (Phase::Finished, None)
             }
-        }
+        };
+        tokio::task::spawn_blocking(move || run.finish(phase, reason, None))
+            .await
+            .expect("finishing does not panic");
     }
 
     /// Prepares `fault` for `target` and journals what undoes it (durably),
@@ -873,6 +914,8 @@ impl Experiments {
                     fault: fault.to_string(),
                     until: rfc3339(until_time),
                     left_ms: 0,
+                    revert_error: None,
+                    revert_attempts: 0,
                     until_time,
                     undo: entry.undo,
                 };
@@ -893,60 +936,86 @@ impl Experiments {
     }
 
     /// Reverts `active` at `until`, or at once when the experiment is cut
-    /// short; the journal entry goes once the revert is done.
+    /// short; the journal entry goes once the revert is done. A revert
+    /// that fails is retried with back-off until it succeeds or the target
+    /// is gone; meanwhile the fault stays active (shown with the error by
+    /// `get` and `ps`) and the experiment does not end.
     async fn revert_at(self: Arc<Self>, run: Arc<Run>, active: Active, until: SystemTime) {
         let mut cancel = run.cancel.subscribe();
         sleep_until(until, &mut cancel).await;
-        let journal = self.journal.clone();
-        let (id, undo) = (active.id.clone(), active.undo.clone());
-        // Late is until the kernel has it back; the journal's bookkeeping
-        // comes after.
-        let reverted =
-            tokio::task::spawn_blocking(move || -> Result<(Reverted, SystemTime), FaultError> {
-                let how = fault::revert(&undo)?;
-                let done = SystemTime::now();
-                if let Err(e) = journal.remove(&id) {
-                    tracing::error!("journal: {e}");
-                }
-                Ok((how, done))
-            })
+        let kind = active.kind;
+        let mut wait = REVERT_RETRY_FIRST;
+        let mut attempts = 0u32;
+        let (how, done) = loop {
+            attempts += 1;
+            let journal = self.journal.clone();
+            let (id, undo) = (active.id.clone(), active.undo.clone());
+            // Late is until the kernel has it back; the journal's
+            // bookkeeping comes after.
+            let reverted = tokio::task::spawn_blocking(
+                move || -> Result<(Reverted, SystemTime), FaultError> {
+                    let how = fault::revert(&undo)?;
+                    let done = SystemTime::now();
+                    if let Err(e) = journal.remove(&id) {
+                        tracing::error!("journal: {e}");
+                    }
+                    Ok((how, done))
+                },
+            )
             .await
             .expect("revert does not panic");
-        let done = reverted
-            .as_ref()
-            .map_or_else(|_| SystemTime::now(), |(_, t)| *t);
-        let late = done.duration_since(until).unwrap_or_default();
-        let reverted = reverted.map(|(how, _)| how);
-        run.lock().active.retain(|a| a.id != active.id);
-        let kind = active.kind;
-        match reverted {
-            Ok(how) => {
-                self.metrics.count(Outcome::Reverted, kind, true);
-                let msg = match how {
-                    Reverted::TargetGone => "the container is gone".to_string(),
-                    _ => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
-                };
-                let late = (how != Reverted::TargetGone).then_some(late);
-                run.timed_event(
-                    "reverted",
-                    Some(&active.target),
-                    Some(active.fault.clone()),
-                    Some(msg),
-                    late,
-                );
+            let e = match reverted {
+                Ok(ok) => break ok,
+                Err(e) => e,
+            };
+            if self.daemon.inspect(&active.target_id).await.is_err() {
+                // The container is gone, and whatever the fault held with
+                // it; its journal entry goes too.
+                let journal = self.journal.clone();
+                let id = active.id.clone();
+                let _ = tokio::task::spawn_blocking(move || journal.remove(&id)).await;
+                break (Reverted::TargetGone, SystemTime::now());
             }
-            Err(e) => {
+            let msg = format!("revert: {e} (attempt {attempts}; retrying in {wait:?})");
+            if attempts == 1 {
                 self.metrics.count(Outcome::Failed, kind, true);
-                let msg =
-                    format!("revert: {e} (kept in the journal; retried at joltd's next start)");
                 run.event(
                     "failed",
                     Some(&active.target),
                     Some(active.fault.clone()),
-                    Some(msg),
+                    Some(msg.clone()),
                 );
             }
+            tracing::error!(experiment = %run.name(), target = %active.target, "{msg}");
+            {
+                let mut s = run.lock();
+                if let Some(a) = s.active.iter_mut().find(|a| a.id == active.id) {
+                    a.revert_error = Some(e.to_string());
+                    a.revert_attempts = attempts;
+                }
+            }
+            run.changed.send_modify(|n| *n += 1);
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(REVERT_RETRY_MAX);
+        };
+        let late = done.duration_since(until).unwrap_or_default();
+        run.lock().active.retain(|a| a.id != active.id);
+        self.metrics.count(Outcome::Reverted, kind, true);
+        let mut msg = match how {
+            Reverted::TargetGone => "the container is gone".to_string(),
+            _ => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
+        };
+        if attempts > 1 {
+            msg.push_str(&format!(" (attempt {attempts})"));
         }
+        let late = (how != Reverted::TargetGone).then_some(late);
+        run.timed_event(
+            "reverted",
+            Some(&active.target),
+            Some(active.fault.clone()),
+            Some(msg),
+            late,
+        );
     }
 
     /// After a kill: how long until the container runs again (its restart
@@ -1000,6 +1069,33 @@ impl Experiments {
         }
     }
 
+    /// `records` with the faults each container is under now.
+    pub fn annotate(&self, records: Vec<crate::container::Record>) -> Vec<Listed> {
+        let runs: Vec<_> = self.table().values().cloned().collect();
+        let mut faults: BTreeMap<String, Vec<Faulted>> = BTreeMap::new();
+        for run in runs {
+            let s = run.lock();
+            for a in &s.active {
+                faults
+                    .entry(a.target_id.clone())
+                    .or_default()
+                    .push(Faulted {
+                        experiment: s.record.name.clone(),
+                        fault: a.fault.clone(),
+                        until: a.until.clone(),
+                        revert_error: a.revert_error.clone(),
+                    });
+            }
+        }
+        records
+            .into_iter()
+            .map(|record| Listed {
+                faults: faults.remove(&record.id).unwrap_or_default(),
+                record,
+            })
+            .collect()
+    }
+
     /// Every experiment, by name.
     pub fn list(&self) -> Vec<Status> {
         let runs: Vec<_> = self.table().values().cloned().collect();
@@ -1019,9 +1115,12 @@ impl Experiments {
     ) -> Result<(Vec<Event>, bool, watch::Receiver<u64>), ExperimentsError> {
         let run = self.find(name)?;
         let rx = run.changed.subscribe();
-        let s = run.lock();
-        let more = s.record.phase == Phase::Running;
-        Ok((s.events.get(from..).unwrap_or_default().to_vec(), more, rx))
+        let more = run.lock().record.phase == Phase::Running;
+        let events = run.timeline.read(from).map_err(|cause| StoreError::Io {
+            path: run.dir.join(crate::timeline::FILE),
+            cause,
+        })?;
+        Ok((events, more, rx))
     }
 
     /// Cuts a running experiment short: every active fault reverted at
@@ -1044,7 +1143,13 @@ impl Experiments {
             s.stopping = Some(phase);
         }
         run.cancel.send_replace(true);
-        while run.lock().record.phase == Phase::Running {
+        // Until it ends, or until all that holds it up is faults whose
+        // revert fails (retried meanwhile: the status shows them).
+        let settled = |s: &RunState| {
+            s.record.phase != Phase::Running
+                || (!s.active.is_empty() && s.active.iter().all(|a| a.revert_error.is_some()))
+        };
+        while !settled(&run.lock()) {
             if changed.changed().await.is_err() {
                 break;
             }

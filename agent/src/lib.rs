@@ -20,3 +20,4 @@ pub mod network;
 pub mod oci;
 pub mod store;
 pub mod supervise;
+pub mod timeline;

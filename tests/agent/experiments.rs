@@ -17,18 +17,18 @@ use serde_json::Value;
 use crate::agent;
 
 /// Writes `text` as the test's experiment file `name`.yaml; its path.
-fn file(a: &Agent, name: &str, text: &str) -> String {
+pub(crate) fn file(a: &Agent, name: &str, text: &str) -> String {
     let path = a.path(&format!("{name}.yaml"));
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
 
-fn apply(a: &Agent, name: &str, text: &str) -> Value {
+pub(crate) fn apply(a: &Agent, name: &str, text: &str) -> Value {
     let path = file(a, name, text);
     serde_json::from_str(&a.ok(["-o", "json", "apply", "-f", &path])).unwrap()
 }
 
-fn events(a: &Agent, name: &str) -> Vec<Value> {
+pub(crate) fn events(a: &Agent, name: &str) -> Vec<Value> {
     a.ok(["-o", "json", "events", name])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -37,7 +37,7 @@ fn events(a: &Agent, name: &str) -> Vec<Value> {
 
 /// Waits for an event of `kind` in experiment `name`'s timeline.
 #[track_caller]
-fn wait_event(a: &Agent, name: &str, kind: &str) -> Value {
+pub(crate) fn wait_event(a: &Agent, name: &str, kind: &str) -> Value {
     jolt_e2e::wait_until(
         format!("event {kind} of {name}"),
         jolt_e2e::timeout(),
@@ -45,11 +45,11 @@ fn wait_event(a: &Agent, name: &str, kind: &str) -> Value {
     )
 }
 
-fn get(a: &Agent, name: &str) -> Value {
+pub(crate) fn get(a: &Agent, name: &str) -> Value {
     serde_json::from_str(&a.ok(["-o", "json", "get", name])).unwrap()
 }
 
-fn wait_phase(a: &Agent, name: &str, phase: &str) -> Value {
+pub(crate) fn wait_phase(a: &Agent, name: &str, phase: &str) -> Value {
     jolt_e2e::wait_until(format!("{name} {phase}"), jolt_e2e::timeout(), || {
         let s = get(a, name);
         (s["phase"] == phase).then_some(s)
@@ -57,7 +57,7 @@ fn wait_phase(a: &Agent, name: &str, phase: &str) -> Value {
 }
 
 /// A container that burns a CPU; its id.
-fn busy(a: &Agent, name: &str, extra: &[&str]) -> String {
+pub(crate) fn busy(a: &Agent, name: &str, extra: &[&str]) -> String {
     let mut args = vec!["--name", name, "--label", "app=busy"];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", "sh", "-c", "while :; do :; done"]);
@@ -102,7 +102,7 @@ fn cpu_used(id: &str) -> Duration {
 }
 
 /// The share of one CPU the container used over `window`.
-fn cpu_share(id: &str, window: Duration) -> f64 {
+pub(crate) fn cpu_share(id: &str, window: Duration) -> f64 {
     let (u0, t0) = (cpu_used(id), Instant::now());
     sleep(window);
     let (u1, t1) = (cpu_used(id), Instant::now());

@@ -114,12 +114,16 @@ async fn stream_events(
             return;
         };
         sent += events.len();
+        let full = events.len() == crate::timeline::BATCH;
         for e in events {
             let mut line = serde_json::to_vec(&e).expect("events serialize");
             line.push(b'\n');
             if tx.send(Bytes::from(line)).await.is_err() {
                 return;
             }
+        }
+        if full {
+            continue;
         }
         if !follow || !more {
             return;

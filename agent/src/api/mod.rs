@@ -8,8 +8,8 @@
 //! | method | path | body / query | answer |
 //! |---|---|---|---|
 //! | POST | /v1/containers | a `RunRequest` | 201, the record |
-//! | GET | /v1/containers | `all=true` | the records |
-//! | GET | /v1/containers/NAME | | the record |
+//! | GET | /v1/containers | `all=true` | the records, with the faults they are under |
+//! | GET | /v1/containers/NAME | | the record, with the faults it is under |
 //! | POST | /v1/containers/NAME/stop | `timeout=SECONDS` | the record |
 //! | DELETE | /v1/containers/NAME | `force=true` | 204 |
 //! | GET | /v1/containers/NAME/logs | `follow=true` | the log, streamed |
@@ -273,7 +273,7 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
     if path == "/metrics" || path.starts_with("/v1/experiments") {
         return experiments::handle(req, agent.experiments).await;
     }
-    let daemon = agent.daemon;
+    let daemon = agent.daemon.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     tracing::debug!(%method, %path, "request");
@@ -301,10 +301,11 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
                 Ok(a) => a,
                 Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
             };
-            reply(StatusCode::OK, daemon.list(all).await)
+            let records = daemon.list(all).await;
+            reply(StatusCode::OK, agent.experiments.annotate(records))
         }
         (Method::GET, ["v1", "containers", name]) => match daemon.inspect(name).await {
-            Ok(r) => reply(StatusCode::OK, r),
+            Ok(r) => reply(StatusCode::OK, agent.experiments.annotate(vec![r]).pop()),
             Err(e) => daemon_error(e),
         },
         (Method::POST, ["v1", "containers", name, "stop"]) => {

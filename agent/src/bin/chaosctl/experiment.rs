@@ -28,6 +28,15 @@ pub fn print_status(s: &Value) {
     if let Some(reason) = s["reason"].as_str() {
         println!("{:<11}{reason}", "reason:");
     }
+    if let Some(n) = s["damaged_events"].as_u64() {
+        println!(
+            "{:<11}{n} lines of its timeline do not parse (see chaosctl events)",
+            "damaged:"
+        );
+    }
+    if let Some(why) = s["unsaved"].as_str() {
+        println!("{:<11}{why}", "unsaved:");
+    }
     let active = s["active"].as_array().cloned().unwrap_or_default();
     if !active.is_empty() {
         println!();
@@ -39,10 +48,16 @@ pub fn print_status(s: &Value) {
                     a["fault"].as_str().unwrap_or("-").to_string(),
                     a["until"].as_str().unwrap_or("-").to_string(),
                     format!("{:.1}s", a["left_ms"].as_f64().unwrap_or(0.0) / 1000.0),
+                    match a["revert_error"].as_str() {
+                        Some(e) => {
+                            format!("revert failing (attempt {}): {e}", a["revert_attempts"])
+                        }
+                        None => "active".to_string(),
+                    },
                 ]
             })
             .collect();
-        output::table(&["TARGET", "FAULT", "UNTIL", "LEFT"], &rows);
+        output::table(&["TARGET", "FAULT", "UNTIL", "LEFT", "STATE"], &rows);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use jolt_agent::container::Record;
+use jolt_agent::container::{Listed, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -46,11 +46,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 }
 
 /// The ps row of a record.
-pub fn row(r: &Record) -> Vec<String> {
-    let status = match (&r.status.state, &r.status.last_exit) {
+pub fn row(listed: &Listed) -> Vec<String> {
+    let r = &listed.record;
+    let mut status = match (&r.status.state, &r.status.last_exit) {
         (jolt_agent::container::State::Exited, Some(x)) => format!("exited ({})", x.code),
         (state, _) => state.to_string(),
     };
+    for f in &listed.faults {
+        status.push_str(&format!("; {}", f.summary()));
+    }
     let command = if r.spec.command.is_empty() {
         "(bundle's)".to_string()
     } else {

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use hyper::Method;
 use jolt_agent::client::Client;
-use jolt_agent::container::Record;
+use jolt_agent::container::Listed;
 
 use crate::output::{self, Format};
 
@@ -17,7 +17,7 @@ pub struct Args {
 
 pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
     let path = format!("/v1/containers?all={}", a.all);
-    let records: Vec<Record> = client.call(Method::GET, &path, None).await?;
+    let records: Vec<Listed> = client.call(Method::GET, &path, None).await?;
     match fmt {
         Format::Json => output::json(&records),
         Format::Table => {
