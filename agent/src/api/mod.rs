@@ -2,8 +2,9 @@
 //!
 //! Owns the socket (mode 0600, a stale one replaced, a live one refused),
 //! the peer check (SO_PEERCRED: root, or joltd's own user), the routes,
-//! request limits and parsing (errors name the field), and how daemon
-//! errors become status codes. Every error body is `{"error": MESSAGE}`.
+//! request limits and parsing (a JSON object and nothing after it; errors
+//! name the field, in plain words), and how daemon errors become status
+//! codes. Every error body is `{"error": MESSAGE}`.
 //!
 //! | method | path | body / query | answer |
 //! |---|---|---|---|
@@ -35,7 +36,7 @@ use hyper::body::{Body, Bytes, Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
@@ -214,7 +215,7 @@ fn daemon_error(e: DaemonError) -> Response<Reply> {
     let status = match &e {
         DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
         DaemonError::Conflict { .. } => StatusCode::CONFLICT,
-        DaemonError::Invalid(_) => StatusCode::BAD_REQUEST,
+        DaemonError::Invalid(_) | DaemonError::Bundle(_) => StatusCode::BAD_REQUEST,
         DaemonError::Failed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DaemonError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -256,16 +257,47 @@ pub fn parse_run(body: &[u8]) -> Result<RunRequest, String> {
     parse(body)
 }
 
-/// Parses a JSON request body into `T`; errors name the field.
+/// Parses a JSON request body into `T`: one JSON object, nothing after
+/// it. Errors name the field and say what was expected in plain words.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        match path.as_str() {
-            "." => format!("request body: {}", e.inner()),
-            _ => format!("request body: {path}: {}", e.inner()),
+    let plain = |msg: String| jolt_chaos::text::plain(&msg, "a JSON object");
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err("request body: empty; expected a JSON object".into()),
+        Some(_) => {
+            return Err(match serde_json::from_slice::<Value>(body) {
+                Ok(v) => format!(
+                    "request body: expected a JSON object, not {}",
+                    json_kind(&v)
+                ),
+                Err(e) => format!("request body: {}", plain(e.to_string())),
+            })
         }
-    })
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = plain(e.inner().to_string());
+        match path.as_str() {
+            "." => format!("request body: {msg}"),
+            _ => format!("request body: {path}: {msg}"),
+        }
+    })?;
+    de.end()
+        .map_err(|e| format!("request body: after the object: {e}"))?;
+    Ok(value)
+}
+
+/// What a JSON value is, for messages: "an array", "null".
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
@@ -435,6 +467,33 @@ mod tests {
             "{e}"
         );
         assert!(parse_run(b"{}").is_ok());
+    }
+
+    #[test]
+    fn run_bodies_are_one_json_object_and_errors_name_no_rust_type() {
+        for (body, want) in [
+            (&b"[]"[..], "request body: expected a JSON object, not an array"),
+            (b" null ", "request body: expected a JSON object, not null"),
+            (b"7", "request body: expected a JSON object, not a number"),
+            (b"\n", "request body: empty; expected a JSON object"),
+            (b"[", "request body: EOF while parsing a list at line 1 column 1"),
+            (
+                b"{} []",
+                "request body: after the object: trailing characters at line 1 column 4",
+            ),
+            (
+                br#"{"memory": -1}"#,
+                "request body: memory: invalid value: integer `-1`, expected a whole number, 0 or more at line 1 column 13",
+            ),
+            (
+                br#"{"cpus": "x"}"#,
+                "request body: cpus: invalid type: string \"x\", expected a number at line 1 column 12",
+            ),
+        ] {
+            assert_eq!(parse_run(body).unwrap_err(), want);
+        }
+        let e = parse::<crate::experiments::ApplyRequest>(b"[]").unwrap_err();
+        assert_eq!(e, "request body: expected a JSON object, not an array");
     }
 
     #[test]
