@@ -7,8 +7,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use jolt_agent::network::{Network, NetworkConfig, Subnet};
 use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, experiments, monitor, oci::Jolt};
@@ -53,6 +55,18 @@ struct Cli {
     /// Log debug messages too
     #[arg(long)]
     debug: bool,
+    /// API connections served at once; at most half the open-file limit
+    /// (past it, the oldest connections are asked to close once idle)
+    #[arg(long, default_value_t = api::connections::MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_connections: usize,
+    /// How long a client may take to send a request head (and how long an
+    /// idle API connection stays open), e.g. 30s
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+    /// How long a client may take to send a request body once its head
+    /// has arrived, e.g. 10s
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    body_timeout: Duration,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -207,6 +221,11 @@ async fn serve(cli: Cli) -> Result<()> {
     let agent = api::Agent {
         daemon,
         experiments,
+        limits: api::Limits {
+            max_connections: cli.max_connections,
+            header_timeout: cli.header_timeout,
+            body_timeout: cli.body_timeout,
+        },
     };
     api::serve(listener, agent, async {
         tokio::select! {
