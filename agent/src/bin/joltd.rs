@@ -7,7 +7,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::builder::TypedValueParser as _;
@@ -60,13 +59,13 @@ struct Cli {
     #[arg(long, default_value_t = api::connections::MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     max_connections: usize,
     /// How long a client may take to send a request head (and how long an
-    /// idle API connection stays open), e.g. 30s
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    header_timeout: Duration,
+    /// idle API connection stays open), as 30s or 1m
+    #[arg(long, default_value_t = api::connections::HEADER_TIMEOUT.into())]
+    header_timeout: humantime::Duration,
     /// How long a client may take to send a request body once its head
-    /// has arrived, e.g. 10s
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    body_timeout: Duration,
+    /// has arrived, as 10s or 1m
+    #[arg(long, default_value_t = api::connections::BODY_TIMEOUT.into())]
+    body_timeout: humantime::Duration,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -223,8 +222,8 @@ async fn serve(cli: Cli) -> Result<()> {
         experiments,
         limits: api::Limits {
             max_connections: cli.max_connections,
-            header_timeout: cli.header_timeout,
-            body_timeout: cli.body_timeout,
+            header_timeout: cli.header_timeout.into(),
+            body_timeout: cli.body_timeout.into(),
         },
     };
     api::serve(listener, agent, async {
