@@ -25,6 +25,10 @@ pub const BUSYBOX: &str = "/bin/busybox";
 pub enum BundleError {
     #[error("bundle {}: {cause}", path.display())]
     Read { path: PathBuf, cause: io::Error },
+    #[error("bundle {}: not a directory", .0.display())]
+    NotDirectory(PathBuf),
+    #[error("bundle {}: no config.json ({}: {cause})", path.display(), path.join("config.json").display())]
+    NoConfig { path: PathBuf, cause: io::Error },
     #[error("bundle {}: config.json: {cause}", path.display())]
     Config { path: PathBuf, cause: String },
     #[error("default bundle: {what}: {cause} (apt-get install busybox-static)")]
@@ -118,15 +122,24 @@ pub fn default_config(rootfs: &Path) -> Value {
 
 /// Reads the user's bundle config.json, its rootfs made absolute.
 pub fn user_config(bundle: &Path) -> Result<Value, BundleError> {
-    let path = bundle.join("config.json");
-    let text = fs::read(&path).map_err(|cause| BundleError::Read {
-        path: bundle.to_path_buf(),
-        cause,
-    })?;
     let config_err = |cause: String| BundleError::Config {
         path: bundle.to_path_buf(),
         cause,
     };
+    let dir = fs::metadata(bundle).map_err(|cause| BundleError::Read {
+        path: bundle.to_path_buf(),
+        cause,
+    })?;
+    if !dir.is_dir() {
+        return Err(BundleError::NotDirectory(bundle.to_path_buf()));
+    }
+    let text = fs::read(bundle.join("config.json")).map_err(|cause| match cause.kind() {
+        io::ErrorKind::NotFound => BundleError::NoConfig {
+            path: bundle.to_path_buf(),
+            cause,
+        },
+        _ => config_err(cause.to_string()),
+    })?;
     let mut config: Value = serde_json::from_slice(&text).map_err(|e| config_err(e.to_string()))?;
     let root = config["root"]["path"]
         .as_str()
@@ -181,6 +194,21 @@ pub fn apply(config: &mut Value, spec: &Spec) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Checks the user's bundle of `spec` as [`write`] will read it (a
+/// directory with a config.json that parses, names its rootfs and has a
+/// process the request can apply to), changing nothing; the default
+/// bundle passes.
+pub fn check(spec: &Spec) -> Result<(), BundleError> {
+    let Some(bundle) = &spec.bundle else {
+        return Ok(());
+    };
+    let mut config = user_config(bundle)?;
+    apply(&mut config, spec).map_err(|cause| BundleError::Config {
+        path: bundle.clone(),
+        cause,
+    })
 }
 
 /// Makes `config` join the network namespace at `netns` (the one the
@@ -312,5 +340,36 @@ mod tests {
         assert!(e.contains("nope") && e.contains("No such file"), "{e}");
         let mut no_process = json!({});
         assert!(apply(&mut no_process, &spec(|_| {})).is_err());
+    }
+
+    #[test]
+    fn a_bundle_without_config_json_is_named_before_anything_is_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bundle = tmp.path().to_path_buf();
+        let e = check(&spec(|r| r.bundle = Some(bundle.clone())))
+            .unwrap_err()
+            .to_string();
+        let want = format!(
+            "bundle {0}: no config.json ({0}/config.json: No such file or directory",
+            bundle.display()
+        );
+        assert!(e.starts_with(&want), "{e}");
+        let file = bundle.join("file");
+        fs::write(&file, "").unwrap();
+        let e = check(&spec(|r| r.bundle = Some(file.clone())))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, format!("bundle {}: not a directory", file.display()));
+        fs::write(bundle.join("config.json"), r#"{"root":{"path":"rootfs"}}"#).unwrap();
+        let e = check(&spec(|r| r.bundle = Some(bundle.clone())))
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("config.json: process: missing"), "{e}");
+        assert!(check(&spec(|_| {})).is_ok(), "the default bundle passes");
+        assert_eq!(
+            fs::read_dir(&bundle).unwrap().count(),
+            2,
+            "nothing was written"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! daemon: joltd's containers, in memory, and what is done to them.
 //!
 //! Owns the table of containers (unique names), the operations the API
-//! offers (run, list, inspect, stop, remove, where the logs are), watching
+//! offers (run, list, inspect, stop, remove, where the logs are; a run
+//! checks the request and the user's bundle before it makes anything), watching
 //! each run's monitor through a pidfd, applying the restart policy when a
 //! run ends, and re-adopting every container at start. Each change of a
 //! container's status is written to the store before it is acted on.
@@ -46,6 +47,9 @@ pub enum DaemonError {
     Conflict { name: String, why: String },
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// The user's bundle cannot be used as it is.
+    #[error(transparent)]
+    Bundle(bundle::BundleError),
     #[error("container {name}: {why}")]
     Failed { name: String, why: String },
     #[error("state: {0}")]
@@ -223,6 +227,11 @@ impl Daemon {
         let _busy = self.busy();
         let id = new_id();
         let spec = req.validate(&id)?;
+        let checked = spec.clone();
+        tokio::task::spawn_blocking(move || bundle::check(&checked))
+            .await
+            .expect("bundle checking does not panic")
+            .map_err(DaemonError::Bundle)?;
         let name = spec.name.clone();
         let mut record = Record {
             id: id.clone(),

@@ -4,9 +4,11 @@
 //! the agent work from; does not own time math (`schedule`), choosing
 //! containers (`selector`) or touching the kernel (the agent's faults).
 //!
-//! Parsing happens in two steps: serde reads the text into the `*File`
-//! structs of `validate`, which mirror the keys, then validation there
-//! turns them into these typed values.
+//! Parsing happens in three steps: `text` checks the characters (UTF-8,
+//! no control characters, a byte order mark dropped), serde reads the
+//! text into the `*File` structs of `validate`, which mirror the keys
+//! (its messages said in the file's words, never Rust's type names), then
+//! validation there turns them into these typed values.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::schedule::Schedule;
+use crate::text::{self, TextError};
 use crate::validate::ExperimentFile;
 
 /// A validated chaos experiment: which containers, when, and what fault.
@@ -283,6 +286,9 @@ pub struct FieldError {
 /// Why an experiment file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExperimentError {
+    /// The text is not UTF-8, or holds a control character.
+    #[error("{origin}: {cause}")]
+    Text { origin: String, cause: TextError },
     /// The text is not YAML/JSON of the right shape (wrong type, unknown or
     /// missing key). `path` is `.` for the document itself.
     #[error("{origin}: {}{message}", if path == "." { String::new() } else { format!("{path}: ") })]
@@ -314,10 +320,23 @@ fn list(errors: &[FieldError]) -> String {
 
 impl Experiment {
     /// Parses and validates an experiment. Text whose first non-blank
-    /// character is `{` is read as JSON, anything else as YAML; `origin`
-    /// (a file name, "request body") starts every error message.
+    /// character is `{` is read as JSON, anything else as YAML; a leading
+    /// byte order mark is dropped, control characters other than tab, LF
+    /// and CR are refused. `origin` (a file name, "request body") starts
+    /// every error message.
     pub fn from_yaml_or_json(text: &str, origin: &str) -> Result<Experiment, ExperimentError> {
+        let text = text::decode(text.as_bytes()).map_err(|cause| ExperimentError::Text {
+            origin: origin.to_string(),
+            cause,
+        })?;
+        let json = text.trim_start().starts_with('{');
         let syntax = |path: String, message: String| {
+            let object = match (path.as_str(), json) {
+                (".", _) => "an experiment (a mapping with name, targets, schedule and fault)",
+                (_, true) => "a JSON object",
+                (_, false) => "a mapping",
+            };
+            let message = text::plain(&message, object);
             // serde_yaml starts its messages with the path it knows, which
             // is the one here or its parent.
             let message = match message.split_once(": ") {
@@ -336,7 +355,7 @@ impl Experiment {
                 message,
             }
         };
-        let file: ExperimentFile = if text.trim_start().starts_with('{') {
+        let file: ExperimentFile = if json {
             let mut de = serde_json::Deserializer::from_str(text);
             let file = serde_path_to_error::deserialize(&mut de)
                 .map_err(|e| syntax(e.path().to_string(), e.inner().to_string()))?;
@@ -504,7 +523,7 @@ fault:
         );
         assert_eq!(
             error(r#"{"name": "x", "seed": -1}"#),
-            "seed: invalid value: integer `-1`, expected u64 at line 1 column 24"
+            "seed: invalid value: integer `-1`, expected a whole number, 0 or more at line 1 column 24"
         );
         assert_eq!(
             error(
@@ -513,6 +532,28 @@ fault:
             ),
             "trailing characters at line 2 column 48"
         );
+    }
+
+    #[test]
+    fn the_text_is_checked_and_errors_never_name_rust_types() {
+        assert_eq!(parse(&format!("\u{feff}{BASE}")), parse(BASE));
+        let json = r#"{"name": "x", "targets": {"names": ["a"]}, "schedule": {"at": ["0s"]}, "fault": {"kind": "kill"}}"#;
+        assert!(parse(&format!("\u{feff}{json}")).is_ok());
+        assert_eq!(
+            error(&BASE.replace("web-latency", "web\u{7}latency")),
+            "control character 0x07 at byte offset 10 (line 2)"
+        );
+        for (text, want) in [
+            ("[]", "invalid type: sequence, expected an experiment (a mapping with name, targets, schedule and fault)"),
+            ("hello", "invalid type: string \"hello\", expected an experiment (a mapping with name, targets, schedule and fault)"),
+            ("~", "invalid type: null, expected an experiment (a mapping with name, targets, schedule and fault)"),
+            (&BASE.replace("labels: {app: web}", "[web]"), "targets: invalid type: sequence, expected a mapping at line 4 column 3"),
+            (&BASE.replace("duration: 5m\n", "duration: 5m\nmax-active: -1\n"), "max-active: invalid type: integer `-1`, expected a whole number from 0 to 4294967295 at line 8 column 13"),
+        ] {
+            let e = error(text);
+            assert_eq!(e, want, "{text}");
+            assert!(!e.contains("File"), "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! jolt-chaos: chaos experiments — the experiment file and its validation
-//! ([`experiment`]), when it fires ([`schedule`]), which containers it hits
+//! ([`experiment`], once [`text`] has checked its bytes), when it fires
+//! ([`schedule`]), which containers it hits
 //! ([`selector`]), the dry-run plan that puts them together ([`plan`]),
 //! and the kernel side: injecting and reverting one fault on one
 //! [`Target`] ([`fault`]) and the on-disk [`journal`] of faults in force.
@@ -44,6 +45,7 @@ pub mod plan;
 pub mod schedule;
 pub mod selector;
 pub mod target;
+pub mod text;
 mod validate;
 
 pub use experiment::{Experiment, ExperimentError, Fault, FieldError};

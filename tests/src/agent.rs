@@ -6,7 +6,8 @@
 //! bridge, veth or firewall rule reaches the host's own namespace and all
 //! traffic stays in namespaces the test made.
 //!
-//! Owns starting, killing (-9) and stopping (SIGTERM) that joltd, running
+//! Owns starting (optionally under an open-file limit of the test's
+//! choosing), killing (-9) and stopping (SIGTERM) that joltd, running
 //! chaosctl against it, fetching pages through published ports from the
 //! node namespace, reading its containers as `chaosctl -o json`
 //! prints them, and the teardown that removes every container the test's
@@ -55,6 +56,8 @@ pub struct Agent {
     joltd: Option<Child>,
     /// Flags for joltd beyond the socket, state and root ones.
     flags: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) joltd starts with; inherited if None.
+    nofile: Option<u64>,
 }
 
 impl Agent {
@@ -66,6 +69,13 @@ impl Agent {
 
     /// Starts joltd as [`Agent::start`] does, with `flags` added.
     pub fn start_with(flags: &[&str]) -> Agent {
+        Agent::start_limited(flags, None)
+    }
+
+    /// Starts joltd as [`Agent::start_with`] does, its open-file limit
+    /// (RLIMIT_NOFILE, soft and hard) set to `nofile` when given, as
+    /// systemd's `LimitNOFILE=` does.
+    pub fn start_limited(flags: &[&str], nofile: Option<u64>) -> Agent {
         let dir = tempfile::Builder::new()
             .prefix("jolt-agent-e2e.")
             .tempdir()
@@ -100,6 +110,7 @@ impl Agent {
             dir,
             joltd: None,
             flags: all,
+            nofile,
         };
         agent.restart();
         agent
@@ -258,7 +269,21 @@ impl Agent {
             .append(true)
             .open(self.path("joltd.log"))
             .unwrap();
-        let child = Command::new(joltd_bin())
+        let mut joltd = Command::new(joltd_bin());
+        if let Some(limit) = self.nofile {
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                joltd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        limit,
+                        limit,
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let child = joltd
             .arg("--socket")
             .arg(self.socket())
             .arg("--state-dir")

@@ -2,6 +2,7 @@
 //! `/metrics`: parsing, and how experiment errors become status codes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -26,6 +27,7 @@ fn experiments_error(e: ExperimentsError) -> Response<Reply> {
 pub(super) async fn handle(
     req: Request<Incoming>,
     experiments: Arc<Experiments>,
+    body_timeout: Duration,
 ) -> Response<Reply> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -36,7 +38,7 @@ pub(super) async fn handle(
             .body(Reply::Full(Full::new(Bytes::from(experiments.metrics()))))
             .expect("a valid response"),
         (Method::POST, ["v1", "experiments"]) => {
-            let body = match read_body(req).await {
+            let body = match read_body(req, body_timeout).await {
                 Ok(b) => b,
                 Err(response) => return response,
             };

@@ -2,8 +2,12 @@
 //!
 //! Owns the socket (mode 0600, a stale one replaced, a live one refused),
 //! the peer check (SO_PEERCRED: root, or joltd's own user), the routes,
-//! request limits and parsing (errors name the field), and how daemon
-//! errors become status codes. Every error body is `{"error": MESSAGE}`.
+//! request bodies (at most [`MAX_BODY`], read within the body timeout) and
+//! their parsing (a JSON object and nothing after it; errors name the
+//! field, in plain words), and how daemon errors become status codes.
+//! Every error body is `{"error": MESSAGE}`; an answer given before the
+//! request body was read whole (413, 408, a malformed or cut-short body)
+//! closes the connection. The limits on connections are `connections`'.
 //!
 //! | method | path | body / query | answer |
 //! |---|---|---|---|
@@ -30,12 +34,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body, Bytes, Frame, Incoming};
+use hyper::header::CONNECTION;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
@@ -44,7 +48,10 @@ use crate::container::RunRequest;
 use crate::daemon::{Daemon, DaemonError};
 use crate::experiments::Experiments;
 
+pub mod connections;
 mod experiments;
+
+pub use connections::Limits;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -97,41 +104,54 @@ pub fn bind(path: &Path) -> Result<UnixListener, ApiError> {
     Ok(listener)
 }
 
-/// What the API serves.
+/// What the API serves, and its limits.
 #[derive(Clone)]
 pub struct Agent {
     pub daemon: Arc<Daemon>,
     pub experiments: Arc<Experiments>,
+    pub limits: Limits,
 }
 
-/// Serves connections until `shutdown` resolves, then waits (up to
-/// [`SHUTDOWN_WAIT`]) for the requests that change containers to finish,
-/// and cuts running experiments short (their faults reverted).
+/// Serves connections (at most [`connections::bound`] at once) until
+/// `shutdown` resolves, then waits (up to [`SHUTDOWN_WAIT`]) for the
+/// requests that change containers to finish, and cuts running
+/// experiments short (their faults reverted).
 pub async fn serve(
     listener: UnixListener,
     agent: Agent,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => {
-                drop(listener);
-                agent.daemon.quiesce(SHUTDOWN_WAIT).await;
-                agent.experiments.shutdown().await;
-                return;
-            }
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(connection(stream, agent.clone()));
-                }
+    let wanted = agent.limits.max_connections;
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(u64::MAX, |(soft, _)| soft);
+    let bound = connections::bound(wanted, nofile);
+    if bound < wanted {
+        tracing::warn!(
+            "serving at most {bound} connections at once, not {wanted}: half the open-file limit ({nofile}); raise it (LimitNOFILE=) for more"
+        );
+    }
+    let slots = Arc::new(connections::Slots::new(bound));
+    let accepting = async {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
                 Err(e) => {
                     tracing::error!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
-            },
+            };
+            let slot = slots.take().await;
+            tokio::spawn(connection(stream, slots.clone(), slot, agent.clone()));
         }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        () = accepting => {}
     }
+    drop(listener);
+    agent.daemon.quiesce(SHUTDOWN_WAIT).await;
+    agent.experiments.shutdown().await;
 }
 
 /// Whether a peer with `uid` may use joltd: root, or joltd's own user.
@@ -139,12 +159,18 @@ pub fn allowed(uid: u32) -> bool {
     uid == 0 || uid == nix::unistd::geteuid().as_raw()
 }
 
-async fn connection(stream: UnixStream, agent: Agent) {
+async fn connection(
+    stream: UnixStream,
+    slots: Arc<connections::Slots>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    agent: Agent,
+) {
     let uid = stream.peer_cred().map(|c| c.uid()).ok();
-    let service = hyper::service::service_fn(move |req| {
+    let limits = agent.limits;
+    let answer = move |req| {
         let agent = agent.clone();
         async move {
-            Ok::<_, Infallible>(match uid {
+            match uid {
                 Some(uid) if allowed(uid) => handle(req, agent).await,
                 Some(uid) => {
                     tracing::warn!(uid, "refused a peer");
@@ -154,15 +180,10 @@ async fn connection(stream: UnixStream, agent: Agent) {
                     )
                 }
                 None => error(StatusCode::FORBIDDEN, "permission denied: unknown peer"),
-            })
+            }
         }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .max_buf_size(MAX_BODY.max(8192) * 2)
-        .serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = conn.await {
-        tracing::debug!("connection: {e}");
-    }
+    };
+    connections::serve(stream, slots, slot, limits, answer).await;
 }
 
 /// A response body: all at once, or streamed from a channel.
@@ -186,15 +207,60 @@ impl Body for Reply {
     }
 }
 
-/// The request's body, up to [`MAX_BODY`].
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Reply>> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(_) => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body: larger than {MAX_BODY} bytes, or cut short"),
-        )),
+/// The request's body, up to [`MAX_BODY`] and within `timeout`. A body
+/// too large (a Content-Length over the limit is answered before any of
+/// the body is read), late, malformed or cut short gets an error that
+/// closes the connection.
+async fn read_body(req: Request<Incoming>, timeout: Duration) -> Result<Bytes, Response<Reply>> {
+    collect_body(req, timeout)
+        .await
+        .map_err(|(status, msg)| closing(error(status, msg)))
+}
+
+async fn collect_body(
+    req: Request<Incoming>,
+    timeout: Duration,
+) -> Result<Bytes, (StatusCode, String)> {
+    let too_large = || {
+        let msg = format!("request body: larger than the limit of {MAX_BODY} bytes");
+        (StatusCode::PAYLOAD_TOO_LARGE, msg)
+    };
+    if req.body().size_hint().lower() > MAX_BODY as u64 {
+        return Err(too_large());
     }
+    let collect = Limited::new(req.into_body(), MAX_BODY).collect();
+    let e = match tokio::time::timeout(timeout, collect).await {
+        Ok(Ok(b)) => return Ok(b.to_bytes()),
+        Ok(Err(e)) => e,
+        Err(_) => {
+            let within = humantime::format_duration(timeout);
+            let msg = format!("request body: not all of it arrived within {within}");
+            return Err((StatusCode::REQUEST_TIMEOUT, msg));
+        }
+    };
+    if e.is::<LengthLimitError>() {
+        return Err(too_large());
+    }
+    let io = std::iter::successors(Some(&*e as &(dyn std::error::Error + 'static)), |e| {
+        (*e).source()
+    })
+    .find_map(|e| e.downcast_ref::<std::io::Error>());
+    let msg = match io {
+        Some(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "request body: cut short (the client closed the connection before its end)".into()
+        }
+        Some(io) => format!("request body: malformed ({io})"),
+        None => format!("request body: {e}"),
+    };
+    Err((StatusCode::BAD_REQUEST, msg))
+}
+
+/// `response` with `Connection: close`: the connection ends after it.
+fn closing(mut response: Response<Reply>) -> Response<Reply> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    response
 }
 
 fn reply(status: StatusCode, body: impl Serialize) -> Response<Reply> {
@@ -214,7 +280,7 @@ fn daemon_error(e: DaemonError) -> Response<Reply> {
     let status = match &e {
         DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
         DaemonError::Conflict { .. } => StatusCode::CONFLICT,
-        DaemonError::Invalid(_) => StatusCode::BAD_REQUEST,
+        DaemonError::Invalid(_) | DaemonError::Bundle(_) => StatusCode::BAD_REQUEST,
         DaemonError::Failed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DaemonError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -256,22 +322,53 @@ pub fn parse_run(body: &[u8]) -> Result<RunRequest, String> {
     parse(body)
 }
 
-/// Parses a JSON request body into `T`; errors name the field.
+/// Parses a JSON request body into `T`: one JSON object, nothing after
+/// it. Errors name the field and say what was expected in plain words.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        match path.as_str() {
-            "." => format!("request body: {}", e.inner()),
-            _ => format!("request body: {path}: {}", e.inner()),
+    let plain = |msg: String| jolt_chaos::text::plain(&msg, "a JSON object");
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err("request body: empty; expected a JSON object".into()),
+        Some(_) => {
+            return Err(match serde_json::from_slice::<Value>(body) {
+                Ok(v) => format!(
+                    "request body: expected a JSON object, not {}",
+                    json_kind(&v)
+                ),
+                Err(e) => format!("request body: {}", plain(e.to_string())),
+            })
         }
-    })
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = plain(e.inner().to_string());
+        match path.as_str() {
+            "." => format!("request body: {msg}"),
+            _ => format!("request body: {path}: {msg}"),
+        }
+    })?;
+    de.end()
+        .map_err(|e| format!("request body: after the object: {e}"))?;
+    Ok(value)
+}
+
+/// What a JSON value is, for messages: "an array", "null".
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
     let path = req.uri().path().to_string();
     if path == "/metrics" || path.starts_with("/v1/experiments") {
-        return experiments::handle(req, agent.experiments).await;
+        return experiments::handle(req, agent.experiments, agent.limits.body_timeout).await;
     }
     let daemon = agent.daemon.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -279,7 +376,7 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
     tracing::debug!(%method, %path, "request");
     match (method, segments.as_slice()) {
         (Method::POST, ["v1", "containers"]) => {
-            let body = match read_body(req).await {
+            let body = match read_body(req, agent.limits.body_timeout).await {
                 Ok(b) => b,
                 Err(response) => return response,
             };
@@ -436,6 +533,33 @@ mod tests {
             "{e}"
         );
         assert!(parse_run(b"{}").is_ok());
+    }
+
+    #[test]
+    fn run_bodies_are_one_json_object_and_errors_name_no_rust_type() {
+        for (body, want) in [
+            (&b"[]"[..], "request body: expected a JSON object, not an array"),
+            (b" null ", "request body: expected a JSON object, not null"),
+            (b"7", "request body: expected a JSON object, not a number"),
+            (b"\n", "request body: empty; expected a JSON object"),
+            (b"[", "request body: EOF while parsing a list at line 1 column 1"),
+            (
+                b"{} []",
+                "request body: after the object: trailing characters at line 1 column 4",
+            ),
+            (
+                br#"{"memory": -1}"#,
+                "request body: memory: invalid value: integer `-1`, expected a whole number, 0 or more at line 1 column 13",
+            ),
+            (
+                br#"{"cpus": "x"}"#,
+                "request body: cpus: invalid type: string \"x\", expected a number at line 1 column 12",
+            ),
+        ] {
+            assert_eq!(parse_run(body).unwrap_err(), want);
+        }
+        let e = parse::<crate::experiments::ApplyRequest>(b"[]").unwrap_err();
+        assert_eq!(e, "request body: expected a JSON object, not an array");
     }
 
     #[test]

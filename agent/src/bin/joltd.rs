@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use jolt_agent::network::{Network, NetworkConfig, Subnet};
 use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, experiments, monitor, oci::Jolt};
@@ -53,6 +54,18 @@ struct Cli {
     /// Log debug messages too
     #[arg(long)]
     debug: bool,
+    /// API connections served at once; at most half the open-file limit
+    /// (past it, the oldest connections are asked to close once idle)
+    #[arg(long, default_value_t = api::connections::MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_connections: usize,
+    /// How long a client may take to send a request head (and how long an
+    /// idle API connection stays open), as 30s or 1m
+    #[arg(long, default_value_t = api::connections::HEADER_TIMEOUT.into())]
+    header_timeout: humantime::Duration,
+    /// How long a client may take to send a request body once its head
+    /// has arrived, as 10s or 1m
+    #[arg(long, default_value_t = api::connections::BODY_TIMEOUT.into())]
+    body_timeout: humantime::Duration,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -207,6 +220,11 @@ async fn serve(cli: Cli) -> Result<()> {
     let agent = api::Agent {
         daemon,
         experiments,
+        limits: api::Limits {
+            max_connections: cli.max_connections,
+            header_timeout: cli.header_timeout.into(),
+            body_timeout: cli.body_timeout.into(),
+        },
     };
     api::serve(listener, agent, async {
         tokio::select! {

@@ -1,10 +1,14 @@
-//! `chaosctl apply`: start an experiment from a file, or plan it.
+//! `chaosctl apply`: start an experiment from a file, or plan it. The
+//! file must be UTF-8 text without control characters (a byte order mark
+//! is dropped); joltd parses and validates it.
 
+use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use hyper::Method;
 use jolt_agent::client::Client;
+use jolt_chaos::text;
 use serde_json::{json, Value};
 
 use crate::experiment::print_status;
@@ -27,14 +31,21 @@ pub struct Args {
 }
 
 pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
-    let text = if a.file.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+    let (origin, bytes) = if a.file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+        ("stdin".to_string(), bytes)
     } else {
-        std::fs::read_to_string(&a.file).with_context(|| a.file.display().to_string())?
+        let origin = a.file.display().to_string();
+        let bytes = std::fs::read(&a.file).with_context(|| origin.clone())?;
+        (origin, bytes)
     };
+    let text = text::decode(&bytes).with_context(|| origin.clone())?;
     let body = json!({
         "text": text,
-        "origin": a.file.display().to_string(),
+        "origin": origin,
         "dry_run": a.dry_run,
         "start": a.start,
     });
