@@ -7,6 +7,8 @@
 
 #[path = "agent/bad_requests.rs"]
 mod bad_requests;
+#[path = "agent/disk.rs"]
+mod disk;
 #[path = "agent/experiments.rs"]
 mod experiments;
 #[path = "agent/lifecycle.rs"]

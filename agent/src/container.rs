@@ -3,8 +3,9 @@
 //! Owns the request to run one ([`RunRequest`]) and its validation, the
 //! parsing of names, labels, env entries, memory sizes, CPU counts, port
 //! mappings (the network module's) and restart policies, and the record
-//! joltd keeps per container ([`Record`]: what was asked for, and its status). It does no I/O: the
-//! store writes records, the daemon changes them.
+//! joltd keeps per container ([`Record`]: what was asked for, its status,
+//! and where its logs are). It does no I/O: the store writes records, the
+//! daemon changes them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -348,6 +349,10 @@ pub struct Record {
     /// RFC 3339, UTC.
     pub created: String,
     pub status: Status,
+    /// Where its log files are, when not in its directory in the state
+    /// (joltd's `--log-dir` when it ran first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_dir: Option<PathBuf>,
 }
 
 /// A container as the API shows it: its record, and the faults of chaos
@@ -406,6 +411,10 @@ pub struct Status {
     /// (restarts and re-adoption keep it).
     #[serde(default)]
     pub address: Option<Ipv4Addr>,
+    /// Lines of its output lost because writing the log failed (a full
+    /// disk), in all its runs; each loss is also marked in the log.
+    #[serde(default)]
+    pub log_dropped_lines: u64,
 }
 
 impl Status {
@@ -419,6 +428,7 @@ impl Status {
             last_exit: None,
             stop_requested: false,
             address: None,
+            log_dropped_lines: 0,
         }
     }
 }
@@ -554,6 +564,7 @@ mod tests {
             spec,
             created: "2026-12-01T00:00:00Z".into(),
             status: Status::new(),
+            log_dir: None,
         };
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("\"restart\":\"no\""), "{text}");

@@ -5,7 +5,16 @@
 //! checks the request and the user's bundle before it makes anything), watching
 //! each run's monitor through a pidfd, applying the restart policy when a
 //! run ends, and re-adopting every container at start. Each change of a
-//! container's status is written to the store before it is acted on.
+//! container's status is written to the store before it is acted on,
+//! except where a full disk must not hold a container up: a stop, a
+//! removal, the end of a run and a restart go on when the save fails; the
+//! record then stays in memory, marked unsaved (logged), and is saved by
+//! the next save, or again every [`RESAVE_EVERY`] and at shutdown, until
+//! it is written.
+//!
+//! Where a container's logs are is decided here too: in its directory, or
+//! in one of its own under `--log-dir` (kept in its record); `remove`
+//! deletes them before anything else, which frees space on a full disk.
 //!
 //! The container's network (its netns, address and published ports) comes
 //! from the network module: `run` sets it up once, before the bundle is
@@ -16,12 +25,15 @@
 //! tokio worker.
 
 use std::collections::HashMap;
+use std::fs::DirBuilder;
 use std::future::Future;
+use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use tokio::io::unix::AsyncFd;
@@ -30,7 +42,8 @@ use tokio::sync::watch;
 
 use crate::bundle;
 use crate::container::{Invalid, Record, RunRequest, State, Status};
-use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, LOG_FILE, MONITOR_FILE};
+use crate::logs::{self, Limit};
+use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, MONITOR_FILE};
 use crate::network::{self, Network};
 use crate::oci::Jolt;
 use crate::store::{Store, StoreError};
@@ -38,6 +51,8 @@ use crate::supervise;
 
 /// How long `stop` waits after SIGKILL before it gives up.
 const KILL_WAIT: Duration = Duration::from_secs(30);
+/// How often records that could not be saved are tried again.
+pub const RESAVE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -66,6 +81,11 @@ pub struct Config {
     pub exe: PathBuf,
     /// The network every container is wired to.
     pub network: Network,
+    /// Where new containers' logs go, a directory each; in the
+    /// container's own directory when None.
+    pub log_dir: Option<PathBuf>,
+    /// The size limit of each container's log.
+    pub log_limit: Limit,
 }
 
 /// One container: its record, and a counter of the runs that ended.
@@ -75,6 +95,9 @@ struct Entry {
     record: tokio::sync::Mutex<Record>,
     exits: watch::Sender<u64>,
     removed: AtomicBool,
+    /// The record in memory differs from the one on disk: saving it
+    /// failed.
+    unsaved: AtomicBool,
 }
 
 impl Entry {
@@ -85,6 +108,7 @@ impl Entry {
             record: tokio::sync::Mutex::new(record),
             exits: watch::Sender::new(0),
             removed: AtomicBool::new(false),
+            unsaved: AtomicBool::new(false),
         })
     }
 }
@@ -106,9 +130,10 @@ impl Drop for Busy<'_> {
     }
 }
 
-/// Where a container's log is, and how to tell when it is complete.
+/// Where a container's log files are, and how to tell when the log is
+/// complete.
 pub struct Logs {
-    pub path: PathBuf,
+    pub dir: PathBuf,
     entry: Arc<Entry>,
 }
 
@@ -142,7 +167,62 @@ impl Daemon {
         for e in entries {
             daemon.clone().adopt(e).await;
         }
+        tokio::spawn(resave_every(Arc::downgrade(&daemon)));
         Ok(daemon)
+    }
+
+    /// Saves `rec`, the record of `entry`. A failure (a full disk) is
+    /// logged and leaves the record marked unsaved, to be saved again:
+    /// what is done to the container does not wait for its record.
+    fn save(&self, entry: &Entry, rec: &Record) {
+        match self.store.save(rec) {
+            Ok(()) => {
+                if entry.unsaved.swap(false, Ordering::SeqCst) {
+                    tracing::info!(container = %entry.name, "record saved again");
+                }
+            }
+            Err(e) if entry.unsaved.swap(true, Ordering::SeqCst) => {
+                tracing::debug!(container = %entry.name, "{e}");
+            }
+            Err(e) => tracing::error!(
+                container = %entry.name,
+                "{e}; the record is kept in memory and saved again once it can be"
+            ),
+        }
+    }
+
+    /// Tries again to save the records that could not be saved; the
+    /// names of those still unsaved.
+    async fn resave(&self) -> Vec<String> {
+        let entries: Vec<_> = self
+            .table()
+            .values()
+            .filter(|e| e.unsaved.load(Ordering::SeqCst))
+            .cloned()
+            .collect();
+        let mut left = Vec::new();
+        for e in entries {
+            let rec = e.record.lock().await;
+            if e.removed.load(Ordering::SeqCst) || !e.unsaved.load(Ordering::SeqCst) {
+                continue;
+            }
+            self.save(&e, &rec);
+            if e.unsaved.load(Ordering::SeqCst) {
+                left.push(e.name.clone());
+            }
+        }
+        left
+    }
+
+    /// At shutdown: a last try to save every unsaved record, and a warning
+    /// naming those whose last saved state the next start will use.
+    pub async fn flush(&self) {
+        for name in self.resave().await {
+            tracing::warn!(
+                container = %name,
+                "its record could not be saved: the next start goes by the one saved before"
+            );
+        }
     }
 
     fn busy(&self) -> Busy<'_> {
@@ -206,9 +286,7 @@ impl Daemon {
                         tracing::info!(container = %entry.name, monitor = info.pid, "re-adopted");
                         rec.status.state = State::Running;
                         rec.status.pid = info.init_pid;
-                        if let Err(e) = self.store.save(&rec) {
-                            tracing::error!(container = %entry.name, "{e}");
-                        }
+                        self.save(&entry, &rec);
                         tokio::spawn(self.clone().watch(entry.clone(), pidfd));
                     }
                     None => {
@@ -238,6 +316,7 @@ impl Daemon {
             spec,
             created: monitor::now(),
             status: Status::new(),
+            log_dir: self.cfg.log_dir.as_ref().map(|d| d.join(&id)),
         };
         let entry = Entry::new(record.clone());
         {
@@ -264,6 +343,9 @@ impl Daemon {
             if let Err(net) = self.teardown(&id).await {
                 tracing::error!(container = %name, "{net}");
             }
+            if let Err(logs) = self.remove_logs(&rec) {
+                tracing::error!(container = %name, "logs: {logs}");
+            }
             self.table().remove(&id);
             if let Err(rm) = self.store.remove(&id) {
                 tracing::error!(container = %name, "{rm}");
@@ -282,6 +364,15 @@ impl Daemon {
         let dir = self.store.create_dir(&record.id)?;
         self.store.save(record)?;
         let name = record.spec.name.clone();
+        if let Some(logs) = &record.log_dir {
+            DirBuilder::new()
+                .mode(0o700)
+                .create(logs)
+                .map_err(|e| DaemonError::Failed {
+                    name: name.clone(),
+                    why: format!("log directory {}: {e}", logs.display()),
+                })?;
+        }
         let mut req = network::Request::new(&record.id);
         req.ports = record.spec.ports.clone();
         let net = self.cfg.network.clone();
@@ -360,6 +451,8 @@ impl Daemon {
             jolt: self.cfg.jolt.clone(),
             id: entry.id.clone(),
             dir,
+            log_dir: self.log_dir(rec),
+            log_limit: self.cfg.log_limit,
         };
         let exe = self.cfg.exe.clone();
         let failed = |why: String| DaemonError::Failed {
@@ -389,7 +482,9 @@ impl Daemon {
         rec.status.state = State::Running;
         rec.status.pid = Some(started.init_pid);
         rec.status.started = Some(monitor::now());
-        self.store.save(rec)?;
+        // It runs now, saved or not: failing here would leave it running
+        // unwatched.
+        self.save(entry, rec);
         tokio::spawn(self.clone().watch(entry.clone(), pidfd));
         Ok(())
     }
@@ -448,9 +543,8 @@ impl Daemon {
         } else {
             State::Exited
         };
-        if let Err(e) = self.store.save(&rec) {
-            tracing::error!(container = %entry.name, "{e}");
-        }
+        self.count_dropped(&mut rec);
+        self.save(&entry, &rec);
         for f in [MONITOR_FILE, EXIT_FILE] {
             let _ = std::fs::remove_file(dir.join(f));
         }
@@ -482,9 +576,7 @@ impl Daemon {
         if let Err(e) = self.clone().start_run(&entry, &mut rec).await {
             tracing::error!(container = %entry.name, "restart: {e}");
             rec.status.state = State::Exited;
-            if let Err(e) = self.store.save(&rec) {
-                tracing::error!(container = %entry.name, "{e}");
-            }
+            self.save(&entry, &rec);
             entry.exits.send_modify(|n| *n += 1);
         } else {
             tracing::info!(container = %entry.name, count = rec.status.restart_count, "restarted");
@@ -496,9 +588,10 @@ impl Daemon {
         let entries: Vec<_> = self.table().values().cloned().collect();
         let mut out = Vec::new();
         for e in entries {
-            let r = e.record.lock().await.clone();
+            let mut r = e.record.lock().await;
+            self.count_dropped(&mut r);
             if all || r.status.state != State::Exited {
-                out.push(r);
+                out.push(r.clone());
             }
         }
         out.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
@@ -507,12 +600,40 @@ impl Daemon {
 
     pub async fn inspect(&self, name: &str) -> Result<Record, DaemonError> {
         let e = self.find(name)?;
-        let r = e.record.lock().await.clone();
-        Ok(r)
+        let mut r = e.record.lock().await;
+        self.count_dropped(&mut r);
+        Ok(r.clone())
+    }
+
+    /// Where the log files of the container `rec` describes are.
+    fn log_dir(&self, rec: &Record) -> PathBuf {
+        rec.log_dir
+            .clone()
+            .unwrap_or_else(|| self.store.dir(&rec.id))
+    }
+
+    /// Brings the count of log lines lost up to date from the log (the
+    /// monitor counts them as they are lost).
+    fn count_dropped(&self, rec: &mut Record) {
+        let n = logs::dropped(&self.log_dir(rec));
+        rec.status.log_dropped_lines = rec.status.log_dropped_lines.max(n);
+    }
+
+    /// Removes the log files of the container `rec` describes (their
+    /// directory with them, when it is one of their own).
+    fn remove_logs(&self, rec: &Record) -> io::Result<()> {
+        match &rec.log_dir {
+            Some(dir) => match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            None => logs::remove(&self.store.dir(&rec.id)),
+        }
     }
 
     /// SIGTERM to the init, SIGKILL to all after `timeout`; the restart
-    /// policy no longer applies. Returns once the run ended.
+    /// policy no longer applies. Returns once the run ended. A record that
+    /// cannot be saved (a full disk) does not hold the stop up.
     pub async fn stop(&self, name: &str, timeout: Duration) -> Result<Record, DaemonError> {
         let _busy = self.busy();
         let entry = self.find(name)?;
@@ -527,14 +648,14 @@ impl Daemon {
                 State::Restarting => {
                     rec.status.state = State::Exited;
                     rec.status.stop_requested = true;
-                    self.store.save(&rec)?;
+                    self.save(&entry, &rec);
                     return Ok(rec.clone());
                 }
                 State::Creating => return Err(conflict("is being created")),
                 State::Exited => return Err(conflict("is not running")),
             }
             rec.status.stop_requested = true;
-            self.store.save(&rec)?;
+            self.save(&entry, &rec);
             entry.exits.subscribe()
         };
         if !timeout.is_zero() {
@@ -563,7 +684,9 @@ impl Daemon {
     }
 
     /// Removes a container that does not run (or, with `force`, kills it
-    /// first): its runtime state, its directory with the logs, its record.
+    /// first): its runtime state, its logs (first: on a full disk that
+    /// makes room for the network's and the store's own writes), its
+    /// network, its directory with its record.
     pub async fn remove(&self, name: &str, force: bool) -> Result<(), DaemonError> {
         let _busy = self.busy();
         let entry = self.find(name)?;
@@ -606,6 +729,16 @@ impl Daemon {
                 why: e.to_string(),
             });
         }
+        if let Err(e) = self.remove_logs(&rec) {
+            entry.removed.store(false, Ordering::SeqCst);
+            return Err(DaemonError::Failed {
+                name: entry.name.clone(),
+                why: format!(
+                    "logs {}: {e} (rm it again to retry)",
+                    self.log_dir(&rec).display()
+                ),
+            });
+        }
         if let Err(e) = self.teardown(&entry.id).await {
             entry.removed.store(false, Ordering::SeqCst);
             return Err(DaemonError::Failed {
@@ -625,13 +758,25 @@ impl Daemon {
         self.cfg.network.netns_path(id)
     }
 
-    /// The log file of a container.
-    pub fn logs(&self, name: &str) -> Result<Logs, DaemonError> {
+    /// Where a container's log files are.
+    pub async fn logs(&self, name: &str) -> Result<Logs, DaemonError> {
         let entry = self.find(name)?;
-        Ok(Logs {
-            path: self.store.dir(&entry.id).join(LOG_FILE),
-            entry,
-        })
+        let dir = self.log_dir(&*entry.record.lock().await);
+        Ok(Logs { dir, entry })
+    }
+}
+
+/// Tries again to save the records that could not be saved, every
+/// [`RESAVE_EVERY`], for as long as the daemon lives.
+async fn resave_every(daemon: Weak<Daemon>) {
+    loop {
+        tokio::time::sleep(RESAVE_EVERY).await;
+        match daemon.upgrade() {
+            Some(d) => {
+                d.resave().await;
+            }
+            None => return,
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod client;
 pub mod container;
 pub mod daemon;
 pub mod experiments;
+pub mod logs;
 pub mod metrics;
 pub mod monitor;
 pub mod network;

@@ -5,11 +5,15 @@
 //! session of its own and becomes a child subreaper, so the container's
 //! init (whose parent, the `jolt create` intermediate, exits) becomes its
 //! child. It runs `jolt create` and `jolt start`, copies the container's
-//! stdout and stderr into the log file line by line with a timestamp,
+//! stdout and stderr line by line into the log (the `logs` module's
+//! writer: size limit, rotation, lines lost to a full disk counted),
 //! waits for the init, records its exit status durably in `exit.json`,
 //! and runs `jolt delete`. Its pid and start time are in `monitor.json`
 //! before anything is created, so a joltd that was killed at any point can
-//! find it again. joltd dying changes nothing for it.
+//! find it again. joltd dying changes nothing for it. The space
+//! `exit.json` needs is set aside at the start, so a disk that fills while
+//! the container runs does not cost its exit status, and a status that
+//! cannot be written still lets the monitor clean up.
 //!
 //! Talking to joltd: one line on stdout once the container runs (`ok
 //! MONITOR_PID INIT_PID`) or failed (`error MESSAGE`), then it waits for
@@ -35,15 +39,16 @@ use nix::unistd::{fork, ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 
 use crate::container::Exit;
+use crate::logs::{self, Limit};
 use crate::oci::{last_line, Jolt};
-use crate::store::{read_json, write_json, StoreError};
+use crate::store::{read_json, reserve_durable, write_json, StoreError};
 
 /// The monitor's pid file in the container's directory.
 pub const MONITOR_FILE: &str = "monitor.json";
 /// The init's exit status, written by the monitor.
 pub const EXIT_FILE: &str = "exit.json";
-/// The container's stdout and stderr, one timestamped line each.
-pub const LOG_FILE: &str = "container.log";
+/// The space set aside for [`EXIT_FILE`] (it takes about 100 bytes).
+const EXIT_RESERVE: usize = 1024;
 /// The monitor's own messages.
 pub const MONITOR_LOG: &str = "monitor.log";
 /// The bundle joltd writes for `jolt create`.
@@ -69,6 +74,9 @@ pub struct Args {
     pub id: String,
     /// The container's directory.
     pub dir: PathBuf,
+    /// Where the container's log files go.
+    pub log_dir: PathBuf,
+    pub log_limit: Limit,
 }
 
 impl Args {
@@ -81,6 +89,12 @@ impl Args {
             self.jolt.root.clone().into(),
             "--dir".into(),
             self.dir.clone().into(),
+            "--log-dir".into(),
+            self.log_dir.clone().into(),
+            "--log-max-size".into(),
+            self.log_limit.max_size().to_string().into(),
+            "--log-max-files".into(),
+            self.log_limit.max_files().to_string().into(),
             self.id.clone().into(),
         ]
     }
@@ -131,6 +145,10 @@ fn monitor(args: &Args) -> Result<(), String> {
     };
     let info_path = args.dir.join(MONITOR_FILE);
     write_json(&info_path, &info).map_err(|e| e.to_string())?;
+    let exit_path = args.dir.join(EXIT_FILE);
+    if let Err(e) = reserve_durable(&exit_path, EXIT_RESERVE) {
+        eprintln!("monitor {}: {}: {e}", args.id, exit_path.display());
+    }
 
     let init = match start(args) {
         Ok(init) => init,
@@ -150,8 +168,12 @@ fn monitor(args: &Args) -> Result<(), String> {
     for t in init.copiers {
         let _ = t.join();
     }
+    init.log.lock().unwrap().mark(&now());
     if let Some(exit) = &exit {
-        write_json(&args.dir.join(EXIT_FILE), exit).map_err(|e| e.to_string())?;
+        // joltd then records the exit as unknown; the clean-up goes on.
+        if let Err(e) = write_json(&exit_path, exit) {
+            eprintln!("monitor {}: {e}", args.id);
+        }
     }
     args.jolt.delete(&args.id).map_err(|e| e.to_string())?;
     match exit {
@@ -163,25 +185,23 @@ fn monitor(args: &Args) -> Result<(), String> {
 struct Init {
     pid: Pid,
     copiers: Vec<JoinHandle<()>>,
+    log: Arc<Mutex<logs::Writer>>,
 }
 
 /// `jolt create` with the log pipes as its (and the container's) stdout
 /// and stderr, then `jolt start`. On failure, what jolt said, and nothing
 /// left: `jolt delete --force`, the copiers joined.
 fn start(args: &Args) -> Result<Init, String> {
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(args.dir.join(LOG_FILE))
-        .map_err(|e| format!("{}: {e}", args.dir.join(LOG_FILE).display()))?;
+    let warn = |msg| eprintln!("monitor {}: {msg}", args.id);
+    let log = logs::Writer::open(&args.log_dir, args.log_limit, warn)
+        .map_err(|e| format!("log {}: {e}", args.log_dir.display()))?;
     let log = Arc::new(Mutex::new(log));
     let captured = Arc::new(Mutex::new(Vec::new()));
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let copiers = vec![
         copier(out_r, "stdout", log.clone(), None),
-        copier(err_r, "stderr", log, Some(captured.clone())),
+        copier(err_r, "stderr", log.clone(), Some(captured.clone())),
     ];
     let pid_file = args.dir.join("init.pid");
     let status = args
@@ -224,6 +244,7 @@ fn start(args: &Args) -> Result<Init, String> {
     Ok(Init {
         pid: Pid::from_raw(pid),
         copiers,
+        log,
     })
 }
 
@@ -231,12 +252,12 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {}", e.desc()))
 }
 
-/// Copies lines from `from` into the log as `TIME STREAM TEXT` until every
-/// writer is gone; keeps the first 4 KiB in `capture` when given.
+/// Copies lines from `from` into the log until every writer is gone;
+/// keeps the first 4 KiB in `capture` when given.
 fn copier(
     from: OwnedFd,
     stream: &'static str,
-    log: Arc<Mutex<File>>,
+    log: Arc<Mutex<logs::Writer>>,
     capture: Option<Arc<Mutex<Vec<u8>>>>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
@@ -254,10 +275,7 @@ fn copier(
                 c.extend_from_slice(&line[..line.len().min(room)]);
             }
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            let mut entry = format!("{} {stream} ", now()).into_bytes();
-            entry.extend_from_slice(text);
-            entry.push(b'\n');
-            let _ = log.lock().unwrap().write_all(&entry);
+            log.lock().unwrap().write(&now(), stream, text);
         }
     })
 }

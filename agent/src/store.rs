@@ -141,24 +141,46 @@ impl Store {
     }
 }
 
-/// Writes `bytes` to `path` so that after a crash it holds either the old
-/// content or the new, never a part: a temporary file beside it, fsync,
-/// rename, fsync of the directory.
-pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// The temporary file beside `path` that [`write_durable`] writes.
+fn temporary(path: &Path) -> PathBuf {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp"));
+    dir.join(format!(".{name}.tmp"))
+}
+
+/// Writes `bytes` to `path` so that after a crash it holds either the old
+/// content or the new, never a part: a temporary file beside it, fsync,
+/// rename, fsync of the directory. The temporary file is written over,
+/// not truncated first, so space [`reserve_durable`] set aside is used.
+pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = temporary(path);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.set_len(bytes.len() as u64)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Sets aside `len` bytes for a later [`write_durable`] of `path` (its
+/// temporary file, made that long now), so that a write of up to `len`
+/// bytes needs no new space and succeeds on a disk that filled meanwhile.
+pub fn reserve_durable(path: &Path, len: usize) -> io::Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+        .open(temporary(path))?;
+    f.write_all(&vec![b' '; len])?;
+    f.sync_all()
 }
 
 /// Serializes `value` and writes it durably.
@@ -193,6 +215,7 @@ mod tests {
             spec: RunRequest::default().validate(id).unwrap(),
             created: "2026-12-01T00:00:00Z".into(),
             status: Status::new(),
+            log_dir: None,
         }
     }
 
@@ -231,6 +254,17 @@ mod tests {
         write_durable(&path, b"one").unwrap();
         write_durable(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_reserved_durable_write_leaves_no_padding() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("exit.json");
+        reserve_durable(&path, 1024).unwrap();
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+        write_durable(&path, b"{}").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"{}");
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 

@@ -12,8 +12,10 @@
 //! node namespace, reading its containers as `chaosctl -o json`
 //! prints them, and the teardown that removes every container the test's
 //! joltd knows (and kills the monitors it started if joltd cannot), even
-//! after a panic. It reads joltd's state directory only to check that a
-//! removed container left nothing there.
+//! after a panic. Its state directory may be a small tmpfs of its own (a
+//! disk that fills for real), unmounted after that teardown. It reads
+//! joltd's state directory only to check that a removed container left
+//! nothing there, and to measure the log files a container keeps.
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -29,7 +31,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::host::NetNs;
+use crate::host::{NetNs, Tmpfs};
 use crate::runner::{default_cgroup_path, jolt_bin, Output};
 use crate::{host, timeout, wait_until};
 
@@ -52,6 +54,9 @@ pub fn chaosctl_bin() -> PathBuf {
 pub struct Agent {
     /// The namespace holding joltd's bridge, host ends and rules.
     node: NetNs,
+    /// The state directory's tmpfs, if it has one (unmounted before
+    /// `dir` is removed).
+    state_tmpfs: Option<Tmpfs>,
     dir: TempDir,
     joltd: Option<Child>,
     /// Flags for joltd beyond the socket, state and root ones.
@@ -76,6 +81,28 @@ impl Agent {
     /// (RLIMIT_NOFILE, soft and hard) set to `nofile` when given, as
     /// systemd's `LimitNOFILE=` does.
     pub fn start_limited(flags: &[&str], nofile: Option<u64>) -> Agent {
+        let mut agent = Agent::new(flags);
+        agent.nofile = nofile;
+        agent.restart();
+        agent
+    }
+
+    /// Starts joltd as [`Agent::start_with`] does, with its state
+    /// directory on a tmpfs of `size` (mount's `size=`, e.g. `4m`).
+    pub fn start_on_tmpfs(size: &str, flags: &[&str]) -> Agent {
+        let mut agent = Agent::new(flags);
+        agent.state_tmpfs = Some(Tmpfs::mount(&agent.state_dir(), size));
+        agent.restart();
+        agent
+    }
+
+    /// The state directory's tmpfs, when it is on one.
+    pub fn state_tmpfs(&self) -> &Tmpfs {
+        self.state_tmpfs.as_ref().expect("started on a tmpfs")
+    }
+
+    /// Everything but joltd: the directory, the node namespace, the flags.
+    fn new(flags: &[&str]) -> Agent {
         let dir = tempfile::Builder::new()
             .prefix("jolt-agent-e2e.")
             .tempdir()
@@ -105,15 +132,14 @@ impl Agent {
             dir.path().join("netns").to_string_lossy().into_owned(),
         ];
         all.extend(flags.iter().map(|f| f.to_string()));
-        let mut agent = Agent {
+        Agent {
             node,
+            state_tmpfs: None,
             dir,
             joltd: None,
             flags: all,
-            nofile,
-        };
-        agent.restart();
-        agent
+            nofile: None,
+        }
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -422,6 +448,23 @@ impl Agent {
         let monitors = processes_mentioning(&dir);
         assert!(monitors.is_empty(), "monitors of {id} left: {monitors:?}");
         self.assert_network_gone(id);
+    }
+
+    /// The log files container `id` keeps in joltd's state directory
+    /// (`container.log`, `container.log.1`, ...), with their sizes.
+    pub fn log_files(&self, id: &str) -> Vec<(String, u64)> {
+        let dir = self.state_dir().join("containers").join(id);
+        let mut files: Vec<_> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let len = e.metadata().ok()?.len();
+                name.starts_with("container.log").then_some((name, len))
+            })
+            .collect();
+        files.sort();
+        files
     }
 
     /// The monitors this joltd started that still run (from their pid

@@ -3,8 +3,10 @@
 //!
 //! Owns the cgroup v1/v2 detection and path layout, mount, process and
 //! namespace look-ups, the named network namespace guard, a veth-joined
-//! pair of them and ping timing. It never changes a container; the only
-//! host state it creates is named netns and the veth pairs inside them.
+//! pair of them, ping timing, and the guard of a small tmpfs (a disk that
+//! fills for real). It never changes a container; the only host state it
+//! creates is named netns, the veth pairs inside them, and tmpfs mounts
+//! on directories of the test's own.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -320,6 +322,65 @@ impl Drop for NetNs {
         let _ = Command::new("ip")
             .args(["netns", "delete", &self.name])
             .output();
+    }
+}
+
+/// A tmpfs of a fixed size mounted on a directory of the test's own,
+/// unmounted on drop.
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as mount's `size=`, e.g. `4m`) on `path`,
+    /// made when missing.
+    pub fn mount(path: &Path, size: &str) -> Tmpfs {
+        fs::create_dir_all(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        nix::mount::mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(format!("size={size},mode=0700").as_str()),
+        )
+        .unwrap_or_else(|e| panic!("mount -t tmpfs -o size={size} {}: {e}", path.display()));
+        Tmpfs {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The bytes still free.
+    pub fn available(&self) -> u64 {
+        let st = nix::sys::statvfs::statvfs(&self.path).expect("statvfs of a tmpfs");
+        st.blocks_available() as u64 * st.fragment_size() as u64
+    }
+
+    /// Writes the file `name` until the tmpfs is full (the kernel says
+    /// ENOSPC); its path.
+    pub fn fill(&self, name: &str) -> PathBuf {
+        use std::io::Write;
+        let path = self.path.join(name);
+        let mut f = fs::File::create(&path).expect("creating the filler file");
+        let chunk = vec![b'x'; 4096];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(e) => panic!("filling {}: {e}", path.display()),
+            }
+        }
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
     }
 }
 

@@ -26,7 +26,6 @@
 //! | GET | /metrics | | Prometheus text |
 
 use std::convert::Infallible;
-use std::io::SeekFrom;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -40,7 +39,6 @@ use hyper::header::CONNECTION;
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
@@ -437,7 +435,7 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
                 Ok(f) => f,
                 Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
             };
-            match daemon.logs(name) {
+            match daemon.logs(name).await {
                 Ok(logs) => {
                     let (tx, rx) = mpsc::channel(16);
                     tokio::spawn(stream_log(logs, follow, tx));
@@ -469,46 +467,35 @@ fn stop_timeout(pairs: &[(&str, &str)]) -> Result<Duration, String> {
     }
 }
 
-/// Sends the log file, then with `follow` whatever is appended, until the
-/// container has finished for good or the client went away.
+/// Sends the log files, oldest first, then with `follow` whatever comes
+/// (into the newest file, across rotations), until the container has
+/// finished for good or the client went away.
 async fn stream_log(logs: crate::daemon::Logs, follow: bool, tx: mpsc::Sender<Bytes>) {
-    let mut file = match tokio::fs::File::open(&logs.path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-        Err(e) => {
-            tracing::error!("{}: {e}", logs.path.display());
-            return;
-        }
-    };
+    let mut reader = crate::logs::Reader::new(&logs.dir);
     let mut buf = vec![0u8; 64 * 1024];
-    let mut pos = 0u64;
     loop {
-        let n = match file.read(&mut buf).await {
-            Ok(n) => n,
-            Err(_) => return,
-        };
-        if n > 0 {
-            pos += n as u64;
-            if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+        // Finished before a read that finds nothing more: the end.
+        let done = follow && logs.finished().await;
+        let read = tokio::task::spawn_blocking(move || {
+            let n = reader.read(&mut buf);
+            (reader, buf, n)
+        })
+        .await
+        .expect("reading a log does not panic");
+        let n;
+        (reader, buf, n) = read;
+        match n {
+            Ok(0) if !follow || done || tx.is_closed() => return,
+            Ok(0) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(n) => {
+                if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!("log {}: {e}", logs.dir.display());
                 return;
             }
-            continue;
-        }
-        if !follow {
-            return;
-        }
-        // At the end: finished for good only if nothing came in between.
-        let done = logs.finished().await;
-        let len = tokio::fs::metadata(&logs.path).await.map(|m| m.len()).ok();
-        if done && len.is_none_or(|l| l <= pos) {
-            return;
-        }
-        if tx.is_closed() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if file.seek(SeekFrom::Start(pos)).await.is_err() {
-            return;
         }
     }
 }

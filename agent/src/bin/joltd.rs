@@ -1,16 +1,20 @@
 //! `joltd`: the jolt node agent. Parses its command line, sets up logging,
 //! reverts the faults its fault journal still holds, re-adopts the
 //! containers in its state directory, and serves the API
-//! until SIGTERM or SIGINT, leaving the containers running. `joltd
+//! until SIGTERM or SIGINT, leaving the containers running (and saving
+//! the records a full disk kept in memory, if it can). `joltd
 //! monitor` is the per-container monitor it starts (not for people);
 //! `joltd network-rm` removes the network its flags name.
 
-use std::path::PathBuf;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use jolt_agent::container::parse_memory;
+use jolt_agent::logs::Limit;
 use jolt_agent::network::{Network, NetworkConfig, Subnet};
 use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, experiments, monitor, oci::Jolt};
 use tokio::signal::unix::{signal, SignalKind};
@@ -25,9 +29,22 @@ struct Cli {
     /// The API socket
     #[arg(long, env = "JOLT_SOCKET", default_value = DEFAULT_SOCKET)]
     socket: PathBuf,
-    /// Where container records, logs and bundles live
+    /// Where container records, logs (unless --log-dir) and bundles, and
+    /// the fault journal live
     #[arg(long, default_value = "/var/lib/jolt")]
     state_dir: PathBuf,
+    /// Where containers' logs go, a directory each (default: each
+    /// container's directory in --state-dir)
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
+    /// The size at which a container's log file is rotated: bytes, or a
+    /// number with a unit k, m, g (at least 32k)
+    #[arg(long, default_value = "10m", value_parser = parse_memory)]
+    log_max_size: u64,
+    /// How many log files a container keeps, the one written included;
+    /// at a rotation the oldest is dropped
+    #[arg(long, default_value_t = 2)]
+    log_max_files: u32,
     /// The --root joltd gives jolt (runtime state; tmpfs is best)
     #[arg(long, default_value = "/run/joltd")]
     runtime_root: PathBuf,
@@ -87,6 +104,12 @@ enum Command {
         root: PathBuf,
         #[arg(long)]
         dir: PathBuf,
+        #[arg(long)]
+        log_dir: PathBuf,
+        #[arg(long)]
+        log_max_size: u64,
+        #[arg(long)]
+        log_max_files: u32,
         id: String,
     },
     /// Remove the network the flags name (bridge, firewall table when no
@@ -110,13 +133,26 @@ fn main() -> ExitCode {
         jolt,
         root,
         dir,
+        log_dir,
+        log_max_size,
+        log_max_files,
         id,
     }) = cli.command
     {
+        let log_limit = match Limit::new(log_max_size, log_max_files) {
+            Ok(l) => l,
+            Err(e) => {
+                // The first line joltd reads from its monitor.
+                println!("error monitor: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let args = monitor::Args {
             jolt: Jolt { bin: jolt, root },
             id,
             dir,
+            log_dir,
+            log_limit,
         };
         return ExitCode::from(monitor::main(&args) as u8);
     }
@@ -188,6 +224,12 @@ async fn serve(cli: Cli) -> Result<()> {
             PathBuf::from("jolt")
         }
     });
+    let log_limit =
+        Limit::new(cli.log_max_size, cli.log_max_files).map_err(|e| anyhow!("--{e}"))?;
+    let log_dir = match &cli.log_dir {
+        Some(dir) => Some(log_dir(dir)?),
+        None => None,
+    };
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let network = network(&cli)?;
@@ -210,6 +252,8 @@ async fn serve(cli: Cli) -> Result<()> {
             root: cli.runtime_root,
         },
         exe,
+        log_dir,
+        log_limit,
     };
     let daemon = daemon::Daemon::start(cfg).await.context("starting")?;
     let experiments =
@@ -218,7 +262,7 @@ async fn serve(cli: Cli) -> Result<()> {
     let listener = api::bind(&cli.socket)?;
     tracing::info!(socket = %cli.socket.display(), "listening");
     let agent = api::Agent {
-        daemon,
+        daemon: daemon.clone(),
         experiments,
         limits: api::Limits {
             max_connections: cli.max_connections,
@@ -233,7 +277,20 @@ async fn serve(cli: Cli) -> Result<()> {
         }
     })
     .await;
+    daemon.flush().await;
     let _ = std::fs::remove_file(&cli.socket);
     tracing::info!("shutting down; containers keep running and are re-adopted at the next start");
     Ok(())
+}
+
+/// `--log-dir`, made absolute (monitors run in /) and made (0700) when
+/// missing.
+fn log_dir(dir: &Path) -> Result<PathBuf> {
+    let dir = std::path::absolute(dir).with_context(|| format!("--log-dir {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("--log-dir {}: creating it", dir.display()))?;
+    Ok(dir)
 }

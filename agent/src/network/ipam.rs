@@ -8,13 +8,15 @@
 //! each lease (so a second container cannot claim a host port), and the
 //! lock (`flock` on `<state>/networks/<name>/lock`) that makes concurrent
 //! allocations from separate processes safe. It touches no interface.
+//! A change that does not grow the file (a release) is written even on a
+//! full disk, so a container can always be torn down.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -322,7 +324,8 @@ impl Locked {
             })
     }
 
-    /// Writes `leases` atomically and durably (temp file, fsync, rename).
+    /// Writes `leases` atomically and durably (temp file, fsync, rename);
+    /// on a full disk, in place when that needs no new space.
     pub fn save(&self, leases: &Leases) -> Result<(), Error> {
         let what = || format!("writing {}", self.path.display());
         let tmp = self.path.with_extension("json.tmp");
@@ -333,8 +336,31 @@ impl Locked {
             file.sync_all()?;
             fs::rename(&tmp, &self.path)
         };
-        write().map_err(Error::io(what()))
+        match write() {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                let _ = fs::remove_file(&tmp);
+                overwrite(&self.path, &text).map_err(|_| e)
+            }
+            other => other,
+        }
+        .map_err(Error::io(what()))
     }
+}
+
+/// Writes `text` over the file at `path` in place, padded with spaces
+/// (JSON allows them at the end) to the file's length, which needs no new
+/// blocks: the way to save a change that does not grow the file on a
+/// full disk. Not atomic, so only where the atomic way cannot be taken.
+fn overwrite(path: &Path, text: &[u8]) -> io::Result<()> {
+    let file = OpenOptions::new().write(true).open(path)?;
+    let len = file.metadata()?.len() as usize;
+    if text.len() > len {
+        return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+    }
+    let mut padded = text.to_vec();
+    padded.resize(len, b' ');
+    file.write_all_at(&padded, 0)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
@@ -348,6 +374,21 @@ mod tests {
 
     fn leases(subnet: &str, gateway: &str) -> Leases {
         Leases::new(subnet.parse().unwrap(), ip(gateway))
+    }
+
+    #[test]
+    fn an_overwrite_pads_a_shorter_text_and_refuses_a_longer_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("leases.json");
+        fs::write(&path, r#"{"leases":[1,2]}"#).unwrap();
+        overwrite(&path, br#"{"leases":[]}"#).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"leases\":[]}   ");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["leases"], serde_json::json!([]));
+        let e = overwrite(&path, br#"{"leases":[1,2,3,4]}"#).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(fs::read_to_string(&path).unwrap(), text, "unchanged");
     }
 
     #[test]

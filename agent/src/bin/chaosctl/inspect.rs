@@ -7,7 +7,7 @@ use jolt_agent::container::Listed;
 
 use crate::output::{self, Format};
 
-/// Show a container: state, pid, address, ports, restarts, last exit, start time, spec
+/// Show a container: state, pid, address, ports, restarts, last exit, lost log lines, start time, spec
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Name or ID
@@ -43,6 +43,7 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
                 ("Restart policy", r.spec.restart.to_string()),
                 ("Restart count", s.restart_count.to_string()),
                 ("Last exit", last_exit),
+                ("Lost log lines", s.log_dropped_lines.to_string()),
                 ("Created", r.created.clone()),
                 ("Labels", labels.join(", ")),
                 (

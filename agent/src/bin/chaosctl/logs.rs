@@ -5,7 +5,9 @@ use std::io::Write;
 use anyhow::Result;
 use jolt_agent::client::{segment, Client};
 
-/// Print a container's logs (stdout and stderr, every run)
+/// Print a container's logs (stdout and stderr, every run, as far back as
+/// joltd's log size limit keeps them; lines jolt could not write are
+/// marked "jolt: N lines dropped: CAUSE")
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Keep printing new lines until the container exits for good
