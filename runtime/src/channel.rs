@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 /// large. The socket buffers are raised to hold it.
 const MAX_MESSAGE: usize = 4 << 20;
 
+/// Longest error text sent whole.
+const MAX_ERROR: usize = 64 << 10;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Message {
     /// jolt → intermediate: the process is in its cgroup, go on.
@@ -63,7 +66,25 @@ impl Channel {
         Ok((Channel { fd: a }, Channel { fd: b }))
     }
 
+    /// Sends `msg`; an error text too long for one message is cut (what
+    /// failed comes first in it), so that the error still arrives.
     pub fn send(&self, msg: &Message) -> io::Result<()> {
+        let cut;
+        let msg = match msg {
+            Message::Error(text) if text.len() > MAX_ERROR => {
+                let end = (0..=MAX_ERROR)
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0);
+                cut = Message::Error(format!(
+                    "{}... ({} more bytes)",
+                    &text[..end],
+                    text.len() - end
+                ));
+                &cut
+            }
+            other => other,
+        };
         let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
         nix::sys::socket::send(self.fd.as_raw_fd(), &data, socket::MsgFlags::MSG_NOSIGNAL)?;
         Ok(())
@@ -116,5 +137,19 @@ mod tests {
         }
         drop(a);
         assert!(b.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn an_error_too_long_for_one_message_still_arrives_cut() {
+        let (a, b) = Channel::pair().unwrap();
+        a.send(&Message::Error(format!("hostname {}", "h".repeat(8 << 20))))
+            .unwrap();
+        match b.recv().unwrap() {
+            Some(Message::Error(e)) => {
+                assert!(e.starts_with("hostname hhh"), "{}", &e[..20]);
+                assert!(e.ends_with(&format!("... ({} more bytes)", (8 << 20) + 9 - MAX_ERROR)));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

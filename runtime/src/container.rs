@@ -392,9 +392,13 @@ fn spawn(
             Some(Message::Error(msg)) => return Err(init_err(msg)),
             Some(other) => return Err(init_err(format!("unexpected message {other:?}"))),
             None => {
-                return Err(init_err(
-                    "the container's init exited before it was ready".into(),
-                ))
+                let oom = made
+                    .cgroup
+                    .as_ref()
+                    .and_then(crate::events::oom_before_ready);
+                return Err(init_err(oom.unwrap_or_else(|| {
+                    "the container's init exited before it was ready".into()
+                })));
             }
         }
     }

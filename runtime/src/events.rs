@@ -102,6 +102,25 @@ pub fn oom_kills(cgroup: &Cgroup) -> u64 {
         .unwrap_or(0)
 }
 
+/// Why a container's init died before it was ready, when the memory
+/// cgroup says: its OOM killer fired (runc: "memory limit too low?"),
+/// e.g. "the container's init was OOM-killed before it was ready: its
+/// memory limit of 65536 bytes is too low (linux.resources.memory.limit)".
+pub fn oom_before_ready(cgroup: &Cgroup) -> Option<String> {
+    if oom_kills(cgroup) == 0 {
+        return None;
+    }
+    let dirs = cgroup.host_dirs();
+    let dir = dir_of(&dirs, "memory")?;
+    let limit = ["memory.limit_in_bytes", "memory.max"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+        .map_or_else(|| "?".to_string(), |t| t.trim().to_string());
+    Some(format!(
+        "the container's init was OOM-killed before it was ready: its memory limit of {limit} bytes is too low (linux.resources.memory.limit)"
+    ))
+}
+
 /// The directory of the hierarchy holding `controller` (v1), or the one
 /// directory (v2).
 fn dir_of(dirs: &[(String, PathBuf)], controller: &str) -> Option<PathBuf> {

@@ -295,3 +295,28 @@ fn a_net_sysctl_in_the_host_network_namespace_is_refused() {
     );
     jolt.assert_root_empty();
 }
+
+/// An init that dies before it is ready says why, as runc does, instead
+/// of "exited before it was ready": the OOM killer under a memory limit
+/// below what it needs (with the limit), and a hostname the kernel
+/// refuses (its length, and the kernel's errno; the 8 MB name itself once
+/// made the error too long to travel back).
+#[test]
+fn an_init_that_dies_before_it_is_ready_says_why() {
+    let Some(jolt) = session() else { return };
+    let bundle = jolt
+        .bundle()
+        .sh("echo hi")
+        .with(|c| c["linux"]["resources"]["memory"] = json!({ "limit": 65536 }));
+    let id = jolt.id("oom");
+    jolt.create_fails(&id, &bundle)
+        .assert_stderr_contains("OOM-killed before it was ready")
+        .assert_stderr_contains("memory limit of 65536 bytes is too low");
+
+    let bundle = jolt.bundle().hostname(&"h".repeat(8 << 20));
+    let id = jolt.id("hostname");
+    jolt.create_fails(&id, &bundle)
+        .assert_stderr_contains("sethostname \"hhhh")
+        .assert_stderr_contains("(8388608 bytes; the kernel allows at most 64)")
+        .assert_stderr_contains("Invalid argument");
+}
