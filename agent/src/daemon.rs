@@ -121,10 +121,14 @@ impl Daemon {
     /// Opens the state directory and re-adopts every container in it.
     pub async fn start(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
         let store = Store::open(&cfg.state_dir)?;
-        let (records, errors) = store.load_all()?;
-        for e in errors {
+        let loaded = store.load_all()?;
+        for path in &loaded.removed {
+            tracing::warn!(path = %path.display(), "removed what a joltd killed mid-write left");
+        }
+        for e in loaded.errors {
             tracing::error!("skipping a container: {e}");
         }
+        let records = loaded.records;
         let daemon = Arc::new(Daemon {
             cfg,
             store,
