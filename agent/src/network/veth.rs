@@ -114,6 +114,50 @@ pub(crate) async fn remove(h: &Handle, container: &str) -> Result<(), Error> {
     }
 }
 
+/// Whether `name` has the shape of a host end's name.
+fn is_host_name(name: &str) -> bool {
+    name.len() == 14
+        && name.starts_with("jv")
+        && name[2..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Every host end in the namespace: its name and owner (its alias; None
+/// for a pair whose setup stopped before naming it).
+pub(crate) async fn host_ends(h: &Handle) -> Result<Vec<(String, Option<String>)>, Error> {
+    let links: Vec<LinkMessage> = h
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(Error::netlink("listing links"))?;
+    Ok(links
+        .iter()
+        .filter_map(|link| {
+            let name = link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            })?;
+            is_host_name(&name).then(|| (name, alias(link).map(str::to_string)))
+        })
+        .collect())
+}
+
+/// Deletes the host end named `name` (a pair whose owner is unknown).
+pub(crate) async fn remove_by_name(h: &Handle, name: &str) -> Result<(), Error> {
+    let Some(link) = bridge::find(h, name).await? else {
+        return Ok(());
+    };
+    match h.link().del(link.header.index).execute().await {
+        Err(e) if errno(&e) != Some(libc::ENODEV) => {
+            Err(Error::netlink(format!("deleting veth {name}"))(e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Inside the container's namespace: whether `eth0` exists.
 pub(crate) async fn has_container_end(h: &Handle) -> Result<bool, Error> {
     Ok(bridge::find(h, CONTAINER_IFNAME).await?.is_some())
