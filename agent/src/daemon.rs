@@ -6,6 +6,9 @@
 //! run ends, and re-adopting every container at start. Each change of a
 //! container's status is written to the store before it is acted on.
 //!
+//! At start, and on a prune, what joltd made and has no record of is
+//! reconciled (see [`crate::reconcile`]).
+//!
 //! The container's network (its netns, address and published ports) comes
 //! from the network module: `run` sets it up once, before the bundle is
 //! written (config.json joins the netns by path), so restarts and
@@ -14,7 +17,7 @@
 //! threads of its own; joltd calls it from `spawn_blocking`, never on a
 //! tokio worker.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -32,6 +35,7 @@ use crate::container::{Invalid, Record, RunRequest, State, Status};
 use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, LOG_FILE, MONITOR_FILE};
 use crate::network::{self, Network};
 use crate::oci::Jolt;
+use crate::reconcile::{self, Mode, Report};
 use crate::store::{Store, StoreError};
 use crate::supervise;
 
@@ -102,6 +106,35 @@ impl Drop for Busy<'_> {
     }
 }
 
+/// What a `run` reserved, until it either runs ([`Reserved::keep`]) or is
+/// undone ([`Reserved::release`]). Dropped otherwise (a panic), the undoing
+/// happens in a task of its own.
+struct Reserved {
+    daemon: Option<Arc<Daemon>>,
+    entry: Arc<Entry>,
+}
+
+impl Reserved {
+    fn keep(mut self) {
+        self.daemon = None;
+    }
+
+    async fn release(mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.unmake(&self.entry).await;
+        }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            let entry = self.entry.clone();
+            tokio::spawn(async move { daemon.unmake(&entry).await });
+        }
+    }
+}
+
 /// Where a container's log is, and how to tell when it is complete.
 pub struct Logs {
     pub path: PathBuf,
@@ -142,7 +175,26 @@ impl Daemon {
         for e in entries {
             daemon.clone().adopt(e).await;
         }
+        daemon.reconcile(Mode::Start).await;
         Ok(daemon)
+    }
+
+    /// What joltd made and has no record of (see [`crate::reconcile`]):
+    /// removes what no process uses, and reports a container that runs
+    /// without a record, never killing it (`chaosctl system prune`).
+    pub async fn prune(self: &Arc<Self>) -> Report {
+        let _busy = self.busy();
+        self.reconcile(Mode::Prune).await
+    }
+
+    async fn reconcile(self: &Arc<Self>, mode: Mode) -> Report {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let known = || this.table().keys().cloned().collect::<HashSet<_>>();
+            reconcile::reconcile(&this.cfg.network, &this.cfg.jolt, &known, mode)
+        })
+        .await
+        .expect("reconciling does not panic")
     }
 
     fn busy(&self) -> Busy<'_> {
@@ -245,6 +297,12 @@ impl Daemon {
             }
             table.insert(id.clone(), entry.clone());
         }
+        // From here on, whatever way this returns (or panics), what the run
+        // reserved goes unless it ends running.
+        let reserved = Reserved {
+            daemon: Some(self.clone()),
+            entry: entry.clone(),
+        };
         let made = self.prepare(&mut record).await;
         let mut rec = entry.record.lock().await;
         let started = match made {
@@ -255,18 +313,34 @@ impl Daemon {
             Err(e) => Err(e),
         };
         if let Err(e) = started {
-            entry.removed.store(true, Ordering::SeqCst);
-            if let Err(net) = self.teardown(&id).await {
-                tracing::error!(container = %name, "{net}");
-            }
-            self.table().remove(&id);
-            if let Err(rm) = self.store.remove(&id) {
-                tracing::error!(container = %name, "{rm}");
-            }
+            reserved.release().await;
             return Err(e);
         }
+        reserved.keep();
         tracing::info!(container = %name, id = %id, pid = ?rec.status.pid, "running");
         Ok(rec.clone())
+    }
+
+    /// Undoes a run that did not start, whatever step it failed at: the
+    /// runtime's container (if the monitor got as far as creating it), the
+    /// network (lease, ports, netns, veth, rules), the table entry and the
+    /// directory with its record and bundle. Each step runs even if an
+    /// earlier one failed; what could not be undone is logged, and the
+    /// next reconcile finds it.
+    async fn unmake(&self, entry: &Entry) {
+        entry.removed.store(true, Ordering::SeqCst);
+        let jolt = self.cfg.jolt.clone();
+        let id = entry.id.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || jolt.delete(&id)).await {
+            tracing::error!(container = %entry.name, "undoing a failed run: {e}");
+        }
+        if let Err(net) = self.teardown(&entry.id).await {
+            tracing::error!(container = %entry.name, "undoing a failed run: {net}");
+        }
+        self.table().remove(&entry.id);
+        if let Err(rm) = self.store.remove(&entry.id) {
+            tracing::error!(container = %entry.name, "undoing a failed run: {rm}");
+        }
     }
 
     /// The container's directory, first record, network and bundle (the

@@ -18,5 +18,6 @@ pub mod metrics;
 pub mod monitor;
 pub mod network;
 pub mod oci;
+pub mod reconcile;
 pub mod store;
 pub mod supervise;

@@ -75,3 +75,167 @@ fn what_a_joltd_killed_mid_write_left_is_cleared_at_the_next_start() {
     assert!(!a.ok(["ps", "-a"]).contains("0123456789ab"));
     assert_eq!(a.inspect("calm")["status"]["state"], "running");
 }
+
+/// The host veths in the node namespace.
+fn veths(a: &Agent) -> Vec<String> {
+    let links = a.in_node(&["ip", "-o", "link", "show"]).unwrap();
+    links
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap().to_string())
+        .filter(|n| n.starts_with("jv"))
+        .collect()
+}
+
+/// The names of the entries of `dir` (none when it is missing).
+fn names(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The container IDs that leases, namespace files, veths, rules,
+/// joltd's directories and jolt's state name.
+fn traces(a: &Agent) -> Vec<String> {
+    let mut all: Vec<String> = a
+        .network()
+        .leases()
+        .unwrap()
+        .into_iter()
+        .map(|l| format!("lease {} {}", l.container, l.address))
+        .collect();
+    all.extend(
+        names(&a.netns_dir())
+            .into_iter()
+            .map(|n| format!("netns {n}")),
+    );
+    all.extend(veths(a).into_iter().map(|n| format!("veth {n}")));
+    let mut comments = a.rule_comments();
+    comments.sort();
+    comments.dedup();
+    all.extend(comments.into_iter().map(|c| format!("rules {c}")));
+    let containers = a.state_dir().join("containers");
+    all.extend(names(&containers).into_iter().map(|n| format!("dir {n}")));
+    all.extend(
+        names(&a.runtime_root())
+            .into_iter()
+            .map(|n| format!("jolt {n}")),
+    );
+    all
+}
+
+/// Forgets the lease of `id` behind joltd's back, as a lost leases file
+/// does.
+fn forget_lease(a: &Agent, id: &str) {
+    let path = a.state_dir().join("networks/jtest0/leases.json");
+    let mut leases: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    leases["leases"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|l| l["container"] != id);
+    fs::write(&path, serde_json::to_vec(&leases).unwrap()).unwrap();
+}
+
+#[test]
+fn a_run_that_fails_on_a_port_the_firewall_still_holds_leaves_nothing() {
+    let Some(a) = agent() else { return };
+    let first = a.run(&["--name", "first", "-p", "8080:80", "--", "sleep", "1000"]);
+    // Its lease lost: the next run may take its port (and, once the
+    // allocation wraps, its address), which its firewall rules still hold.
+    forget_lease(&a, &first);
+    let before = traces(&a);
+    let out = a.ctl([
+        "run", "-d", "--name", "second", "-p", "8080:80", "--", "sleep", "1000",
+    ]);
+    out.assert_failure();
+    assert!(out.stderr.contains("File exists"), "{out}");
+    assert_eq!(traces(&a), before, "the failed run left something");
+    // rm finds the first one's rules without its lease; then the port
+    // and the address are free.
+    a.ok(["rm", "-f", "first"]);
+    a.assert_gone(&first, None);
+    let second = a.run(&["--name", "second", "-p", "8080:80", "--", "sleep", "1000"]);
+    assert_eq!(a.inspect("second")["status"]["state"], "running");
+    a.ok(["rm", "-f", "second"]);
+    a.assert_gone(&second, None);
+}
+
+#[test]
+fn a_container_whose_record_was_lost_is_reported_never_killed_and_pruned_on_demand() {
+    let Some(mut a) = agent() else { return };
+    let lost = a.run(&["--name", "lost", "-p", "8080:80", "--", "sleep", "1000"]);
+    let pid = a.inspect("lost")["status"]["pid"].as_i64().unwrap() as i32;
+    let address = a.inspect("lost")["status"]["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // joltd's state is lost; the kernel's is not.
+    a.terminate();
+    fs::remove_dir_all(a.state_dir().join("containers").join(&lost)).unwrap();
+    fs::remove_file(a.state_dir().join("networks/jtest0/leases.json")).unwrap();
+    a.restart();
+
+    let log = a.joltd_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&lost) && l.contains("runs without a record")),
+        "the orphan is not reported:\n{log}"
+    );
+    assert!(jolt_e2e::host::alive(pid), "the orphan was killed at start");
+    assert!(!a.ok(["ps", "-a"]).contains(&lost));
+    // A new container gets another address, and the port stays the
+    // orphan's.
+    let refused = a.ctl([
+        "run", "-d", "--name", "taker", "-p", "8080:80", "--", "sleep", "1000",
+    ]);
+    refused.assert_failure();
+    assert!(
+        refused.stderr.contains("already published by container"),
+        "{refused}"
+    );
+    let fresh = a.run(&["--name", "fresh", "-p", "8081:80", "--", "sleep", "1000"]);
+    let fresh_address = a.inspect("fresh")["status"]["address"].clone();
+    assert_ne!(
+        fresh_address,
+        address.as_str(),
+        "the orphan's address was reused"
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&a.ok(["-o", "json", "system", "prune"])).unwrap();
+    let of = |list: &str, what: &str| {
+        report[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["container"] == lost.as_str() && f["what"] == what)
+    };
+    for what in ["lease", "netns", "veth", "firewall rules"] {
+        assert!(of("removed", what), "{what} not removed: {report:#}");
+    }
+    assert!(
+        of("reported", "process"),
+        "the process is not reported: {report:#}"
+    );
+    assert!(jolt_e2e::host::alive(pid), "prune killed the orphan");
+    a.assert_network_gone(&lost);
+    // The container joltd knows is untouched.
+    assert_eq!(a.inspect("fresh")["status"]["state"], "running");
+    assert!(a
+        .network()
+        .leases()
+        .unwrap()
+        .iter()
+        .any(|l| l.container == fresh));
+    // Nothing more to remove; the process is still reported.
+    let again: serde_json::Value =
+        serde_json::from_str(&a.ok(["-o", "json", "system", "prune"])).unwrap();
+    assert_eq!(again["removed"], serde_json::json!([]), "{again:#}");
+    a.ok(["rm", "-f", "fresh"]);
+    a.assert_gone(&fresh, None);
+}
