@@ -15,7 +15,10 @@
 //! and `events.jsonl` (the timeline, appended). At joltd's start the
 //! journal is replayed (every fault still in it reverted) before any
 //! container is adopted, and experiments that were running are marked
-//! interrupted: nothing resumes by itself.
+//! interrupted: nothing resumes by itself. What a joltd killed mid-write
+//! left is removed then, and logged: the journal's temporary files, an
+//! experiment directory without its record (apply writes it last), and
+//! temporary files beside a record.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, OpenOptions};

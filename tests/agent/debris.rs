@@ -174,11 +174,32 @@ fn a_container_whose_record_was_lost_is_reported_never_killed_and_pruned_on_dema
         .as_str()
         .unwrap()
         .to_string();
-    // joltd's state is lost; the kernel's is not.
+    let gone = a.run(&["--name", "gone", "--", "sleep", "1000"]);
+    let gone_pid = a.inspect("gone")["status"]["pid"].as_i64().unwrap() as i32;
+    // joltd's state is lost; the kernel's is not. One of the two ends
+    // meanwhile.
     a.terminate();
-    fs::remove_dir_all(a.state_dir().join("containers").join(&lost)).unwrap();
+    for id in [&lost, &gone] {
+        fs::remove_dir_all(a.state_dir().join("containers").join(id)).unwrap();
+    }
     fs::remove_file(a.state_dir().join("networks/jtest0/leases.json")).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(gone_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    jolt_e2e::wait_until("gone's init to die", jolt_e2e::timeout(), || {
+        (!jolt_e2e::host::alive(gone_pid)).then_some(())
+    });
     a.restart();
+    // What nothing runs in any more is removed at start, saying so.
+    a.assert_gone(&gone, Some(gone_pid));
+    let log = a.joltd_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&gone) && l.contains("removed")),
+        "the removal is not logged:\n{log}"
+    );
 
     let log = a.joltd_log();
     assert!(

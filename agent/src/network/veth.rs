@@ -6,7 +6,9 @@
 //!
 //! Owns the pair and what is configured inside the container's namespace
 //! (lo, eth0, the default route). A host end whose alias names another
-//! container is never touched.
+//! container is never touched by a container's setup or teardown; only
+//! reconciling (joltd's start, a prune) lists host ends and removes one
+//! by name.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;

@@ -9,7 +9,9 @@
 //! batch, one transaction, so a half-applied rule set never exists. What
 //! the batches hold is in `rules` (pure, unit-tested); `iptables` holds the
 //! one exception to "only its own table"; `nft` the JSON vocabulary both
-//! use.
+//! use. Where the table and the leases disagree (joltd's state was lost),
+//! [`owners`] reads back from a listing which container has what, and
+//! [`remove_listed`] removes exactly that.
 
 mod iptables;
 mod nft;
