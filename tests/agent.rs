@@ -7,6 +7,8 @@
 
 #[path = "agent/bad_requests.rs"]
 mod bad_requests;
+#[path = "agent/debris.rs"]
+mod debris;
 #[path = "agent/disk.rs"]
 mod disk;
 #[path = "agent/experiments.rs"]

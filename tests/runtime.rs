@@ -10,6 +10,8 @@ mod bad_input;
 mod cgroups;
 #[path = "runtime/containerd.rs"]
 mod containerd;
+#[path = "runtime/debris.rs"]
+mod debris;
 #[path = "runtime/exec.rs"]
 mod exec;
 #[path = "runtime/hardening.rs"]

@@ -16,6 +16,9 @@
 //! in one of its own under `--log-dir` (kept in its record); `remove`
 //! deletes them before anything else, which frees space on a full disk.
 //!
+//! At start, and on a prune, what joltd made and has no record of is
+//! reconciled (see [`crate::reconcile`]).
+//!
 //! The container's network (its netns, address and published ports) comes
 //! from the network module: `run` sets it up once, before the bundle is
 //! written (config.json joins the netns by path), so restarts and
@@ -24,7 +27,7 @@
 //! threads of its own; joltd calls it from `spawn_blocking`, never on a
 //! tokio worker.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::DirBuilder;
 use std::future::Future;
 use std::io;
@@ -46,6 +49,7 @@ use crate::logs::{self, Limit};
 use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, MONITOR_FILE};
 use crate::network::{self, Network};
 use crate::oci::Jolt;
+use crate::reconcile::{self, Mode, Report};
 use crate::store::{Store, StoreError};
 use crate::supervise;
 
@@ -130,6 +134,35 @@ impl Drop for Busy<'_> {
     }
 }
 
+/// What a `run` reserved, until it either runs ([`Reserved::keep`]) or is
+/// undone ([`Reserved::release`]). Dropped otherwise (a panic), the undoing
+/// happens in a task of its own.
+struct Reserved {
+    daemon: Option<Arc<Daemon>>,
+    entry: Arc<Entry>,
+}
+
+impl Reserved {
+    fn keep(mut self) {
+        self.daemon = None;
+    }
+
+    async fn release(mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.unmake(&self.entry).await;
+        }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            let entry = self.entry.clone();
+            tokio::spawn(async move { daemon.unmake(&entry).await });
+        }
+    }
+}
+
 /// Where a container's log files are, and how to tell when the log is
 /// complete.
 pub struct Logs {
@@ -150,10 +183,14 @@ impl Daemon {
     /// Opens the state directory and re-adopts every container in it.
     pub async fn start(cfg: Config) -> Result<Arc<Daemon>, DaemonError> {
         let store = Store::open(&cfg.state_dir)?;
-        let (records, errors) = store.load_all()?;
-        for e in errors {
+        let loaded = store.load_all()?;
+        for path in &loaded.removed {
+            tracing::warn!(path = %path.display(), "removed what a joltd killed mid-write left");
+        }
+        for e in loaded.errors {
             tracing::error!("skipping a container: {e}");
         }
+        let records = loaded.records;
         let daemon = Arc::new(Daemon {
             cfg,
             store,
@@ -168,6 +205,7 @@ impl Daemon {
             daemon.clone().adopt(e).await;
         }
         tokio::spawn(resave_every(Arc::downgrade(&daemon)));
+        daemon.reconcile(Mode::Start).await;
         Ok(daemon)
     }
 
@@ -223,6 +261,24 @@ impl Daemon {
                 "its record could not be saved: the next start goes by the one saved before"
             );
         }
+    }
+
+    /// What joltd made and has no record of (see [`crate::reconcile`]):
+    /// removes what no process uses, and reports a container that runs
+    /// without a record, never killing it (`chaosctl system prune`).
+    pub async fn prune(self: &Arc<Self>) -> Report {
+        let _busy = self.busy();
+        self.reconcile(Mode::Prune).await
+    }
+
+    async fn reconcile(self: &Arc<Self>, mode: Mode) -> Report {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let known = || this.table().keys().cloned().collect::<HashSet<_>>();
+            reconcile::reconcile(&this.cfg.network, &this.cfg.jolt, &known, mode)
+        })
+        .await
+        .expect("reconciling does not panic")
     }
 
     fn busy(&self) -> Busy<'_> {
@@ -329,6 +385,12 @@ impl Daemon {
             }
             table.insert(id.clone(), entry.clone());
         }
+        // From here on, whatever way this returns (or panics), what the run
+        // reserved goes unless it ends running.
+        let reserved = Reserved {
+            daemon: Some(self.clone()),
+            entry: entry.clone(),
+        };
         let made = self.prepare(&mut record).await;
         let mut rec = entry.record.lock().await;
         let started = match made {
@@ -339,21 +401,44 @@ impl Daemon {
             Err(e) => Err(e),
         };
         if let Err(e) = started {
-            entry.removed.store(true, Ordering::SeqCst);
-            if let Err(net) = self.teardown(&id).await {
-                tracing::error!(container = %name, "{net}");
-            }
-            if let Err(logs) = self.remove_logs(&rec) {
-                tracing::error!(container = %name, "logs: {logs}");
-            }
-            self.table().remove(&id);
-            if let Err(rm) = self.store.remove(&id) {
-                tracing::error!(container = %name, "{rm}");
-            }
+            reserved.release().await;
             return Err(e);
         }
+        reserved.keep();
         tracing::info!(container = %name, id = %id, pid = ?rec.status.pid, "running");
         Ok(rec.clone())
+    }
+
+    /// Undoes a run that did not start, whatever step it failed at: the
+    /// runtime's container (if the monitor got as far as creating it), the
+    /// network (lease, ports, netns, veth, rules), the table entry and the
+    /// directory with its record and bundle. Each step runs even if an
+    /// earlier one failed; what could not be undone is logged, and the
+    /// next reconcile finds it.
+    async fn unmake(&self, entry: &Entry) {
+        entry.removed.store(true, Ordering::SeqCst);
+        let jolt = self.cfg.jolt.clone();
+        let id = entry.id.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || jolt.delete(&id)).await {
+            tracing::error!(container = %entry.name, "undoing a failed run: {e}");
+        }
+        if let Err(net) = self.teardown(&entry.id).await {
+            tracing::error!(container = %entry.name, "undoing a failed run: {net}");
+        }
+        if let Some(dir) = self.cfg.log_dir.as_ref().map(|d| d.join(&entry.id)) {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => tracing::error!(
+                    container = %entry.name,
+                    "undoing a failed run: {}: {e}",
+                    dir.display()
+                ),
+                _ => {}
+            }
+        }
+        self.table().remove(&entry.id);
+        if let Err(rm) = self.store.remove(&entry.id) {
+            tracing::error!(container = %entry.name, "undoing a failed run: {rm}");
+        }
     }
 
     /// The container's directory, first record, network and bundle (the

@@ -20,7 +20,10 @@
 //! and `events.jsonl` (the timeline: see `timeline`). At joltd's start the
 //! journal is replayed (every fault still in it reverted) before any
 //! container is adopted, and experiments that were running are marked
-//! interrupted: nothing resumes by itself.
+//! interrupted: nothing resumes by itself. What a joltd killed mid-write
+//! left is removed then, and logged: the journal's temporary files, an
+//! experiment directory without its record (apply writes it last), and
+//! temporary files beside a record.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -390,6 +393,14 @@ pub struct Experiments {
 /// [`Experiments::open`].
 pub fn recover(state_dir: &Path) -> Result<(Journal, Vec<Recovered>), ExperimentsError> {
     let journal = Journal::open(&state_dir.join("journal"))?;
+    for cleared in journal.remove_temp_files() {
+        match cleared {
+            Ok(path) => {
+                tracing::warn!(path = %path.display(), "journal: removed a temporary file left by a joltd killed mid-write (its fault was never applied)")
+            }
+            Err(e) => tracing::error!("journal: {e}"),
+        }
+    }
     let (_, corrupt) = journal.entries();
     for e in corrupt {
         tracing::error!("journal: skipping an entry: {e}");
@@ -449,9 +460,25 @@ impl Experiments {
             .flatten()
         {
             let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            clear_temp_files(&path);
             let record: Record = match read_json(&path.join("record.json")) {
                 Ok(Some(r)) => r,
-                Ok(None) => continue,
+                Ok(None) => {
+                    // apply writes the record last: killed before it, it
+                    // started nothing.
+                    match fs::remove_dir_all(&path) {
+                        Ok(()) => {
+                            tracing::warn!(path = %path.display(), "removed an experiment directory without its record (left by a joltd killed in apply)")
+                        }
+                        Err(e) => {
+                            tracing::error!(path = %path.display(), "an experiment directory without its record: removing it: {e}")
+                        }
+                    }
+                    continue;
+                }
                 Err(e) => {
                     tracing::error!("skipping an experiment: {e}");
                     continue;
@@ -599,13 +626,7 @@ impl Experiments {
         // fsyncs of its own bookkeeping.
         let (text, saving) = (req.text, run.clone());
         let saved = tokio::task::spawn_blocking(move || {
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&saving.dir)
-                .map_err(|e| StoreError::Io {
-                    path: saving.dir.clone(),
-                    cause: e,
-                })?;
+            make_run_dir(&saving.dir)?;
             let yaml = saving.dir.join("experiment.yaml");
             crate::store::write_durable(&yaml, text.as_bytes()).map_err(|e| StoreError::Io {
                 path: yaml,
@@ -1217,6 +1238,41 @@ impl Experiments {
 }
 
 /// Sleeps until `at`; false when cancelled first (or already).
+/// Makes an experiment's directory. One already there belongs to no
+/// experiment (the caller holds the name in the table): it is what a
+/// failed removal left, and is replaced.
+fn make_run_dir(dir: &Path) -> Result<(), StoreError> {
+    let make = || fs::DirBuilder::new().mode(0o700).create(dir);
+    let made = match make() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            tracing::warn!(path = %dir.display(), "replacing an experiment directory that no experiment owns");
+            fs::remove_dir_all(dir).and_then(|()| make())
+        }
+        other => other,
+    };
+    made.map_err(|e| StoreError::Io {
+        path: dir.to_path_buf(),
+        cause: e,
+    })
+}
+
+/// Removes the temporary files of durable writes a joltd killed midway
+/// left in `dir`, saying so.
+fn clear_temp_files(dir: &Path) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if !crate::store::is_temp(&entry.file_name()) {
+            continue;
+        }
+        let path = entry.path();
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                tracing::warn!(path = %path.display(), "removed a temporary file left by a joltd killed mid-write")
+            }
+            Err(e) => tracing::error!(path = %path.display(), "removing a temporary file: {e}"),
+        }
+    }
+}
+
 async fn sleep_until(at: SystemTime, cancel: &mut watch::Receiver<bool>) -> bool {
     if *cancel.borrow() {
         return false;

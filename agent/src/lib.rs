@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod network;
 pub mod oci;
+pub mod reconcile;
 pub mod store;
 pub mod supervise;
 pub mod timeline;

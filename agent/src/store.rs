@@ -6,6 +6,12 @@
 //! where a corrupt or truncated file is reported and skipped rather than
 //! fatal for the others. What goes in the files belongs to `container`
 //! (the record) and `monitor` (its pid and exit files).
+//!
+//! Loading also clears what a joltd killed mid-write leaves: a container
+//! directory holding nothing but temporary files (its record was never
+//! renamed into place, so nothing else of it was made) is removed, and so
+//! are temporary files beside a record, except those a live monitor may
+//! still be writing (its own, while the container may run).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -16,7 +22,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::container::Record;
+use crate::container::{Record, State};
 
 /// The record of a container, in its directory.
 pub const RECORD: &str = "container.json";
@@ -104,13 +110,12 @@ impl Store {
         write_json(&self.dir(&record.id).join(RECORD), record)
     }
 
-    /// Every container's record. A directory whose record is unreadable or
-    /// corrupt is reported in the second list and left in place for a
-    /// person to look at.
-    pub fn load_all(&self) -> Result<(Vec<Record>, Vec<StoreError>), StoreError> {
+    /// Every container's record, and what was cleared on the way (see the
+    /// module's doc). A directory whose record is unreadable or corrupt is
+    /// reported in `errors` and left in place for a person to look at.
+    pub fn load_all(&self) -> Result<Loaded, StoreError> {
         let dir = self.root.join("containers");
-        let mut records = Vec::new();
-        let mut errors = Vec::new();
+        let mut loaded = Loaded::default();
         let mut entries: Vec<_> = fs::read_dir(&dir)
             .map_err(io_err(&dir))?
             .filter_map(Result::ok)
@@ -118,16 +123,38 @@ impl Store {
             .collect();
         entries.sort();
         for path in entries {
+            let temps = match temp_files(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    loaded.errors.push(e);
+                    continue;
+                }
+            };
             match read_json::<Record>(&path.join(RECORD)) {
-                Ok(Some(r)) => records.push(r),
-                Ok(None) => errors.push(StoreError::Io {
+                Ok(Some(r)) => {
+                    // A monitor writes its files only while a run may be
+                    // under way.
+                    let monitor_idle = matches!(r.status.state, State::Exited | State::Restarting);
+                    for tmp in temps {
+                        let ours = tmp.file_name() == Some(format!(".{RECORD}.tmp").as_ref());
+                        if ours || monitor_idle {
+                            remove_file(&tmp, &mut loaded);
+                        }
+                    }
+                    loaded.records.push(r);
+                }
+                Ok(None) if only_temp_files(&path, &temps) => match fs::remove_dir_all(&path) {
+                    Ok(()) => loaded.removed.push(path),
+                    Err(cause) => loaded.errors.push(StoreError::Io { path, cause }),
+                },
+                Ok(None) => loaded.errors.push(StoreError::Io {
                     path: path.join(RECORD),
                     cause: io::Error::from(io::ErrorKind::NotFound),
                 }),
-                Err(e) => errors.push(e),
+                Err(e) => loaded.errors.push(e),
             }
         }
-        Ok((records, errors))
+        Ok(loaded)
     }
 
     /// Removes container `id`'s directory and everything in it; a missing
@@ -138,6 +165,49 @@ impl Store {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&dir)(e)),
             _ => Ok(()),
         }
+    }
+}
+
+/// What [`Store::load_all`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub records: Vec<Record>,
+    /// Directories and files that were cleared (left by a joltd killed
+    /// mid-write).
+    pub removed: Vec<PathBuf>,
+    /// Directories left in place, and why.
+    pub errors: Vec<StoreError>,
+}
+
+/// Whether `name` is a temporary file of [`write_durable`]'s.
+pub fn is_temp(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// The temporary files directly in `dir`.
+fn temp_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    Ok(fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(Result::ok)
+        .filter(|e| is_temp(&e.file_name()))
+        .map(|e| e.path())
+        .collect())
+}
+
+/// Whether `dir` holds nothing but `temps`.
+fn only_temp_files(dir: &Path, temps: &[PathBuf]) -> bool {
+    fs::read_dir(dir).is_ok_and(|d| d.count() == temps.len())
+}
+
+fn remove_file(path: &Path, loaded: &mut Loaded) {
+    match fs::remove_file(path) {
+        Ok(()) => loaded.removed.push(path.to_path_buf()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(cause) => loaded.errors.push(StoreError::Io {
+            path: path.to_path_buf(),
+            cause,
+        }),
     }
 }
 
@@ -230,9 +300,13 @@ mod tests {
         let truncated = store.dir("bbbbbbbbbbbb").join(RECORD);
         let text = fs::read(&truncated).unwrap();
         fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+        // Its record lost, but not only temporary files: for a person.
         fs::remove_file(store.dir("cccccccccccc").join(RECORD)).unwrap();
+        fs::write(store.dir("cccccccccccc").join("container.log"), "x\n").unwrap();
 
-        let (records, errors) = store.load_all().unwrap();
+        let Loaded {
+            records, errors, ..
+        } = store.load_all().unwrap();
         assert_eq!(records, vec![record("aaaaaaaaaaaa")]);
         assert_eq!(errors.len(), 2);
         let msg = errors[0].to_string();
@@ -245,6 +319,32 @@ mod tests {
             "{}",
             errors[1]
         );
+    }
+
+    #[test]
+    fn what_a_killed_joltd_left_mid_write_is_cleared_at_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("state")).unwrap();
+        // Killed before its first record was renamed into place.
+        let half = store.create_dir("eeeeeeeeeeee").unwrap();
+        fs::write(half.join(".container.json.tmp"), b"{").unwrap();
+        let empty = store.create_dir("ffffffffffff").unwrap();
+        // A container with a stale temp file of joltd's and one of a
+        // monitor that may still run.
+        store.create_dir("aaaaaaaaaaaa").unwrap();
+        store.save(&record("aaaaaaaaaaaa")).unwrap();
+        let dir = store.dir("aaaaaaaaaaaa");
+        fs::write(dir.join(".container.json.tmp"), b"{").unwrap();
+        fs::write(dir.join(".exit.json.tmp"), b"{").unwrap();
+
+        let loaded = store.load_all().unwrap();
+        assert_eq!(loaded.records, vec![record("aaaaaaaaaaaa")]);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert!(!half.exists() && !empty.exists());
+        assert!(!dir.join(".container.json.tmp").exists());
+        assert!(dir.join(".exit.json.tmp").exists(), "the monitor's");
+        assert_eq!(loaded.removed.len(), 3, "{:?}", loaded.removed);
+        store.create_dir("eeeeeeeeeeee").unwrap();
     }
 
     #[test]

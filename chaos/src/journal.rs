@@ -6,7 +6,8 @@
 //! An entry is durable before its fault is applied: [`Journal::record`]
 //! writes a temporary file, fsyncs it, renames it into place and fsyncs the
 //! directory. A crash mid-write leaves only a `.tmp` file, which readers
-//! ignore: its fault was never applied. A file that does not parse (a disk
+//! ignore (its fault was never applied) and joltd's next start removes
+//! ([`Journal::remove_temp_files`]). A file that does not parse (a disk
 //! that lost data) is reported and skipped, never fatal, and never removed:
 //! a person decides what it undoes.
 
@@ -128,6 +129,30 @@ impl Journal {
         drop(file);
         fs::rename(&temp, &path).map_err(self.io(&path, "renaming into place"))?;
         self.sync_dir()
+    }
+
+    /// Removes the temporary files of writes that never finished (their
+    /// faults were never applied): for joltd's start, before anything
+    /// writes to the journal. Returns each file removed, or why not.
+    pub fn remove_temp_files(&self) -> Vec<Result<PathBuf, JournalError>> {
+        let listing = match fs::read_dir(&self.dir) {
+            Ok(listing) => listing,
+            Err(e) => return vec![Err(self.io(&self.dir, "listing")(e))],
+        };
+        listing
+            .flatten()
+            .filter(|item| {
+                let name = item.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with('.') && name.ends_with(TEMP_SUFFIX)
+            })
+            .map(|item| {
+                let path = item.path();
+                fs::remove_file(&path)
+                    .map(|()| path.clone())
+                    .map_err(self.io(&path, "removing a temporary file"))
+            })
+            .collect()
     }
 
     /// Removes the entry `id`; one that is not there is fine.
@@ -307,6 +332,30 @@ mod tests {
         let recovered = journal.recover();
         assert_eq!(recovered.len(), 1);
         assert!(tmp.path().join("cut.json").exists(), "left for a person");
+    }
+
+    #[test]
+    fn temporary_files_of_unfinished_writes_are_removed_and_entries_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = Journal::open(tmp.path()).unwrap();
+        let good = entry("good", Undo::Nothing);
+        journal.record(&good).unwrap();
+        for n in 0..3 {
+            fs::write(tmp.path().join(format!(".half{n}.json.tmp")), "{").unwrap();
+        }
+        let removed: Vec<PathBuf> = journal
+            .remove_temp_files()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(removed.len(), 3, "{removed:?}");
+        let left: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["good.json"]);
+        assert_eq!(journal.entries().0, [good]);
     }
 
     #[test]

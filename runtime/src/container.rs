@@ -560,10 +560,19 @@ pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(
 
 /// Deletes a container: kills what is left, removes the cgroup, runs the
 /// poststop hooks and removes the state dir. `force` deletes a running one
-/// and makes a missing one not an error.
+/// and makes a missing one not an error. A directory of that ID without a
+/// state.json (a create killed in its first instants) is removed either
+/// way, and is no container: without `force` that is still "does not
+/// exist", as with runc.
 pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
     let locked = match root.open(id) {
-        Err(StateError::NotExist(_)) if force => return Ok(()),
+        Err(StateError::NotExist(_)) => {
+            root.clear_debris(id)?;
+            if force {
+                return Ok(());
+            }
+            return Err(StateError::NotExist(id.to_string()).into());
+        }
         other => other?,
     };
     let record = locked.load()?;

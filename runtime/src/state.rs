@@ -7,6 +7,15 @@
 //! never interleave. This module does not start or signal processes; it only
 //! reads /proc to tell whether the recorded init process is still the same
 //! live process.
+//!
+//! A directory without a readable `state.json` is no container: it is what
+//! a `jolt create` killed in its first instants (or a `delete` killed
+//! midway) leaves. [`Root::clear_debris`] removes such a directory, and
+//! `create` of its ID replaces it, as if it were absent. A `create` makes
+//! its directory and locks it while holding a shared flock on the root
+//! directory, and debris is judged only under an exclusive one, with the
+//! directory's own lock free: so a directory that a live `create` has just
+//! made, and not yet written, is never taken for debris.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -219,7 +228,9 @@ impl Root {
         Root { dir: dir.into() }
     }
 
-    /// Makes a new container directory and locks it. Fails if the ID exists.
+    /// Makes a new container directory and locks it. Fails if the ID
+    /// exists; a directory of that ID without a state.json (debris) is
+    /// replaced.
     pub fn create(&self, id: &str) -> Result<Locked, StateError> {
         validate_id(id)?;
         fs::DirBuilder::new()
@@ -228,22 +239,82 @@ impl Root {
             .create(&self.dir)
             .map_err(io_err(&self.dir))?;
         let dir = self.dir.join(id);
-        match fs::DirBuilder::new().mode(0o711).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(StateError::Exists(id.to_string()))
+        // Debris is cleared once; a second collision is a container that
+        // appeared meanwhile.
+        let mut cleared = false;
+        loop {
+            let root = lock_path(&self.dir, FlockArg::LockShared)?;
+            match fs::DirBuilder::new().mode(0o711).create(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    drop(root);
+                    if !cleared && self.clear_debris(id)? {
+                        cleared = true;
+                        continue;
+                    }
+                    return Err(StateError::Exists(id.to_string()));
+                }
+                Err(e) => return Err(io_err(&dir)(e)),
             }
-            Err(e) => return Err(io_err(&dir)(e)),
+            // The umask may have narrowed the mode; the init process,
+            // possibly under another uid, must be able to reach exec.fifo.
+            let locked = fs::set_permissions(&dir, fs::Permissions::from_mode(0o711))
+                .map_err(io_err(&dir))
+                .and_then(|()| lock_dir(&dir));
+            drop(root);
+            return match locked {
+                Ok(lock) => Ok(Locked {
+                    id: id.to_string(),
+                    dir,
+                    lock,
+                }),
+                Err(e) => {
+                    let _ = fs::remove_dir(&dir);
+                    Err(e)
+                }
+            };
         }
-        // The umask may have narrowed the mode; the init process, possibly
-        // under another uid, must be able to reach exec.fifo.
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o711)).map_err(io_err(&dir))?;
-        let lock = lock_dir(&dir)?;
-        Ok(Locked {
-            id: id.to_string(),
-            dir,
-            lock,
-        })
+    }
+
+    /// Removes `<root>/<id>/` if it is debris: a directory without a
+    /// state.json that no live `jolt` holds (a `create` or `delete` killed
+    /// midway left it). Returns whether the ID is now free: true when
+    /// there was debris or nothing, false when a container (or a `jolt`
+    /// at work on it) is there.
+    pub fn clear_debris(&self, id: &str) -> Result<bool, StateError> {
+        validate_id(id)?;
+        let root = match lock_path(&self.dir, FlockArg::LockExclusive) {
+            Err(StateError::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => {
+                return Ok(true)
+            }
+            other => other?,
+        };
+        let dir = self.dir.join(id);
+        // No create is between its mkdir and its lock now: a lock held on
+        // the directory is a live jolt's.
+        let lock = match lock_path(&dir, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err(StateError::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => {
+                return Ok(true)
+            }
+            Err(StateError::Io { err, .. }) if err.kind() == io::ErrorKind::WouldBlock => {
+                return Ok(false)
+            }
+            Err(e) => return Err(e),
+        };
+        if nix::sys::stat::fstatat(&*lock, STATE_FILE, nix::fcntl::AtFlags::empty()).is_ok() {
+            return Ok(false);
+        }
+        tracing::warn!(
+            "{}: no {STATE_FILE} (left by a jolt that was killed): removing it",
+            dir.display()
+        );
+        let removed = match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&dir)(e)),
+            _ => Ok(true),
+        };
+        drop((lock, root));
+        removed
     }
 
     /// Locks an existing container's directory.
@@ -301,9 +372,13 @@ impl Root {
 }
 
 fn lock_dir(dir: &Path) -> Result<Flock<File>, StateError> {
-    let file = File::open(dir).map_err(io_err(dir))?;
-    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| StateError::Io {
-        path: dir.to_path_buf(),
+    lock_path(dir, FlockArg::LockExclusive)
+}
+
+fn lock_path(path: &Path, how: FlockArg) -> Result<Flock<File>, StateError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    Flock::lock(file, how).map_err(|(_, e)| StateError::Io {
+        path: path.to_path_buf(),
         err: e.into(),
     })
 }
@@ -418,6 +493,26 @@ mod tests {
         assert_eq!(c.load().unwrap().cgroup_path, "jolt/one");
         c.remove().unwrap();
         assert!(matches!(root.open("one"), Err(StateError::NotExist(_))));
+    }
+
+    #[test]
+    fn a_directory_without_state_is_debris_unless_locked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::new(tmp.path().join("root"));
+        fs::create_dir_all(tmp.path().join("root/one")).unwrap();
+        fs::write(tmp.path().join("root/one/.state.json.tmp"), b"{").unwrap();
+        assert!(matches!(root.open("one"), Err(StateError::NotExist(_))));
+        assert!(root.ids().unwrap().is_empty());
+        let held = root.create("one").unwrap();
+        assert!(!held.dir.join(".state.json.tmp").exists());
+        // Locked and still without state.json: a create at work.
+        assert!(!root.clear_debris("one").unwrap());
+        assert!(matches!(root.create("one"), Err(StateError::Exists(_))));
+        assert!(held.dir.is_dir());
+        drop(held);
+        assert!(root.clear_debris("one").unwrap());
+        assert!(!tmp.path().join("root/one").exists());
+        assert!(root.clear_debris("one").unwrap(), "nothing there is free");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 //! | GET | /v1/experiments/NAME/events | `follow=true` | JSON lines, streamed |
 //! | POST | /v1/experiments/NAME/abort | | the status, once reverted |
 //! | DELETE | /v1/experiments/NAME | | 204 |
+//! | POST | /v1/system/prune | | what was removed and reported |
 //! | GET | /metrics | | Prometheus text |
 
 use std::convert::Infallible;
@@ -446,6 +447,11 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
                 }
                 Err(e) => daemon_error(e),
             }
+        }
+        (Method::POST, ["v1", "system", "prune"]) => {
+            // Spawned: a client that hangs up does not cut a prune short.
+            let prune = tokio::spawn(async move { daemon.prune().await });
+            reply(StatusCode::OK, prune.await.expect("prune does not panic"))
         }
         (_, ["v1", "containers"]) | (_, ["v1", "containers", _, ..]) => error(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -8,7 +8,9 @@
 //! Owns the order of the steps and their undoing: every step is idempotent,
 //! a failed setup tears down what it made, and teardown works from the
 //! container ID alone, so a crash between steps leaves state the next
-//! teardown cleans. The submodules own one kind of resource each. Netlink,
+//! teardown cleans. [`Network::reconcile`] finds what containers joltd has
+//! no record of left here (their leases, namespace files, host veths and
+//! firewall rules), for joltd to keep, adopt or remove. The submodules own one kind of resource each. Netlink,
 //! nft and sysctl work happens on dedicated threads in the node's (or the
 //! container's) network namespace, never on the caller's thread.
 //!
@@ -24,13 +26,14 @@ mod ports;
 mod sysctl;
 mod veth;
 
+use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use error::Error;
-pub use firewall::{MASQUERADE_MARK, TABLE as FIREWALL_TABLE};
+pub use firewall::{Owned as FirewallRules, MASQUERADE_MARK, TABLE as FIREWALL_TABLE};
 pub use ipam::{Lease, Subnet};
 pub use ports::{PortMapping, Protocol};
 pub use veth::{host_name as host_veth_name, CONTAINER_IFNAME};
@@ -120,6 +123,37 @@ pub struct Attachment {
     /// The host end of the veth pair, in the node's namespace.
     pub host_veth: String,
     pub ports: Vec<PortMapping>,
+}
+
+/// What one container has on a network, as found in the kernel and the
+/// leases rather than in joltd's records.
+#[derive(Debug, Clone, Default)]
+pub struct Traces {
+    pub lease: Option<Lease>,
+    /// Its namespace file is in the namespace directory.
+    pub netns: bool,
+    /// The name of its host veth.
+    pub veth: Option<String>,
+    /// Its chains and map elements in the firewall table.
+    pub rules: Option<FirewallRules>,
+}
+
+/// What [`Network::reconcile`] does with the traces of a container joltd
+/// has no record of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposal {
+    Keep,
+    Adopt,
+    Remove,
+}
+
+/// One container's traces and what was done with them.
+#[derive(Debug)]
+pub struct Reconciled {
+    pub container: String,
+    pub traces: Traces,
+    pub disposal: Disposal,
+    pub result: Result<(), Error>,
 }
 
 /// A network and the operations on it.
@@ -281,7 +315,7 @@ impl Network {
                 // removed only if their step ran: the removal batch would
                 // make the table on a node that has none.
                 let rules_of = rules_touched.then_some(&lease);
-                if fresh && self.unwire(&lease.container, rules_of).is_ok() {
+                if fresh && self.unwire(&lease.container, rules_of, false).is_ok() {
                     leases.release(&lease.container);
                     let _ = locked.save(&leases);
                 }
@@ -380,8 +414,10 @@ impl Network {
     /// Removes the firewall rules and conntrack entries (known from its
     /// `lease`: a container has rules only while it has a lease), veth pair
     /// and netns of `container`; every step runs even if an earlier one
-    /// failed, and the first error is returned.
-    fn unwire(&self, container: &str, lease: Option<&Lease>) -> Result<(), Error> {
+    /// failed, and the first error is returned. With `listed`, rules of a
+    /// container without a lease (its lease was lost) are looked for in a
+    /// listing of the table and removed too.
+    fn unwire(&self, container: &str, lease: Option<&Lease>, listed: bool) -> Result<(), Error> {
         let node_ns = self.node_ns();
         let mut first = None;
         let mut keep = |r: Result<(), Error>| {
@@ -389,11 +425,18 @@ impl Network {
                 first.get_or_insert(e);
             }
         };
-        if let Some(lease) = lease {
-            keep(netns::run_in(node_ns, || {
+        match lease {
+            Some(lease) => keep(netns::run_in(node_ns, || {
                 let removed = firewall::remove(container, lease.address, &lease.ports);
                 conntrack::flush_udp(container, &lease.ports).and(removed)
-            }));
+            })),
+            None if listed => keep(netns::run_in(node_ns, || {
+                match firewall::owners()?.get(container) {
+                    Some(owned) => firewall::remove_listed(container, owned),
+                    None => Ok(()),
+                }
+            })),
+            None => {}
         }
         keep(netns::netlink(node_ns, |h| async move {
             veth::remove(&h, container).await
@@ -413,13 +456,142 @@ impl Network {
         let locked = self.store().lock()?;
         let mut leases = locked.load()?;
         let lease = leases.as_ref().and_then(|l| l.of(container)).cloned();
-        self.unwire(container, lease.as_ref())?;
+        self.unwire(container, lease.as_ref(), true)?;
         if let Some(leases) = leases.as_mut() {
             if leases.release(container).is_some() {
                 locked.save(leases)?;
             }
         }
         Ok(())
+    }
+
+    /// Holds this network's lock, lists every container that has a lease,
+    /// a namespace file, a host veth or firewall rules here, then (still
+    /// under the lock, so no setup or teardown runs meanwhile) asks
+    /// `known` for the containers joltd has records of, and `decide` what
+    /// to do with each other one's traces: keep them, adopt them (lease
+    /// the address and ports its rules show, so that no new container is
+    /// given them), or remove them. A host veth whose owner is unknown
+    /// (its setup stopped before naming it) is listed under its own name.
+    pub fn reconcile(
+        &self,
+        known: impl FnOnce() -> HashSet<String>,
+        mut decide: impl FnMut(&str, &Traces) -> Disposal,
+    ) -> Result<Vec<Reconciled>, Error> {
+        let locked = self.store().lock()?;
+        let mut leases = locked
+            .load()?
+            .unwrap_or_else(|| ipam::Leases::new(self.config.subnet, self.config.gateway));
+        let mut found: BTreeMap<String, Traces> = BTreeMap::new();
+        for lease in &leases.leases {
+            found.entry(lease.container.clone()).or_default().lease = Some(lease.clone());
+        }
+        for entry in std::fs::read_dir(&self.config.netns_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().is_ok_and(|t| t.is_file()) && check_name("", &name, 64).is_ok() {
+                found.entry(name).or_default().netns = true;
+            }
+        }
+        let ends = netns::netlink(self.node_ns(), |h| async move { veth::host_ends(&h).await })?;
+        let owners = netns::run_in(self.node_ns(), firewall::owners)?;
+        for (id, owned) in owners {
+            found.entry(id).or_default().rules = Some(owned);
+        }
+        let known = known();
+        for (name, alias) in ends {
+            let owner = alias.or_else(|| {
+                found
+                    .keys()
+                    .chain(&known)
+                    .find(|id| veth::host_name(id) == name)
+                    .cloned()
+            });
+            let owner = owner.unwrap_or_else(|| name.clone());
+            found.entry(owner).or_default().veth = Some(name);
+        }
+        let mut out = Vec::new();
+        for (container, traces) in found {
+            if known.contains(&container) {
+                continue;
+            }
+            let disposal = decide(&container, &traces);
+            let result = match disposal {
+                Disposal::Keep => Ok(()),
+                Disposal::Adopt => self.adopt(&mut leases, &container, &traces),
+                Disposal::Remove => self.remove_traces(&mut leases, &container, &traces),
+            };
+            out.push(Reconciled {
+                container,
+                traces,
+                disposal,
+                result,
+            });
+        }
+        locked.save(&leases)?;
+        Ok(out)
+    }
+
+    /// Leases what a container's rules show (its address and ports), if it
+    /// has no lease yet.
+    fn adopt(
+        &self,
+        leases: &mut ipam::Leases,
+        container: &str,
+        traces: &Traces,
+    ) -> Result<(), Error> {
+        if traces.lease.is_some() {
+            return Ok(());
+        }
+        let rules = traces.rules.as_ref().filter(|r| r.address.is_some());
+        let Some(rules) = rules else {
+            return Err(Error::Request {
+                container: container.to_string(),
+                reason: "no address of it in the firewall table to keep leased".into(),
+            });
+        };
+        let mut trial = leases.clone();
+        trial.allocate(&self.config.name, container, rules.address, &rules.ports)?;
+        *leases = trial;
+        Ok(())
+    }
+
+    /// Removes every trace of `container`: its listed rules, its host veth
+    /// (which takes the pair), its namespace file and its lease; each step
+    /// runs even if an earlier one failed, and the first error is returned.
+    fn remove_traces(
+        &self,
+        leases: &mut ipam::Leases,
+        container: &str,
+        traces: &Traces,
+    ) -> Result<(), Error> {
+        let node_ns = self.node_ns();
+        let mut first = None;
+        let mut keep = |r: Result<(), Error>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
+        if let Some(owned) = &traces.rules {
+            keep(netns::run_in(node_ns, || {
+                firewall::remove_listed(container, owned)
+            }));
+        }
+        if let Some(name) = &traces.veth {
+            keep(netns::netlink(node_ns, |h| async move {
+                veth::remove_by_name(&h, name).await
+            }));
+        }
+        if traces.netns {
+            keep(netns::remove(&self.netns_path(container)));
+        }
+        if first.is_none() {
+            leases.release(container);
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// The network's leases, in the order they were made.

@@ -6,7 +6,9 @@
 //!
 //! Owns the pair and what is configured inside the container's namespace
 //! (lo, eth0, the default route). A host end whose alias names another
-//! container is never touched.
+//! container is never touched by a container's setup or teardown; only
+//! reconciling (joltd's start, a prune) lists host ends and removes one
+//! by name.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
@@ -110,6 +112,50 @@ pub(crate) async fn remove(h: &Handle, container: &str) -> Result<(), Error> {
             "container {container}: deleting veth {}",
             host_name(container)
         ))(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `name` has the shape of a host end's name.
+fn is_host_name(name: &str) -> bool {
+    name.len() == 14
+        && name.starts_with("jv")
+        && name[2..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Every host end in the namespace: its name and owner (its alias; None
+/// for a pair whose setup stopped before naming it).
+pub(crate) async fn host_ends(h: &Handle) -> Result<Vec<(String, Option<String>)>, Error> {
+    let links: Vec<LinkMessage> = h
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(Error::netlink("listing links"))?;
+    Ok(links
+        .iter()
+        .filter_map(|link| {
+            let name = link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            })?;
+            is_host_name(&name).then(|| (name, alias(link).map(str::to_string)))
+        })
+        .collect())
+}
+
+/// Deletes the host end named `name` (a pair whose owner is unknown).
+pub(crate) async fn remove_by_name(h: &Handle, name: &str) -> Result<(), Error> {
+    let Some(link) = bridge::find(h, name).await? else {
+        return Ok(());
+    };
+    match h.link().del(link.header.index).execute().await {
+        Err(e) if errno(&e) != Some(libc::ENODEV) => {
+            Err(Error::netlink(format!("deleting veth {name}"))(e))
+        }
         _ => Ok(()),
     }
 }

@@ -17,6 +17,7 @@ mod ps;
 mod rm;
 mod run;
 mod stop;
+mod system;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,7 @@ enum Command {
     Events(events::Args),
     Abort(abort::Args),
     Delete(delete::Args),
+    System(system::Args),
     Completion(completion::Args),
 }
 
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             Command::Events(a) => events::exec(&client, fmt, a).await.map(|()| 0),
             Command::Abort(a) => abort::exec(&client, fmt, a).await.map(|()| 0),
             Command::Delete(a) => delete::exec(&client, a).await.map(|()| 0),
+            Command::System(a) => system::exec(&client, fmt, a).await.map(|()| 0),
             Command::Completion(_) => Ok(0),
         }
     });

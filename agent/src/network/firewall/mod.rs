@@ -9,12 +9,15 @@
 //! batch, one transaction, so a half-applied rule set never exists. What
 //! the batches hold is in `rules` (pure, unit-tested); `iptables` holds the
 //! one exception to "only its own table"; `nft` the JSON vocabulary both
-//! use.
+//! use. Where the table and the leases disagree (joltd's state was lost),
+//! [`owners`] reads back from a listing which container has what, and
+//! [`remove_listed`] removes exactly that.
 
 mod iptables;
 mod nft;
 mod rules;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
@@ -28,6 +31,7 @@ use super::ipam::Subnet;
 use super::ports::PortMapping;
 
 pub use iptables::{allow_in_iptables_forward, remove_from_iptables_forward};
+pub use rules::Owned;
 
 pub const TABLE: &str = "jolt";
 
@@ -95,12 +99,60 @@ pub fn apply(c: &ContainerRules, fresh: bool) -> Result<(), Error> {
 }
 
 /// Removes the rules of `container` (at `address`, publishing `ports`),
-/// in one transaction; rules that are not there are not an error.
+/// in one transaction; rules that are not there are not an error. When
+/// that batch is refused (an element keyed by the address or a port is
+/// another container's: joltd's state was lost and the address reused),
+/// exactly what a listing shows of `container` is removed instead.
 pub fn remove(container: &str, address: Ipv4Addr, ports: &[PortMapping]) -> Result<(), Error> {
+    let what = format!("container {container}: deleting firewall rules");
+    let fast = run(&rules::teardown_batch(container, address, ports), &what);
+    let Err(refused) = fast else {
+        return Ok(());
+    };
+    match owners() {
+        Ok(all) => match all.get(container) {
+            None => Ok(()),
+            Some(owned) => remove_listed(container, owned),
+        },
+        Err(_) => Err(refused),
+    }
+}
+
+/// Every container that has chains or map elements in the table, and
+/// what it has (none when the table does not exist).
+pub fn owners() -> Result<BTreeMap<String, Owned>, Error> {
+    let what = "listing nftables table inet jolt";
+    match listing() {
+        Ok(None) => Ok(BTreeMap::new()),
+        Ok(Some(json)) => serde_json::from_str(&json)
+            .map(|v| rules::owners(&v))
+            .map_err(|e| Error::Firewall {
+                what: what.to_string(),
+                reason: e.to_string(),
+            }),
+        Err(e) => Err(nft_error(what, e)),
+    }
+}
+
+/// Removes what [`owners`] found of `container`, in one transaction.
+pub fn remove_listed(container: &str, owned: &Owned) -> Result<(), Error> {
     run(
-        &rules::teardown_batch(container, address, ports),
-        &format!("container {container}: deleting firewall rules"),
+        &rules::listed_removal_batch(owned),
+        &format!("container {container}: deleting its listed firewall rules"),
     )
+}
+
+/// `nft -j list table inet jolt`; None when the table does not exist.
+fn listing() -> Result<Option<String>, NftablesError> {
+    match helper::get_current_ruleset_raw(helper::DEFAULT_NFT, ["list", "table", "inet", TABLE]) {
+        Ok(json) => Ok(Some(json)),
+        Err(NftablesError::NftFailed { stderr, .. })
+            if stderr.contains("No such file or directory") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn nft_error(what: &str, e: NftablesError) -> Error {
@@ -151,16 +203,12 @@ pub fn parse_listing(json: &str) -> Result<Vec<Listed>, String> {
 /// The rules of `inet jolt` now; none when the table does not exist.
 pub fn list() -> Result<Vec<Listed>, Error> {
     let what = "listing nftables table inet jolt";
-    match helper::get_current_ruleset_raw(helper::DEFAULT_NFT, ["list", "table", "inet", TABLE]) {
-        Ok(json) => parse_listing(&json).map_err(|reason| Error::Firewall {
+    match listing() {
+        Ok(Some(json)) => parse_listing(&json).map_err(|reason| Error::Firewall {
             what: what.to_string(),
             reason,
         }),
-        Err(NftablesError::NftFailed { stderr, .. })
-            if stderr.contains("No such file or directory") =>
-        {
-            Ok(Vec::new())
-        }
+        Ok(None) => Ok(Vec::new()),
         Err(e) => Err(nft_error(what, e)),
     }
 }

@@ -6,9 +6,11 @@
 //! the container ID) and in map elements keyed by its address and ports.
 //! So adding or removing a container is one batch that names what it
 //! changes, without listing the table, and costs the same however many
-//! containers there are. Pure: nothing here runs nft.
+//! containers there are. Pure: nothing here runs nft. When the table and
+//! the leases disagree (joltd's state was lost), the owners of what is in
+//! the table are read back from a listing, by those chain names.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
 
 use nftables::expr::{
@@ -321,6 +323,132 @@ pub fn teardown_batch(container: &str, address: Ipv4Addr, ports: &[PortMapping])
     json!({ "nftables": out })
 }
 
+/// What one container has in the table, as a listing shows it: found by
+/// the names of its chains, not from a lease.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Owned {
+    pub chains: Vec<String>,
+    /// Each map element that jumps to one of its chains: (map, key).
+    pub elements: Vec<(String, Value)>,
+    /// Its address, from the elements keyed by it.
+    pub address: Option<Ipv4Addr>,
+    /// Its published ports, from the elements keyed by them and the DNAT
+    /// of their chains, in the order of those chains.
+    pub ports: Vec<PortMapping>,
+}
+
+/// The container a chain of `inet jolt` belongs to: `ID` of `ID.out`,
+/// `ID.in` and `ID.portN`; None for the base chains.
+pub fn owner_of_chain(chain: &str) -> Option<&str> {
+    let (id, kind) = chain.rsplit_once('.')?;
+    let port = kind
+        .strip_prefix("port")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    (!id.is_empty() && (kind == "out" || kind == "in" || port)).then_some(id)
+}
+
+/// Every container that has something in the table, from `nft -j list
+/// table inet jolt` output.
+pub fn owners(listing: &Value) -> BTreeMap<String, Owned> {
+    let mut out: BTreeMap<String, Owned> = BTreeMap::new();
+    let objects = listing["nftables"].as_array().cloned().unwrap_or_default();
+    for o in &objects {
+        if let Some(name) = o["chain"]["name"].as_str() {
+            if let Some(id) = owner_of_chain(name) {
+                out.entry(id.to_string())
+                    .or_default()
+                    .chains
+                    .push(name.to_string());
+            }
+        }
+    }
+    // The DNAT target port of each port chain.
+    let mut dnat_port = BTreeMap::new();
+    for o in &objects {
+        let rule = &o["rule"];
+        let Some(chain) = rule["chain"].as_str() else {
+            continue;
+        };
+        for e in rule["expr"].as_array().into_iter().flatten() {
+            if let Some(port) = e["dnat"]["port"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+            {
+                dnat_port.insert(chain.to_string(), port);
+            }
+        }
+    }
+    let mut ports: BTreeMap<String, BTreeMap<u32, PortMapping>> = BTreeMap::new();
+    for o in &objects {
+        let map = &o["map"];
+        let Some(name) = map["name"].as_str() else {
+            continue;
+        };
+        for elem in map["elem"].as_array().into_iter().flatten() {
+            let (key, target) = (&elem[0], elem[1]["jump"]["target"].as_str());
+            let Some((target, id)) = target.and_then(|t| Some((t, owner_of_chain(t)?))) else {
+                continue;
+            };
+            let owned = out.entry(id.to_string()).or_default();
+            owned.elements.push((name.to_string(), key.clone()));
+            match name {
+                FROM_CONTAINER | TO_CONTAINER => {
+                    owned.address = key.as_str().and_then(|a| a.parse().ok());
+                }
+                PUBLISHED | PUBLISHED_IP => {
+                    let parts = key["concat"].as_array().cloned().unwrap_or_default();
+                    let (host_ip, rest) = match parts.len() {
+                        3 => (parts[0].as_str().and_then(|a| a.parse().ok()), &parts[1..]),
+                        _ => (None, &parts[..]),
+                    };
+                    let protocol = rest.first().and_then(|p| p.as_str()?.parse().ok());
+                    let host_port = rest.get(1).and_then(|p| u16::try_from(p.as_u64()?).ok());
+                    let index = target
+                        .rsplit_once(".port")
+                        .and_then(|(_, n)| n.parse::<u32>().ok());
+                    if let (Some(protocol), Some(host_port), Some(index)) =
+                        (protocol, host_port, index)
+                    {
+                        let container_port = dnat_port.get(target).copied().unwrap_or(host_port);
+                        ports.entry(id.to_string()).or_default().insert(
+                            index,
+                            PortMapping {
+                                host_ip,
+                                host_port,
+                                container_port,
+                                protocol,
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (id, p) in ports {
+        if let Some(owned) = out.get_mut(&id) {
+            owned.ports = p.into_values().collect();
+        }
+    }
+    out
+}
+
+/// The batch that removes exactly what a listing showed of a container:
+/// its elements (by key) and its chains.
+pub fn listed_removal_batch(owned: &Owned) -> Value {
+    let mut out = base();
+    for (map, key) in &owned.elements {
+        out.push(json!({"delete": {"element": {
+            "family": "inet", "table": TABLE, "name": map, "elem": [key]
+        }}}));
+    }
+    for n in &owned.chains {
+        out.push(cmd(NfCmd::Flush(FlushObject::Chain(chain(n)))));
+        out.push(cmd(NfCmd::Delete(NfListObject::Chain(chain(n)))));
+    }
+    json!({ "nftables": out })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +614,52 @@ mod tests {
                                                {"payload": {"protocol": "th", "field": "dport"}}]},
                             "data": "@published"}})
         );
+    }
+
+    #[test]
+    fn owners_are_found_by_their_chains_with_address_and_ports() {
+        let port: PortMapping = "127.0.0.1:5353:53/udp".parse().unwrap();
+        let c = ContainerRules {
+            container: "0a1b.c",
+            bridge: "jolt0",
+            address: "10.88.0.7".parse().unwrap(),
+            subnet: "10.88.0.0/16".parse().unwrap(),
+            ports: &[PortMapping::tcp(8080, 80), port],
+        };
+        // A listing as nft prints it: chains, rules, maps with elements.
+        let mut objects = vec![json!({"chain": {"name": "forward"}})];
+        for (name, rules) in container_chains(&c) {
+            objects.push(json!({"chain": {"name": name}}));
+            for r in rules {
+                objects.push(json!({ "rule": serde_json::to_value(r).unwrap() }));
+            }
+        }
+        let mut maps: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for e in elements(c.container, c.address, c.ports) {
+            let v = serde_json::to_value(&e).unwrap();
+            maps.entry(e.name.to_string())
+                .or_default()
+                .push(v["elem"][0].clone());
+        }
+        for (name, elem) in maps {
+            objects.push(json!({"map": {"name": name, "elem": elem}}));
+        }
+        let found = owners(&json!({ "nftables": objects }));
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["0a1b.c"]);
+        let owned = &found["0a1b.c"];
+        assert_eq!(owned.address, Some(c.address));
+        assert_eq!(owned.ports, c.ports);
+        assert_eq!(owned.chains.len(), 4);
+        assert_eq!(owned.elements.len(), 4);
+        let batch = listed_removal_batch(owned).to_string();
+        assert!(batch.contains("\"delete\":{\"element\""), "{batch}");
+        assert!(
+            !batch.contains("\"add\":{\"element\""),
+            "adds nothing: {batch}"
+        );
+        assert_eq!(owner_of_chain("web.port12"), Some("web"));
+        assert_eq!(owner_of_chain("web.portx"), None);
+        assert_eq!(owner_of_chain("postrouting"), None);
     }
 
     #[test]
