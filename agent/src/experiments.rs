@@ -2,7 +2,8 @@
 //! last revert.
 //!
 //! Owns the table of experiments (unique names), one runner task each
-//! (fire times from jolt-chaos's schedule; at each fire, targets picked
+//! (fire times walked lazily from jolt-chaos's schedule, so a runner holds
+//! nothing per fire it has not reached; at each fire, targets picked
 //! among the containers of the moment, consuming the seeded RNG in the
 //! order the dry run does), the fault journal (an entry is durable before
 //! its fault is applied and removed once it is reverted), each
@@ -30,13 +31,13 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jolt_chaos::experiment::OnFailure;
 use jolt_chaos::fault::{self, FaultError, Reverted, Undo};
 use jolt_chaos::journal::{self, Journal};
-use jolt_chaos::plan::{self, plan};
-use jolt_chaos::schedule::fire_times;
+use jolt_chaos::plan::{self, plan_first, MAX_PLAN_LIMIT, PLAN_LIMIT};
+use jolt_chaos::schedule::{self, fire_times};
 use jolt_chaos::selector::{select, Candidate};
 use jolt_chaos::target::Target;
 use jolt_chaos::{Experiment, Fault};
@@ -201,6 +202,10 @@ pub struct ApplyRequest {
     /// The start a dry run plans from (RFC 3339); now when absent.
     #[serde(default)]
     pub start: Option<String>,
+    /// How many fires a dry run lists (default 1000, at most 10000); the
+    /// rest are counted.
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 /// What `apply` did.
@@ -583,6 +588,12 @@ impl Experiments {
                 "{origin}: targets: no running container matches (see chaosctl ps)"
             )));
         }
+        // Every time from the start to the end must be one the clock and
+        // RFC 3339 can hold; a real run starts now, checked all the same.
+        let window = |start: SystemTime| {
+            schedule::end(start, experiment.length())
+                .map_err(|e| ExperimentsError::Invalid(format!("{origin}: start: {e}")))
+        };
         if req.dry_run {
             let start = match &req.start {
                 None => SystemTime::now(),
@@ -590,11 +601,24 @@ impl Experiments {
                     ExperimentsError::Invalid(format!("start: {s:?}: {e} (expected RFC 3339)"))
                 })?,
             };
-            let plan = plan(&experiment, start, &candidates);
+            window(start)?;
+            let limit = req.limit.unwrap_or(PLAN_LIMIT);
+            if limit > MAX_PLAN_LIMIT {
+                return Err(ExperimentsError::Invalid(format!(
+                    "limit: {limit} is more than the {MAX_PLAN_LIMIT} fires a dry run lists at most"
+                )));
+            }
+            let plan = plan_first(&experiment, start, &candidates, limit);
             return Ok(Applied::Plan {
                 plan: plan.to_string(),
             });
         }
+        if req.limit.is_some() {
+            return Err(ExperimentsError::Invalid(
+                "limit: only a dry run lists fires (add dry_run)".into(),
+            ));
+        }
+        window(SystemTime::now())?;
         let name = experiment.name.clone();
         let start = SystemTime::now(); // until the record is saved: see below
         let dir = self.dir.join(&name);
@@ -662,23 +686,35 @@ impl Experiments {
         let seed = run.lock().record.seed;
         let mut rng = jolt_chaos::rng(seed);
         let length = experiment.length();
-        let end = start + length;
+        let end = match schedule::end(start, length) {
+            Ok(end) => end,
+            Err(e) => {
+                let why = format!("start: {e}");
+                run.event("finished", None, None, Some(format!("stopped: {why}")));
+                run.finish(Phase::Failed, Some(why));
+                return;
+            }
+        };
         let times = fire_times(&experiment.schedule, start, length, &mut rng);
+        // Counted on a copy of the walk: nothing is held per fire.
+        let count = times.clone().count();
         run.event(
             "scheduled",
             None,
             Some(experiment.fault.to_string()),
             Some(format!(
-                "{} fires over {}, seed {seed}",
-                times.len(),
+                "{count} fires over {}, seed {seed}",
                 humantime::format_duration(length)
             )),
         );
         let mut cancel = run.cancel.subscribe();
         let mut pending = JoinSet::new();
         let mut failure = None;
-        'fires: for (fire, offset) in times.into_iter().enumerate() {
-            let at = start + offset;
+        'fires: for (fire, offset) in times.enumerate() {
+            // Before the end, which schedule::end checked.
+            let Some(at) = start.checked_add(offset) else {
+                break;
+            };
             run.lock().next_fire = Some(at);
             // Targets are picked, and their faults prepared and journaled,
             // a little ahead: the journal's fsync stays off the fire's path.
@@ -695,7 +731,7 @@ impl Experiments {
                     .iter()
                     .any(|a| a.until_time.min(end) <= at)
             {
-                if !sleep_until(SystemTime::now() + Duration::from_millis(1), &mut cancel).await {
+                if !sleep_for(Duration::from_millis(1), &mut cancel).await {
                     break 'fires;
                 }
             }
@@ -751,7 +787,7 @@ impl Experiments {
             let mut staged = staged.into_iter();
             while let Some(entry) = staged.next() {
                 let target = entry.target.clone();
-                match self.inject(&run, &experiment.fault, entry, at).await {
+                match self.inject(&run, &experiment.fault, entry, at, end).await {
                     Ok(Some(active)) => {
                         let until = active.until_time.min(end);
                         pending.spawn(self.clone().revert_at(run.clone(), active, until));
@@ -869,13 +905,15 @@ impl Experiments {
     /// Applies a staged fault at its fire: prepared again first, and
     /// journaled again only when what undoes it changed since it was
     /// staged. The active fault for a reversible one, None for a kill; a
-    /// failure is in the timeline and returned as its message.
+    /// failure is in the timeline and returned as its message. `end` is
+    /// the experiment's, which bounds every fault.
     async fn inject(
         &self,
         run: &Arc<Run>,
         fault: &Fault,
         staged: journal::Entry,
         scheduled: SystemTime,
+        end: SystemTime,
     ) -> Result<Option<Active>, String> {
         let kind = fault.kind();
         let target = staged.target.clone();
@@ -926,7 +964,7 @@ impl Experiments {
                 let Some(d) = fault.duration() else {
                     return Ok(None);
                 };
-                let until_time = applied + d;
+                let until_time = applied.checked_add(d).unwrap_or(end);
                 let active = Active {
                     id: entry.id,
                     target: target.name.clone(),
@@ -1045,8 +1083,7 @@ impl Experiments {
         let killed = tokio::time::Instant::now();
         let mut cancel = run.cancel.subscribe();
         while killed.elapsed() < RECOVERY_WATCH {
-            let next = SystemTime::now() + Duration::from_millis(20);
-            if !sleep_until(next, &mut cancel).await {
+            if !sleep_for(Duration::from_millis(20), &mut cancel).await {
                 return;
             }
             let Ok(r) = self.daemon.inspect(&target.id).await else {
@@ -1274,16 +1311,25 @@ fn clear_temp_files(dir: &Path) {
 }
 
 async fn sleep_until(at: SystemTime, cancel: &mut watch::Receiver<bool>) -> bool {
+    let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+    sleep_for(wait, cancel).await
+}
+
+/// Sleeps for `wait`; false when cancelled first (or already).
+async fn sleep_for(wait: Duration, cancel: &mut watch::Receiver<bool>) -> bool {
     if *cancel.borrow() {
         return false;
     }
-    let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
     tokio::select! {
         _ = tokio::time::sleep(wait) => true,
         _ = cancel.wait_for(|c| *c) => false,
     }
 }
 
+/// `t` in RFC 3339 UTC to the millisecond, held between 1970 and the
+/// last second humantime can write (`schedule::LATEST_UNIX_SECS`), where it
+/// would otherwise panic; experiments are validated to stay inside.
 fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
+    let latest = UNIX_EPOCH + Duration::from_secs(schedule::LATEST_UNIX_SECS);
+    humantime::format_rfc3339_millis(t.clamp(UNIX_EPOCH, latest)).to_string()
 }

@@ -1,6 +1,8 @@
 //! UTC civil time from Unix time: the calendar fields cron and the monkey's
-//! window need (year, month, day, hour, minute, weekday). Owns nothing but
-//! arithmetic; time zones other than UTC and leap seconds are out of scope.
+//! window need (year, month, day, hour, minute, weekday), and RFC 3339 text
+//! that cannot fail for any instant (humantime's refuses years past 9999
+//! and instants before 1970). Owns nothing but arithmetic; time zones
+//! other than UTC and leap seconds are out of scope.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -44,6 +46,24 @@ pub(crate) fn civil(ns: i128) -> Civil {
     }
 }
 
+/// `t` as RFC 3339 UTC to the second (`2026-12-02T09:00:00Z`), the text
+/// humantime's `format_rfc3339_seconds` gives where it can; instants before
+/// 1970 show as 1970 (as [`unix_ns`] counts them) and years past 9999 with
+/// more digits, so formatting never fails.
+pub(crate) fn rfc3339_seconds(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (day, in_day) = (secs / 86_400, secs % 86_400);
+    // A SystemTime holds at most i64::MAX seconds, so its day fits an i64
+    // with room for the algorithm's offsets.
+    let (year, month, dom) = civil_from_days(day as i64);
+    format!(
+        "{year:04}-{month:02}-{dom:02}T{:02}:{:02}:{:02}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31) in the proleptic
 /// Gregorian calendar (Howard Hinnant's days-to-civil algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -80,5 +100,21 @@ mod tests {
                 weekday: 3
             }
         );
+    }
+
+    #[test]
+    fn rfc3339_matches_humantime_and_goes_beyond_it() {
+        use std::time::Duration;
+        for secs in [0, 1_796_202_030, 951_782_400, 253_402_300_799] {
+            let t = UNIX_EPOCH + Duration::new(secs, 999_999_999);
+            assert_eq!(
+                rfc3339_seconds(t),
+                humantime::format_rfc3339_seconds(t).to_string()
+            );
+        }
+        let past_9999 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(rfc3339_seconds(past_9999), "10000-01-01T00:00:00Z");
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(86_400);
+        assert_eq!(rfc3339_seconds(before_1970), "1970-01-01T00:00:00Z");
     }
 }

@@ -1,6 +1,7 @@
 //! Standard five-field cron expressions (minute, hour, day of month, month,
 //! day of week), evaluated in UTC: parsing with field-level error messages,
-//! and matching one calendar minute. Owns no clock; `schedule` walks time.
+//! matching one calendar minute, and bounds on how often it can fire (for
+//! validation's fire count). Owns no clock; `schedule` walks time.
 //!
 //! Supported: `*`, numbers, `a-b` ranges, `/n` steps (`*/5`, `10-40/10`,
 //! `5/15` meaning 5 to the end in steps of 15), comma lists, month names
@@ -150,9 +151,43 @@ impl Cron {
         self.hours & (1 << t.hour) != 0
     }
 
-    /// Whether the minute holding `t` fires.
+    /// Whether the minute holding `t` fires (the walk in `schedule` jumps
+    /// with the parts instead).
+    #[cfg(test)]
     pub(crate) fn matches(&self, t: &Civil) -> bool {
         self.matches_day(t) && self.matches_hour(t) && self.minutes & (1 << t.minute) != 0
+    }
+
+    /// The first minute of the hour at or after `minute` (0-59) that the
+    /// minute field matches, if any.
+    pub(crate) fn next_minute(&self, minute: u32) -> Option<u32> {
+        let later = self.minutes.checked_shr(minute).unwrap_or(0);
+        (later != 0).then(|| minute + later.trailing_zeros())
+    }
+
+    /// At most how many times it fires in one UTC day.
+    pub(crate) fn max_per_day(&self) -> u64 {
+        u64::from(self.hours.count_ones()) * u64::from(self.minutes.count_ones())
+    }
+
+    /// The shortest time between two fires, in minutes: the smallest gap
+    /// between matching minutes of the day, the wrap to the next day
+    /// included (the day fields only leave days out, which makes gaps
+    /// longer).
+    pub(crate) fn min_gap_minutes(&self) -> u64 {
+        let day: Vec<u64> = (0..24u64)
+            .filter(|h| self.hours & (1 << h) != 0)
+            .flat_map(|h| {
+                (0..60u64)
+                    .filter(|m| self.minutes & (1 << m) != 0)
+                    .map(move |m| h * 60 + m)
+            })
+            .collect();
+        let wrap = match (day.first(), day.last()) {
+            (Some(first), Some(last)) => first + 24 * 60 - last,
+            _ => 24 * 60,
+        };
+        day.windows(2).map(|w| w[1] - w[0]).fold(wrap, u64::min)
     }
 }
 
@@ -297,5 +332,22 @@ mod tests {
             .to_string()
             .starts_with("unknown macro @often"));
         assert!(Cron::parse("0 0 29 2 *").is_ok(), "leap day exists");
+    }
+
+    #[test]
+    fn gaps_and_counts_bound_how_often_it_fires() {
+        let c = Cron::parse("*/5 * * * *").unwrap();
+        assert_eq!((c.min_gap_minutes(), c.max_per_day()), (5, 288));
+        let c = Cron::parse("0 10,14 * * mon-fri").unwrap();
+        assert_eq!((c.min_gap_minutes(), c.max_per_day()), (4 * 60, 2));
+        let c = Cron::parse("58,59 23 * * *").unwrap();
+        assert_eq!(c.min_gap_minutes(), 1);
+        let c = Cron::parse("@daily").unwrap();
+        assert_eq!((c.min_gap_minutes(), c.max_per_day()), (24 * 60, 1));
+        let c = Cron::parse("10,40 * * * *").unwrap();
+        assert_eq!(c.next_minute(0), Some(10));
+        assert_eq!(c.next_minute(10), Some(10));
+        assert_eq!(c.next_minute(11), Some(40));
+        assert_eq!(c.next_minute(41), None);
     }
 }

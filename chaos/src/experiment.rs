@@ -377,10 +377,12 @@ impl Experiment {
     pub fn length(&self) -> Duration {
         match (self.duration, &self.schedule) {
             (Some(d), _) => d,
-            (None, Schedule::At(offsets)) => {
-                offsets.iter().max().copied().unwrap_or_default()
-                    + self.fault.duration().unwrap_or_default()
-            }
+            (None, Schedule::At(offsets)) => offsets
+                .iter()
+                .max()
+                .copied()
+                .unwrap_or_default()
+                .saturating_add(self.fault.duration().unwrap_or_default()),
             (None, _) => Duration::ZERO,
         }
     }

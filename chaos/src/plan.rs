@@ -14,6 +14,10 @@
 //! until its fault's duration ends or the experiment ends, whichever is
 //! first; a kill is never active. The plan assumes the candidates stay as
 //! given; the live run selects from the containers of the moment.
+//!
+//! A plan lists its first fires only ([`PLAN_LIMIT`] unless asked for more,
+//! up to [`MAX_PLAN_LIMIT`]) and counts the rest without holding them, so
+//! its size does not depend on the experiment's length.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -23,7 +27,13 @@ use crate::experiment::{human, Experiment, Fault};
 use crate::schedule::fire_times;
 use crate::selector::{select, Candidate};
 
-/// Every planned fire of one experiment.
+/// How many fires a plan lists unless asked for another number.
+pub const PLAN_LIMIT: usize = 1000;
+
+/// The most fires a plan lists: 10 000 lines of text, about a megabyte.
+pub const MAX_PLAN_LIMIT: usize = 10_000;
+
+/// The first planned fires of one experiment, and how many there are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub experiment: String,
@@ -31,7 +41,10 @@ pub struct Plan {
     pub seed: u64,
     pub start: SystemTime,
     pub length: Duration,
+    /// The first fires, in order.
     pub fires: Vec<PlannedFault>,
+    /// Every fire of the experiment, the listed ones included.
+    pub total: u64,
 }
 
 /// One fire: when, what, and on which containers (or why not).
@@ -66,9 +79,23 @@ pub fn seed(experiment: &Experiment, start: SystemTime) -> u64 {
         .unwrap_or_else(|| civil::unix_ns(start) as u64)
 }
 
-/// Plans `experiment` from `start` against `candidates`. The same seed,
-/// start and candidates (in any order) give the identical plan.
+/// Plans `experiment` from `start` against `candidates`, listing the first
+/// [`PLAN_LIMIT`] fires. The same seed, start and candidates (in any order)
+/// give the identical plan.
 pub fn plan(experiment: &Experiment, start: SystemTime, candidates: &[Candidate]) -> Plan {
+    plan_first(experiment, start, candidates, PLAN_LIMIT)
+}
+
+/// [`plan`], listing the first `limit` fires (at most [`MAX_PLAN_LIMIT`]).
+/// The start must be one [`schedule::end`](crate::schedule::end) accepts
+/// for the experiment's length; fires after a time the clock cannot hold
+/// are left out.
+pub fn plan_first(
+    experiment: &Experiment,
+    start: SystemTime,
+    candidates: &[Candidate],
+    limit: usize,
+) -> Plan {
     let seed = seed(experiment, start);
     let mut rng = crate::rng(seed);
     let length = experiment.length();
@@ -76,10 +103,16 @@ pub fn plan(experiment: &Experiment, start: SystemTime, candidates: &[Candidate]
     // (until offset, target ids) of injections that may still be active.
     let mut active: Vec<(Duration, Vec<String>)> = Vec::new();
     let mut fires = Vec::new();
-    for offset in fire_times(&experiment.schedule, start, length, &mut rng) {
+    let times = fire_times(&experiment.schedule, start, length, &mut rng);
+    // Counted, not planned: the walk holds nothing per fire.
+    let total = times.clone().count() as u64;
+    for offset in times.take(limit.min(MAX_PLAN_LIMIT)) {
+        let Some(at) = start.checked_add(offset) else {
+            break;
+        };
         active.retain(|(until, _)| *until > offset);
         let mut fire = PlannedFault {
-            at: start + offset,
+            at,
             offset,
             fault: experiment.fault.clone(),
             targets: Vec::new(),
@@ -105,7 +138,7 @@ pub fn plan(experiment: &Experiment, start: SystemTime, candidates: &[Candidate]
         }
         fire.targets = picked.into_iter().cloned().collect();
         if let Some(d) = fault_len {
-            let until = (offset + d).min(length);
+            let until = offset.saturating_add(d).min(length);
             fire.until = Some(until);
             active.push((until, fire.targets.iter().map(|c| c.id.clone()).collect()));
         }
@@ -117,24 +150,31 @@ pub fn plan(experiment: &Experiment, start: SystemTime, candidates: &[Candidate]
         start,
         length,
         fires,
+        total,
     }
 }
 
-/// A header line, then one line per fire: RFC 3339 UTC time, offset from
-/// the start, the fault with its parameters, and the target names (or why
-/// the fire is skipped).
+/// A header line, then one line per listed fire: RFC 3339 UTC time,
+/// offset from the start, the fault with its parameters, and the target
+/// names (or why the fire is skipped); then, when not every fire is
+/// listed, a line with how many more there are.
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let skipped = self.fires.iter().filter(|p| p.skipped.is_some()).count();
+        let shown = self.fires.len() as u64;
+        let skipped = if shown < self.total {
+            format!("{skipped} skipped among the first {shown}")
+        } else {
+            format!("{skipped} skipped")
+        };
         writeln!(
             f,
-            "experiment {}: seed {}, start {}, length {}, {} fires ({} skipped)",
+            "experiment {}: seed {}, start {}, length {}, {} fires ({skipped})",
             self.experiment,
             self.seed,
-            humantime::format_rfc3339_seconds(self.start),
+            civil::rfc3339_seconds(self.start),
             human(self.length),
-            self.fires.len(),
-            skipped
+            self.total,
         )?;
         let offsets: Vec<String> = self
             .fires
@@ -146,7 +186,7 @@ impl fmt::Display for Plan {
             write!(
                 f,
                 "{}  {offset:<width$}  {}",
-                humantime::format_rfc3339_seconds(p.at),
+                civil::rfc3339_seconds(p.at),
                 p.fault
             )?;
             match &p.skipped {
@@ -156,6 +196,9 @@ impl fmt::Display for Plan {
                     writeln!(f, "  on {}", names.join(", "))?
                 }
             }
+        }
+        if shown < self.total {
+            writeln!(f, "... and {} more fires not shown", self.total - shown)?;
         }
         Ok(())
     }
@@ -280,6 +323,59 @@ fault: {kind: pause, duration: 90s}
         assert!(p.to_string().contains(
             "skipped: no running container matches the targets (1 matching already hold a fault of this experiment)"
         ));
+    }
+
+    #[test]
+    fn a_long_plan_lists_its_first_fires_and_counts_the_rest() {
+        let e = exp("
+name: steady
+seed: 3
+targets: {labels: {app: web}, mode: one}
+schedule: {every: 7s}
+duration: 7d
+fault: {kind: kill}
+");
+        let p = plan(&e, start(), &web(2));
+        assert_eq!((p.fires.len(), p.total), (PLAN_LIMIT, 86_400));
+        let text = p.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), PLAN_LIMIT + 2);
+        assert_eq!(
+            lines[0],
+            "experiment steady: seed 3, start 2026-12-02T09:00:00Z, length 7days, 86400 fires (0 skipped among the first 1000)"
+        );
+        assert!(lines[1000].starts_with("2026-12-02T10:56:33Z  +1h56m33s  kill"));
+        assert_eq!(lines[1001], "... and 85400 more fires not shown");
+        let few = plan_first(&e, start(), &web(2), 3);
+        assert_eq!(few.fires, p.fires[..3]);
+        assert!(few
+            .to_string()
+            .ends_with("\n... and 86397 more fires not shown\n"));
+        let capped = plan_first(&e, start(), &web(2), usize::MAX);
+        assert_eq!(capped.fires.len(), MAX_PLAN_LIMIT);
+    }
+
+    #[test]
+    fn a_plan_near_the_year_9999_shows_its_times() {
+        let e = exp("
+name: late
+seed: 1
+targets: {labels: {app: web}}
+schedule: {every: 1h}
+duration: 3h
+fault: {kind: kill}
+");
+        let start = humantime::parse_rfc3339("9999-12-31T20:00:00Z").unwrap();
+        assert!(crate::schedule::end(start, e.length()).is_ok());
+        let text = plan(&e, start, &web(1)).to_string();
+        assert!(
+            text.ends_with("9999-12-31T22:00:00Z  +2h  kill signal=SIGKILL scope=init  on web-1\n"),
+            "{text}"
+        );
+        // Past what humantime can write, the plan still shows every time.
+        let later = start + Duration::from_secs(4 * 3600);
+        let text = plan(&e, later, &web(1)).to_string();
+        assert!(text.contains("10000-01-01T02:00:00Z  +2h  kill"), "{text}");
     }
 
     #[test]

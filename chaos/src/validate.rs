@@ -3,8 +3,10 @@
 //! unknown ones (with their path); [`ExperimentFile::validate`] then checks
 //! every value and builds the typed [`Experiment`], collecting a
 //! [`FieldError`] per problem instead of stopping at the first. Owns the
-//! wording of validation errors; the typed schema lives in `experiment`,
-//! whose tests exercise this module through the public parse.
+//! wording of validation errors and the checks that keep an experiment
+//! within the bounds `schedule` sets (length, interval, fire count); the
+//! typed schema lives in `experiment`, whose tests exercise this module
+//! through the public parse (the tests of the bounds are here).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,7 +18,9 @@ use crate::cron::Cron;
 use crate::experiment::{
     human, Experiment, Fault, FieldError, KillScope, Mode, NetworkDelay, OnFailure, Signal, Targets,
 };
-use crate::schedule::{Days, Monkey, Schedule, Window};
+use crate::schedule::{
+    Days, Monkey, Schedule, Window, MAX_FIRES, MAX_LENGTH, MAX_MONKEY_FIRES, MIN_INTERVAL,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -169,12 +173,23 @@ impl Problems {
         });
     }
 
-    /// Parses a humantime duration, recording an error if it is malformed
-    /// or (unless `zero_ok`) zero.
+    /// Parses a humantime duration, recording an error if it is malformed,
+    /// longer than [`MAX_LENGTH`] or (unless `zero_ok`) zero.
     fn duration(&mut self, path: &str, text: &str, zero_ok: bool) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) if d.is_zero() && !zero_ok => {
                 self.add(path, format!("{text:?} is zero; give a positive duration"));
+                None
+            }
+            Ok(d) if d > MAX_LENGTH => {
+                self.add(
+                    path,
+                    format!(
+                        "{} is longer than {}, the most jolt allows for an experiment and any duration or offset in it",
+                        human(d),
+                        human(MAX_LENGTH)
+                    ),
+                );
                 None
             }
             Ok(d) => Some(d),
@@ -187,6 +202,19 @@ impl Problems {
             }
         }
     }
+}
+
+/// The shortest gap that keeps fires over `length` to `max`: `length /
+/// max` rounded up to a whole second (to a millisecond below one second).
+fn shortest_gap(length: Duration, max: u64) -> Duration {
+    let ns = length.as_nanos().div_ceil(u128::from(max.max(1)));
+    let unit: u128 = if ns >= 1_000_000_000 {
+        1_000_000_000
+    } else {
+        1_000_000
+    };
+    let ns = ns.div_ceil(unit) * unit;
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -216,7 +244,9 @@ impl ExperimentFile {
             .duration
             .as_deref()
             .and_then(|d| p.duration("duration", d, false));
-        let schedule = self.schedule.validate(&mut p, duration);
+        let schedule = self
+            .schedule
+            .validate(&mut p, duration, self.duration.is_some());
         if self.max_active == Some(0) {
             p.add("max-active", "0 would never inject; use 1 or more");
         }
@@ -225,6 +255,20 @@ impl ExperimentFile {
         let (Some(targets), Some(schedule), Some(fault)) = (targets, schedule, fault) else {
             return Err(p.0);
         };
+        if let (None, Schedule::At(offsets), Some(fd)) = (duration, &schedule, fault.duration()) {
+            let last = offsets.last().copied().unwrap_or_default();
+            if last.saturating_add(fd) > MAX_LENGTH {
+                p.add(
+                    "fault.duration",
+                    format!(
+                        "{} after the last offset ({}) ends the experiment after {}, the most jolt allows; shorten it or fire earlier",
+                        human(fd),
+                        human(last),
+                        human(MAX_LENGTH)
+                    ),
+                );
+            }
+        }
         if let (Some(limit), Some(fd)) = (duration, fault.duration()) {
             if fd > limit {
                 p.add(
@@ -311,7 +355,14 @@ impl TargetsFile {
 }
 
 impl ScheduleFile {
-    fn validate(self, p: &mut Problems, duration: Option<Duration>) -> Option<Schedule> {
+    /// `duration` is the experiment's, when given and valid
+    /// (`has_duration` says whether the key is there).
+    fn validate(
+        self,
+        p: &mut Problems,
+        duration: Option<Duration>,
+        has_duration: bool,
+    ) -> Option<Schedule> {
         let given: Vec<&str> = [
             ("at", self.at.is_some()),
             ("every", self.every.is_some()),
@@ -335,7 +386,7 @@ impl ScheduleFile {
             return None;
         }
         let kind = given[0];
-        if kind != "at" && duration.is_none() {
+        if kind != "at" && !has_duration {
             p.add(
                 "duration",
                 format!("required with schedule.{kind}: how long the experiment runs, e.g. 1h"),
@@ -371,13 +422,42 @@ impl ScheduleFile {
                     offsets.push((i, d));
                 }
             }
+            if at.len() as u64 > MAX_FIRES {
+                p.add(
+                    "schedule.at",
+                    format!(
+                        "{} offsets, more than the maximum of {MAX_FIRES} fires per experiment",
+                        at.len()
+                    ),
+                );
+            }
             let mut offsets: Vec<Duration> = offsets.into_iter().map(|(_, d)| d).collect();
             offsets.sort();
             Schedule::At(offsets)
         } else if let Some(every) = self.every {
             let d = p.duration("schedule.every", &every, false);
-            if let (Some(d), Some(limit)) = (d, duration) {
-                if d >= limit {
+            if let Some(d) = d.filter(|d| *d < MIN_INTERVAL) {
+                p.add(
+                    "schedule.every",
+                    format!(
+                        "{} is below the minimum interval of {}",
+                        human(d),
+                        human(MIN_INTERVAL)
+                    ),
+                );
+            } else if let (Some(d), Some(limit)) = (d, duration) {
+                let fires = Schedule::Every(d).max_fires(limit);
+                if fires > MAX_FIRES {
+                    p.add(
+                        "schedule.every",
+                        format!(
+                            "{} over {} makes {fires} fires, more than the maximum of {MAX_FIRES} per experiment; fire every {} or less often, or shorten duration",
+                            human(d),
+                            human(limit),
+                            human(shortest_gap(limit, MAX_FIRES))
+                        ),
+                    );
+                } else if d >= limit {
                     p.add(
                         "schedule.every",
                         format!(
@@ -391,7 +471,22 @@ impl ScheduleFile {
             Schedule::Every(d.unwrap_or_default())
         } else if let Some(text) = self.cron {
             match Cron::parse(&text) {
-                Ok(c) => Schedule::Cron(c),
+                Ok(c) => {
+                    let c = Schedule::Cron(c);
+                    if let Some(limit) = duration {
+                        let fires = c.max_fires(limit);
+                        if fires > MAX_FIRES {
+                            p.add(
+                                "schedule.cron",
+                                format!(
+                                    "{text:?} can fire {fires} times in {}, more than the maximum of {MAX_FIRES} per experiment; fire less often or shorten duration",
+                                    human(limit)
+                                ),
+                            );
+                        }
+                    }
+                    c
+                }
                 Err(e) => {
                     p.add("schedule.cron", format!("{text:?}: {e}"));
                     return None;
@@ -426,6 +521,16 @@ impl ScheduleFile {
                     })
                     .ok(),
             };
+            if let Some(mean) = mean.filter(|m| *m < MIN_INTERVAL) {
+                p.add(
+                    "schedule.monkey.mean-time-between",
+                    format!(
+                        "{} is below the minimum of {}",
+                        human(mean),
+                        human(MIN_INTERVAL)
+                    ),
+                );
+            }
             if let (Some(mean), Some(gap)) = (mean, min_gap) {
                 if gap >= mean {
                     p.add(
@@ -449,12 +554,32 @@ impl ScheduleFile {
             }
             match (mean, min_gap, window, days) {
                 (Some(mean_time_between), Some(min_gap), Some(window), Some(days)) => {
-                    Schedule::Monkey(Monkey {
+                    let monkey = Schedule::Monkey(Monkey {
                         mean_time_between,
                         window,
                         days,
                         min_gap,
-                    })
+                    });
+                    let fires = duration
+                        .filter(|_| mean_time_between >= MIN_INTERVAL)
+                        .map_or(0, |limit| monkey.max_fires(limit));
+                    if let Some(limit) = duration.filter(|_| fires > MAX_MONKEY_FIRES) {
+                        let mean = mean_time_between;
+                        p.add(
+                            "schedule.monkey.mean-time-between",
+                            format!(
+                                "{} over {} expects up to {fires} fires, more than the {MAX_MONKEY_FIRES} a monkey may expect (half the maximum of {MAX_FIRES} fires per experiment, so that chance stays below it); use {} or longer, or shorten duration",
+                                human(mean),
+                                human(limit),
+                                // The open time is about `fires` means.
+                                human(shortest_gap(
+                                    mean.saturating_mul(u32::try_from(fires).unwrap_or(u32::MAX)),
+                                    MAX_MONKEY_FIRES
+                                ))
+                            ),
+                        );
+                    }
+                    monkey
                 }
                 _ => return None,
             }
@@ -607,5 +732,109 @@ impl FaultFile {
             }
         };
         (p.0.len() == before).then_some(fault)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Experiment;
+
+    /// The one-line message for an experiment with this schedule,
+    /// duration and fault, or "ok".
+    fn check(schedule: &str, duration: &str, fault: &str) -> String {
+        let text = format!(
+            "name: x\ntargets: {{labels: {{app: web}}}}\nschedule: {schedule}\n{duration}fault: {fault}\n"
+        );
+        match Experiment::from_yaml_or_json(&text, "x.yaml") {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string().trim_start_matches("x.yaml: ").to_string(),
+        }
+    }
+
+    const KILL: &str = "{kind: kill}";
+
+    #[test]
+    fn the_schedules_that_took_joltd_down_are_refused_naming_the_field() {
+        let cases = [
+            (
+                check("{at: [500000000000y]}", "", KILL),
+                "schedule.at[0]: 500000000000years is longer than 10years, the most jolt allows for an experiment and any duration or offset in it",
+            ),
+            (
+                check("{at: [0s]}", "", "{kind: pause, duration: 500000000000y}"),
+                "fault.duration: 500000000000years is longer than 10years, the most jolt allows for an experiment and any duration or offset in it",
+            ),
+            (
+                check("{every: 1ms}", "duration: 1h\n", KILL),
+                "schedule.every: 1ms is below the minimum interval of 100ms",
+            ),
+            (
+                check("{every: 1ns}", "duration: 1h\n", KILL),
+                "schedule.every: 1ns is below the minimum interval of 100ms",
+            ),
+            (
+                check("{every: 1s}", "duration: 7d\n", KILL),
+                "schedule.every: 1s over 7days makes 604800 fires, more than the maximum of 100000 per experiment; fire every 7s or less often, or shorten duration",
+            ),
+            (
+                check("{cron: '* * * * *'}", "duration: 100000d\n", KILL),
+                "duration: 273years9months12days18h57m36s is longer than 10years, the most jolt allows for an experiment and any duration or offset in it",
+            ),
+            (
+                check("{cron: '* * * * *'}", "duration: 100d\n", KILL),
+                "schedule.cron: \"* * * * *\" can fire 144000 times in 3months8days16h19m12s, more than the maximum of 100000 per experiment; fire less often or shorten duration",
+            ),
+            (
+                check("{monkey: {mean-time-between: 1ms}}", "duration: 1h\n", KILL),
+                "schedule.monkey.mean-time-between: 1ms is below the minimum of 100ms",
+            ),
+            (
+                check("{monkey: {mean-time-between: 1s}}", "duration: 1d\n", KILL),
+                "schedule.monkey.mean-time-between: 1s over 1day expects up to 86400 fires, more than the 50000 a monkey may expect (half the maximum of 100000 fires per experiment, so that chance stays below it); use 2s or longer, or shorten duration",
+            ),
+            (
+                check("{at: [9y]}", "", "{kind: pause, duration: 2y}"),
+                "fault.duration: 2years after the last offset (9years) ends the experiment after 10years, the most jolt allows; shorten it or fire earlier",
+            ),
+            (
+                check("{at: [0s]}", "", "{kind: network-delay, latency: 11y, duration: 1m}"),
+                "fault.latency: 11years is longer than 10years, the most jolt allows for an experiment and any duration or offset in it",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn schedules_up_to_the_bounds_are_accepted() {
+        for (schedule, duration) in [
+            ("{every: 100ms}", "duration: 10000s\n"),
+            ("{every: 7s}", "duration: 7d\n"),
+            ("{every: 1h}", "duration: 10y\n"),
+            ("{cron: '* * * * *'}", "duration: 69d\n"),
+            ("{cron: '0 9 * * *'}", "duration: 10y\n"),
+            (
+                "{monkey: {mean-time-between: 100ms, window: '09:00-09:01', days: [mon]}}",
+                "duration: 4w\n",
+            ),
+            ("{monkey: {mean-time-between: 2s}}", "duration: 1d\n"),
+            ("{at: [0s, 10y]}", "duration: 10y\n"),
+        ] {
+            let got = check(schedule, duration, KILL);
+            let got = got.replace("is not before the end of the experiment (10years)", "");
+            assert!(
+                got == "ok" || got.starts_with("schedule.at[1]: 10years "),
+                "{schedule} {duration}: {got}"
+            );
+        }
+        assert_eq!(
+            check("{at: [0s]}", "", "{kind: pause, duration: 10y}"),
+            "ok"
+        );
+        assert_eq!(
+            check("{every: 100ms}", "duration: 10001s\n", KILL),
+            "schedule.every: 100ms over 2h46m41s makes 100010 fires, more than the maximum of 100000 per experiment; fire every 101ms or less often, or shorten duration"
+        );
     }
 }

@@ -494,3 +494,149 @@ fn a_signal_the_container_ignores_is_recorded_as_survived() {
     assert_eq!(c["status"]["restart_count"], 0);
     a.ok(["rm", "-f", "stoic"]);
 }
+
+/// joltd's resident memory now and its peak so far, in KiB (VmRSS and
+/// VmHWM of /proc/<pid>/status).
+fn joltd_memory(a: &Agent) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", a.pid())).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {status}"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[test]
+fn hostile_schedules_are_refused_and_long_ones_leave_joltd_memory_flat() {
+    let Some(a) = agent() else { return };
+    a.run(&["--name", "web", "--label", "app=web", "--", "sleep", "1000"]);
+    let (base, _) = joltd_memory(&a);
+    let head = "name: wild\ntargets: {labels: {app: web}}\n";
+    let dry: &[&str] = &["--dry-run"];
+    let late: &[&str] = &["--dry-run", "--start", "9999-12-31T20:00:00Z"];
+    let many: &[&str] = &["--dry-run", "--limit", "20000"];
+    for (text, flags, expected) in [
+        (
+            "schedule: {at: [500000000000y]}\nfault: {kind: kill}\n",
+            dry,
+            "schedule.at[0]: 500000000000years is longer than 10years",
+        ),
+        (
+            "schedule: {at: [0s]}\nfault: {kind: pause, duration: 500000000000y}\n",
+            &[],
+            "fault.duration: 500000000000years is longer than 10years",
+        ),
+        (
+            "schedule: {every: 1ms}\nduration: 1h\nfault: {kind: kill}\n",
+            dry,
+            "schedule.every: 1ms is below the minimum interval of 100ms",
+        ),
+        (
+            "schedule: {every: 1ns}\nduration: 1h\nfault: {kind: kill}\n",
+            &[],
+            "schedule.every: 1ns is below the minimum interval of 100ms",
+        ),
+        (
+            "schedule: {every: 1s}\nduration: 7d\nfault: {kind: kill}\n",
+            dry,
+            "schedule.every: 1s over 7days makes 604800 fires, more than the maximum of 100000",
+        ),
+        (
+            "schedule: {cron: \"* * * * *\"}\nduration: 100000d\nfault: {kind: kill}\n",
+            dry,
+            "duration: 273years9months12days18h57m36s is longer than 10years",
+        ),
+        (
+            "schedule: {monkey: {mean-time-between: 1ms}}\nduration: 1h\nfault: {kind: kill}\n",
+            dry,
+            "schedule.monkey.mean-time-between: 1ms is below the minimum of 100ms",
+        ),
+        (
+            "schedule: {every: 1h}\nduration: 1d\nfault: {kind: kill}\n",
+            late,
+            "start: 9999-12-31T20:00:00Z plus the experiment's length (1day) ends after 9999-12-31T23:59:59Z",
+        ),
+        (
+            "schedule: {every: 1h}\nduration: 1d\nfault: {kind: kill}\n",
+            many,
+            "limit: 20000 is more than the 10000 fires a dry run lists at most",
+        ),
+    ] {
+        let text = format!("{head}{text}");
+        let path = file(&a, "wild", &text);
+        let mut args = vec!["apply", "-f", &path];
+        args.extend_from_slice(flags);
+        let out = a.ctl(&args);
+        let err = &out.stderr;
+        assert!(!out.status.success(), "accepted {flags:?}:\n{text}");
+        assert!(
+            err.contains(expected),
+            "{expected:?} not in {err:?} for {flags:?}\n{text}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(
+            host::alive(a.pid()),
+            "joltd died on {flags:?}\n{text}\n{}",
+            a.joltd_log()
+        );
+    }
+    assert_eq!(a.ok(["experiments"]).lines().count(), 1, "nothing started");
+
+    // A week of fires every 7 s: 86400 fires, the first 1000 listed.
+    let long = "name: steady\nseed: 5\ntargets: {labels: {app: web}}\n\
+                schedule: {every: 7s}\nduration: 7d\nfault: {kind: pause, duration: 1s}\n";
+    let path = file(&a, "steady", long);
+    let start = ["--start", "2026-12-07T08:00:00Z"];
+    let plan = a.ok(["apply", "-f", &path, "--dry-run", start[0], start[1]]);
+    let lines: Vec<&str> = plan.lines().collect();
+    assert_eq!(lines.len(), 1002, "header, 1000 fires, the rest counted");
+    assert!(
+        lines[0].ends_with("length 7days, 86400 fires (0 skipped among the first 1000)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("2026-12-07T08:00:00Z  +0s"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[1001], "... and 85400 more fires not shown");
+    let few = a.ok([
+        "apply",
+        "-f",
+        &path,
+        "--dry-run",
+        start[0],
+        start[1],
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(few.lines().count(), 5, "{few}");
+    let words = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+    let first = few.lines().nth(1).map(words);
+    assert_eq!(first, Some(words(lines[1])), "the same plan");
+
+    // A day of fires every second, for real: the runner walks them lazily.
+    let real = "name: daylong\ntargets: {labels: {app: web}}\n\
+                schedule: {every: 1s}\nduration: 1d\nfault: {kind: pause, duration: 100ms}\n";
+    apply(&a, "daylong", real);
+    let scheduled = wait_event(&a, "daylong", "scheduled");
+    let msg = scheduled["message"].as_str().unwrap();
+    assert!(msg.starts_with("86400 fires over 1day"), "{msg}");
+    wait_event(&a, "daylong", "injected");
+    let s: Value = serde_json::from_str(&a.ok(["-o", "json", "abort", "daylong"])).unwrap();
+    assert_eq!(s["phase"], "aborted");
+
+    let (now, peak) = joltd_memory(&a);
+    assert!(
+        peak < base + 50 * 1024,
+        "joltd's peak resident memory grew from {base} KiB to {peak} KiB (now {now} KiB)"
+    );
+    assert!(host::alive(a.pid()));
+    a.ok(["delete", "daylong"]);
+    assert!(jolt_e2e::agent::empty_dir(&a.state_dir().join("journal")));
+    a.ok(["rm", "-f", "web"]);
+}

@@ -51,7 +51,9 @@ const MIN_LIMIT: u32 = 100_000;
 
 /// netem's limit for `delay`: see the module doc.
 fn limit(delay: &NetworkDelay) -> u32 {
-    let longest = delay.latency + delay.jitter.unwrap_or_default();
+    let longest = delay
+        .latency
+        .saturating_add(delay.jitter.unwrap_or_default());
     let packets = (longest.as_secs_f64() * LIMIT_RATE_PPS).ceil();
     (packets.min(u32::MAX as f64) as u32).max(MIN_LIMIT)
 }

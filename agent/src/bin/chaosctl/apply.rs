@@ -28,6 +28,10 @@ pub struct Args {
     /// The start a dry run plans from (RFC 3339; default: now)
     #[arg(long, requires = "dry_run")]
     start: Option<String>,
+    /// How many fires a dry run lists (default 1000, at most 10000); it
+    /// counts the rest
+    #[arg(long, requires = "dry_run")]
+    limit: Option<usize>,
 }
 
 pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
@@ -48,6 +52,7 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
         "origin": origin,
         "dry_run": a.dry_run,
         "start": a.start,
+        "limit": a.limit,
     });
     let answer: Value = client
         .call(Method::POST, "/v1/experiments", Some(&body))
