@@ -691,7 +691,9 @@ impl Experiments {
             Err(e) => {
                 let why = format!("start: {e}");
                 run.event("finished", None, None, Some(format!("stopped: {why}")));
-                run.finish(Phase::Failed, Some(why));
+                tokio::task::spawn_blocking(move || run.finish(Phase::Failed, Some(why), None))
+                    .await
+                    .expect("finishing does not panic");
                 return;
             }
         };

@@ -179,13 +179,14 @@ pub const MAX_LENGTH: Duration = Duration::from_secs(10 * 31_557_600);
 /// behind each other; 100 ms is what `scripts/bench-chaos` fires at.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The most fires one experiment may have: 100 000 (every 7 s for a week,
-/// every minute for 69 days). Fire times are generated lazily and a dry
-/// run lists only the first ones, but each fire that happens leaves up to
-/// three events in the experiment's timeline (kept in joltd's memory and in
-/// `events.jsonl` until the experiment is deleted), so the count bounds
-/// what one experiment can make joltd hold.
-pub const MAX_FIRES: u64 = 100_000;
+/// The most fires one experiment may have: 1 000 000 (every second for
+/// 11 days, every minute for 694 days). Fire times are generated lazily,
+/// a dry run lists only the first ones, and the timeline is served from
+/// its file, so joltd's memory does not grow with them; but each fire
+/// that happens leaves up to three events in `events.jsonl` (about 200
+/// bytes each) until the experiment is deleted, so the count bounds the
+/// disk one experiment can take (some 600 MB at the maximum).
+pub const MAX_FIRES: u64 = 1_000_000;
 
 /// The most fires a monkey may expect (its length over its
 /// mean-time-between): half of [`MAX_FIRES`], so that chance does not

@@ -773,24 +773,24 @@ mod tests {
                 "schedule.every: 1ns is below the minimum interval of 100ms",
             ),
             (
-                check("{every: 1s}", "duration: 7d\n", KILL),
-                "schedule.every: 1s over 7days makes 604800 fires, more than the maximum of 100000 per experiment; fire every 7s or less often, or shorten duration",
+                check("{every: 1s}", "duration: 30d\n", KILL),
+                "schedule.every: 1s over 30days makes 2592000 fires, more than the maximum of 1000000 per experiment; fire every 3s or less often, or shorten duration",
             ),
             (
                 check("{cron: '* * * * *'}", "duration: 100000d\n", KILL),
                 "duration: 273years9months12days18h57m36s is longer than 10years, the most jolt allows for an experiment and any duration or offset in it",
             ),
             (
-                check("{cron: '* * * * *'}", "duration: 100d\n", KILL),
-                "schedule.cron: \"* * * * *\" can fire 144000 times in 3months8days16h19m12s, more than the maximum of 100000 per experiment; fire less often or shorten duration",
+                check("{cron: '* * * * *'}", "duration: 1000d\n", KILL),
+                "schedule.cron: \"* * * * *\" can fire 1440000 times in 2years8months25days23h31m12s, more than the maximum of 1000000 per experiment; fire less often or shorten duration",
             ),
             (
                 check("{monkey: {mean-time-between: 1ms}}", "duration: 1h\n", KILL),
                 "schedule.monkey.mean-time-between: 1ms is below the minimum of 100ms",
             ),
             (
-                check("{monkey: {mean-time-between: 1s}}", "duration: 1d\n", KILL),
-                "schedule.monkey.mean-time-between: 1s over 1day expects up to 86400 fires, more than the 50000 a monkey may expect (half the maximum of 100000 fires per experiment, so that chance stays below it); use 2s or longer, or shorten duration",
+                check("{monkey: {mean-time-between: 100ms}}", "duration: 1d\n", KILL),
+                "schedule.monkey.mean-time-between: 100ms over 1day expects up to 864000 fires, more than the 500000 a monkey may expect (half the maximum of 1000000 fires per experiment, so that chance stays below it); use 173ms or longer, or shorten duration",
             ),
             (
                 check("{at: [9y]}", "", "{kind: pause, duration: 2y}"),
@@ -833,8 +833,8 @@ mod tests {
             "ok"
         );
         assert_eq!(
-            check("{every: 100ms}", "duration: 10001s\n", KILL),
-            "schedule.every: 100ms over 2h46m41s makes 100010 fires, more than the maximum of 100000 per experiment; fire every 101ms or less often, or shorten duration"
+            check("{every: 100ms}", "duration: 100001s\n", KILL),
+            "schedule.every: 100ms over 1day3h46m41s makes 1000010 fires, more than the maximum of 1000000 per experiment; fire every 101ms or less often, or shorten duration"
         );
     }
 }
