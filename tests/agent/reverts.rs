@@ -17,8 +17,9 @@ use serde_json::Value;
 use crate::agent;
 use crate::experiments::{apply, busy, cpu_share, events, get, wait_event, wait_phase};
 
-/// joltd's soft limit on open files lowered to its lowest free
-/// descriptor, so that its next open fails with EMFILE; put back on drop.
+/// joltd's soft limit on open files lowered to 0, so that every open
+/// fails with EMFILE (the descriptors it has stay usable); put back on
+/// drop.
 struct OutOfDescriptors {
     pid: i32,
     old: libc::rlimit64,
@@ -26,11 +27,6 @@ struct OutOfDescriptors {
 
 impl OutOfDescriptors {
     fn impose(pid: i32) -> OutOfDescriptors {
-        let open: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        let lowest_free = (0..).find(|n| !open.contains(n)).unwrap();
         let mut old = libc::rlimit64 {
             rlim_cur: 0,
             rlim_max: 0,
@@ -41,7 +37,7 @@ impl OutOfDescriptors {
             0
         );
         let new = libc::rlimit64 {
-            rlim_cur: lowest_free,
+            rlim_cur: 0,
             rlim_max: old.rlim_max,
         };
         // SAFETY: both pointers are to live rlimit64 values.
