@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jolt_chaos::experiment::OnFailure;
-use jolt_chaos::fault::{self, FaultError, Reverted, Undo};
+use jolt_chaos::fault::{self, Reverted, Undo};
 use jolt_chaos::journal::{self, Journal};
 use jolt_chaos::plan::{self, plan_first, MAX_PLAN_LIMIT, PLAN_LIMIT};
 use jolt_chaos::schedule::{self, fire_times};
@@ -165,6 +165,31 @@ pub struct Active {
     undo: Undo,
 }
 
+impl Active {
+    /// A fault of `entry` whose revert failed with `error` (at joltd's
+    /// start): due already, retried.
+    fn stuck(entry: &journal::Entry, error: String) -> Active {
+        let kind = jolt_chaos::experiment::FAULT_KINDS
+            .into_iter()
+            .find(|k| *k == entry.fault_kind)
+            .unwrap_or("unknown");
+        let now_t = SystemTime::now();
+        Active {
+            id: entry.id.clone(),
+            target: entry.target.name.clone(),
+            target_id: entry.target.id.clone(),
+            kind,
+            fault: entry.fault_kind.clone(),
+            until: rfc3339(now_t),
+            left_ms: 0,
+            revert_error: Some(error),
+            revert_attempts: 1,
+            until_time: now_t,
+            undo: entry.undo.clone(),
+        }
+    }
+}
+
 /// An experiment as `get` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -230,7 +255,7 @@ struct Run {
     experiment: Option<Experiment>,
     dir: PathBuf,
     state: Mutex<RunState>,
-    timeline: Timeline,
+    timeline: Arc<Timeline>,
     /// Set to cut the experiment short: pending fires are dropped and
     /// active faults reverted at once.
     cancel: watch::Sender<bool>,
@@ -272,7 +297,7 @@ impl Run {
                 stopping: None,
                 unsaved: None,
             }),
-            timeline,
+            timeline: Arc::new(timeline),
             cancel: watch::Sender::new(false),
             changed,
         })
@@ -411,17 +436,15 @@ pub fn recover(state_dir: &Path) -> Result<(Journal, Vec<Recovered>), Experiment
         tracing::error!("journal: skipping an entry: {e}");
     }
     let recovered = journal
-        .recover()
+        .revert_all()
         .into_iter()
         .map(|(entry, result)| {
             match &result {
                 Ok(how) => tracing::info!(experiment = %entry.experiment, target = %entry.target.name, fault = %entry.fault_kind, ?how, "reverted a fault left by the last run"),
-                Err(e) => tracing::error!(experiment = %entry.experiment, "revert at start: {e}"),
+                Err(e) => tracing::error!(experiment = %entry.experiment, "revert at start: {e} (retried)"),
             }
             Recovered {
-                experiment: entry.experiment,
-                target: entry.target.name,
-                fault: entry.fault_kind,
+                entry,
                 result: result.map_err(|e| e.to_string()),
             }
         })
@@ -429,18 +452,24 @@ pub fn recover(state_dir: &Path) -> Result<(Journal, Vec<Recovered>), Experiment
     Ok((journal, recovered))
 }
 
-/// One fault the journal replay reverted (or could not).
+/// One fault the journal replay reverted (or could not). Its journal
+/// entry stays until [`Experiments::open`] has the outcome in the
+/// experiment's timeline, durably; a failed one stays until a retry
+/// reverts it.
 pub struct Recovered {
-    pub experiment: String,
-    pub target: String,
-    pub fault: String,
+    pub entry: journal::Entry,
     pub result: Result<Reverted, String>,
 }
 
 impl Experiments {
     /// Loads the experiments under `<state_dir>/experiments`; those that
     /// were running are marked interrupted, with the replay's outcome for
-    /// their faults in their timelines.
+    /// their faults in their timelines (a journal entry goes once that is
+    /// durable). A fault the replay could not revert stays active, shown
+    /// with its error, and is retried with back-off; an experiment that
+    /// was running is marked interrupted only once its faults are gone.
+    /// Runs inside joltd's tokio runtime, after the daemon adopted its
+    /// containers.
     pub fn open(
         state_dir: &Path,
         journal: Journal,
@@ -502,14 +531,33 @@ impl Experiments {
                 tracing::error!(experiment = %run.name(), damaged, "timeline lines that do not parse are shown as damaged events");
             }
             let name = run.name();
-            for r in recovered.iter().filter(|r| r.experiment == name) {
-                let (event, msg) = match &r.result {
-                    Ok(how) => ("reverted", format!("at joltd's start ({how:?})")),
-                    Err(e) => ("failed", format!("revert at joltd's start: {e}")),
-                };
-                run.event(event, Some(&r.target), Some(r.fault.clone()), Some(msg));
+            let mut reverted = Vec::new();
+            for r in recovered.iter().filter(|r| r.entry.experiment == name) {
+                let (target, fault) = (&r.entry.target.name, r.entry.fault_kind.clone());
+                match &r.result {
+                    Ok(how) => {
+                        let msg = format!("at joltd's start ({how:?})");
+                        run.event("reverted", Some(target), Some(fault), Some(msg));
+                        reverted.push(r.entry.id.clone());
+                    }
+                    Err(e) => {
+                        let msg = format!("revert at joltd's start: {e} (retrying)");
+                        run.event("failed", Some(target), Some(fault), Some(msg));
+                        run.lock().active.push(Active::stuck(&r.entry, e.clone()));
+                    }
+                }
             }
-            if was_running {
+            if run.timeline.flush(Some(Duration::from_secs(1))) {
+                for id in reverted {
+                    if let Err(e) = journal.remove(&id) {
+                        tracing::error!("journal: {e}");
+                    }
+                }
+            }
+            if was_running && !run.lock().active.is_empty() {
+                // Marked interrupted once the retries revert its faults.
+                run.lock().stopping = Some(Phase::Interrupted);
+            } else if was_running {
                 // Once: a record an earlier start could not save still
                 // says running, and its timeline says interrupted already.
                 if run.timeline.last().as_deref() != Some("interrupted") {
@@ -529,13 +577,43 @@ impl Experiments {
             }
             table.insert(name, run);
         }
-        Ok(Arc::new(Experiments {
+        let experiments = Arc::new(Experiments {
             dir,
             journal: Arc::new(journal),
             daemon,
             table: Mutex::new(table),
             metrics: Metrics::default(),
-        }))
+        });
+        let stuck: Vec<(Arc<Run>, Active)> = experiments
+            .table()
+            .values()
+            .flat_map(|run| {
+                let active = run.lock().active.clone();
+                active.into_iter().map(|a| (run.clone(), a))
+            })
+            .collect();
+        for (run, active) in stuck {
+            let experiments = experiments.clone();
+            tokio::spawn(async move {
+                experiments.revert_until_done(&run, &active, None).await;
+                // The last of its faults gone, an experiment that was
+                // running ends as it was stopped (interrupted, unless
+                // aborted meanwhile).
+                let ending = {
+                    let s = run.lock();
+                    s.stopping
+                        .filter(|_| s.active.is_empty() && s.record.phase == Phase::Running)
+                };
+                if let Some(phase) = ending {
+                    let reason = (phase == Phase::Interrupted)
+                        .then(|| "joltd stopped while it ran".to_string());
+                    run.event(phase.name(), None, None, reason.clone());
+                    let _ =
+                        tokio::task::spawn_blocking(move || run.finish(phase, reason, None)).await;
+                }
+            });
+        }
+        Ok(experiments)
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Run>>> {
@@ -997,32 +1075,30 @@ impl Experiments {
     }
 
     /// Reverts `active` at `until`, or at once when the experiment is cut
-    /// short; the journal entry goes once the revert is done. A revert
-    /// that fails is retried with back-off until it succeeds or the target
-    /// is gone; meanwhile the fault stays active (shown with the error by
-    /// `get` and `ps`) and the experiment does not end.
+    /// short (see [`Experiments::revert_until_done`]).
     async fn revert_at(self: Arc<Self>, run: Arc<Run>, active: Active, until: SystemTime) {
         let mut cancel = run.cancel.subscribe();
         sleep_until(until, &mut cancel).await;
+        self.revert_until_done(&run, &active, Some(until)).await;
+    }
+
+    /// Reverts `active`, retrying with back-off until it is reverted or its
+    /// target is gone; meanwhile the fault stays active (shown with the
+    /// error by `get` and `ps`) and the experiment does not end. The
+    /// `reverted` event is durable before the journal entry goes, so that
+    /// no crash loses it. `until` is when it was due, for how late it came.
+    async fn revert_until_done(&self, run: &Run, active: &Active, until: Option<SystemTime>) {
         let kind = active.kind;
         let mut wait = REVERT_RETRY_FIRST;
         let mut attempts = 0u32;
         let (how, done) = loop {
             attempts += 1;
-            let journal = self.journal.clone();
-            let (id, undo) = (active.id.clone(), active.undo.clone());
+            let undo = active.undo.clone();
             // Late is until the kernel has it back; the journal's
             // bookkeeping comes after.
-            let reverted = tokio::task::spawn_blocking(
-                move || -> Result<(Reverted, SystemTime), FaultError> {
-                    let how = fault::revert(&undo)?;
-                    let done = SystemTime::now();
-                    if let Err(e) = journal.remove(&id) {
-                        tracing::error!("journal: {e}");
-                    }
-                    Ok((how, done))
-                },
-            )
+            let reverted = tokio::task::spawn_blocking(move || {
+                fault::revert(&undo).map(|how| (how, SystemTime::now()))
+            })
             .await
             .expect("revert does not panic");
             let e = match reverted {
@@ -1030,15 +1106,11 @@ impl Experiments {
                 Err(e) => e,
             };
             if self.daemon.inspect(&active.target_id).await.is_err() {
-                // The container is gone, and whatever the fault held with
-                // it; its journal entry goes too.
-                let journal = self.journal.clone();
-                let id = active.id.clone();
-                let _ = tokio::task::spawn_blocking(move || journal.remove(&id)).await;
+                // The container is gone, and whatever the fault held with it.
                 break (Reverted::TargetGone, SystemTime::now());
             }
             let msg = format!("revert: {e} (attempt {attempts}; retrying in {wait:?})");
-            if attempts == 1 {
+            if attempts == 1 && until.is_some() {
                 self.metrics.count(Outcome::Failed, kind, true);
                 run.event(
                     "failed",
@@ -1059,17 +1131,17 @@ impl Experiments {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(REVERT_RETRY_MAX);
         };
-        let late = done.duration_since(until).unwrap_or_default();
-        run.lock().active.retain(|a| a.id != active.id);
+        let late = until.map(|u| done.duration_since(u).unwrap_or_default());
         self.metrics.count(Outcome::Reverted, kind, true);
-        let mut msg = match how {
-            Reverted::TargetGone => "the container is gone".to_string(),
-            _ => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
+        let mut msg = match (how, late) {
+            (Reverted::TargetGone, _) => "the container is gone".to_string(),
+            (_, Some(late)) => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
+            (_, None) => "after joltd's start".to_string(),
         };
         if attempts > 1 {
             msg.push_str(&format!(" (attempt {attempts})"));
         }
-        let late = (how != Reverted::TargetGone).then_some(late);
+        let late = late.filter(|_| how != Reverted::TargetGone);
         run.timed_event(
             "reverted",
             Some(&active.target),
@@ -1077,6 +1149,21 @@ impl Experiments {
             Some(msg),
             late,
         );
+        let (journal, timeline, id) = (
+            self.journal.clone(),
+            run.timeline.clone(),
+            active.id.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            timeline.flush(None);
+            if let Err(e) = journal.remove(&id) {
+                tracing::error!("journal: {e}");
+            }
+        })
+        .await
+        .expect("journal bookkeeping does not panic");
+        run.lock().active.retain(|a| a.id != active.id);
+        run.changed.send_modify(|n| *n += 1);
     }
 
     /// After a kill: how long until the container runs again (its restart
@@ -1200,7 +1287,9 @@ impl Experiments {
                     why: format!("is {} already", s.record.phase.name()),
                 });
             }
-            s.stopping = Some(phase);
+            // The first reason to stop stands (joltd's start marks one
+            // whose faults it still reverts interrupted).
+            s.stopping.get_or_insert(phase);
         }
         run.cancel.send_replace(true);
         // Until it ends, or until all that holds it up is faults whose
@@ -1225,6 +1314,16 @@ impl Experiments {
                 Ok(_) | Err(ExperimentsError::Conflict { .. }) => {}
                 Err(e) => return Err(e),
             }
+        }
+        if let Some(stuck) = run.lock().active.first() {
+            return Err(ExperimentsError::Conflict {
+                name: name.to_string(),
+                why: format!(
+                    "its fault on {} is still in the kernel (revert: {}); it is retried until it goes (chaosctl get {name})",
+                    stuck.target,
+                    stuck.revert_error.as_deref().unwrap_or("under way")
+                ),
+            });
         }
         fs::remove_dir_all(&run.dir)
             .or_else(|e| match e.kind() {
@@ -1276,7 +1375,6 @@ impl Experiments {
     }
 }
 
-/// Sleeps until `at`; false when cancelled first (or already).
 /// Makes an experiment's directory. One already there belongs to no
 /// experiment (the caller holds the name in the table): it is what a
 /// failed removal left, and is replaced.
@@ -1312,6 +1410,7 @@ fn clear_temp_files(dir: &Path) {
     }
 }
 
+/// Sleeps until `at`; false when cancelled first (or already).
 async fn sleep_until(at: SystemTime, cancel: &mut watch::Receiver<bool>) -> bool {
     let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
     sleep_for(wait, cancel).await

@@ -98,6 +98,9 @@ struct Durable {
     queued: usize,
     /// Why the writer is retrying, while it is.
     failing: Option<String>,
+    /// The last line has no newline yet (cut short by a crash, and ending
+    /// it at open failed): the writer ends it before its next line.
+    cut: bool,
 }
 
 impl Durable {
@@ -153,10 +156,16 @@ impl Timeline {
                     }
                     let cut = line.last() != Some(&b'\n');
                     if cut {
-                        let mut f = OpenOptions::new().append(true).open(&path)?;
-                        f.write_all(b"\n")?;
-                        f.sync_data()?;
-                        line.push(b'\n');
+                        match end_cut_line(&path) {
+                            Ok(()) => line.push(b'\n'),
+                            Err(e) => {
+                                tracing::error!(
+                                    "{}: ending a line cut short: {e} (done before the next event)",
+                                    path.display()
+                                );
+                                durable.cut = true;
+                            }
+                        }
                     }
                     durable.push_line(at, line.len() as u64);
                     at += line.len() as u64;
@@ -233,7 +242,8 @@ impl Timeline {
     }
 
     /// How many events are durable (lines of the file).
-    pub fn lines(&self) -> usize {
+    #[cfg(test)]
+    fn lines(&self) -> usize {
         self.shared.lock().lines
     }
 
@@ -280,6 +290,13 @@ impl Timeline {
         }
         Ok(out)
     }
+}
+
+/// Ends the file's last line, cut short by a crash.
+fn end_cut_line(path: &Path) -> io::Result<()> {
+    let mut f = OpenOptions::new().append(true).open(path)?;
+    f.write_all(b"\n")?;
+    f.sync_data()
 }
 
 /// Line `number` (from 1) of the file as an event, or the `damaged` event
@@ -343,9 +360,31 @@ fn write_loop(shared: &Shared, rx: &mpsc::Receiver<Event>) {
         }
         let mut wait = RETRY_FIRST;
         let at = loop {
-            let end = shared.lock().end;
-            match write_at_end(&mut file, &shared.path, end, &text) {
-                Ok(()) => break end,
+            let (end, cut) = {
+                let d = shared.lock();
+                (d.end, d.cut)
+            };
+            let written = if cut {
+                let ended = [b"\n".as_slice(), &text].concat();
+                write_at_end(&mut file, &shared.path, end, &ended).map(|()| end + 1)
+            } else {
+                write_at_end(&mut file, &shared.path, end, &text).map(|()| end)
+            };
+            match written {
+                Ok(at) => {
+                    if cut {
+                        shared.lock().cut = false;
+                    }
+                    break Some(at);
+                }
+                Err(_) if !shared.path.parent().is_some_and(Path::exists) => {
+                    tracing::error!(
+                        "{}: its experiment was deleted; {} events dropped",
+                        shared.path.display(),
+                        batch.len()
+                    );
+                    break None;
+                }
                 Err(e) => {
                     file = None;
                     let why = format!("{}: {e}", shared.path.display());
@@ -357,16 +396,19 @@ fn write_loop(shared: &Shared, rx: &mpsc::Receiver<Event>) {
             }
         };
         let mut d = shared.lock();
-        for ((start, len), e) in lines.iter().zip(&batch) {
-            d.push_line(at + start, *len);
-            d.counts.add(&e.event);
-            d.last = Some(e.event.clone());
+        if let Some(at) = at {
+            for ((start, len), e) in lines.iter().zip(&batch) {
+                d.push_line(at + start, *len);
+                d.counts.add(&e.event);
+                d.last = Some(e.event.clone());
+            }
         }
-        d.queued -= batch.len();
         d.failing = None;
         drop(d);
-        shared.written.notify_all();
         (shared.on_durable)();
+        // Last: a flush returns once the events are visible and told.
+        shared.lock().queued -= batch.len();
+        shared.written.notify_all();
     }
 }
 

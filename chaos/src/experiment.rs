@@ -216,8 +216,11 @@ impl fmt::Display for Signal {
     }
 }
 
+/// Every fault kind, as written in the file.
+pub const FAULT_KINDS: [&str; 4] = ["kill", "cpu-throttle", "network-delay", "pause"];
+
 impl Fault {
-    /// The `kind` as written in the file.
+    /// The `kind` as written in the file (one of [`FAULT_KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::Kill { .. } => "kill",

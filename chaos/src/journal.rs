@@ -211,19 +211,32 @@ impl Journal {
         (entries, errors)
     }
 
-    /// At joltd's start: reverts every entry, newest first (the reverse of
-    /// how they were applied), and removes each one that reverted (Done,
-    /// AlreadyClean, TargetGone); a failed one stays for the next try.
-    /// Corrupt files are left alone; [`Journal::entries`] reports them.
-    /// When an entry reverted but its file could not be removed, its result
-    /// is [`FaultError::EntryStays`]: the next recovery finds it clean.
-    pub fn recover(&self) -> Vec<(Entry, Result<Reverted, FaultError>)> {
+    /// Reverts every entry, newest first (the reverse of how they were
+    /// applied), and removes none: the caller removes each once what it
+    /// makes of the result is durable (joltd: the timeline's `reverted`).
+    pub fn revert_all(&self) -> Vec<(Entry, Result<Reverted, FaultError>)> {
         let (mut entries, _) = self.entries();
         entries.reverse();
         entries
             .into_iter()
             .map(|entry| {
-                let result = revert(&entry.undo).and_then(|reverted| {
+                let result = revert(&entry.undo);
+                (entry, result)
+            })
+            .collect()
+    }
+
+    /// At joltd's start: [`Journal::revert_all`], then removes each entry
+    /// that reverted (Done, AlreadyClean, TargetGone); a failed one stays
+    /// for the next try. Corrupt files are left alone;
+    /// [`Journal::entries`] reports them. When an entry reverted but its
+    /// file could not be removed, its result is
+    /// [`FaultError::EntryStays`]: the next recovery finds it clean.
+    pub fn recover(&self) -> Vec<(Entry, Result<Reverted, FaultError>)> {
+        self.revert_all()
+            .into_iter()
+            .map(|(entry, result)| {
+                let result = result.and_then(|reverted| {
                     self.remove(&entry.id)
                         .map(|()| reverted)
                         .map_err(|e| FaultError::EntryStays {

@@ -159,8 +159,6 @@ impl<'de> Deserialize<'de> for NameOrNumber {
     }
 }
 
-const FAULT_KINDS: &str = "kill, cpu-throttle, network-delay, pause";
-
 /// Collects problems while validation goes on, so all are reported.
 #[derive(Default)]
 struct Problems(Vec<FieldError>);
@@ -599,7 +597,10 @@ impl FaultFile {
             other => {
                 p.add(
                     "fault.kind",
-                    format!("unknown fault kind {other:?} (expected {FAULT_KINDS})"),
+                    format!(
+                        "unknown fault kind {other:?} (expected {})",
+                        crate::experiment::FAULT_KINDS.join(", ")
+                    ),
                 );
                 return None;
             }

@@ -16,8 +16,6 @@
 //! its seed in `chaos/tests/fuzz.regressions`, which later runs replay
 //! first (commit it with the fix).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, UNIX_EPOCH};
 
 use jolt_chaos::plan::{plan_first, MAX_PLAN_LIMIT};
@@ -26,82 +24,12 @@ use jolt_chaos::selector::Candidate;
 use jolt_chaos::Experiment;
 use proptest::prelude::*;
 
-/// The most one case may hold at once.
-const PEAK_BOUND: isize = 64 << 20;
+mod bounded_alloc;
 
-/// Past this much live memory on one thread, allocations fail (and the
-/// test aborts): far above `PEAK_BOUND`, it only keeps a runaway case from
-/// taking the machine's memory before the bound is checked.
-const HARD_LIMIT: isize = 1 << 30;
-
-/// Counts the bytes each thread holds and the most it held.
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-/// Adds `delta` bytes to this thread's count; false when that would pass
-/// `HARD_LIMIT`.
-fn note(delta: isize) -> bool {
-    LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        if delta > 0 && now > HARD_LIMIT {
-            return false;
-        }
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-        true
-    })
-    .unwrap_or(true)
-}
-
-// SAFETY: every call goes to System with the caller's arguments; the
-// counting only reads and writes this thread's cells.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !note(layout.size() as isize) {
-            return std::ptr::null_mut();
-        }
-        System.alloc(layout)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !note(layout.size() as isize) {
-            return std::ptr::null_mut();
-        }
-        System.alloc_zeroed(layout)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(-(layout.size() as isize));
-        System.dealloc(ptr, layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let grow = new_size as isize - layout.size() as isize;
-        if !note(grow) {
-            return std::ptr::null_mut();
-        }
-        let moved = System.realloc(ptr, layout, new_size);
-        if moved.is_null() {
-            note(-grow);
-        }
-        moved
-    }
-}
+use bounded_alloc::{peak_of, Counting, PEAK_BOUND};
 
 #[global_allocator]
 static COUNTING: Counting = Counting;
-
-/// Runs `f` and returns the most it held at once beyond what was live.
-fn peak_of(f: impl FnOnce()) -> isize {
-    let before = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(before));
-    f();
-    PEAK.with(Cell::get) - before
-}
 
 /// Durations as people write them, and as the attackers did.
 fn duration() -> BoxedStrategy<String> {

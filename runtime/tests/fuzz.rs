@@ -1,7 +1,8 @@
 //! Property tests of config.json's way in: `spec::parse` then
 //! `spec::validate`, for arbitrary bytes and for `jolt spec`'s default
 //! config with generated values put at the paths jolt checks. Neither may
-//! panic, whatever the input: a bad bundle gets an error naming the field.
+//! panic, whatever the input: a bad bundle gets an error naming the field;
+//! and no case holds more than `PEAK_BOUND` (64 MiB) at once.
 //!
 //! It runs proptest's default 256 cases per property (a few seconds in a
 //! debug build). To search longer, raise the count, e.g.:
@@ -14,8 +15,15 @@
 //! its seed in `runtime/tests/fuzz.regressions`, which later runs replay
 //! first (commit it with the fix).
 
+#[path = "../../chaos/tests/bounded_alloc/mod.rs"]
+mod bounded_alloc;
+
+use bounded_alloc::{peak_of, Counting, PEAK_BOUND};
 use jolt_runtime::spec;
 use proptest::prelude::*;
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
 use serde_json::{json, Value};
 
 /// Where the generated values go: the fields `validate` reads, and their
@@ -158,11 +166,19 @@ fn put(doc: &mut Value, path: &str, v: Value) {
     *at = v;
 }
 
-/// Parses and validates `bytes` as jolt does; errors are fine, panics not.
+/// Parses and validates `bytes` as jolt does; errors are fine, panics
+/// and holding more than `PEAK_BOUND` not.
 fn check(bytes: &[u8]) {
-    if let Ok(spec) = spec::parse(bytes) {
-        let _ = spec::validate(&spec);
-    }
+    let peak = peak_of(|| {
+        if let Ok(spec) = spec::parse(bytes) {
+            let _ = spec::validate(&spec);
+        }
+    });
+    assert!(
+        peak <= PEAK_BOUND,
+        "{peak} bytes held at once for a {}-byte config",
+        bytes.len()
+    );
 }
 
 proptest! {

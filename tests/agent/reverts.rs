@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::agent;
 use crate::experiments::{apply, busy, cpu_share, events, get, wait_event, wait_phase};
+use jolt_e2e::host::{self, Cgroups};
 
 /// joltd's soft limit on open files lowered to 0, so that every open
 /// fails with EMFILE (the descriptors it has stay usable); put back on
@@ -156,23 +157,32 @@ fn a_failed_revert_is_retried_until_the_fault_is_gone() {
     a.ok(["rm", "-f", "stuck"]);
 }
 
-/// A directory made read-only by a read-only bind mount of it over
-/// itself; writable again on drop.
+/// A read-only bind mount of `source` on `target`, so that writes to
+/// `target` fail with EROFS; unmounted on drop.
 struct ReadOnly(PathBuf);
 
 impl ReadOnly {
+    /// `dir` made read-only: bound over itself.
     fn make(dir: &Path) -> ReadOnly {
-        let mount = |args: &[&str]| {
-            let status = Command::new("mount").args(args).arg(dir).arg(dir).status();
+        ReadOnly::bind(dir, dir)
+    }
+
+    fn bind(source: &Path, target: &Path) -> ReadOnly {
+        let mount = |args: &[&str], source: &Path| {
+            let status = Command::new("mount")
+                .args(args)
+                .arg(source)
+                .arg(target)
+                .status();
             assert!(
                 status.unwrap().success(),
                 "mount {args:?} {}",
-                dir.display()
+                target.display()
             );
         };
-        mount(&["--bind"]);
-        let guard = ReadOnly(dir.to_path_buf());
-        mount(&["-o", "remount,bind,ro"]);
+        mount(&["--bind"], source);
+        let guard = ReadOnly(target.to_path_buf());
+        mount(&["-o", "remount,bind,ro"], target);
         guard
     }
 }
@@ -286,4 +296,108 @@ fn many_events_at_once_each_get_a_line_and_the_counts_survive_a_restart() {
     for i in 0..n {
         a.ok(["rm", "-f", &format!("s{i}")]);
     }
+}
+
+/// A fault the journal replay at joltd's start cannot revert (its freeze
+/// file refuses the write) stays active, shown with its error, and is
+/// retried while joltd runs: the experiment is not marked interrupted,
+/// nor can it be deleted, until the fault is gone.
+#[test]
+fn a_fault_the_replay_cannot_revert_is_retried_while_joltd_runs() {
+    let Some(mut a) = agent() else { return };
+    let id = busy(&a, "frozen", &[]);
+    apply(
+        &a,
+        "long-nap",
+        "name: long-nap\ntargets: {names: [frozen]}\nschedule: {at: [0s]}\nfault: {kind: pause, duration: 10m}\n",
+    );
+    wait_event(&a, "long-nap", "injected");
+    a.kill9();
+    // The freeze file as the kernel shows it, but read-only: the thaw fails.
+    let cgroup = jolt_e2e::runner::default_cgroup_path(&id);
+    let (file, shown) = match host::cgroups() {
+        Cgroups::V2 => ("cgroup.freeze", "1\n"),
+        Cgroups::V1 => ("freezer.state", "FROZEN\n"),
+    };
+    let fake = a.path("freeze-file");
+    std::fs::write(&fake, shown).unwrap();
+    {
+        let _stuck = ReadOnly::bind(&fake, &host::cgroup_dir("freezer", &cgroup).join(file));
+        a.restart();
+        let s = get(&a, "long-nap");
+        assert_eq!(
+            s["phase"], "running",
+            "not interrupted with its fault in place: {s}"
+        );
+        assert!(
+            s["active"][0]["revert_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("Read-only file system")),
+            "{s}"
+        );
+        let ps = a.ok(["ps"]);
+        assert!(ps.contains("pause by long-nap, revert failing"), "{ps}");
+        let refused = a.ctl(["delete", "long-nap"]);
+        assert!(!refused.status.success());
+        assert!(
+            refused.stderr.contains("still in the kernel"),
+            "{}",
+            refused.stderr
+        );
+        let frozen = cpu_share(&id, Duration::from_millis(500));
+        assert!(frozen < 0.02, "still paused while its revert fails");
+    }
+    wait_phase(&a, "long-nap", "interrupted");
+    let thawed = cpu_share(&id, Duration::from_millis(500));
+    assert!(thawed > 0.02, "thawed by a retry");
+    let names: Vec<Value> = events(&a, "long-nap")
+        .into_iter()
+        .map(|e| e["event"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["scheduled", "injected", "failed", "reverted", "interrupted"]
+    );
+    assert!(jolt_e2e::agent::empty_dir(&a.state_dir().join("journal")));
+    a.ok(["delete", "long-nap"]);
+    a.ok(["rm", "-f", "frozen"]);
+}
+
+/// A revert whose `reverted` event cannot be written yet (its timeline's
+/// directory read-only) keeps its journal entry: joltd killed then, the
+/// next one replays it and the timeline still says reverted, so the
+/// counts match. The directory goes read-only once the timeline's writer
+/// has closed the file (it does after 10 s without events).
+#[test]
+fn a_revert_is_in_the_timeline_before_its_journal_entry_goes() {
+    let Some(mut a) = agent() else { return };
+    let id = busy(&a, "late", &[]);
+    apply(
+        &a,
+        "blink",
+        "name: blink\ntargets: {names: [late]}\nschedule: {at: [0s]}\nfault: {kind: pause, duration: 13s}\n",
+    );
+    wait_event(&a, "blink", "injected");
+    std::thread::sleep(Duration::from_millis(11_500));
+    {
+        let _ro = ReadOnly::make(&a.state_dir().join("experiments/blink"));
+        std::thread::sleep(Duration::from_secs(3));
+        let thawed = cpu_share(&id, Duration::from_millis(500));
+        assert!(thawed > 0.02, "the kernel has it back on time");
+        assert!(
+            !jolt_e2e::agent::empty_dir(&a.state_dir().join("journal")),
+            "the journal entry waits for the timeline"
+        );
+        a.kill9();
+    }
+    a.restart();
+    let s = get(&a, "blink");
+    assert_eq!(
+        (&s["injected"], &s["reverted"]),
+        (&1.into(), &1.into()),
+        "{s}"
+    );
+    assert_eq!(s["phase"], "interrupted");
+    assert!(jolt_e2e::agent::empty_dir(&a.state_dir().join("journal")));
+    a.ok(["rm", "-f", "late"]);
 }
