@@ -886,6 +886,8 @@ fn device_rule(rule: &LinuxDeviceCgroup) -> Result<DeviceRule, String> {
     })
 }
 
+/// The `root_*` tests also run in the VM (scripts/test's VM_TESTS), on its
+/// pure cgroup v2.
 #[cfg(test)]
 mod tests {
     use super::*;

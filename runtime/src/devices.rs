@@ -638,6 +638,8 @@ fn attached_programs(cgroup: &File) -> Result<Vec<Program>, Errno> {
     Ok(programs)
 }
 
+/// The filter tests that attach a program also run in the VM (scripts/test's
+/// VM_TESTS), under its kernel's eBPF verifier.
 #[cfg(test)]
 mod tests {
     use super::*;

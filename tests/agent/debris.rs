@@ -2,6 +2,9 @@
 //! the kernel: the next joltd clears the first at start (saying what it
 //! removed), and reconciles the second (reporting an orphan container,
 //! never killing it) at start and on `chaosctl system prune`.
+//!
+//! In the VM too (scripts/test's VM_TESTS): the lost record, whose
+//! reconcile reads the unified cgroup's pids.
 
 use std::fs;
 use std::path::Path;

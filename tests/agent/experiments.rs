@@ -2,6 +2,9 @@
 //! real fault land in the kernel (a killed init, a cpu quota that holds a
 //! busy loop, a frozen cgroup, a netem qdisc that delays real pings), see
 //! it reverted on time, on abort, and after joltd was killed.
+//!
+//! In the VM too (scripts/test's VM_TESTS): the pause, cpu-throttle and
+//! network-delay faults (cgroup v2 files, sch_netem).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -1,5 +1,8 @@
 //! A container's life through chaosctl: run, logs, ps, inspect, limits,
 //! stop, rm, and nothing left afterwards.
+//!
+//! In the VM too (scripts/test's VM_TESTS): run, inspect, stop and rm,
+//! whose limits and stop take cgroup v2 paths there.
 
 use jolt_e2e::host::{self, Cgroups};
 use jolt_e2e::runner::default_cgroup_path;

@@ -5,6 +5,9 @@
 //! timeline keeps one event a line when many land at once, and its counts
 //! survive a restart. The failures are real: joltd out of file
 //! descriptors, its experiment directory read-only.
+//!
+//! In the VM too (scripts/test's VM_TESTS): the stuck and replayed
+//! thaws, on cgroup.freeze there.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;

@@ -1,6 +1,8 @@
 //! cpu-throttle: a busy loop in a cgroup is held near the asked fraction
 //! of a CPU while the fault is in, and the exact previous limit is back
 //! after revert.
+//!
+//! In the VM too (scripts/test's VM_TESTS): cpu.max on cgroup v2.
 
 use std::fs;
 use std::time::Duration;

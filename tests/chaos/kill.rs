@@ -2,6 +2,9 @@
 //! of the cgroup, nested cgroups included, with the cgroup frozen meanwhile
 //! (thawed after, unless it was paused before: then it stays paused, but
 //! for SIGKILL).
+//!
+//! In the VM too (scripts/test's VM_TESTS): scope all, through cgroup.kill
+//! and cgroup.freeze there.
 
 use std::time::Duration;
 

@@ -2,6 +2,8 @@
 //! joined by a veth pair, jolt's netem qdisc adds its latency to a ping
 //! and revert removes it; a root qdisc jolt did not make is refused and
 //! left in place; on a kernel without sch_netem the error names it.
+//!
+//! In the VM too (scripts/test's VM_TESTS): the delay needs sch_netem.
 
 use std::path::PathBuf;
 use std::time::Duration;

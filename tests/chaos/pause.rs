@@ -1,5 +1,8 @@
 //! pause: a frozen cgroup's busy loop stops using CPU, a second pause is
 //! refused instead of stacking, and revert thaws it.
+//!
+//! In the VM too (scripts/test's VM_TESTS): cgroup.freeze and
+//! cgroup.events.
 
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! recover: faults journaled and applied by a joltd that then died are
 //! undone by the next start's Journal::recover — the CPU limit is back to
 //! what it was, the cgroup is thawed, and the journal is empty.
+//!
+//! In the VM too (scripts/test's VM_TESTS): the replay of cpu.max and a
+//! thaw on cgroup v2.
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! cgroup2: a container made by jolt lives in the unified hierarchy, its
 //! memory.max holds the spec's limit, and the kernel enforces it.
+//!
+//! Made for the VM (scripts/test's VM_TESTS); on the host it skips.
 
 use jolt_e2e::host::CGROUP_ROOT;
 use jolt_e2e::{line_after, require, session, Feature};

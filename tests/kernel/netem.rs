@@ -1,5 +1,7 @@
 //! netem: a 100 ms netem delay on one end of a veth pair between two
 //! network namespaces made by the test adds at least 100 ms to a ping.
+//!
+//! Made for the VM (scripts/test's VM_TESTS); on the host it skips.
 
 use jolt_e2e::host::{ping_rtts, NetNsPair};
 use jolt_e2e::{require, Feature};

@@ -1,6 +1,9 @@
 //! Bad input: each case exits 1, says which file, field or path is wrong,
 //! and leaves nothing behind (no state dir, cgroup, mount or process), even
 //! when it is found late (a pid file that cannot be written).
+//!
+//! In the VM too (scripts/test's VM_TESTS): the init that dies before it
+//! is ready (its OOM is read from memory.events there).
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};

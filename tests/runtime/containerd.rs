@@ -6,6 +6,9 @@
 //! a detached task that is exec'd into (also on a terminal), listed,
 //! paused, resumed, measured, killed and deleted. The same test runs with
 //! runc, so that a failure is jolt's and not the test's.
+//!
+//! In the VM too (scripts/test's VM_TESTS): jolt under containerd, whose
+//! pause, resume and metrics take cgroup v2 paths there.
 
 use std::fs;
 use std::path::{Path, PathBuf};

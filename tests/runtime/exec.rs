@@ -4,6 +4,9 @@
 //! cwd, env and capabilities; its exit status and signals in the
 //! foreground; runc's refusals; and the working-directory escape through a
 //! leaked descriptor (CVE-2024-21626) attacked through exec.
+//!
+//! In the VM too (scripts/test's VM_TESTS): a detached exec joining the
+//! unified cgroup, and exec into a frozen one.
 
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;

@@ -2,6 +2,9 @@
 //! kill, delete, run (foreground and detached), list, and the errors for
 //! doing these in the wrong order; state and kill that never wait behind
 //! a slow create, state into a closed pipe, and big annotations.
+//!
+//! In the VM too (scripts/test's VM_TESTS): kill --all, run --keep and
+//! the delete of a blocked init, which take cgroup v2 paths there.
 
 use std::fs;
 use std::path::Path;

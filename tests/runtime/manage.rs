@@ -4,6 +4,9 @@
 //! bite), `events` (one `--stats` snapshot in runc's shape, a stream, and
 //! an OOM event), `features`, and the `--log FILE --log-format json` line
 //! containerd reads back after a failure.
+//!
+//! In the VM too (scripts/test's VM_TESTS): pause/resume, update,
+//! events and ps, whose cgroup v2 paths differ from v1's.
 
 use std::fs;
 use std::io::Write;

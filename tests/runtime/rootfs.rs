@@ -2,6 +2,9 @@
 //! bind and tmpfs mounts, masked and read-only paths, /dev (and a /dev
 //! bound from the host, left alone), extra devices (never replacing a file
 //! already there), --no-pivot, and namespaced sysctls.
+//!
+//! In the VM too (scripts/test's VM_TESTS): /dev and the device cgroup,
+//! an eBPF filter on cgroup v2.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

@@ -3,6 +3,9 @@
 //! json`, pause/resume and the errors around them, `update`, and the shape
 //! of `events --stats` (CPU times in ns), signal 0, a repeated flag.
 //! Skips where runc is not installed.
+//!
+//! In the VM too (scripts/test's VM_TESTS): what containerd reads (pause,
+//! update, stats), compared with runc on cgroup v2.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
