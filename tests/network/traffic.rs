@@ -284,6 +284,23 @@ fn an_iptables_forward_drop_policy_does_not_block_the_network() {
     assert!(!chain.contains("jolt"), "jolt's rules are gone:\n{chain}");
 }
 
+/// On a node whose iptables has no tables yet, a network makes none:
+/// they are iptables', not jolt's.
+#[test]
+fn a_network_makes_no_iptables_table() {
+    let Some(world) = World::new("10.123.8.0/24") else {
+        return;
+    };
+    if world.node_iptables(&["-V"]).is_none() {
+        return;
+    }
+    let (id, _) = world.web("web", &[PortMapping::tcp(8080, 80)]);
+    let tables = world.node_nft(&["list", "tables"]).unwrap();
+    assert!(!tables.contains("ip filter"), "{tables}");
+    world.jolt.force_delete(&id);
+    world.net.teardown(&id).unwrap();
+}
+
 /// Rules an earlier joltd wrote natively into iptables-nft's table, which
 /// iptables cannot read: the next setup replaces them with rules iptables
 /// reads, and leaves everything else in the chain alone.

@@ -13,7 +13,10 @@
 //! itself writes: every other iptables user on the node (Docker, podman's
 //! CNI plugins, kube-proxy, firewalld's iptables backend) must be able to
 //! read the table back. A node without an `iptables` command has no such
-//! user, and nothing is written.
+//! user, and nothing is written; nor where iptables-nft has no `filter`
+//! FORWARD chain yet (writing would make iptables' tables, which are not
+//! jolt's to make; a chain made later gets the rules at the first setup
+//! after joltd's next start, or when the bridge is made again).
 //!
 //! Earlier joltd versions wrote these rules as native nftables rules into
 //! iptables-nft's table, which iptables-nft cannot decode ("table 'filter'
@@ -30,7 +33,7 @@ use nftables::types::NfFamily;
 use serde_json::{json, Value};
 
 use super::nft::cmd;
-use super::{nft_error, parse_listing, run};
+use super::{nft_error, parse_listing, run, Listed};
 use crate::network::error::Error;
 
 /// The iptables table and chain the rules go into.
@@ -132,11 +135,20 @@ fn iptables(program: &str, args: &[&str], input: Option<&str>, what: &str) -> Re
     Ok(Ran::Done(String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
-/// `iptables -S FORWARD`; None without iptables. A table iptables-nft
-/// cannot read because of rules an earlier joltd wrote natively is healed
-/// once first.
+/// `iptables -S FORWARD`; None without iptables, or where iptables-nft
+/// has no FORWARD chain (it makes its table on the first write, and
+/// jolt does not make tables of others': where there is none, no rule of
+/// it drops the network's traffic). A table iptables-nft cannot read
+/// because of rules an earlier joltd wrote natively is healed once first.
 fn list_forward(network: &str) -> Result<Option<String>, Error> {
     let what = format!("network {network}: listing iptables' FORWARD chain");
+    match iptables("iptables", &["-V"], None, &what)? {
+        Ran::Missing => return Ok(None),
+        Ran::Done(version) if version.contains("nf_tables") && nft_forward()?.is_none() => {
+            return Ok(None)
+        }
+        Ran::Done(_) => {}
+    }
     let args = ["-w", LOCK_WAIT, "-t", TABLE, "-S", CHAIN];
     match iptables("iptables", &args, None, &what) {
         Ok(Ran::Missing) => Ok(None),
@@ -153,27 +165,37 @@ fn list_forward(network: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// Deletes, through nft, the rules of `network` in iptables-nft's
-/// `table ip filter` chain FORWARD; whether there were any.
-fn heal_iptables_nft(network: &str) -> Result<bool, Error> {
-    let what = format!("network {network}: listing nft table ip filter chain FORWARD");
+/// The rules of iptables-nft's `table ip filter` chain FORWARD as nft
+/// lists them; None when there is no such chain (or no nft).
+fn nft_forward() -> Result<Option<Vec<Listed>>, Error> {
+    let what = "listing nft table ip filter chain FORWARD";
     let json = match helper::get_current_ruleset_raw(
         helper::DEFAULT_NFT,
         ["list", "chain", "ip", TABLE, CHAIN],
     ) {
         Ok(json) => json,
-        Err(NftablesError::NftFailed { .. }) => return Ok(false),
+        Err(NftablesError::NftFailed { .. }) => return Ok(None),
         Err(NftablesError::NftExecution { inner, .. })
             if inner.kind() == std::io::ErrorKind::NotFound =>
         {
-            return Ok(false)
+            return Ok(None)
         }
-        Err(e) => return Err(nft_error(&what, e)),
+        Err(e) => return Err(nft_error(what, e)),
     };
-    let rules = parse_listing(&json).map_err(|reason| Error::Firewall {
-        what: what.clone(),
-        reason,
-    })?;
+    parse_listing(&json)
+        .map(Some)
+        .map_err(|reason| Error::Firewall {
+            what: what.to_string(),
+            reason,
+        })
+}
+
+/// Deletes, through nft, the rules of `network` in iptables-nft's
+/// `table ip filter` chain FORWARD; whether there were any.
+fn heal_iptables_nft(network: &str) -> Result<bool, Error> {
+    let Some(rules) = nft_forward()? else {
+        return Ok(false);
+    };
     let tag = iptables_tag(network);
     let cmds: Vec<Value> = rules
         .iter()
