@@ -1131,6 +1131,9 @@ impl Experiments {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(REVERT_RETRY_MAX);
         };
+        // No longer in the kernel: no longer active (the next fire may pick
+        // its target), though its journal entry waits for the timeline.
+        run.lock().active.retain(|a| a.id != active.id);
         let late = until.map(|u| done.duration_since(u).unwrap_or_default());
         self.metrics.count(Outcome::Reverted, kind, true);
         let mut msg = match (how, late) {
@@ -1162,7 +1165,6 @@ impl Experiments {
         })
         .await
         .expect("journal bookkeeping does not panic");
-        run.lock().active.retain(|a| a.id != active.id);
         run.changed.send_modify(|n| *n += 1);
     }
 
