@@ -482,6 +482,7 @@ impl Network {
         let mut leases = locked
             .load()?
             .unwrap_or_else(|| ipam::Leases::new(self.config.subnet, self.config.gateway));
+        let loaded = leases.clone();
         let mut found: BTreeMap<String, Traces> = BTreeMap::new();
         for lease in &leases.leases {
             found.entry(lease.container.clone()).or_default().lease = Some(lease.clone());
@@ -496,10 +497,17 @@ impl Network {
                 found.entry(name).or_default().netns = true;
             }
         }
-        let ends = netns::netlink(self.node_ns(), |h| async move { veth::host_ends(&h).await })?;
+        let bridge = self.config.bridge.as_str();
+        let ends = netns::netlink(self.node_ns(), |h| async move {
+            veth::host_ends(&h, bridge).await
+        })?;
+        // Rules keyed by an address of another subnet are another network's.
+        let subnet = self.config.subnet;
         let owners = netns::run_in(self.node_ns(), firewall::owners)?;
         for (id, owned) in owners {
-            found.entry(id).or_default().rules = Some(owned);
+            if owned.address.is_none_or(|a| subnet.contains(a)) {
+                found.entry(id).or_default().rules = Some(owned);
+            }
         }
         let known = known();
         for (name, alias) in ends {
@@ -531,7 +539,9 @@ impl Network {
                 result,
             });
         }
-        locked.save(&leases)?;
+        if leases != loaded {
+            locked.save(&leases)?;
+        }
         Ok(out)
     }
 

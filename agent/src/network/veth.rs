@@ -125,9 +125,15 @@ fn is_host_name(name: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Every host end in the namespace: its name and owner (its alias; None
-/// for a pair whose setup stopped before naming it).
-pub(crate) async fn host_ends(h: &Handle) -> Result<Vec<(String, Option<String>)>, Error> {
+/// The host ends in the namespace that belong to the network of `bridge`
+/// (attached to it, or to no bridge yet: a setup that stopped early): each
+/// one's name and owner (its alias; None for a pair whose setup stopped
+/// before naming it). Those on another bridge are another network's.
+pub(crate) async fn host_ends(
+    h: &Handle,
+    bridge: &str,
+) -> Result<Vec<(String, Option<String>)>, Error> {
+    let ours = bridge::find(h, bridge).await?.map(|l| l.header.index);
     let links: Vec<LinkMessage> = h
         .link()
         .get()
@@ -137,6 +143,13 @@ pub(crate) async fn host_ends(h: &Handle) -> Result<Vec<(String, Option<String>)
         .map_err(Error::netlink("listing links"))?;
     Ok(links
         .iter()
+        .filter(|link| {
+            let master = link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::Controller(i) => Some(*i),
+                _ => None,
+            });
+            master.is_none() || master == ours
+        })
         .filter_map(|link| {
             let name = link.attributes.iter().find_map(|a| match a {
                 LinkAttribute::IfName(n) => Some(n.clone()),
