@@ -280,13 +280,15 @@ impl Run {
     ) -> Result<Run, ExperimentsError> {
         let changed = watch::Sender::new(0);
         let notify = changed.clone();
-        let timeline =
-            Timeline::open(&dir, move || notify.send_modify(|n| *n += 1)).map_err(|cause| {
-                StoreError::Io {
-                    path: dir.join(crate::timeline::FILE),
-                    cause,
-                }
-            })?;
+        let on_durable = move || notify.send_modify(|n| *n += 1);
+        // A live experiment was just applied: its directory is made anew.
+        let timeline = match experiment {
+            Some(_) => Timeline::new(&dir, on_durable),
+            None => Timeline::open(&dir, on_durable).map_err(|cause| StoreError::Io {
+                path: dir.join(crate::timeline::FILE),
+                cause,
+            })?,
+        };
         Ok(Run {
             experiment,
             dir,
@@ -577,6 +579,26 @@ impl Experiments {
             }
             table.insert(name, run);
         }
+        // Entries of an experiment that is gone (deleted, or its record
+        // unreadable): one that reverted goes; one that did not stays for
+        // the next start, with nowhere to show it meanwhile.
+        for r in recovered
+            .iter()
+            .filter(|r| !table.contains_key(&r.entry.experiment))
+        {
+            match &r.result {
+                Ok(_) => {
+                    if let Err(e) = journal.remove(&r.entry.id) {
+                        tracing::error!("journal: {e}");
+                    }
+                }
+                Err(e) => tracing::error!(
+                    experiment = %r.entry.experiment,
+                    target = %r.entry.target.name,
+                    "revert at start failed for an experiment joltd no longer has: {e}; kept in the journal for the next start"
+                ),
+            }
+        }
         let experiments = Arc::new(Experiments {
             dir,
             journal: Arc::new(journal),
@@ -600,9 +622,12 @@ impl Experiments {
                 // running ends as it was stopped (interrupted, unless
                 // aborted meanwhile).
                 let ending = {
-                    let s = run.lock();
-                    s.stopping
-                        .filter(|_| s.active.is_empty() && s.record.phase == Phase::Running)
+                    // Taken, so that of several such tasks one ends it.
+                    let mut s = run.lock();
+                    match s.active.is_empty() && s.record.phase == Phase::Running {
+                        true => s.stopping.take(),
+                        false => None,
+                    }
                 };
                 if let Some(phase) = ending {
                     let reason = (phase == Phase::Interrupted)
@@ -1295,10 +1320,12 @@ impl Experiments {
         }
         run.cancel.send_replace(true);
         // Until it ends, or until all that holds it up is faults whose
-        // revert fails (retried meanwhile: the status shows them).
+        // revert fails (retried meanwhile: the status shows them), or a
+        // record the disk refuses (the next start marks it interrupted).
         let settled = |s: &RunState| {
             s.record.phase != Phase::Running
                 || (!s.active.is_empty() && s.active.iter().all(|a| a.revert_error.is_some()))
+                || (s.active.is_empty() && s.unsaved.is_some())
         };
         while !settled(&run.lock()) {
             if changed.changed().await.is_err() {

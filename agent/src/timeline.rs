@@ -1,7 +1,8 @@
 //! timeline: one experiment's events, appended to its `events.jsonl`, one
 //! JSON object a line.
 //!
-//! Owns that file and the only writer of it: a thread per timeline, fed
+//! Owns that file and the only writer of it: a thread per timeline
+//! (started by the first event, ended after 10 s without one), fed
 //! through a channel, that writes whatever is queued as whole lines in one
 //! `write()`, syncs the file, and only then makes the events visible
 //! (their count, the fault counts, readers, the `changed` callback). So no
@@ -94,8 +95,10 @@ struct Durable {
     index: Vec<u64>,
     counts: Counts,
     last: Option<String>,
-    /// Events handed to the writer and not yet durable.
-    queued: usize,
+    /// Events handed to the writer, and of those the durable ones (in
+    /// order: the writer takes them as they came).
+    appended: u64,
+    written: u64,
     /// Why the writer is retrying, while it is.
     failing: Option<String>,
     /// The last line has no newline yet (cut short by a crash, and ending
@@ -136,6 +139,29 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// A new timeline at `dir/events.jsonl`, for an experiment just applied:
+    /// nothing is read (a file a removed experiment left goes with its
+    /// directory before the first event is written).
+    pub fn new(dir: &Path, on_durable: impl Fn() + Send + Sync + 'static) -> Timeline {
+        Timeline::with(dir.join(FILE), Durable::default(), on_durable)
+    }
+
+    fn with(
+        path: PathBuf,
+        durable: Durable,
+        on_durable: impl Fn() + Send + Sync + 'static,
+    ) -> Timeline {
+        Timeline {
+            shared: Arc::new(Shared {
+                path,
+                tx: Mutex::new(None),
+                durable: Mutex::new(durable),
+                written: Condvar::new(),
+                on_durable: Box::new(on_durable),
+            }),
+        }
+    }
+
     /// Opens the timeline at `dir/events.jsonl` (which need not exist),
     /// counting what it holds. A last line cut short by a crash is ended,
     /// so that it stays one damaged line and the next event starts a line
@@ -188,22 +214,14 @@ impl Timeline {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        Ok(Timeline {
-            shared: Arc::new(Shared {
-                path,
-                tx: Mutex::new(None),
-                durable: Mutex::new(durable),
-                written: Condvar::new(),
-                on_durable: Box::new(on_durable),
-            }),
-        })
+        Ok(Timeline::with(path, durable, on_durable))
     }
 
     /// Queues `event` for the writer (started when none runs); it becomes
     /// visible once durable.
     pub fn append(&self, event: Event) {
         let mut tx = self.shared.tx.lock().expect("no panics while held");
-        self.shared.lock().queued += 1;
+        self.shared.lock().appended += 1;
         let tx = tx.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::channel();
             let shared = self.shared.clone();
@@ -217,12 +235,14 @@ impl Timeline {
             .expect("the writer runs until its sender is gone");
     }
 
-    /// Waits until every event appended so far is durable, or at most
+    /// Waits until every event appended before the call is durable (later
+    /// ones are not waited for), or at most
     /// `limit`; whether they are.
     pub fn flush(&self, limit: Option<Duration>) -> bool {
         let deadline = limit.map(|l| std::time::Instant::now() + l);
         let mut durable = self.shared.lock();
-        while durable.queued > 0 {
+        let target = durable.appended;
+        while durable.written < target {
             let written = &self.shared.written;
             durable = match deadline {
                 None => written.wait(durable).expect("no panics while held"),
@@ -259,7 +279,8 @@ impl Timeline {
     /// Why the writer is retrying, and how many events wait, while it is.
     pub fn failing(&self) -> Option<(String, usize)> {
         let d = self.shared.lock();
-        d.failing.clone().map(|why| (why, d.queued))
+        let waiting = (d.appended - d.written) as usize;
+        d.failing.clone().map(|why| (why, waiting))
     }
 
     /// Up to [`BATCH`] durable events from index `from` on; a line that
@@ -407,7 +428,7 @@ fn write_loop(shared: &Shared, rx: &mpsc::Receiver<Event>) {
         drop(d);
         (shared.on_durable)();
         // Last: a flush returns once the events are visible and told.
-        shared.lock().queued -= batch.len();
+        shared.lock().written += batch.len() as u64;
         shared.written.notify_all();
     }
 }

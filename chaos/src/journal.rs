@@ -226,7 +226,7 @@ impl Journal {
             .collect()
     }
 
-    /// At joltd's start: [`Journal::revert_all`], then removes each entry
+    /// [`Journal::revert_all`], then removes each entry
     /// that reverted (Done, AlreadyClean, TargetGone); a failed one stays
     /// for the next try. Corrupt files are left alone;
     /// [`Journal::entries`] reports them. When an entry reverted but its
