@@ -287,7 +287,11 @@ impl Writer {
     fn rotate(&mut self) -> io::Result<()> {
         let keep = self.limit.max_files;
         if keep == 1 {
-            fs::remove_file(nth(&self.dir, 0))?;
+            // Gone already when the last rotation could not reopen it.
+            match fs::remove_file(nth(&self.dir, 0)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
         for n in (0..keep.saturating_sub(1)).rev() {
             match fs::rename(nth(&self.dir, n), nth(&self.dir, n + 1)) {

@@ -77,14 +77,24 @@ struct Cli {
     max_connections: usize,
     /// How long a client may take to send a request head (and how long an
     /// idle API connection stays open), as 30s or 1m
-    #[arg(long, default_value_t = api::connections::HEADER_TIMEOUT.into())]
+    #[arg(long, default_value_t = api::connections::HEADER_TIMEOUT.into(), value_parser = timeout)]
     header_timeout: humantime::Duration,
     /// How long a client may take to send a request body once its head
     /// has arrived, as 10s or 1m
-    #[arg(long, default_value_t = api::connections::BODY_TIMEOUT.into())]
+    #[arg(long, default_value_t = api::connections::BODY_TIMEOUT.into(), value_parser = timeout)]
     body_timeout: humantime::Duration,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// An API timeout: a duration of at least 100 ms (0 would cut every
+/// request off).
+fn timeout(text: &str) -> Result<humantime::Duration, String> {
+    let d: humantime::Duration = text.parse().map_err(|e| format!("{e} (e.g. 30s)"))?;
+    if *d < std::time::Duration::from_millis(100) {
+        return Err(format!("{text} is shorter than 100ms"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
