@@ -115,10 +115,15 @@ pub fn oom_before_ready(cgroup: &Cgroup) -> Option<String> {
     let limit = ["memory.limit_in_bytes", "memory.max"]
         .iter()
         .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
-        .map_or_else(|| "?".to_string(), |t| t.trim().to_string());
-    Some(format!(
-        "the container's init was OOM-killed before it was ready: its memory limit of {limit} bytes is too low (linux.resources.memory.limit)"
-    ))
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        // v1 writes "unlimited" as a page-rounded i64::MAX; v2 as "max".
+        .filter(|&l| l < 1 << 62);
+    Some(match limit {
+        Some(limit) => format!(
+            "the container's init was OOM-killed before it was ready: its memory limit of {limit} bytes is too low (linux.resources.memory.limit)"
+        ),
+        None => "the container's init was OOM-killed before it was ready: it has no memory limit of its own, so one of a cgroup above it is too low".to_string(),
+    })
 }
 
 /// The directory of the hierarchy holding `controller` (v1), or the one

@@ -224,11 +224,10 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
         .map_err(|e| before(format!("process.cwd: {e}")))?;
     root.readonly_root(spec).map_err(before)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h)
-            .map_err(|e| before(format!("sethostname {}: {e}", shown_name(h))))?;
+        nix::unistd::sethostname(h).map_err(|e| before(format!("sethostname: {e}")))?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
-        set_domainname(d).map_err(|e| before(format!("setdomainname {}: {e}", shown_name(d))))?;
+        set_domainname(d).map_err(|e| before(format!("setdomainname: {e}")))?;
     }
     root.enter(spec, args.rootfs.no_pivot).map_err(before)?;
 
@@ -316,24 +315,6 @@ fn start_state(state: &str) -> String {
     v["status"] = "created".into();
     v["pid"] = std::process::id().into();
     v.to_string()
-}
-
-/// A host or domain name for a message: quoted, and when longer than the
-/// kernel allows (64 bytes), its start and its length.
-fn shown_name(name: &str) -> String {
-    const MAX: usize = 64;
-    if name.len() <= MAX {
-        return format!("{name:?}");
-    }
-    let cut = (0..=MAX)
-        .rev()
-        .find(|&i| name.is_char_boundary(i))
-        .unwrap_or(0);
-    format!(
-        "{:?}... ({} bytes; the kernel allows at most {MAX})",
-        &name[..cut],
-        name.len()
-    )
 }
 
 fn set_domainname(name: &str) -> nix::Result<()> {

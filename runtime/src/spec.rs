@@ -278,6 +278,20 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             "setting the domainname needs a new uts namespace",
         ));
     }
+    // The kernel's HOST_NAME_MAX, for both (sethostname and setdomainname
+    // refuse longer ones with EINVAL, inside the container's init).
+    const NAME_MAX: usize = 64;
+    for (field, name) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if let Some(len) = name.as_ref().map(String::len).filter(|&l| l > NAME_MAX) {
+            return Err(invalid(
+                field,
+                format!("{len} bytes; the kernel allows at most {NAME_MAX}"),
+            ));
+        }
+    }
     for key in linux.sysctl().iter().flat_map(|s| s.keys()) {
         let needs = sysctl_namespace(key).ok_or_else(|| {
             invalid(
