@@ -522,7 +522,7 @@ fn a_thousand_idle_connections_do_not_keep_others_out() {
         eprintln!("skipped: 1100 connections need more descriptors than the hard limit {hard}");
         return;
     }
-    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let _raised = RaisedNofile::to(hard);
     let idle: Vec<UnixStream> = (0..1100)
         .map(|_| UnixStream::connect(a.socket()).unwrap())
         .collect();
@@ -587,4 +587,26 @@ fn chaosctl_names_the_file_and_offset_of_what_is_not_text() {
     let json = r#"{"name": "kill-web", "targets": {"labels": {"app": "web"}}, "schedule": {"at": ["0s"]}, "fault": {"kind": "kill"}}"#;
     let bom = write("bom.json", format!("\u{feff}{json}").as_bytes());
     a.ok(["apply", "--dry-run", "-f", &bom]);
+}
+
+/// This test process's open-file limit raised to `hard`; put back on drop,
+/// so that the tests after it (and what they start) see the usual one.
+struct RaisedNofile(u64);
+
+impl RaisedNofile {
+    fn to(hard: u64) -> RaisedNofile {
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+        RaisedNofile(soft)
+    }
+}
+
+impl Drop for RaisedNofile {
+    fn drop(&mut self) {
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, self.0, hard);
+        }
+    }
 }
