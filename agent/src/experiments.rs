@@ -40,6 +40,7 @@ use jolt_chaos::plan::{self, plan_first, MAX_PLAN_LIMIT, PLAN_LIMIT};
 use jolt_chaos::schedule::{self, fire_times};
 use jolt_chaos::selector::{select, Candidate};
 use jolt_chaos::target::Target;
+use jolt_chaos::verdict::{Breach, Verdict};
 use jolt_chaos::{Experiment, Fault};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -136,6 +137,12 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<String>,
+    /// How it was judged, once it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// The first breach of its hypothesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach: Option<Breach>,
 }
 
 /// An injected fault not yet reverted.
@@ -326,6 +333,7 @@ impl Run {
             fault,
             message: msg,
             late_ms: late.map(|d| d.as_secs_f64() * 1e3),
+            ..Event::default()
         };
         tracing::info!(experiment = %self.name(), event, target = ?e.target, message = ?e.message, "chaos");
         self.timeline.append(e);
@@ -743,6 +751,8 @@ impl Experiments {
                 phase: Phase::Running,
                 reason: None,
                 ended: None,
+                verdict: None,
+                breach: None,
             };
             let run = Arc::new(Run::new(Some(experiment), dir.clone(), record)?);
             table.insert(name.clone(), run.clone());
@@ -1295,6 +1305,35 @@ impl Experiments {
             cause,
         })?;
         Ok((events, more, rx))
+    }
+
+    /// What a report of `name` is made from: its record, the experiment's
+    /// text as applied, and its whole timeline.
+    pub fn report_input(
+        &self,
+        name: &str,
+    ) -> Result<(Record, String, Vec<Event>), ExperimentsError> {
+        let run = self.find(name)?;
+        let record = run.lock().record.clone();
+        let yaml = run.dir.join("experiment.yaml");
+        let text =
+            fs::read_to_string(&yaml).map_err(|cause| StoreError::Io { path: yaml, cause })?;
+        let mut events = Vec::new();
+        loop {
+            let batch = run
+                .timeline
+                .read(events.len())
+                .map_err(|cause| StoreError::Io {
+                    path: run.dir.join(crate::timeline::FILE),
+                    cause,
+                })?;
+            let full = batch.len() == crate::timeline::BATCH;
+            events.extend(batch);
+            if !full {
+                break;
+            }
+        }
+        Ok((record, text, events))
     }
 
     /// Cuts a running experiment short: every active fault reverted at

@@ -43,13 +43,16 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_secs(10);
 
 /// One entry of an experiment's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// RFC 3339, UTC.
     pub at: String,
     /// scheduled, skipped, injected, reverted, recovered, survived,
-    /// failed, finished, aborted, interrupted; `damaged` for a line of the
-    /// file that does not parse.
+    /// failed, finished, aborted, interrupted; for the hypothesis: `probe`
+    /// (a sample of results), `probe-failed`, `breached`, `steady`,
+    /// `hypothesis` (held before the start), `not-started`, `recovery`
+    /// (steady again after a fault ended, or not within recover-within);
+    /// `damaged` for a line of the file that does not parse.
     pub event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -61,6 +64,20 @@ pub struct Event {
     /// from the end of its duration to the fault removed. Milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_ms: Option<f64>,
+    /// The probe a probe event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    /// probe-failed: how long the failed run took. Milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// probe: the results since the probe's last sample, each `[unix
+    /// time in ms, latency in ms, 1 passed or 0 failed]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Vec<[f64; 3]>>,
+    /// recovery: from the fault's end (its revert, or a kill) to every
+    /// probe passing again. Milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recover_ms: Option<f64>,
 }
 
 /// How many events of each kind that matters for a verdict are durable.
@@ -329,12 +346,10 @@ fn parse(line: &[u8], number: usize) -> Event {
         Event {
             at: String::new(),
             event: DAMAGED.into(),
-            target: None,
-            fault: None,
             message: Some(format!(
                 "{FILE} line {number} does not parse ({e}): {shown:?}"
             )),
-            late_ms: None,
+            ..Event::default()
         }
     })
 }
@@ -467,9 +482,7 @@ mod tests {
             at: format!("2026-12-04T00:00:{:02}Z", i % 60),
             event: name.into(),
             target: Some(format!("web-{i}")),
-            fault: None,
-            message: None,
-            late_ms: None,
+            ..Event::default()
         }
     }
 

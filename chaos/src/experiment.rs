@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::probe::SteadyState;
 use crate::schedule::Schedule;
 use crate::text::{self, TextError};
 use crate::validate::ExperimentFile;
@@ -45,6 +46,8 @@ pub struct Experiment {
     pub max_active: u32,
     pub on_failure: OnFailure,
     pub fault: Fault,
+    /// The hypothesis the experiment tests, if it states one.
+    pub steady_state: Option<SteadyState>,
 }
 
 /// Which containers a fire may hit.

@@ -42,11 +42,13 @@ pub mod experiment;
 pub mod fault;
 pub mod journal;
 pub mod plan;
+pub mod probe;
 pub mod schedule;
 pub mod selector;
 pub mod target;
 pub mod text;
 mod validate;
+pub mod verdict;
 
 pub use experiment::{Experiment, ExperimentError, Fault, FieldError};
 pub use fault::{FaultError, Reverted, Undo};

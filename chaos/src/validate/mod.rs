@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use self::steady_state::SteadyStateFile;
 use crate::cron::Cron;
 use crate::experiment::{
     human, Experiment, Fault, FieldError, KillScope, Mode, NetworkDelay, OnFailure, Signal, Targets,
@@ -21,6 +22,8 @@ use crate::experiment::{
 use crate::schedule::{
     Days, Monkey, Schedule, Window, MAX_FIRES, MAX_LENGTH, MAX_MONKEY_FIRES, MIN_INTERVAL,
 };
+
+mod steady_state;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -39,6 +42,8 @@ pub(crate) struct ExperimentFile {
     #[serde(default)]
     on_failure: OnFailure,
     fault: FaultFile,
+    #[serde(default)]
+    steady_state: Option<SteadyStateFile>,
 }
 
 #[derive(Deserialize)]
@@ -100,7 +105,7 @@ struct FaultFile {
 }
 
 /// `days: weekdays` or `days: [mon, tue]`.
-enum StringOrList {
+pub(crate) enum StringOrList {
     One(String),
     List(Vec<String>),
 }
@@ -161,10 +166,10 @@ impl<'de> Deserialize<'de> for NameOrNumber {
 
 /// Collects problems while validation goes on, so all are reported.
 #[derive(Default)]
-struct Problems(Vec<FieldError>);
+pub(crate) struct Problems(Vec<FieldError>);
 
 impl Problems {
-    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError {
             path: path.into(),
             message: message.into(),
@@ -173,7 +178,7 @@ impl Problems {
 
     /// Parses a humantime duration, recording an error if it is malformed,
     /// longer than [`MAX_LENGTH`] or (unless `zero_ok`) zero.
-    fn duration(&mut self, path: &str, text: &str, zero_ok: bool) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, path: &str, text: &str, zero_ok: bool) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) if d.is_zero() && !zero_ok => {
                 self.add(path, format!("{text:?} is zero; give a positive duration"));
@@ -215,7 +220,7 @@ fn shortest_gap(length: Duration, max: u64) -> Duration {
     Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
     (1..=63).contains(&name.len())
         && name.chars().all(ok_char)
@@ -249,6 +254,18 @@ impl ExperimentFile {
             p.add("max-active", "0 would never inject; use 1 or more");
         }
         let fault = self.fault.validate(&mut p);
+        let length = match (&schedule, duration, &fault) {
+            (_, Some(d), _) => Some(d),
+            (Some(Schedule::At(offsets)), None, Some(f)) => Some(
+                offsets
+                    .last()
+                    .copied()
+                    .unwrap_or_default()
+                    .saturating_add(f.duration().unwrap_or_default()),
+            ),
+            _ => None,
+        };
+        let steady_state = self.steady_state.map(|s| s.validate(&mut p, length));
 
         let (Some(targets), Some(schedule), Some(fault)) = (targets, schedule, fault) else {
             return Err(p.0);
@@ -292,6 +309,7 @@ impl ExperimentFile {
             max_active: self.max_active.unwrap_or(1),
             on_failure: self.on_failure,
             fault,
+            steady_state: steady_state.flatten(),
         })
     }
 }
