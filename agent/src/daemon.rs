@@ -839,6 +839,11 @@ impl Daemon {
     }
 
     /// The network namespace file of container `id`.
+    /// The `jolt` joltd runs containers with.
+    pub fn jolt(&self) -> &crate::oci::Jolt {
+        &self.cfg.jolt
+    }
+
     pub fn netns_path(&self, id: &str) -> PathBuf {
         self.cfg.network.netns_path(id)
     }

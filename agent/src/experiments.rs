@@ -30,9 +30,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use jolt_chaos::experiment::human;
 use jolt_chaos::experiment::OnFailure;
 use jolt_chaos::fault::{self, Reverted, Undo};
 use jolt_chaos::journal::{self, Journal};
@@ -40,7 +41,7 @@ use jolt_chaos::plan::{self, plan_first, MAX_PLAN_LIMIT, PLAN_LIMIT};
 use jolt_chaos::schedule::{self, fire_times};
 use jolt_chaos::selector::{select, Candidate};
 use jolt_chaos::target::Target;
-use jolt_chaos::verdict::{Breach, Verdict};
+use jolt_chaos::verdict::{Breach, Ending, Judge, Verdict};
 use jolt_chaos::{Experiment, Fault};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,7 @@ use tokio::task::JoinSet;
 
 use crate::container::{Faulted, Listed, State};
 use crate::daemon::Daemon;
+use crate::hypothesis::{Hypothesis, NotStarted, ProbeStatus, Sink};
 use crate::metrics::{Metrics, Outcome};
 use crate::monitor::now;
 use crate::store::{read_json, write_json, StoreError};
@@ -214,6 +216,14 @@ pub struct Status {
     /// retries: what disk says lags behind what is shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsaved: Option<String>,
+    /// Fires the schedule holds, once it is walked (after `before`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fires_planned: Option<u64>,
+    /// Fires reached so far (injected, skipped or failed).
+    pub fires_done: u64,
+    /// The hypothesis' probes while it runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeStatus>,
 }
 
 fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
@@ -256,6 +266,10 @@ struct RunState {
     stopping: Option<Phase>,
     /// Why the record could not be saved, while that is retried.
     unsaved: Option<String>,
+    /// Why it was cut short, with `stopping`.
+    stop_reason: Option<String>,
+    planned: Option<u64>,
+    fired: u64,
 }
 
 struct Run {
@@ -268,6 +282,8 @@ struct Run {
     cancel: watch::Sender<bool>,
     /// Bumped on every new event and phase change.
     changed: watch::Sender<u64>,
+    /// The hypothesis, once its probes run.
+    hypothesis: OnceLock<Arc<Hypothesis>>,
 }
 
 impl Run {
@@ -305,10 +321,14 @@ impl Run {
                 next_fire: None,
                 stopping: None,
                 unsaved: None,
+                stop_reason: None,
+                planned: None,
+                fired: 0,
             }),
             timeline: Arc::new(timeline),
             cancel: watch::Sender::new(false),
             changed,
+            hypothesis: OnceLock::new(),
         })
     }
 
@@ -345,7 +365,13 @@ impl Run {
     /// the phase the disk has. Blocks: without `attempts`, until it is
     /// done; with, for at most that many tries (and a second for the
     /// timeline).
-    fn finish(&self, phase: Phase, reason: Option<String>, attempts: Option<u32>) -> bool {
+    fn finish(
+        &self,
+        phase: Phase,
+        reason: Option<String>,
+        judged: (Verdict, Option<Breach>),
+        attempts: Option<u32>,
+    ) -> bool {
         if !self
             .timeline
             .flush(attempts.map(|_| Duration::from_secs(1)))
@@ -357,6 +383,7 @@ impl Run {
         record.phase = phase;
         record.reason = reason;
         record.ended = Some(now());
+        (record.verdict, record.breach) = (Some(judged.0), judged.1);
         let path = self.dir.join("record.json");
         let mut wait = SAVE_RETRY_FIRST;
         let mut tried = 0;
@@ -415,7 +442,41 @@ impl Run {
             failed: counts.failed,
             damaged_events: counts.damaged,
             unsaved,
+            fires_planned: s.planned,
+            fires_done: s.fired,
+            probes: self
+                .hypothesis
+                .get()
+                .map(|h| h.status())
+                .unwrap_or_default(),
         }
+    }
+}
+
+/// The hypothesis' way into its experiment.
+struct RunSink(Arc<Run>);
+
+impl Sink for RunSink {
+    fn event(&self, event: Event) {
+        if event.event != "probe" {
+            tracing::info!(experiment = %self.0.name(), event = %event.event, probe = ?event.probe, message = ?event.message, "chaos");
+        }
+        self.0.timeline.append(event);
+    }
+
+    fn abort(&self, breach: &Breach) {
+        {
+            let mut s = self.0.lock();
+            if s.record.phase != Phase::Running || s.stopping.is_some() {
+                return;
+            }
+            s.stopping = Some(Phase::Aborted);
+            s.stop_reason = Some(format!(
+                "probe {} breached the hypothesis: {}",
+                breach.probe, breach.message
+            ));
+        }
+        self.0.cancel.send_replace(true);
     }
 }
 
@@ -425,7 +486,7 @@ pub struct Experiments {
     journal: Arc<Journal>,
     daemon: Arc<Daemon>,
     table: Mutex<BTreeMap<String, Arc<Run>>>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 /// Replays the fault journal in `state_dir`: reverts every fault still in
@@ -579,10 +640,18 @@ impl Experiments {
                     );
                 }
                 let reason = Some("joltd stopped while it ran".to_string());
-                if !run.finish(Phase::Interrupted, reason.clone(), Some(OPEN_SAVE_ATTEMPTS)) {
+                let judged = (Verdict::Interrupted, None);
+                if !run.finish(
+                    Phase::Interrupted,
+                    reason.clone(),
+                    judged.clone(),
+                    Some(OPEN_SAVE_ATTEMPTS),
+                ) {
                     // Start-up does not wait for the disk; this keeps at it.
                     let run = run.clone();
-                    std::thread::spawn(move || run.finish(Phase::Interrupted, reason, None));
+                    std::thread::spawn(move || {
+                        run.finish(Phase::Interrupted, reason, judged, None)
+                    });
                 }
             }
             table.insert(name, run);
@@ -612,7 +681,7 @@ impl Experiments {
             journal: Arc::new(journal),
             daemon,
             table: Mutex::new(table),
-            metrics: Metrics::default(),
+            metrics: Arc::new(Metrics::default()),
         });
         let stuck: Vec<(Arc<Run>, Active)> = experiments
             .table()
@@ -641,8 +710,14 @@ impl Experiments {
                     let reason = (phase == Phase::Interrupted)
                         .then(|| "joltd stopped while it ran".to_string());
                     run.event(phase.name(), None, None, reason.clone());
-                    let _ =
-                        tokio::task::spawn_blocking(move || run.finish(phase, reason, None)).await;
+                    let verdict = match phase {
+                        Phase::Aborted => Verdict::Aborted,
+                        _ => Verdict::Interrupted,
+                    };
+                    let _ = tokio::task::spawn_blocking(move || {
+                        run.finish(phase, reason, (verdict, None), None)
+                    })
+                    .await;
                 }
             });
         }
@@ -694,6 +769,19 @@ impl Experiments {
             .map_err(|e| ExperimentsError::Invalid(e.to_string()))?;
         let targets = self.targets().await;
         let candidates: Vec<Candidate> = targets.into_iter().map(|(c, _)| c).collect();
+        let probes = experiment.steady_state.iter().flat_map(|s| s.probes.iter());
+        for (i, probe) in probes.enumerate() {
+            let jolt_chaos::probe::Check::Exec(e) = &probe.check else {
+                continue;
+            };
+            if let Some(name) = &e.container {
+                if self.daemon.inspect(name).await.is_err() {
+                    return Err(ExperimentsError::Invalid(format!(
+                        "{origin}: steady-state.probes[{i}].exec.container: no container named {name:?} (see chaosctl ps)"
+                    )));
+                }
+            }
+        }
         if !candidates.iter().any(|c| experiment.targets.matches(c)) {
             return Err(ExperimentsError::Invalid(format!(
                 "{origin}: targets: no running container matches (see chaosctl ps)"
@@ -793,26 +881,154 @@ impl Experiments {
         Ok(Applied::Started(Box::new(run.status())))
     }
 
-    /// The runner: fires, injects, and waits for the reverts.
+    /// The runner: holds the hypothesis for `before`, fires, injects,
+    /// waits for the reverts and the last recovery, and judges.
     async fn run(self: Arc<Self>, run: Arc<Run>, start: SystemTime) {
         let experiment = run.experiment.clone().expect("a live experiment");
         let seed = run.lock().record.seed;
         let mut rng = jolt_chaos::rng(seed);
+        let mut cancel = run.cancel.subscribe();
+        let hypothesis = experiment.steady_state.as_ref().map(|steady| {
+            let node = crate::probes::Node {
+                daemon: self.daemon.clone(),
+                targets: experiment.targets.clone(),
+            };
+            let sink: Arc<dyn Sink> = Arc::new(RunSink(run.clone()));
+            let h = Hypothesis::start(&run.name(), steady, node, self.metrics.clone(), sink);
+            let _ = run.hypothesis.set(h.clone());
+            h
+        });
+        let mut not_started = None;
+        let mut start = start;
+        if let (Some(h), Some(before)) = (
+            &hypothesis,
+            experiment.steady_state.as_ref().and_then(|s| s.before),
+        ) {
+            match h.hold_before(before, &mut cancel).await {
+                Ok(()) => {
+                    let msg = format!("every probe held for {}", human(before));
+                    run.event("hypothesis", None, None, Some(msg));
+                    start = SystemTime::now();
+                }
+                Err(NotStarted::Unsteady(why)) => not_started = Some(why),
+                Err(NotStarted::Cancelled) => {}
+            }
+        } else if let Some(h) = &hypothesis {
+            h.start_faults();
+        }
         let length = experiment.length();
         let end = match schedule::end(start, length) {
             Ok(end) => end,
             Err(e) => {
                 let why = format!("start: {e}");
                 run.event("finished", None, None, Some(format!("stopped: {why}")));
-                tokio::task::spawn_blocking(move || run.finish(Phase::Failed, Some(why), None))
-                    .await
-                    .expect("finishing does not panic");
+                if let Some(h) = &hypothesis {
+                    h.stop().await;
+                }
+                let judged = (Verdict::Aborted, None);
+                tokio::task::spawn_blocking(move || {
+                    run.finish(Phase::Failed, Some(why), judged, None)
+                })
+                .await
+                .expect("finishing does not panic");
                 return;
             }
         };
-        let times = fire_times(&experiment.schedule, start, length, &mut rng);
+        let mut pending = JoinSet::new();
+        let mut failure = None;
+        if let Some(why) = &not_started {
+            let msg = format!(
+                "the hypothesis did not hold before the start: {why}; no fault was injected"
+            );
+            run.event("not-started", None, None, Some(msg));
+        } else if !*cancel.borrow() {
+            failure = self
+                .fire(
+                    &run,
+                    &experiment,
+                    &mut rng,
+                    start,
+                    end,
+                    &mut cancel,
+                    &mut pending,
+                )
+                .await;
+        }
+        run.lock().next_fire = None;
+        if failure.is_none() && not_started.is_none() {
+            sleep_until(end, &mut cancel).await;
+        }
+        // Whatever is still active goes now (abort, failure) or at its own
+        // time (the experiment's end bounds it); a kill's target is watched
+        // until it runs again.
+        if failure.is_some() {
+            run.cancel.send_replace(true);
+        }
+        while pending.join_next().await.is_some() {}
+        if let Some(h) = &hypothesis {
+            if not_started.is_none() {
+                h.settle().await;
+            }
+            h.stop().await;
+        }
+        let (stopping, stop_reason) = {
+            let s = run.lock();
+            (s.stopping, s.stop_reason.clone())
+        };
+        let ending = match (stopping, &failure, &not_started) {
+            (Some(Phase::Interrupted), _, _) => Ending::Interrupted,
+            (Some(_), _, _) | (None, Some(_), _) => Ending::Aborted,
+            (None, None, Some(_)) => Ending::NotStarted,
+            (None, None, None) => Ending::Ran,
+        };
+        let judged = match &hypothesis {
+            Some(h) => h.verdict(&ending),
+            None => Judge::new(None).verdict(&ending),
+        };
+        let (phase, reason) = match (stopping, failure, not_started) {
+            (Some(phase), _, _) => {
+                run.event(phase.name(), None, None, stop_reason.clone());
+                (phase, stop_reason)
+            }
+            (None, Some(e), _) => {
+                run.event("finished", None, None, Some(format!("stopped: {e}")));
+                (Phase::Failed, Some(e))
+            }
+            (None, None, Some(why)) => {
+                let why = format!("not started: {why}");
+                run.event("finished", None, None, Some(why.clone()));
+                (Phase::Finished, Some(why))
+            }
+            (None, None, None) => {
+                run.event("finished", None, None, None);
+                (Phase::Finished, None)
+            }
+        };
+        tokio::task::spawn_blocking(move || run.finish(phase, reason, judged, None))
+            .await
+            .expect("finishing does not panic");
+    }
+
+    /// Walks the schedule from `start`: at each fire, picks targets,
+    /// stages and injects; reversible faults are handed to `pending` to
+    /// be reverted. The failure that stopped it (`on-failure: stop`).
+    #[allow(clippy::too_many_arguments)]
+    async fn fire(
+        self: &Arc<Self>,
+        run: &Arc<Run>,
+        experiment: &Experiment,
+        rng: &mut jolt_chaos::ChaosRng,
+        start: SystemTime,
+        end: SystemTime,
+        cancel: &mut watch::Receiver<bool>,
+        pending: &mut JoinSet<()>,
+    ) -> Option<String> {
+        let seed = run.lock().record.seed;
+        let length = experiment.length();
+        let times = fire_times(&experiment.schedule, start, length, rng);
         // Counted on a copy of the walk: nothing is held per fire.
         let count = times.clone().count();
+        run.lock().planned = Some(count as u64);
         run.event(
             "scheduled",
             None,
@@ -822,9 +1038,6 @@ impl Experiments {
                 humantime::format_duration(length)
             )),
         );
-        let mut cancel = run.cancel.subscribe();
-        let mut pending = JoinSet::new();
-        let mut failure = None;
         'fires: for (fire, offset) in times.enumerate() {
             // Before the end, which schedule::end checked.
             let Some(at) = start.checked_add(offset) else {
@@ -834,7 +1047,7 @@ impl Experiments {
             // Targets are picked, and their faults prepared and journaled,
             // a little ahead: the journal's fsync stays off the fire's path.
             let ahead = at.checked_sub(LEAD).map_or(at, |t| t.max(start));
-            if !sleep_until(ahead, &mut cancel).await {
+            if !sleep_until(ahead, cancel).await {
                 break;
             }
             // Faults due to end by this fire end first: the plan counts them
@@ -846,11 +1059,12 @@ impl Experiments {
                     .iter()
                     .any(|a| a.until_time.min(end) <= at)
             {
-                if !sleep_for(Duration::from_millis(1), &mut cancel).await {
+                if !sleep_for(Duration::from_millis(1), cancel).await {
                     break 'fires;
                 }
             }
             while pending.try_join_next().is_some() {}
+            run.lock().fired += 1;
             let (active, busy): (usize, HashSet<String>) = {
                 let s = run.lock();
                 (
@@ -870,7 +1084,7 @@ impl Experiments {
                 .filter(|(c, _)| !busy.contains(&c.id))
                 .collect();
             let candidates: Vec<Candidate> = targets.iter().map(|(c, _)| c.clone()).collect();
-            let picked: Vec<String> = select(&experiment.targets, &candidates, &mut rng)
+            let picked: Vec<String> = select(&experiment.targets, &candidates, rng)
                 .into_iter()
                 .map(|c| c.id.clone())
                 .collect();
@@ -885,70 +1099,45 @@ impl Experiments {
             }
             let mut staged = Vec::new();
             for (_, target) in targets.into_iter().filter(|(c, _)| picked.contains(&c.id)) {
-                match self.stage(&run, &experiment.fault, target, fire).await {
+                match self.stage(run, &experiment.fault, target, fire).await {
                     Ok(entry) => staged.push(entry),
                     Err(e) if experiment.on_failure == OnFailure::Stop => {
                         self.unstage(staged).await;
-                        failure = Some(e);
-                        break 'fires;
+                        return Some(e);
                     }
                     Err(_) => {}
                 }
             }
-            if !sleep_until(at, &mut cancel).await {
+            if !sleep_until(at, cancel).await {
                 self.unstage(staged).await;
                 break;
             }
             let mut staged = staged.into_iter();
             while let Some(entry) = staged.next() {
                 let target = entry.target.clone();
-                match self.inject(&run, &experiment.fault, entry, at, end).await {
+                let id = entry.id.clone();
+                match self.inject(run, &experiment.fault, entry, at, end).await {
                     Ok(Some(active)) => {
                         let until = active.until_time.min(end);
                         pending.spawn(self.clone().revert_at(run.clone(), active, until));
                     }
                     Ok(None) => {
+                        if let Some(h) = run.hypothesis.get() {
+                            let fault = experiment.fault.to_string();
+                            h.fault_ended(&id, &target.name, &fault, SystemTime::now());
+                        }
                         pending.spawn(self.clone().watch_recovery(run.clone(), target));
                     }
                     Err(e) => {
                         if experiment.on_failure == OnFailure::Stop {
                             self.unstage(staged.collect()).await;
-                            failure = Some(e);
-                            break 'fires;
+                            return Some(e);
                         }
                     }
                 }
             }
         }
-        run.lock().next_fire = None;
-        if failure.is_none() {
-            sleep_until(end, &mut cancel).await;
-        }
-        // Whatever is still active goes now (abort, failure) or at its own
-        // time (the experiment's end bounds it); a kill's target is watched
-        // until it runs again.
-        if failure.is_some() {
-            run.cancel.send_replace(true);
-        }
-        while pending.join_next().await.is_some() {}
-        let stopping = run.lock().stopping;
-        let (phase, reason) = match (stopping, failure) {
-            (Some(phase), _) => {
-                run.event(phase.name(), None, None, None);
-                (phase, None)
-            }
-            (None, Some(e)) => {
-                run.event("finished", None, None, Some(format!("stopped: {e}")));
-                (Phase::Failed, Some(e))
-            }
-            (None, None) => {
-                run.event("finished", None, None, None);
-                (Phase::Finished, None)
-            }
-        };
-        tokio::task::spawn_blocking(move || run.finish(phase, reason, None))
-            .await
-            .expect("finishing does not panic");
+        None
     }
 
     /// Prepares `fault` for `target` and journals what undoes it (durably),
@@ -1169,6 +1358,9 @@ impl Experiments {
         // No longer in the kernel: no longer active (the next fire may pick
         // its target), though its journal entry waits for the timeline.
         run.lock().active.retain(|a| a.id != active.id);
+        if let Some(h) = run.hypothesis.get() {
+            h.fault_ended(&active.id, &active.target, &active.fault, done);
+        }
         let late = until.map(|u| done.duration_since(u).unwrap_or_default());
         self.metrics.count(Outcome::Reverted, kind, true);
         let mut msg = match (how, late) {
@@ -1355,7 +1547,13 @@ impl Experiments {
             }
             // The first reason to stop stands (joltd's start marks one
             // whose faults it still reverts interrupted).
-            s.stopping.get_or_insert(phase);
+            if s.stopping.is_none() {
+                s.stopping = Some(phase);
+                s.stop_reason = Some(match phase {
+                    Phase::Interrupted => "joltd stopped while it ran".into(),
+                    _ => "aborted by chaosctl abort".into(),
+                });
+            }
         }
         run.cancel.send_replace(true);
         // Until it ends, or until all that holds it up is faults whose
@@ -1403,6 +1601,7 @@ impl Experiments {
                 cause: e,
             })?;
         self.table().remove(name);
+        self.metrics.forget(name);
         Ok(())
     }
 

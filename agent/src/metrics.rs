@@ -1,10 +1,11 @@
 //! metrics: joltd's chaos counters in the Prometheus text format (GET
 //! /metrics): faults injected, reverted and failed by kind, faults active,
-//! experiments by phase, and the injection latency (scheduled time to
-//! fault applied) as a histogram.
+//! experiments by phase, the injection latency (scheduled time to fault
+//! applied) as a histogram, and per experiment and probe the probe runs,
+//! failures and latency.
 //!
-//! Four families with a fixed label set do not need a metrics library:
-//! this module keeps the numbers and writes exposition format 0.0.4.
+//! A few families with fixed labels do not need a metrics library: this
+//! module keeps the numbers and writes exposition format 0.0.4.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -24,13 +25,58 @@ pub enum Outcome {
     Failed,
 }
 
+/// A latency histogram over [`BUCKETS`].
+#[derive(Default, Clone)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of `name` with `labels`
+    /// (`k="v",` pairs, or empty).
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (bound, v) in BUCKETS.iter().zip(self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {v}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", self.count);
+        let labels = labels.trim_end_matches(',');
+        let braces = |l: &str| match l.is_empty() {
+            true => String::new(),
+            false => format!("{{{l}}}"),
+        };
+        let _ = writeln!(out, "{name}_sum{} {}", braces(labels), self.sum);
+        let _ = writeln!(out, "{name}_count{} {}", braces(labels), self.count);
+    }
+}
+
+/// One probe's numbers.
+#[derive(Default)]
+struct ProbeNumbers {
+    runs: u64,
+    failures: u64,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 struct Numbers {
     faults: BTreeMap<(Outcome, &'static str), u64>,
     active: BTreeMap<&'static str, i64>,
-    latency_buckets: [u64; BUCKETS.len()],
-    latency_count: u64,
-    latency_sum: f64,
+    latency: Histogram,
+    /// By experiment and probe.
+    probes: BTreeMap<(String, String), ProbeNumbers>,
 }
 
 /// joltd's chaos metrics.
@@ -55,15 +101,26 @@ impl Metrics {
 
     /// Records one injection's latency: from its scheduled time to applied.
     pub fn injection_latency(&self, latency: Duration) {
-        let secs = latency.as_secs_f64();
         let mut n = self.numbers.lock().expect("no panics while held");
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                n.latency_buckets[i] += 1;
-            }
-        }
-        n.latency_count += 1;
-        n.latency_sum += secs;
+        n.latency.observe(latency);
+    }
+
+    /// Counts one run of `probe` of `experiment`.
+    pub fn probe_run(&self, experiment: &str, probe: &str, ok: bool, latency: Duration) {
+        let mut n = self.numbers.lock().expect("no panics while held");
+        let p = n
+            .probes
+            .entry((experiment.to_string(), probe.to_string()))
+            .or_default();
+        p.runs += 1;
+        p.failures += u64::from(!ok);
+        p.latency.observe(latency);
+    }
+
+    /// Drops the series of a deleted experiment.
+    pub fn forget(&self, experiment: &str) {
+        let mut n = self.numbers.lock().expect("no panics while held");
+        n.probes.retain(|(e, _), _| e != experiment);
     }
 
     /// The exposition text, with `phases` (experiments by phase) counted by
@@ -114,14 +171,53 @@ impl Metrics {
             out,
             "# HELP {name} From a fault's scheduled time to its injection.\n# TYPE {name} histogram"
         );
-        for (bound, v) in BUCKETS.iter().zip(n.latency_buckets) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {v}");
+        n.latency.render(&mut out, name, "");
+        for (name, help, kind) in [
+            (
+                "jolt_probe_runs_total",
+                "Steady-state probe runs, by experiment and probe.",
+                "counter",
+            ),
+            (
+                "jolt_probe_failures_total",
+                "Steady-state probe runs that failed, by experiment and probe.",
+                "counter",
+            ),
+            (
+                "jolt_probe_latency_seconds",
+                "How long a steady-state probe run took, by experiment and probe.",
+                "histogram",
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for ((experiment, probe), p) in &n.probes {
+                let labels = format!(
+                    "experiment=\"{}\",probe=\"{}\",",
+                    escape(experiment),
+                    escape(probe)
+                );
+                match kind {
+                    "histogram" => p.latency.render(&mut out, name, &labels),
+                    _ => {
+                        let v = if name.contains("failures") {
+                            p.failures
+                        } else {
+                            p.runs
+                        };
+                        let _ = writeln!(out, "{name}{{{}}} {v}", labels.trim_end_matches(','));
+                    }
+                }
+            }
         }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", n.latency_count);
-        let _ = writeln!(out, "{name}_sum {}", n.latency_sum);
-        let _ = writeln!(out, "{name}_count {}", n.latency_count);
         out
     }
+}
+
+/// `v` as a label value: backslash, quote and newline escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Every fault kind, so that each series exists from the start.
@@ -140,6 +236,8 @@ mod tests {
         m.count(Outcome::Reverted, "pause", true);
         m.injection_latency(Duration::from_micros(700));
         m.injection_latency(Duration::from_millis(30));
+        m.probe_run("web", "home", true, Duration::from_millis(2));
+        m.probe_run("web", "home", false, Duration::from_secs(1));
         let text = m.render(&BTreeMap::from([("running".to_string(), 1)]));
         for line in [
             "jolt_faults_injected_total{kind=\"pause\"} 2",
@@ -154,6 +252,10 @@ mod tests {
             "jolt_fault_injection_latency_seconds_bucket{le=\"0.05\"} 2",
             "jolt_fault_injection_latency_seconds_bucket{le=\"+Inf\"} 2",
             "jolt_fault_injection_latency_seconds_count 2",
+            "jolt_probe_runs_total{experiment=\"web\",probe=\"home\"} 2",
+            "jolt_probe_failures_total{experiment=\"web\",probe=\"home\"} 1",
+            "jolt_probe_latency_seconds_bucket{experiment=\"web\",probe=\"home\",le=\"0.002\"} 1",
+            "jolt_probe_latency_seconds_count{experiment=\"web\",probe=\"home\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }

@@ -1,6 +1,6 @@
 //! oci: the `jolt` binary, as joltd runs it.
 //!
-//! Owns the command lines of `jolt create`, `start`, `kill` and `delete`
+//! Owns the command lines of `jolt create`, `start`, `kill`, `exec` and `delete`
 //! under joltd's own `--root`, and turning a failed run into an error that
 //! carries jolt's own message. joltd never clones a container process
 //! itself: this is the only way it reaches the runtime.
@@ -54,6 +54,13 @@ impl Jolt {
             true => self.run(&["kill", "--all", id, signal]),
             false => self.run(&["kill", id, signal]),
         }
+    }
+
+    /// `jolt exec ID -- COMMAND...`, output and status left to the caller.
+    pub fn exec(&self, id: &str, command: &[String]) -> Command {
+        let mut c = self.command();
+        c.arg("exec").arg(id).arg("--").args(command);
+        c
     }
 
     /// `jolt delete --force ID`: kills what is left and removes the state

@@ -276,7 +276,7 @@ impl fmt::Display for Fault {
 }
 
 /// A duration the way the file writes it: `1m30s`, `100ms`.
-pub(crate) fn human(d: Duration) -> String {
+pub fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string().replace(' ', "")
 }
 

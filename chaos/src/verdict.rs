@@ -169,6 +169,11 @@ impl Judge {
         self.tallies.iter().all(Tally::healthy)
     }
 
+    /// Whether probe `probe` is beyond its tolerance now.
+    pub fn breached(&self, probe: usize) -> bool {
+        self.tallies.get(probe).is_some_and(Tally::breached)
+    }
+
     /// Why the hypothesis does not hold now, naming the probes.
     pub fn unsteady(&self) -> Option<String> {
         let bad: Vec<String> = self
@@ -219,7 +224,7 @@ impl Judge {
                 message: message.clone(),
             });
             if change == Change::Breached && self.stage == Stage::During && self.during {
-                out.extend(self.breached(probe, at, message));
+                out.extend(self.first_breach(probe, at, message));
             }
         }
         let steady = self.steady();
@@ -245,7 +250,7 @@ impl Judge {
     }
 
     /// The first breach, recorded once; the decision to act on.
-    fn breached(&mut self, probe: usize, at: SystemTime, message: String) -> Option<Decision> {
+    fn first_breach(&mut self, probe: usize, at: SystemTime, message: String) -> Option<Decision> {
         if self.first.is_some() {
             return None;
         }
@@ -319,7 +324,7 @@ impl Judge {
                 .position(|t| !t.healthy())
                 .unwrap_or_default();
             out.push(Decision::Unrecovered { key: r.key, within });
-            out.extend(self.breached(probe, now, message));
+            out.extend(self.first_breach(probe, now, message));
         }
         out
     }
