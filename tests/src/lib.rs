@@ -10,7 +10,8 @@
 //! features a test may need ([`feature`]), and a joltd of the test's own
 //! driven with chaosctl ([`agent`]), and a podman of the test's own
 //! ([`podman`]), and what a person looks at: an HTML page in headless
-//! Chromium ([`chromium`]).
+//! Chromium ([`chromium`]) and a Prometheus server of the test's own
+//! that scrapes one target ([`prometheus`]).
 //!
 //! It knows jolt only through its command line, the OCI documents it
 //! reads and prints, and what it serves; it never looks inside jolt's
@@ -24,6 +25,7 @@ pub mod feature;
 pub mod host;
 pub mod image;
 pub mod podman;
+pub mod prometheus;
 pub mod runner;
 
 use std::fmt::Display;
