@@ -39,13 +39,18 @@ need_cargo() {
 and run $PROG again."
 }
 
+# apt_installed PACKAGE: whether dpkg has PACKAGE installed.
+apt_installed() {
+	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
+}
+
 # apt_install_missing PACKAGE...: apt-get install the packages that are not
-# installed yet, with at most one apt-get update. Says what it installs.
+# installed yet (without their recommends), with at most one apt-get update.
+# Says what it installs.
 apt_install_missing() {
 	local missing=() p
 	for p in "$@"; do
-		[[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) == installed ]] ||
-			missing+=("$p")
+		apt_installed "$p" || missing+=("$p")
 	done
 	((${#missing[@]})) || return 0
 	need_root "to install Debian packages: ${missing[*]}"

@@ -9,18 +9,23 @@
 //! receiving end of `--console-socket` ([`ConsoleSocket`]), and the kernel
 //! features a test may need ([`feature`]), and a joltd of the test's own
 //! driven with chaosctl ([`agent`]), and a podman of the test's own
-//! ([`podman`]).
+//! ([`podman`]), and what a person looks at: an HTML page in headless
+//! Chromium ([`chromium`]) and a Prometheus server of the test's own
+//! that scrapes one target ([`prometheus`]).
 //!
-//! It knows jolt only through its command line and the OCI documents it
-//! reads and prints; it never looks inside jolt's state files.
+//! It knows jolt only through its command line, the OCI documents it
+//! reads and prints, and what it serves; it never looks inside jolt's
+//! state files.
 
 pub mod agent;
 pub mod bundle;
+pub mod chromium;
 pub mod console;
 pub mod feature;
 pub mod host;
 pub mod image;
 pub mod podman;
+pub mod prometheus;
 pub mod runner;
 
 use std::fmt::Display;
