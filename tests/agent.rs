@@ -13,6 +13,8 @@ mod debris;
 mod disk;
 #[path = "agent/experiments.rs"]
 mod experiments;
+#[path = "agent/hypothesis.rs"]
+mod hypothesis;
 #[path = "agent/lifecycle.rs"]
 mod lifecycle;
 #[path = "agent/network.rs"]

@@ -27,9 +27,9 @@ pub enum ClientError {
     },
     #[error("joltd: {0}")]
     Http(#[from] hyper::Error),
-    /// joltd answered with an error; its message.
-    #[error("{0}")]
-    Refused(String),
+    /// joltd answered with an error: its HTTP status and message.
+    #[error("{message}")]
+    Refused { status: u16, message: String },
     #[error("joltd sent an unexpected answer: {0}")]
     Unexpected(String),
     #[error("writing the output: {0}")]
@@ -81,7 +81,10 @@ impl Client {
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_string))
             .unwrap_or_else(|| format!("{status}: {}", String::from_utf8_lossy(&text)));
-        Err(ClientError::Refused(msg))
+        Err(ClientError::Refused {
+            status: status.as_u16(),
+            message: msg,
+        })
     }
 
     /// A request whose answer is JSON (or nothing, as `()` from 204).

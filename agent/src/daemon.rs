@@ -839,6 +839,11 @@ impl Daemon {
     }
 
     /// The network namespace file of container `id`.
+    /// The network joltd wires containers to.
+    pub fn network(&self) -> &Network {
+        &self.cfg.network
+    }
+
     /// The `jolt` joltd runs containers with.
     pub fn jolt(&self) -> &crate::oci::Jolt {
         &self.cfg.jolt

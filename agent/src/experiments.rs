@@ -1361,12 +1361,22 @@ impl Experiments {
         if let Some(h) = run.hypothesis.get() {
             h.fault_ended(&active.id, &active.target, &active.fault, done);
         }
-        let late = until.map(|u| done.duration_since(u).unwrap_or_default());
+        // Before its time when the experiment was cut short.
+        let early = until
+            .and_then(|u| u.duration_since(done).ok())
+            .filter(|d| !d.is_zero());
+        let late = until
+            .filter(|_| early.is_none())
+            .map(|u| done.duration_since(u).unwrap_or_default());
         self.metrics.count(Outcome::Reverted, kind, true);
-        let mut msg = match (how, late) {
-            (Reverted::TargetGone, _) => "the container is gone".to_string(),
-            (_, Some(late)) => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
-            (_, None) => "after joltd's start".to_string(),
+        let mut msg = match (how, late, early) {
+            (Reverted::TargetGone, _, _) => "the container is gone".to_string(),
+            (_, _, Some(early)) => format!(
+                "{:.3} s before its time: the experiment was cut short",
+                early.as_secs_f64()
+            ),
+            (_, Some(late), _) => format!("{:.3} ms after its time", late.as_secs_f64() * 1e3),
+            (_, None, None) => "after joltd's start".to_string(),
         };
         if attempts > 1 {
             msg.push_str(&format!(" (attempt {attempts})"));

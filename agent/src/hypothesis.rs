@@ -301,8 +301,12 @@ impl Hypothesis {
                     Decision::Probe {
                         probe,
                         change,
-                        message,
+                        mut message,
                     } => {
+                        let last = run.as_ref().and_then(|r| r.outcome.message.as_deref());
+                        if let (Change::Breached, Some(why)) = (change, last) {
+                            message = format!("{message}; last: {why}");
+                        }
                         flush(&mut samples[probe], probe);
                         sampled[probe] = Instant::now();
                         let event = match change {

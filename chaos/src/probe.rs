@@ -316,6 +316,19 @@ impl Tally {
         self.failures
     }
 
+    /// Where the results stand against the tolerance, in words.
+    pub fn describe(&self) -> String {
+        match self.tolerance {
+            Tolerance::Consecutive(n) => {
+                format!("{} failures in a row (it tolerates {n})", self.run)
+            }
+            Tolerance::Percent { percent, window } => {
+                let failed = self.window.iter().filter(|f| **f).count();
+                format!("{failed} of the last {window} runs failed (it tolerates {percent}%)")
+            }
+        }
+    }
+
     /// The last result passed and the tolerance holds.
     pub fn healthy(&self) -> bool {
         self.last_ok && !self.breached

@@ -211,11 +211,7 @@ impl Judge {
         if let Some(change) = tally.record(ok) {
             let name = &self.names[probe];
             let message = match change {
-                Change::Breached => format!(
-                    "{name} breached: {} of {} runs failed so far",
-                    tally.failures(),
-                    tally.results()
-                ),
+                Change::Breached => format!("{name}: {}", tally.describe()),
                 Change::Steady => format!("{name} is steady again"),
             };
             out.push(Decision::Probe {

@@ -49,6 +49,7 @@ use crate::experiments::Experiments;
 
 pub mod connections;
 mod experiments;
+pub mod metrics_listener;
 
 pub use connections::Limits;
 

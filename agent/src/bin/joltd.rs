@@ -83,6 +83,11 @@ struct Cli {
     /// has arrived, as 10s or 1m
     #[arg(long, default_value_t = api::connections::BODY_TIMEOUT.into(), value_parser = timeout)]
     body_timeout: humantime::Duration,
+    /// Serve /metrics (and nothing else) over plain TCP on ADDR:PORT for
+    /// a Prometheus server to scrape, e.g. 127.0.0.1:9464; off by default.
+    /// The listener is in the node's network namespace
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<std::net::SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -247,6 +252,10 @@ async fn serve(cli: Cli) -> Result<()> {
     // replaying it. The socket is bound once joltd is ready, so that a
     // client that connects finds the faults of an earlier run reverted.
     api::ensure_free(&cli.socket)?;
+    let metrics_listener = match cli.metrics_listen {
+        Some(addr) => Some(metrics_listener(&network, addr)?),
+        None => None,
+    };
     // Before anything else: no fault of an earlier run outlives it.
     let state_dir = cli.state_dir.clone();
     let (journal, recovered) =
@@ -271,6 +280,10 @@ async fn serve(cli: Cli) -> Result<()> {
             .context("loading experiments")?;
     let listener = api::bind(&cli.socket)?;
     tracing::info!(socket = %cli.socket.display(), "listening");
+    if let Some(l) = metrics_listener {
+        tracing::info!(address = ?l.local_addr().ok(), "serving /metrics");
+        tokio::spawn(api::metrics_listener::serve(l, experiments.clone()));
+    }
     let agent = api::Agent {
         daemon: daemon.clone(),
         experiments,
@@ -291,6 +304,24 @@ async fn serve(cli: Cli) -> Result<()> {
     let _ = std::fs::remove_file(&cli.socket);
     tracing::info!("shutting down; containers keep running and are re-adopted at the next start");
     Ok(())
+}
+
+/// The `--metrics-listen` socket, bound in the node's network namespace.
+fn metrics_listener(
+    network: &Network,
+    addr: std::net::SocketAddr,
+) -> Result<tokio::net::TcpListener> {
+    let listener = network.run_in_node(|| {
+        let l = std::net::TcpListener::bind(addr).and_then(|l| {
+            l.set_nonblocking(true)?;
+            Ok(l)
+        });
+        l.map_err(|source| jolt_agent::network::Error::Io {
+            what: format!("--metrics-listen {addr}"),
+            source,
+        })
+    })?;
+    Ok(tokio::net::TcpListener::from_std(listener)?)
 }
 
 /// `--log-dir`, made absolute (monitors run in /) and made (0700) when

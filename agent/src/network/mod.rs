@@ -222,6 +222,21 @@ impl Network {
         self.config.netns_dir.join(container)
     }
 
+    /// Runs `work` in the node's network namespace (on a new thread in the
+    /// one `node_netns` names, or here in joltd's own), and waits: sockets
+    /// made there stay there, for probes and listeners that must reach the
+    /// node's network.
+    pub fn run_in_node<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send,
+        F: FnOnce() -> Result<T, Error> + Send,
+    {
+        match self.node_ns() {
+            None => work(),
+            ns => netns::run_in(ns, work),
+        }
+    }
+
     fn node_ns(&self) -> Option<&Path> {
         self.config.node_netns.as_deref()
     }

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::{within, Check, Node, Outcome};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -13,9 +14,6 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use jolt_chaos::experiment::human;
 use jolt_chaos::probe::{Http, Url};
-use tokio::net::TcpStream;
-
-use super::{within, Check, Outcome};
 
 /// The most of a body a check reads.
 const MAX_BODY: usize = 1 << 20;
@@ -25,12 +23,13 @@ pub struct HttpCheck {
     /// The timeout, or max-latency when it is shorter: an answer slower
     /// than that fails anyway.
     cut: Duration,
+    node: Node,
 }
 
 impl HttpCheck {
-    pub fn new(spec: Http, timeout: Duration) -> HttpCheck {
+    pub fn new(spec: Http, timeout: Duration, node: Node) -> HttpCheck {
         let cut = spec.max_latency.map_or(timeout, |m| m.min(timeout));
-        HttpCheck { spec, cut }
+        HttpCheck { spec, cut, node }
     }
 }
 
@@ -38,7 +37,8 @@ impl Check for HttpCheck {
     fn run(&self) -> BoxFuture<'_, Outcome> {
         within(self.cut, async {
             let t0 = Instant::now();
-            let (status, body) = match request(&self.spec.method, &self.spec.url).await {
+            let (status, body) = match request(&self.node, &self.spec.method, &self.spec.url).await
+            {
                 Ok(answer) => answer,
                 Err(e) => return Outcome::fail(t0.elapsed(), e),
             };
@@ -73,9 +73,10 @@ impl Check for HttpCheck {
 
 /// `method url` on a new connection: the status and (up to 1 MiB of) the
 /// body, or why there is none.
-pub async fn request(method: &str, url: &Url) -> Result<(u16, Bytes), String> {
+pub async fn request(node: &Node, method: &str, url: &Url) -> Result<(u16, Bytes), String> {
     let e = &url.endpoint;
-    let stream = TcpStream::connect((e.host.as_str(), e.port))
+    let stream = node
+        .connect(e)
         .await
         .map_err(|err| format!("connect {e}: {err}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))

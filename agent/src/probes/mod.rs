@@ -3,7 +3,8 @@
 //! Owns one task per probe that runs its check every interval on joltd's
 //! clock (missed ticks are skipped, never bunched; runs of one probe never
 //! overlap) and sends each [`Run`] to the hypothesis' watcher. A check is
-//! a [`Check`]: HTTP and TCP go out through the node's network, `exec`
+//! a [`Check`]: HTTP and TCP go out through the node's network namespace
+//! (see [`Node::connect`]), `exec`
 //! runs `jolt exec` in a container, `prometheus` asks a query endpoint.
 //! Judging the results is jolt-chaos's `verdict`.
 
@@ -12,12 +13,14 @@ mod http;
 mod prometheus;
 mod tcp;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use jolt_chaos::experiment::Targets;
-use jolt_chaos::probe::{self, Probe};
+use jolt_chaos::probe::{self, Endpoint, Probe};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -73,22 +76,56 @@ pub struct Node {
     pub targets: Targets,
 }
 
+impl Node {
+    /// A TCP connection to `e` from the node's network namespace (the one
+    /// joltd wires containers in), trying each address `e` resolves to.
+    pub async fn connect(&self, e: &Endpoint) -> std::io::Result<TcpStream> {
+        let mut last = None;
+        for addr in tokio::net::lookup_host((e.host.as_str(), e.port)).await? {
+            let network = self.daemon.network().clone();
+            let socket = tokio::task::spawn_blocking(move || {
+                network.run_in_node(|| {
+                    let made = match addr {
+                        SocketAddr::V4(_) => TcpSocket::new_v4(),
+                        SocketAddr::V6(_) => TcpSocket::new_v6(),
+                    };
+                    made.map_err(|source| crate::network::Error::Io {
+                        what: "a probe's socket".into(),
+                        source,
+                    })
+                })
+            })
+            .await
+            .expect("making a socket does not panic")
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+            match socket.connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address")))
+    }
+}
+
 /// The check of `p`.
 pub fn check(p: &Probe, node: &Node) -> Box<dyn Check> {
     match &p.check {
-        probe::Check::Http(h) => Box::new(http::HttpCheck::new(h.clone(), p.timeout)),
+        probe::Check::Http(h) => Box::new(http::HttpCheck::new(h.clone(), p.timeout, node.clone())),
         probe::Check::Tcp(e) => Box::new(tcp::TcpCheck {
             endpoint: e.clone(),
             timeout: p.timeout,
+            node: node.clone(),
         }),
         probe::Check::Exec(e) => Box::new(exec::ExecCheck {
             spec: e.clone(),
             timeout: p.timeout,
             node: node.clone(),
         }),
-        probe::Check::Prometheus(q) => {
-            Box::new(prometheus::PrometheusCheck::new(q.clone(), p.timeout))
-        }
+        probe::Check::Prometheus(q) => Box::new(prometheus::PrometheusCheck::new(
+            q.clone(),
+            p.timeout,
+            node.clone(),
+        )),
     }
 }
 

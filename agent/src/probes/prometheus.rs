@@ -10,17 +10,18 @@ use jolt_chaos::probe::{Prometheus, Url};
 use serde_json::Value;
 
 use super::http::request;
-use super::{within, Check, Outcome};
+use super::{within, Check, Node, Outcome};
 
 pub struct PrometheusCheck {
     spec: Prometheus,
     /// The endpoint with the query in it.
     url: Url,
     timeout: Duration,
+    node: Node,
 }
 
 impl PrometheusCheck {
-    pub fn new(spec: Prometheus, timeout: Duration) -> PrometheusCheck {
+    pub fn new(spec: Prometheus, timeout: Duration, node: Node) -> PrometheusCheck {
         let sep = if spec.url.path.contains('?') {
             '&'
         } else {
@@ -31,7 +32,12 @@ impl PrometheusCheck {
             path,
             ..spec.url.clone()
         };
-        PrometheusCheck { spec, url, timeout }
+        PrometheusCheck {
+            spec,
+            url,
+            timeout,
+            node,
+        }
     }
 }
 
@@ -39,7 +45,7 @@ impl Check for PrometheusCheck {
     fn run(&self) -> BoxFuture<'_, Outcome> {
         within(self.timeout, async {
             let t0 = Instant::now();
-            let value = match request("GET", &self.url).await {
+            let value = match request(&self.node, "GET", &self.url).await {
                 Ok((200, body)) => value(&body),
                 Ok((status, body)) => Err(format!(
                     "status {status}: {}",

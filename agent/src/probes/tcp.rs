@@ -3,23 +3,22 @@
 
 use std::time::{Duration, Instant};
 
+use super::{within, Check, Node, Outcome};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use jolt_chaos::probe::Endpoint;
-use tokio::net::TcpStream;
-
-use super::{within, Check, Outcome};
 
 pub struct TcpCheck {
     pub endpoint: Endpoint,
     pub timeout: Duration,
+    pub node: Node,
 }
 
 impl Check for TcpCheck {
     fn run(&self) -> BoxFuture<'_, Outcome> {
         within(self.timeout, async {
             let t0 = Instant::now();
-            match TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port)).await {
+            match self.node.connect(&self.endpoint).await {
                 Ok(_) => Outcome::pass(t0.elapsed()),
                 Err(e) => Outcome::fail(t0.elapsed(), format!("connect {}: {e}", self.endpoint)),
             }

@@ -1,21 +1,30 @@
-//! `chaosctl apply`: start an experiment from a file, or plan it. The
-//! file must be UTF-8 text without control characters (a byte order mark
-//! is dropped); joltd parses and validates it.
+//! `chaosctl apply`: start an experiment from a file, or plan it; with
+//! `--wait`, follow it to its verdict. The file must be UTF-8 text without
+//! control characters (a byte order mark is dropped); joltd parses and
+//! validates it.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hyper::Method;
-use jolt_agent::client::Client;
+use jolt_agent::client::{segment, Client, ClientError};
 use jolt_chaos::text;
 use serde_json::{json, Value};
 
-use crate::experiment::print_status;
+use crate::experiment::{print_status, progress_lines};
 use crate::output::{self, Format};
 
+/// The exit status of a usage or validation error.
+pub const USAGE: u8 = 2;
+/// How often `--wait` asks joltd how the experiment stands.
+const POLL: Duration = Duration::from_millis(200);
+
 /// Validate an experiment (YAML or JSON) and start it; with --dry-run,
-/// print the planned fire times and targets and change nothing
+/// print the planned fire times and targets and change nothing; with
+/// --wait, follow it to its verdict (exit 0 passed or completed, 1 failed,
+/// 3 aborted, not-started or interrupted, 2 a usage or validation error)
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The experiment file ("-" for stdin)
@@ -32,9 +41,14 @@ pub struct Args {
     /// counts the rest
     #[arg(long, requires = "dry_run")]
     limit: Option<usize>,
+    /// Block until the experiment has a verdict, showing its progress
+    /// (live on a terminal, a line per change otherwise); the exit status
+    /// is the verdict's
+    #[arg(long, conflicts_with = "dry_run")]
+    wait: bool,
 }
 
-pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
+pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
     let (origin, bytes) = if a.file.as_os_str() == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -54,13 +68,75 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
         "start": a.start,
         "limit": a.limit,
     });
-    let answer: Value = client
+    let answer: Value = match client
         .call(Method::POST, "/v1/experiments", Some(&body))
-        .await?;
+        .await
+    {
+        Ok(v) => v,
+        // Refused as invalid: a usage error for a pipeline.
+        Err(ClientError::Refused {
+            status: 400 | 422,
+            message,
+        }) => {
+            eprintln!("chaosctl: {}", message.replace('\n', "\n  "));
+            return Ok(USAGE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if a.wait {
+        let name = answer["name"].as_str().unwrap_or_default().to_string();
+        return wait(client, fmt, &name).await;
+    }
     match (fmt, answer["plan"].as_str()) {
         (Format::Json, _) => output::json(&answer),
-        (Format::Table, Some(plan)) => print!("{plan}"),
-        (Format::Table, None) => print_status(&answer),
+        (_, Some(plan)) => print!("{plan}"),
+        (_, None) => print_status(&answer),
     }
-    Ok(())
+    Ok(0)
+}
+
+/// Follows experiment `name` until it has a verdict; its exit status.
+async fn wait(client: &Client, fmt: Format, name: &str) -> Result<u8> {
+    let path = format!("/v1/experiments/{}", segment(name));
+    let live = std::io::stdout().is_terminal() && fmt != Format::Json;
+    let mut shown: Vec<String> = Vec::new();
+    let mut drawn = 0;
+    loop {
+        let s: Value = client.call(Method::GET, &path, None).await?;
+        let done = s["phase"] != "running" && s["verdict"].is_string();
+        if fmt != Format::Json {
+            let lines = progress_lines(&s, live);
+            let mut out = std::io::stdout().lock();
+            if live {
+                // Redraw the block in place: up, clear to the end, print.
+                if drawn > 0 {
+                    write!(out, "\x1b[{drawn}A\x1b[J")?;
+                }
+                for l in &lines {
+                    writeln!(out, "{l}")?;
+                }
+                drawn = lines.len();
+            } else if lines != shown {
+                // One line per change, the first line of the block only
+                // changing counters: print what changed.
+                for l in lines.iter().filter(|l| !shown.contains(l)) {
+                    writeln!(out, "{l}")?;
+                }
+            }
+            out.flush()?;
+            shown = lines;
+        }
+        if done {
+            if fmt == Format::Json {
+                output::json(&s);
+            }
+            let verdict = s["verdict"].as_str().unwrap_or_default();
+            return Ok(match verdict {
+                "passed" | "completed" => 0,
+                "failed" => 1,
+                _ => 3,
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }

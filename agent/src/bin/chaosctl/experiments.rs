@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::output::{self, Format};
 
-/// List experiments with their phase and next fire time
+/// List experiments with their phase, verdict and next fire time
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
@@ -24,12 +24,16 @@ pub async fn exec(client: &Client, fmt: Format, _: &Args) -> Result<()> {
             vec![
                 field("name"),
                 field("phase"),
+                field("verdict"),
                 field("fault"),
                 s["active"].as_array().map_or(0, Vec::len).to_string(),
                 field("next_fire"),
             ]
         })
         .collect();
-    output::table(&["NAME", "PHASE", "FAULT", "ACTIVE", "NEXT FIRE"], &rows);
+    output::table(
+        &["NAME", "PHASE", "VERDICT", "FAULT", "ACTIVE", "NEXT FIRE"],
+        &rows,
+    );
     Ok(())
 }

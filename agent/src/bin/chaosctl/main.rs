@@ -86,7 +86,7 @@ fn main() -> ExitCode {
             Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
             Command::Stop(a) => stop::exec(&client, fmt, a).await.map(|()| 0),
             Command::Rm(a) => rm::exec(&client, a).await.map(|()| 0),
-            Command::Apply(a) => apply::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Apply(a) => apply::exec(&client, fmt, a).await,
             Command::Experiments(a) => experiments::exec(&client, fmt, a).await.map(|()| 0),
             Command::Get(a) => get::exec(&client, fmt, a).await.map(|()| 0),
             Command::Events(a) => events::exec(&client, fmt, a).await.map(|()| 0),
