@@ -262,9 +262,11 @@ impl Hypothesis {
                         status.failures += u64::from(!r.outcome.ok);
                         status.last_ms = Some(ms(r.outcome.latency));
                         status.last_error = r.outcome.message.clone();
-                        let d = inner
-                            .judge
-                            .result(r.probe, r.started, r.ended, r.outcome.ok);
+                        let failed = match r.outcome.ok {
+                            true => None,
+                            false => Some(r.outcome.message.as_deref().unwrap_or("failed")),
+                        };
+                        let d = inner.judge.result(r.probe, r.started, r.ended, failed);
                         inner.probes[r.probe].state =
                             match (inner.judge.breached(r.probe), r.outcome.ok) {
                                 (true, _) => "breached",
@@ -301,12 +303,8 @@ impl Hypothesis {
                     Decision::Probe {
                         probe,
                         change,
-                        mut message,
+                        message,
                     } => {
-                        let last = run.as_ref().and_then(|r| r.outcome.message.as_deref());
-                        if let (Change::Breached, Some(why)) = (change, last) {
-                            message = format!("{message}; last: {why}");
-                        }
                         flush(&mut samples[probe], probe);
                         sampled[probe] = Instant::now();
                         let event = match change {

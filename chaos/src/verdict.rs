@@ -196,14 +196,16 @@ impl Judge {
     }
 
     /// One result of probe `probe` (an index into the hypothesis' probes)
-    /// that started at `started` and ended at `at`.
+    /// that started at `started` and ended at `at`: passed, or failed and
+    /// why (which a breach it makes repeats).
     pub fn result(
         &mut self,
         probe: usize,
         started: SystemTime,
         at: SystemTime,
-        ok: bool,
+        failed: Option<&str>,
     ) -> Vec<Decision> {
+        let ok = failed.is_none();
         let mut out = Vec::new();
         let Some(tally) = self.tallies.get_mut(probe) else {
             return out;
@@ -211,7 +213,10 @@ impl Judge {
         if let Some(change) = tally.record(ok) {
             let name = &self.names[probe];
             let message = match change {
-                Change::Breached => format!("{name}: {}", tally.describe()),
+                Change::Breached => match failed {
+                    Some(why) => format!("{name}: {}; last: {why}", tally.describe()),
+                    None => format!("{name}: {}", tally.describe()),
+                },
                 Change::Steady => format!("{name} is steady again"),
             };
             out.push(Decision::Probe {
@@ -413,12 +418,12 @@ mod tests {
             j.unsteady().unwrap(),
             "p0 has no result yet, p1 has no result yet"
         );
-        let d = j.result(0, t(0), t(1), false);
+        let d = j.result(0, t(0), t(1), Some("down"));
         assert!(breaches(&d).is_empty(), "before the start: {d:?}");
-        j.result(1, t(0), t(1), true);
+        j.result(1, t(0), t(1), None);
         assert_eq!(j.unsteady().unwrap(), "p0 is breached");
         assert!(!j.steady());
-        j.result(0, t(100), t(101), true);
+        j.result(0, t(100), t(101), None);
         assert!(j.steady());
         assert_eq!(j.verdict(&Ending::NotStarted).0, Verdict::NotStarted);
     }
@@ -428,24 +433,24 @@ mod tests {
         let mut j = Judge::new(Some(&hypothesis(2, true, None, 1)));
         j.start();
         assert!(
-            breaches(&j.result(0, t(0), t(5), false)).is_empty(),
+            breaches(&j.result(0, t(0), t(5), Some("down"))).is_empty(),
             "tolerated"
         );
-        let d = j.result(0, t(100), t(105), false);
+        let d = j.result(0, t(100), t(105), Some("down"));
         let b = breaches(&d);
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].probe, "p0");
         assert_eq!(b[0].at, "2027-01-15T08:00:00.105Z");
         // A second probe's breach is recorded, not a new first breach.
-        j.result(1, t(100), t(105), false);
-        assert!(breaches(&j.result(1, t(200), t(205), false)).is_empty());
+        j.result(1, t(100), t(105), Some("down"));
+        assert!(breaches(&j.result(1, t(200), t(205), Some("down"))).is_empty());
         assert_eq!(j.breach().unwrap().probe, "p0");
         // Not steady at the end: failed, not recovered.
         let (v, b) = j.verdict(&Ending::Ran);
         assert_eq!(v, Verdict::Failed);
         assert!(!b.unwrap().recovered);
         for p in [0, 1] {
-            j.result(p, t(300), t(305), true);
+            j.result(p, t(300), t(305), None);
         }
         assert!(j.verdict(&Ending::Ran).1.unwrap().recovered);
     }
@@ -454,11 +459,11 @@ mod tests {
     fn recovery_is_timed_from_the_fault_end_to_every_probe_passing_again() {
         let mut j = Judge::new(Some(&hypothesis(2, false, Some(5000), 0)));
         j.start();
-        j.result(0, t(0), t(10), false);
+        j.result(0, t(0), t(10), Some("down"));
         j.fault_ended("kill on web".into(), t(1000));
         assert_eq!(j.next_deadline(), Some(t(6000)));
         // A run that started before the fault ended does not count.
-        let d = j.result(0, t(900), t(1100), true);
+        let d = j.result(0, t(900), t(1100), None);
         assert!(
             matches!(
                 d[..],
@@ -469,8 +474,8 @@ mod tests {
             ),
             "{d:?}"
         );
-        assert!(j.result(1, t(1200), t(1210), true).is_empty());
-        let d = j.result(0, t(2500), t(2510), true);
+        assert!(j.result(1, t(1200), t(1210), None).is_empty());
+        let d = j.result(0, t(2500), t(2510), None);
         assert_eq!(
             d,
             vec![Decision::Recovered {
@@ -482,8 +487,8 @@ mod tests {
         assert!(j.tick(t(7000)).is_empty());
         j.end(t(8000));
         assert!(j.waiting(), "the end waits for recovery too");
-        j.result(0, t(8100), t(8110), true);
-        j.result(1, t(8100), t(8120), true);
+        j.result(0, t(8100), t(8110), None);
+        j.result(1, t(8100), t(8120), None);
         assert!(!j.waiting());
         assert_eq!(j.verdict(&Ending::Ran), (Verdict::Passed, None));
     }
@@ -493,7 +498,7 @@ mod tests {
         let mut j = Judge::new(Some(&hypothesis(1, false, Some(1000), 0)));
         j.start();
         j.fault_ended("pause on web".into(), t(0));
-        j.result(0, t(100), t(200), false);
+        j.result(0, t(100), t(200), Some("down"));
         assert!(j.tick(t(999)).is_empty());
         let d = j.tick(t(1000));
         assert_eq!(

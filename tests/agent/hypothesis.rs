@@ -112,3 +112,288 @@ steady-state:
     a.ok(["rm", "-f", "web"]);
     a.assert_gone(&id, None);
 }
+
+#[test]
+fn a_kill_that_the_restart_policy_undoes_within_recover_within_passes() {
+    let Some(a) = agent() else { return };
+    let id = web(&a, "web", 18081, &["--restart", "always"]);
+    let text = "
+name: kill-web
+targets: {names: [web]}
+schedule: {at: [1s]}
+duration: 6s
+fault: {kind: kill}
+steady-state:
+  during: false
+  after: {recover-within: 5s}
+  probes:
+    - name: home
+      interval: 200ms
+      http: {url: 'http://127.0.0.1:18081/', body: jolt}
+";
+    let (code, shown) = apply_wait(&a, "kill-web", text);
+    assert_eq!(code, 0, "passed exits 0: {shown}");
+    assert!(shown.contains("verdict: passed"), "{shown}");
+    let s = get(&a, "kill-web");
+    assert_eq!(s["verdict"], "passed");
+    assert!(s["breach"].is_null(), "{s}");
+    let ev = events(&a, "kill-web");
+    let recovery = ev
+        .iter()
+        .find(|e| e["event"] == "recovery" && e["target"] == "web")
+        .unwrap_or_else(|| panic!("a recovery of web in {:?}", kinds(&ev)));
+    let ms = recovery["recover_ms"].as_f64().unwrap();
+    assert!(ms > 0.0 && ms < 5000.0, "recovered in {ms} ms");
+    assert_eq!(a.inspect("web")["status"]["restart_count"], 1);
+    a.ok(["rm", "-f", "web"]);
+    a.assert_gone(&id, None);
+}
+
+#[test]
+fn a_hypothesis_that_does_not_hold_before_the_start_injects_nothing() {
+    let Some(a) = agent() else { return };
+    let id = web(&a, "web", 18082, &[]);
+    // Nothing listens on 18999.
+    let text = "
+name: never
+targets: {names: [web]}
+schedule: {at: [0s]}
+fault: {kind: pause, duration: 1s}
+steady-state:
+  before: 1s
+  probes:
+    - {name: home, interval: 200ms, http: {url: 'http://127.0.0.1:18082/'}}
+    - {name: api, interval: 200ms, tcp: {address: '127.0.0.1:18999'}}
+";
+    let (code, shown) = apply_wait(&a, "never", text);
+    assert_eq!(code, 3, "not-started exits 3: {shown}");
+    assert!(shown.contains("verdict: not-started"), "{shown}");
+    let s = get(&a, "never");
+    assert_eq!(s["verdict"], "not-started");
+    assert_eq!(s["injected"], 0);
+    let reason = s["reason"].as_str().unwrap();
+    assert!(reason.contains("api"), "names the probe: {reason}");
+    let k = kinds(&events(&a, "never"));
+    assert!(k.contains(&"not-started".to_string()), "{k:?}");
+    assert!(!k.contains(&"injected".to_string()), "{k:?}");
+    assert!(!k.contains(&"scheduled".to_string()), "{k:?}");
+    a.ok(["rm", "-f", "web"]);
+    a.assert_gone(&id, None);
+}
+
+#[test]
+fn wait_exits_0_for_completed_and_passed_1_for_failed_2_for_a_refused_file() {
+    let Some(a) = agent() else { return };
+    let id = web(&a, "web", 18083, &[]);
+    let completed = "
+name: plain
+targets: {names: [web]}
+schedule: {at: [0s]}
+fault: {kind: pause, duration: 300ms}
+";
+    let (code, shown) = apply_wait(&a, "plain", completed);
+    assert_eq!(
+        (code, get(&a, "plain")["verdict"].clone()),
+        (0, "completed".into()),
+        "{shown}"
+    );
+    let passed = "
+name: calm
+targets: {names: [web]}
+schedule: {at: [0s]}
+fault: {kind: cpu-throttle, cpus: 0.5, duration: 1s}
+steady-state:
+  probes: [{name: home, interval: 200ms, tcp: {address: '127.0.0.1:18083'}}]
+";
+    let (code, shown) = apply_wait(&a, "calm", passed);
+    assert_eq!(
+        (code, get(&a, "calm")["verdict"].clone()),
+        (0, "passed".into()),
+        "{shown}"
+    );
+    // With on-breach: continue the pause runs its course: failed, exit 1.
+    let failed = "
+name: slow
+targets: {names: [web]}
+schedule: {at: [500ms]}
+fault: {kind: pause, duration: 1s}
+steady-state:
+  on-breach: continue
+  probes:
+    - {name: home, interval: 200ms, http: {url: 'http://127.0.0.1:18083/', max-latency: 300ms}}
+";
+    let (code, shown) = apply_wait(&a, "slow", failed);
+    assert_eq!(code, 1, "failed exits 1: {shown}");
+    let s = get(&a, "slow");
+    assert_eq!(s["verdict"], "failed");
+    assert_eq!(s["phase"], "finished");
+    assert_eq!(s["breach"]["probe"], "home");
+    assert_eq!(s["breach"]["recovered"], true, "{s}");
+    let reverted = events(&a, "slow")
+        .into_iter()
+        .find(|e| e["event"] == "reverted")
+        .unwrap();
+    assert!(
+        reverted["late_ms"].is_number(),
+        "reverted on time, not cut short: {reverted}"
+    );
+    // Refused files change nothing and exit 2.
+    for (name, probe, why) in [
+        (
+            "bad-exec",
+            "exec: {container: nosuch, command: [true]}",
+            "steady-state.probes[0].exec.container: no container named \"nosuch\"",
+        ),
+        (
+            "bad-interval",
+            "interval: 10ms\n      tcp: {address: '127.0.0.1:18083'}",
+            "steady-state.probes[0].interval: 10ms is below 100ms",
+        ),
+    ] {
+        let text = format!("name: {name}\ntargets: {{names: [web]}}\nschedule: {{at: [0s]}}\nfault: {{kind: kill}}\nsteady-state:\n  probes:\n    - name: p\n      {probe}\n");
+        let (code, shown) = apply_wait(&a, name, &text);
+        assert_eq!(code, 2, "{shown}");
+        assert!(shown.contains(why), "{shown}");
+        assert!(!a.ok(["experiments"]).contains(name), "nothing made");
+    }
+    a.ok(["rm", "-f", "web"]);
+    a.assert_gone(&id, None);
+}
+
+#[test]
+fn joltd_killed_mid_experiment_leaves_it_interrupted_and_its_faults_reverted() {
+    let Some(mut a) = agent() else { return };
+    let id = web(&a, "web", 18084, &[]);
+    let text = "
+name: crash
+targets: {names: [web]}
+schedule: {at: [500ms]}
+duration: 1m
+fault: {kind: pause, duration: 50s}
+steady-state:
+  on-breach: continue
+  probes:
+    - {name: home, interval: 200ms, http: {url: 'http://127.0.0.1:18084/', max-latency: 300ms}}
+";
+    let path = file(&a, "crash", text);
+    let waiting = std::process::Command::new(jolt_e2e::agent::chaosctl_bin())
+        .arg("--socket")
+        .arg(a.socket())
+        .args(["apply", "--wait", "-f", &path])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    jolt_e2e::wait_until("the pause and a failed probe", jolt_e2e::timeout(), || {
+        let k = kinds(&events(&a, "crash"));
+        (k.contains(&"injected".to_string()) && k.contains(&"probe-failed".to_string()))
+            .then_some(())
+    });
+    a.kill9();
+    a.restart();
+    let out = waiting.wait_with_output().unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "interrupted exits 3: {shown}");
+    assert!(shown.contains("verdict: interrupted"), "{shown}");
+    let s = get(&a, "crash");
+    assert_eq!(
+        (s["phase"].as_str(), s["verdict"].as_str()),
+        (Some("interrupted"), Some("interrupted"))
+    );
+    let k = kinds(&events(&a, "crash"));
+    let reverted = k
+        .iter()
+        .position(|e| e == "reverted")
+        .expect("reverted at start");
+    assert!(
+        k[..reverted].contains(&"probe".to_string()),
+        "the probe's samples before the crash: {k:?}"
+    );
+    assert_eq!(k.last().unwrap(), "interrupted", "{k:?}");
+    a.wait_for_page(18084);
+    a.ok(["rm", "-f", "web"]);
+    a.assert_gone(&id, None);
+}
+
+#[test]
+fn prometheus_scrapes_joltd_and_a_prometheus_probe_judges_by_its_answers() {
+    if !jolt_e2e::require_root() || !jolt_e2e::prometheus::require_prometheus() {
+        return;
+    }
+    let a = Agent::start_with(&["--metrics-listen", "127.0.0.1:19464"]);
+    let id = web(&a, "web", 18085, &[]);
+    // Only /metrics on that listener, and nothing that changes anything.
+    let curl = |path: &str| {
+        a.in_node(&[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://127.0.0.1:19464{path}"),
+        ])
+        .unwrap()
+    };
+    assert_eq!(curl("/metrics"), "200");
+    assert_eq!(curl("/v1/containers"), "404");
+    let node = std::path::PathBuf::from(a.node_netns());
+    let prom = jolt_e2e::prometheus::Prometheus::start_in(
+        Some(&node),
+        "127.0.0.1:19464",
+        Duration::from_millis(200),
+    )
+    .unwrap();
+    prom.wait_scraped().unwrap();
+    let url = prom.url();
+    let experiment = |name: &str, bound: &str| {
+        format!(
+            "
+name: {name}
+targets: {{names: [web]}}
+schedule: {{at: [0s]}}
+duration: 3s
+fault: {{kind: pause, duration: 500ms}}
+steady-state:
+  on-breach: continue
+  probes:
+    - name: containers
+      interval: 500ms
+      prometheus:
+        url: '{url}'
+        query: 'sum(jolt_faults_active) + count(up{{job=\"joltd\"}} == 1)'
+        {bound}
+"
+        )
+    };
+    // Up (1) plus at most one active fault: within [1, 2] throughout.
+    let (code, shown) = apply_wait(&a, "holds", &experiment("holds", "min: 1\n        max: 2"));
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(get(&a, "holds")["verdict"], "passed");
+    // At most 0 is crossed at once: joltd is up.
+    let (code, shown) = apply_wait(&a, "crossed", &experiment("crossed", "max: 0"));
+    assert_eq!(code, 1, "{shown}");
+    let s = get(&a, "crossed");
+    assert_eq!(s["verdict"], "failed");
+    assert!(
+        s["breach"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("above max 0"),
+        "{s}"
+    );
+    // Prometheus has the probes' own numbers too.
+    jolt_e2e::wait_until("the probe runs scraped", jolt_e2e::timeout(), || {
+        let runs = prom
+            .value("jolt_probe_runs_total{experiment=\"holds\",probe=\"containers\"}")
+            .ok()?;
+        (runs >= 1.0).then_some(())
+    });
+    a.ok(["rm", "-f", "web"]);
+    a.assert_gone(&id, None);
+}

@@ -30,6 +30,8 @@ pub const JOB: &str = "joltd";
 /// A Prometheus running for one test.
 pub struct Prometheus {
     child: Child,
+    /// The network namespace it runs in (None: the test's).
+    netns: Option<PathBuf>,
     listen: SocketAddr,
     target: String,
     dir: TempDir,
@@ -57,6 +59,17 @@ impl Prometheus {
     /// and waits until it is ready (not until it has scraped: see
     /// [`Prometheus::wait_scraped`]).
     pub fn start(target: &str, scrape_interval: Duration) -> Result<Prometheus, String> {
+        Prometheus::start_in(None, target, scrape_interval)
+    }
+
+    /// [`Prometheus::start`] inside the network namespace file `netns`
+    /// (e.g. a test joltd's node namespace, where its `--metrics-listen`
+    /// and its probes are); the test reaches it there too.
+    pub fn start_in(
+        netns: Option<&Path>,
+        target: &str,
+        scrape_interval: Duration,
+    ) -> Result<Prometheus, String> {
         let bin = prometheus_bin().ok_or("prometheus not found (apt-get install prometheus)")?;
         let dir = tempfile::Builder::new()
             .prefix("jolt-e2e-prometheus-")
@@ -73,11 +86,12 @@ impl Prometheus {
         let mut last = String::new();
         for _ in 0..3 {
             let listen = free_port()?;
-            let mut child = spawn(&bin, dir.path(), listen)?;
-            match wait_ready(&mut child, listen, dir.path()) {
+            let mut child = spawn(&bin, dir.path(), listen, netns)?;
+            match wait_ready(&mut child, netns, listen, dir.path()) {
                 Ok(()) => {
                     return Ok(Prometheus {
                         child,
+                        netns: netns.map(Path::to_path_buf),
                         listen,
                         target: target.to_string(),
                         dir,
@@ -171,7 +185,7 @@ impl Prometheus {
 
     /// GET `path` of the API: its `data` when the status is "success".
     fn api(&self, path: &str) -> Result<Value, String> {
-        let (status, body) = http_get(self.listen, path)?;
+        let (status, body) = http_get(self.netns.as_deref(), self.listen, path)?;
         let answer: Value = serde_json::from_str(&body)
             .map_err(|e| format!("GET {path}: {status}, not JSON ({e}): {body}"))?;
         match answer["status"].as_str() {
@@ -193,9 +207,23 @@ impl Drop for Prometheus {
 }
 
 /// Starts Prometheus with everything of its own under `dir`.
-fn spawn(bin: &Path, dir: &Path, listen: SocketAddr) -> Result<Child, String> {
+fn spawn(
+    bin: &Path,
+    dir: &Path,
+    listen: SocketAddr,
+    netns: Option<&Path>,
+) -> Result<Child, String> {
     let log = File::create(dir.join("prometheus.log")).unwrap();
-    Command::new(bin)
+    // nsenter execs Prometheus: the child's pid is Prometheus's.
+    let mut command = match netns {
+        Some(ns) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net={}", ns.display())).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    command
         .arg(format!(
             "--config.file={}",
             dir.join("prometheus.yml").display()
@@ -215,7 +243,12 @@ fn spawn(bin: &Path, dir: &Path, listen: SocketAddr) -> Result<Child, String> {
 
 /// Waits for `/-/ready` of the Prometheus `child` to answer 200; Err with
 /// the end of its log when it exits or [`timeout`] passes first.
-fn wait_ready(child: &mut Child, listen: SocketAddr, dir: &Path) -> Result<(), String> {
+fn wait_ready(
+    child: &mut Child,
+    netns: Option<&Path>,
+    listen: SocketAddr,
+    dir: &Path,
+) -> Result<(), String> {
     let start = Instant::now();
     while start.elapsed() < timeout() {
         if let Ok(Some(status)) = child.try_wait() {
@@ -224,7 +257,7 @@ fn wait_ready(child: &mut Child, listen: SocketAddr, dir: &Path) -> Result<(), S
                 log_tail(&read_log(dir))
             ));
         }
-        if matches!(http_get(listen, "/-/ready"), Ok((200, _))) {
+        if matches!(http_get(netns, listen, "/-/ready"), Ok((200, _))) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -247,10 +280,11 @@ fn free_port() -> Result<SocketAddr, String> {
         .map_err(|e| format!("a free port on 127.0.0.1: {e}"))
 }
 
-/// GET `path` from `addr` over HTTP/1.0: the status code and the body.
-fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
+/// GET `path` from `addr` over HTTP/1.0, from the network namespace
+/// `netns` (None: the test's): the status code and the body.
+fn http_get(netns: Option<&Path>, addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     let failed = |e: std::io::Error| format!("GET http://{addr}{path}: {e}");
-    let mut stream = TcpStream::connect_timeout(&addr, quick()).map_err(failed)?;
+    let mut stream = connect(netns, addr).map_err(failed)?;
     stream.set_read_timeout(Some(quick())).map_err(failed)?;
     stream.set_write_timeout(Some(quick())).map_err(failed)?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(failed)?;
@@ -266,6 +300,24 @@ fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("GET http://{addr}{path}: no status in {head:?}"))?;
     Ok((status, body.to_string()))
+}
+
+/// A connection to `addr` made in the network namespace `netns`: the
+/// socket is made on a thread that entered it, and stays there.
+fn connect(netns: Option<&Path>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let Some(ns) = netns else {
+        return TcpStream::connect_timeout(&addr, quick());
+    };
+    let file = File::open(ns)?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(std::io::Error::from)?;
+            TcpStream::connect_timeout(&addr, quick())
+        })
+        .join()
+        .expect("the connecting thread does not panic")
+    })
 }
 
 /// `text` as a URL query component (everything but the unreserved

@@ -20,6 +20,8 @@ use crate::output::{self, Format};
 pub const USAGE: u8 = 2;
 /// How often `--wait` asks joltd how the experiment stands.
 const POLL: Duration = Duration::from_millis(200);
+/// How long `--wait` waits for a joltd that stopped answering.
+const RECONNECT: Duration = Duration::from_secs(60);
 
 /// Validate an experiment (YAML or JSON) and start it; with --dry-run,
 /// print the planned fire times and targets and change nothing; with
@@ -101,8 +103,28 @@ async fn wait(client: &Client, fmt: Format, name: &str) -> Result<u8> {
     let live = std::io::stdout().is_terminal() && fmt != Format::Json;
     let mut shown: Vec<String> = Vec::new();
     let mut drawn = 0;
+    let mut unreachable: Option<std::time::Instant> = None;
     loop {
-        let s: Value = client.call(Method::GET, &path, None).await?;
+        // joltd restarting (after a crash, say) is waited out: its next
+        // start marks the experiment interrupted, which is the verdict.
+        let s: Value = match client.call(Method::GET, &path, None).await {
+            Ok(s) => {
+                unreachable = None;
+                s
+            }
+            Err(e @ (ClientError::Connect { .. } | ClientError::Http(_))) => {
+                let since = *unreachable.get_or_insert_with(|| {
+                    eprintln!("chaosctl: {e}; waiting for joltd to come back");
+                    std::time::Instant::now()
+                });
+                if since.elapsed() > RECONNECT {
+                    return Err(e.into());
+                }
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let done = s["phase"] != "running" && s["verdict"].is_string();
         if fmt != Format::Json {
             let lines = progress_lines(&s, live);
