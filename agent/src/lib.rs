@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod network;
 pub mod oci;
 pub mod reconcile;
+pub mod report;
 pub mod store;
 pub mod supervise;
 pub mod timeline;
