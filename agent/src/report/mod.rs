@@ -26,7 +26,14 @@ use crate::experiments::{Phase, Record};
 use crate::timeline::Event;
 
 mod build;
+mod format;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+#[cfg(test)]
+mod render_tests;
 mod stats;
+mod svg;
 #[cfg(test)]
 mod tests;
 
