@@ -55,11 +55,11 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(m, "The experiment's text no longer parses: {}\n", md(why));
     }
     if r.counts.damaged > 0 {
-        let _ = writeln!(
-            m,
-            "{} lines of the timeline do not parse.\n",
-            r.counts.damaged
-        );
+        let (n, lines) = match r.counts.damaged {
+            1 => (1, "line of the timeline does"),
+            n => (n, "lines of the timeline do"),
+        };
+        let _ = writeln!(m, "{n} {lines} not parse.\n");
     }
     probes(&mut m, r);
     faults(&mut m, r);
