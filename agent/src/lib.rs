@@ -22,6 +22,7 @@ pub mod network;
 pub mod oci;
 pub mod probes;
 pub mod reconcile;
+pub mod report;
 pub mod store;
 pub mod supervise;
 pub mod timeline;

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{error, flag, parse, query, read_body, reply, Reply};
 use crate::experiments::{Applied, ApplyRequest, Experiments, ExperimentsError};
+use crate::report::Report;
 
 fn experiments_error(e: ExperimentsError) -> Response<Reply> {
     let status = match &e {
@@ -72,6 +73,23 @@ pub(super) async fn handle(
                 .header("content-type", "application/x-ndjson")
                 .body(Reply::Stream(rx))
                 .expect("a valid response")
+        }
+        (Method::GET, ["v1", "experiments", name, "report"]) => {
+            // The whole timeline is read and the report serialized: off
+            // the async threads.
+            let name = name.to_string();
+            let built = tokio::task::spawn_blocking(move || {
+                let (record, text, events) = experiments.report_input(&name)?;
+                let report = Report::build(&record, &text, &events);
+                Ok(serde_json::to_vec(&report).expect("reports serialize"))
+            });
+            match built.await.expect("a report does not panic") {
+                Ok(json) => Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Reply::Full(Full::new(Bytes::from(json))))
+                    .expect("a valid response"),
+                Err(e) => experiments_error(e),
+            }
         }
         (Method::POST, ["v1", "experiments", name, "abort"]) => {
             let name = name.to_string();

@@ -21,6 +21,7 @@
 //! | GET | /v1/experiments | | the statuses |
 //! | GET | /v1/experiments/NAME | | the status |
 //! | GET | /v1/experiments/NAME/events | `follow=true` | JSON lines, streamed |
+//! | GET | /v1/experiments/NAME/report | | the report (`report`; schema in docs/report.schema.json) |
 //! | POST | /v1/experiments/NAME/abort | | the status, once reverted |
 //! | DELETE | /v1/experiments/NAME | | 204 |
 //! | POST | /v1/system/prune | | what was removed and reported |

@@ -14,6 +14,7 @@ mod inspect;
 mod logs;
 mod output;
 mod ps;
+mod report;
 mod rm;
 mod run;
 mod stop;
@@ -22,7 +23,8 @@ mod system;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use jolt_agent::client::{Client, DEFAULT_SOCKET};
 
 #[derive(Debug, Parser)]
@@ -35,9 +37,10 @@ pub struct Cli {
     /// joltd's socket
     #[arg(long, global = true, env = "JOLT_SOCKET", default_value = DEFAULT_SOCKET)]
     socket: PathBuf,
-    /// Output format
-    #[arg(short, long, global = true, value_enum, default_value_t = output::Format::Table)]
-    output: output::Format,
+    /// Output format: table or json; report also writes html, markdown
+    /// and junit
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = output::Requested::Table)]
+    format: output::Requested,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,13 +58,22 @@ enum Command {
     Get(get::Args),
     Events(events::Args),
     Abort(abort::Args),
+    Report(report::Args),
     Delete(delete::Args),
     System(system::Args),
     Completion(completion::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // html, markdown and junit are report's alone: for any other
+    // subcommand a usage error (exit 2), before joltd is asked anything.
+    let fmt = match (&cli.command, cli.format.plain()) {
+        (_, Ok(fmt)) => fmt,
+        (Command::Report(_), Err(_)) => output::Format::Table,
+        (_, Err(msg)) => usage_error(matches.subcommand_name().unwrap_or_default(), msg).exit(),
+    };
     if let Command::Completion(a) = &cli.command {
         completion::exec(a);
         return ExitCode::SUCCESS;
@@ -77,7 +89,6 @@ fn main() -> ExitCode {
         }
     };
     let client = Client::new(&cli.socket);
-    let fmt = cli.output;
     let done = runtime.block_on(async {
         match &cli.command {
             Command::Run(a) => run::exec(&client, fmt, a).await,
@@ -91,6 +102,7 @@ fn main() -> ExitCode {
             Command::Get(a) => get::exec(&client, fmt, a).await.map(|()| 0),
             Command::Events(a) => events::exec(&client, fmt, a).await.map(|()| 0),
             Command::Abort(a) => abort::exec(&client, fmt, a).await.map(|()| 0),
+            Command::Report(a) => report::exec(&client, cli.format, a).await.map(|()| 0),
             Command::Delete(a) => delete::exec(&client, a).await.map(|()| 0),
             Command::System(a) => system::exec(&client, fmt, a).await.map(|()| 0),
             Command::Completion(_) => Ok(0),
@@ -105,6 +117,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// A usage error of `subcommand`, with its usage line; exits 2.
+fn usage_error(subcommand: &str, msg: String) -> clap::Error {
+    let mut cmd = Cli::command();
+    cmd.build();
+    match cmd.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(ErrorKind::ArgumentConflict, msg),
+        None => cmd.error(ErrorKind::ArgumentConflict, msg),
+    }
+}
+
 /// The error and its causes on one line.
 fn one_line(e: &anyhow::Error) -> String {
     let mut msg = e.to_string();
@@ -115,4 +137,34 @@ fn one_line(e: &anyhow::Error) -> String {
         }
     }
     msg.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_report_writes_html_markdown_and_junit() {
+        let cli = Cli::try_parse_from([
+            "chaosctl", "report", "web", "-o", "html", "--output", "r.html",
+        ])
+        .unwrap();
+        assert_eq!(cli.format, output::Requested::Html);
+        let cli = Cli::try_parse_from(["chaosctl", "-o", "junit", "ps"]).unwrap();
+        let msg = cli.format.plain().unwrap_err();
+        assert_eq!(
+            msg,
+            "-o junit: only chaosctl report writes junit; use table or json"
+        );
+        let e = usage_error("ps", msg);
+        assert_eq!(e.exit_code(), 2);
+        let text = e.render().to_string();
+        assert!(
+            text.starts_with("error: -o junit: only chaosctl report"),
+            "{text}"
+        );
+        assert!(text.contains("Usage: chaosctl ps [OPTIONS]"), "{text}");
+        let cli = Cli::try_parse_from(["chaosctl", "get", "web", "--format", "json"]).unwrap();
+        assert_eq!(cli.format.plain(), Ok(output::Format::Json));
+    }
 }

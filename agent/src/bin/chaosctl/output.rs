@@ -1,14 +1,45 @@
 //! output: how chaosctl shows records: aligned tables for people, JSON
-//! for scripts.
+//! for scripts; and what `-o` may ask for (`report` alone writes html,
+//! markdown and junit).
 
 use std::time::SystemTime;
 
 use jolt_agent::container::{Listed, Record};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How a subcommand prints: a table (or lines) for people, JSON for
+/// scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
+}
+
+/// What `-o` asks for: table or json, which every subcommand prints, or
+/// html, markdown or junit, which only `report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Requested {
+    Table,
+    Json,
+    Html,
+    Markdown,
+    Junit,
+}
+
+impl Requested {
+    /// The format a subcommand other than `report` prints in; for html,
+    /// markdown and junit, the usage error that says so.
+    pub fn plain(self) -> Result<Format, String> {
+        let only = |name: &str| {
+            format!("-o {name}: only chaosctl report writes {name}; use table or json")
+        };
+        match self {
+            Requested::Table => Ok(Format::Table),
+            Requested::Json => Ok(Format::Json),
+            Requested::Html => Err(only("html")),
+            Requested::Markdown => Err(only("markdown")),
+            Requested::Junit => Err(only("junit")),
+        }
+    }
 }
 
 /// Prints `value` as pretty JSON.
