@@ -286,6 +286,10 @@ steady-state:
         .spawn()
         .unwrap();
     jolt_e2e::wait_until("the pause and a failed probe", jolt_e2e::timeout(), || {
+        // Applied by the waiting chaosctl: there once it is.
+        if !a.ctl(["get", "crash"]).status.success() {
+            return None;
+        }
         let k = kinds(&events(&a, "crash"));
         (k.contains(&"injected".to_string()) && k.contains(&"probe-failed".to_string()))
             .then_some(())
@@ -315,6 +319,14 @@ steady-state:
         "the probe's samples before the crash: {k:?}"
     );
     assert_eq!(k.last().unwrap(), "interrupted", "{k:?}");
+    // The report renders, with the timeline up to the crash.
+    let json = report(&a, "crash", "json", "json");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "interrupted");
+    assert_eq!(r["faults"].as_array().unwrap().len(), 1, "{}", r["faults"]);
+    assert!(!r["probes"][0]["series"].as_array().unwrap().is_empty());
+    let html = std::fs::read_to_string(report(&a, "crash", "html", "html")).unwrap();
+    assert!(html.contains("<div id=\"verdict\" class=\"interrupted\">"));
     a.wait_for_page(18084);
     a.ok(["rm", "-f", "web"]);
     a.assert_gone(&id, None);
@@ -394,6 +406,117 @@ steady-state:
             .ok()?;
         (runs >= 1.0).then_some(())
     });
+    a.ok(["rm", "-f", "web"]);
+    a.assert_gone(&id, None);
+}
+
+/// The report of `name` in `format`, written by `chaosctl report
+/// --output` into the test's directory; its path.
+fn report(a: &Agent, name: &str, format: &str, ext: &str) -> std::path::PathBuf {
+    let path = a.path(&format!("{name}.{ext}"));
+    a.ok([
+        "report",
+        name,
+        "-o",
+        format,
+        "--output",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+#[test]
+fn the_html_report_opens_in_chromium_with_the_verdict_and_a_bar_per_fault() {
+    if !jolt_e2e::require_root() || !jolt_e2e::chromium::require_chromium() {
+        return;
+    }
+    let a = Agent::start();
+    let id = web(&a, "web", 18086, &[]);
+    let text = "
+name: three-pauses
+description: three short pauses of a web server, judged by its home page
+targets: {names: [web]}
+schedule: {at: [1s, 2s, 3s]}
+duration: 4s
+fault: {kind: pause, duration: 200ms}
+steady-state:
+  during: false
+  after: {recover-within: 2s}
+  probes:
+    - {name: home, interval: 100ms, http: {url: 'http://127.0.0.1:18086/'}}
+";
+    let (code, shown) = apply_wait(&a, "three-pauses", text);
+    assert_eq!(code, 0, "{shown}");
+    let html = report(&a, "three-pauses", "html", "html");
+    let page = jolt_e2e::chromium::open(&html, &a.path("chromium")).unwrap();
+    let _ = std::fs::copy(&page.screenshot, "/tmp/e2e-report.png");
+    assert!(page.console_errors.is_empty(), "{:?}", page.console_errors);
+    let (w, h) = jolt_e2e::chromium::png_size(&page.screenshot).unwrap();
+    assert!(w >= 1280 && h > 0, "{w}x{h}");
+    assert!(
+        page.dom.contains("<div id=\"verdict\" class=\"passed\">"),
+        "the verdict at the top"
+    );
+    let bars = page.dom.matches("<rect class=\"fault ").count();
+    assert_eq!(bars, 3, "one bar per injected fault");
+    assert!(
+        page.dom.contains("class=\"latency\""),
+        "the probe's latency line"
+    );
+    // Nothing in it reaches out: no external script, style, font or image.
+    for needle in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!page.dom.contains(needle), "{needle} in the report");
+    }
+
+    // The JSON report validates against its documented schema.
+    let json = report(&a, "three-pauses", "json", "json");
+    let schema =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json");
+    let check = std::process::Command::new("python3")
+        .args(["-c", "import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))"])
+        .arg(&json)
+        .arg(&schema)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "passed");
+    assert_eq!(r["faults"].as_array().unwrap().len(), 3);
+    for f in r["faults"].as_array().unwrap() {
+        assert!(
+            f["recover_ms"].as_f64().is_some(),
+            "time to recover of each fault: {f}"
+        );
+    }
+    let home = &r["probes"][0];
+    for window in ["before", "during", "after"] {
+        let w = &home[window];
+        assert_eq!(w["success_rate"], 1.0, "{window}: {home}");
+        assert!(
+            w["p50_ms"].as_f64().is_some() && w["p99_ms"].as_f64().is_some(),
+            "{window}: {w}"
+        );
+    }
+
+    // JUnit: one case per probe and per fault (and the verdict), valid XML.
+    let junit = report(&a, "three-pauses", "junit", "xml");
+    let cases = std::process::Command::new("python3")
+        .args(["-c", "import sys, xml.etree.ElementTree as E; print(len(E.parse(sys.argv[1]).getroot().findall('.//testcase')))"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert!(
+        cases.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cases.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&cases.stdout).trim(), "5");
+    let md = a.ok(["report", "three-pauses"]);
+    assert!(md.contains("[PASSED]"), "{md}");
     a.ok(["rm", "-f", "web"]);
     a.assert_gone(&id, None);
 }

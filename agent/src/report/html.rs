@@ -205,12 +205,28 @@ fn faults(h: &mut String, r: &Report) {
 fn probes(h: &mut String, r: &Report) {
     let _ = writeln!(h, "<h2>Probes ({})</h2>", r.probes.len());
     if let Some(hy) = &r.hypothesis {
+        let before = match hy.before_ms {
+            Some(_) => format!(
+                "Steady for {} before the first fault",
+                duration(hy.before_ms)
+            ),
+            None => "No wait for steady state before the first fault".to_string(),
+        };
+        let after = match hy.recover_within_ms {
+            Some(_) => format!(
+                "every probe passing again within {} after each fault",
+                duration(hy.recover_within_ms)
+            ),
+            None => "no time set for recovery after a fault".to_string(),
+        };
         let _ = writeln!(
             h,
-            "<p>Steady for {} before the first fault; breaches during the faults {}; every probe passing again within {} after each fault; on a breach: {}.</p>",
-            duration(hy.before_ms),
-            if hy.during { "fail the run" } else { "are only recorded" },
-            duration(hy.recover_within_ms),
+            "<p>{before}; breaches during the faults {}; {after}; on a breach: {}.</p>",
+            if hy.during {
+                "fail the run"
+            } else {
+                "are only recorded"
+            },
             hy.on_breach.name()
         );
     }
