@@ -1517,9 +1517,13 @@ impl Experiments {
     ) -> Result<(Record, String, Vec<Event>), ExperimentsError> {
         let run = self.find(name)?;
         let record = run.lock().record.clone();
+        // Without its text the report still has the timeline (and says
+        // the text is missing).
         let yaml = run.dir.join("experiment.yaml");
-        let text =
-            fs::read_to_string(&yaml).map_err(|cause| StoreError::Io { path: yaml, cause })?;
+        let text = fs::read_to_string(&yaml).unwrap_or_else(|e| {
+            tracing::error!(path = %yaml.display(), "reading an experiment's text for its report: {e}");
+            String::new()
+        });
         let mut events = Vec::new();
         loop {
             let batch = run

@@ -449,7 +449,6 @@ steady-state:
     assert_eq!(code, 0, "{shown}");
     let html = report(&a, "three-pauses", "html", "html");
     let page = jolt_e2e::chromium::open(&html, &a.path("chromium")).unwrap();
-    let _ = std::fs::copy(&page.screenshot, "/tmp/e2e-report.png");
     assert!(page.console_errors.is_empty(), "{:?}", page.console_errors);
     let (w, h) = jolt_e2e::chromium::png_size(&page.screenshot).unwrap();
     assert!(w >= 1280 && h > 0, "{w}x{h}");
