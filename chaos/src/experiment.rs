@@ -627,6 +627,7 @@ fault:
         let mut kinds = std::collections::BTreeSet::new();
         let mut schedules = std::collections::BTreeSet::new();
         let mut json = 0;
+        let mut probes = std::collections::BTreeSet::new();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
@@ -639,6 +640,9 @@ fault:
             );
             json += usize::from(path.extension().is_some_and(|x| x == "json"));
             kinds.insert(e.fault.kind());
+            for p in e.steady_state.iter().flat_map(|s| &s.probes) {
+                probes.insert(p.check.kind());
+            }
             schedules.insert(match e.schedule {
                 Schedule::At(_) => "at",
                 Schedule::Every(_) => "every",
@@ -653,5 +657,10 @@ fault:
             "one example per schedule kind: {schedules:?}"
         );
         assert!(json >= 1, "at least one JSON example");
+        assert_eq!(
+            probes.len(),
+            crate::probe::PROBE_KINDS.len(),
+            "one example per probe kind: {probes:?}"
+        );
     }
 }

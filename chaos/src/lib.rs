@@ -2,7 +2,9 @@
 //! ([`experiment`], once [`text`] has checked its bytes), when it fires
 //! ([`schedule`]), which containers it hits
 //! ([`selector`]), the dry-run plan that puts them together ([`plan`]),
-//! and the kernel side: injecting and reverting one fault on one
+//! the steady-state hypothesis ([`probe`]: its probes, and the tally of
+//! one probe's results under its tolerance) and the [`verdict`] its judge
+//! reaches, and the kernel side: injecting and reverting one fault on one
 //! [`Target`] ([`fault`]) and the on-disk [`journal`] of faults in force.
 //!
 //! Only [`fault`] touches the kernel and only [`journal`] the disk; the
