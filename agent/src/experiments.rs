@@ -965,16 +965,18 @@ impl Experiments {
             run.cancel.send_replace(true);
         }
         while pending.join_next().await.is_some() {}
-        if let Some(h) = &hypothesis {
-            if not_started.is_none() {
-                h.settle().await;
-            }
-            h.stop().await;
-        }
         let (stopping, stop_reason) = {
             let s = run.lock();
             (s.stopping, s.stop_reason.clone())
         };
+        if let Some(h) = &hypothesis {
+            // The last recovery is waited for only by a run that went to
+            // its end: an abort or a shutdown does not wait for it.
+            if not_started.is_none() && stopping.is_none() && failure.is_none() {
+                h.settle().await;
+            }
+            h.stop().await;
+        }
         let ending = match (stopping, &failure, &not_started) {
             (Some(Phase::Interrupted), _, _) => Ending::Interrupted,
             (Some(_), _, _) | (None, Some(_), _) => Ending::Aborted,

@@ -519,3 +519,95 @@ steady-state:
     a.ok(["rm", "-f", "web"]);
     a.assert_gone(&id, None);
 }
+
+#[test]
+fn exec_probes_run_in_the_named_container_and_in_each_target() {
+    let Some(a) = agent() else { return };
+    let id = web(&a, "web", 18087, &[]);
+    let other = a.run(&[
+        "--name", "web-2", "--label", "app=web", "--", "sleep", "1000",
+    ]);
+    let text = "
+name: inside
+targets: {labels: {app: web}, mode: all}
+schedule: {at: [500ms]}
+duration: 2s
+fault: {kind: cpu-throttle, cpus: 0.5, duration: 500ms}
+steady-state:
+  probes:
+    - {name: page, interval: 300ms, exec: {container: web, command: [cat, /www/index.html], output: jolt}}
+    - {name: alive, interval: 300ms, exec: {command: 'test -d /proc/1 && echo up', output: up}}
+";
+    let (code, shown) = apply_wait(&a, "inside", text);
+    assert_eq!(code, 0, "{shown}");
+    let s = get(&a, "inside");
+    assert_eq!(s["verdict"], "passed");
+    for p in s["probes"].as_array().unwrap() {
+        assert_eq!(p["kind"], "exec");
+        assert!(p["results"].as_u64().unwrap() >= 2, "{p}");
+        assert_eq!(p["failures"], 0, "{p}");
+    }
+    // A command that fails is a failed run, with jolt exec's status.
+    let failing = "
+name: outside
+targets: {names: [web]}
+schedule: {at: [0s]}
+fault: {kind: pause, duration: 300ms}
+steady-state:
+  before: 500ms
+  probes:
+    - {name: missing, interval: 200ms, exec: {container: web, command: [cat, /nonexistent]}}
+";
+    let (code, shown) = apply_wait(&a, "outside", failing);
+    assert_eq!(code, 3, "{shown}");
+    let reason = get(&a, "outside")["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("in web: exit status 1, expected 0"),
+        "{reason}"
+    );
+    assert!(
+        !kinds(&events(&a, "outside")).contains(&"injected".to_string()),
+        "nothing injected"
+    );
+    a.ok(["rm", "-f", "web"]);
+    a.ok(["rm", "-f", "web-2"]);
+    a.assert_gone(&id, None);
+    a.assert_gone(&other, None);
+}
+
+#[test]
+fn abort_does_not_wait_for_recover_within() {
+    let Some(a) = agent() else { return };
+    let id = web(&a, "web", 18088, &[]);
+    let text = "
+name: held
+targets: {names: [web]}
+schedule: {at: [0s]}
+duration: 1m
+fault: {kind: pause, duration: 50s}
+steady-state:
+  during: false
+  after: {recover-within: 50s}
+  probes: [{name: port, interval: 200ms, tcp: {address: '127.0.0.1:18999'}}]
+";
+    // Nothing listens on 18999: the probe never recovers, and only
+    // recover-within (50 s) would end a wait for it.
+    crate::experiments::apply(&a, "held", text);
+    crate::experiments::wait_event(&a, "held", "injected");
+    let t0 = Instant::now();
+    a.ok(["abort", "held"]);
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "abort took {:?}",
+        t0.elapsed()
+    );
+    let s = get(&a, "held");
+    assert_eq!(
+        (s["phase"].as_str(), s["verdict"].as_str()),
+        (Some("aborted"), Some("aborted"))
+    );
+    assert_eq!(s["reason"], "aborted by chaosctl abort");
+    a.wait_for_page(18088);
+    a.ok(["rm", "-f", "web"]);
+    a.assert_gone(&id, None);
+}
