@@ -188,7 +188,7 @@ impl Active {
             target: entry.target.name.clone(),
             target_id: entry.target.id.clone(),
             kind,
-            fault: entry.fault_kind.clone(),
+            fault: entry.fault_line().to_string(),
             until: rfc3339(now_t),
             left_ms: 0,
             revert_error: Some(error),
@@ -511,7 +511,7 @@ pub fn recover(state_dir: &Path) -> Result<(Journal, Vec<Recovered>), Experiment
         .into_iter()
         .map(|(entry, result)| {
             match &result {
-                Ok(how) => tracing::info!(experiment = %entry.experiment, target = %entry.target.name, fault = %entry.fault_kind, ?how, "reverted a fault left by the last run"),
+                Ok(how) => tracing::info!(experiment = %entry.experiment, target = %entry.target.name, fault = %entry.fault_line(), ?how, "reverted a fault left by the last run"),
                 Err(e) => tracing::error!(experiment = %entry.experiment, "revert at start: {e} (retried)"),
             }
             Recovered {
@@ -604,7 +604,7 @@ impl Experiments {
             let name = run.name();
             let mut reverted = Vec::new();
             for r in recovered.iter().filter(|r| r.entry.experiment == name) {
-                let (target, fault) = (&r.entry.target.name, r.entry.fault_kind.clone());
+                let (target, fault) = (&r.entry.target.name, r.entry.fault_line().to_string());
                 match &r.result {
                     Ok(how) => {
                         let msg = format!("at joltd's start ({how:?})");
@@ -1157,6 +1157,7 @@ impl Experiments {
             experiment: run.name(),
             target: target.clone(),
             fault_kind: fault.kind().to_string(),
+            fault: fault.to_string(),
             undo: Undo::Nothing,
             injected_at: now(),
         };

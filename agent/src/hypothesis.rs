@@ -331,33 +331,18 @@ impl Hypothesis {
                         }
                     }
                     Decision::Recovered { key, after } => {
-                        let (target, fault) = self.fault_of(&key);
-                        events.push(Event {
-                            at: now(),
-                            event: "recovery".into(),
-                            target,
-                            fault,
-                            recover_ms: Some(ms(after)),
-                            message: Some(format!(
-                                "every probe passed again {:.3} s after {key}",
-                                after.as_secs_f64()
-                            )),
-                            ..Event::default()
-                        });
+                        let msg = format!(
+                            "every probe passed again {:.3} s after {key}",
+                            after.as_secs_f64()
+                        );
+                        events.push(self.recovery(&key, Some(ms(after)), msg));
                     }
                     Decision::Unrecovered { key, within } => {
-                        let (target, fault) = self.fault_of(&key);
-                        events.push(Event {
-                            at: now(),
-                            event: "recovery".into(),
-                            target,
-                            fault,
-                            message: Some(format!(
-                                "not steady within {} after {key}",
-                                jolt_chaos::experiment::human(within)
-                            )),
-                            ..Event::default()
-                        });
+                        let msg = format!(
+                            "not steady within {} after {key}",
+                            jolt_chaos::experiment::human(within)
+                        );
+                        events.push(self.recovery(&key, None, msg));
                     }
                 }
             }
@@ -378,11 +363,21 @@ impl Hypothesis {
         self.changed.send_modify(|n| *n += 1);
     }
 
-    /// The target and fault of the fault `key` ("the end" has none).
-    fn fault_of(&self, key: &str) -> (Option<String>, Option<String>) {
-        match self.lock().faults.get(key) {
+    /// The `recovery` event of the fault `key` (of its target and fault;
+    /// "the end" has none).
+    fn recovery(&self, key: &str, recover_ms: Option<f64>, message: String) -> Event {
+        let (target, fault) = match self.lock().faults.get(key) {
             Some((t, f)) => (Some(t.clone()), Some(f.clone())),
             None => (None, None),
+        };
+        Event {
+            at: now(),
+            event: "recovery".into(),
+            target,
+            fault,
+            recover_ms,
+            message: Some(message),
+            ..Event::default()
         }
     }
 }

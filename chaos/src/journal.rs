@@ -31,9 +31,24 @@ pub struct Entry {
     pub experiment: String,
     pub target: Target,
     pub fault_kind: String,
+    /// The fault and its parameters, one line, as the experiment's
+    /// timeline names it; empty in entries an older joltd wrote.
+    #[serde(default)]
+    pub fault: String,
     pub undo: Undo,
     /// RFC 3339.
     pub injected_at: String,
+}
+
+impl Entry {
+    /// The fault as the timeline names it: its line, or its kind in an
+    /// older joltd's entry.
+    pub fn fault_line(&self) -> &str {
+        match self.fault.is_empty() {
+            true => &self.fault_kind,
+            false => &self.fault,
+        }
+    }
 }
 
 /// Why the journal could not be read or written.
@@ -268,6 +283,7 @@ mod tests {
                 interface: "eth0".into(),
             },
             fault_kind: "cpu-throttle".into(),
+            fault: "cpu-throttle cpus=0.5 for 1m".into(),
             undo,
             injected_at: format!("2026-12-02T09:00:0{}Z", id.len() % 10),
         }

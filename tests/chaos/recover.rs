@@ -47,6 +47,7 @@ fn recover_after_a_crash_restores_the_cpu_limit_and_thaws() {
                     experiment: "crash".into(),
                     target: target.clone(),
                     fault_kind: fault.kind().into(),
+                    fault: fault.to_string(),
                     undo: undo.clone(),
                     injected_at: format!("2026-12-02T09:00:0{seq}Z"),
                 })

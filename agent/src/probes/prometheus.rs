@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::http::request;
 use super::{within, Check, Node, Outcome};
+use crate::client::segment;
 
 pub struct PrometheusCheck {
     spec: Prometheus,
@@ -22,12 +23,7 @@ pub struct PrometheusCheck {
 
 impl PrometheusCheck {
     pub fn new(spec: Prometheus, timeout: Duration, node: Node) -> PrometheusCheck {
-        let sep = if spec.url.path.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        let path = format!("{}{sep}query={}", spec.url.path, encode(&spec.query));
+        let path = query_path(&spec);
         let url = Url {
             path,
             ..spec.url.clone()
@@ -74,6 +70,16 @@ impl Check for PrometheusCheck {
     }
 }
 
+/// The endpoint's path with the query in its query string.
+fn query_path(spec: &Prometheus) -> String {
+    let sep = if spec.url.path.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!("{}{sep}query={}", spec.url.path, segment(&spec.query))
+}
+
 /// The one value of a query's answer: a scalar, or a vector of exactly
 /// one sample.
 fn value(body: &[u8]) -> Result<f64, String> {
@@ -111,20 +117,6 @@ fn value(body: &[u8]) -> Result<f64, String> {
         .ok_or_else(|| format!("no value in {sample}"))
 }
 
-/// `text` percent-encoded for a query string.
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,7 +136,24 @@ mod tests {
     }
 
     #[test]
-    fn queries_are_percent_encoded() {
-        assert_eq!(encode("up{job=\"a b\"}"), "up%7Bjob%3D%22a%20b%22%7D");
+    fn the_query_is_percent_encoded_into_the_url() {
+        let url = Url {
+            text: "http://p:9090/api/v1/query".into(),
+            endpoint: jolt_chaos::probe::Endpoint {
+                host: "p".into(),
+                port: 9090,
+            },
+            path: "/api/v1/query".into(),
+        };
+        let spec = Prometheus {
+            url,
+            query: "up{job=\"a b\"}".into(),
+            min: None,
+            max: Some(1.0),
+        };
+        assert_eq!(
+            query_path(&spec),
+            "/api/v1/query?query=up%7Bjob%3D%22a%20b%22%7D"
+        );
     }
 }
