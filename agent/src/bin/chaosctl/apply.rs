@@ -51,18 +51,21 @@ pub struct Args {
 }
 
 pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
-    let (origin, bytes) = if a.file.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading stdin")?;
-        ("stdin".to_string(), bytes)
-    } else {
-        let origin = a.file.display().to_string();
-        let bytes = std::fs::read(&a.file).with_context(|| origin.clone())?;
-        (origin, bytes)
+    // With --wait a file that cannot be read or is refused is a usage
+    // error for the pipeline (2); without, an error like any other (1).
+    let usage = |e: anyhow::Error| -> Result<u8> {
+        match a.wait {
+            true => {
+                eprintln!("chaosctl: {}", crate::one_line(&e));
+                Ok(USAGE)
+            }
+            false => Err(e),
+        }
     };
-    let text = text::decode(&bytes).with_context(|| origin.clone())?;
+    let (origin, text) = match read(&a.file) {
+        Ok(read) => read,
+        Err(e) => return usage(e),
+    };
     let body = json!({
         "text": text,
         "origin": origin,
@@ -75,14 +78,11 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
         .await
     {
         Ok(v) => v,
-        // Refused as invalid: a usage error for a pipeline.
-        Err(ClientError::Refused {
-            status: 400 | 422,
-            message,
-        }) => {
-            eprintln!("chaosctl: {}", message.replace('\n', "\n  "));
-            return Ok(USAGE);
-        }
+        Err(
+            e @ ClientError::Refused {
+                status: 400 | 422, ..
+            },
+        ) => return usage(e.into()),
         Err(e) => return Err(e.into()),
     };
     if a.wait {
@@ -95,6 +95,24 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
         (_, None) => print_status(&answer),
     }
     Ok(0)
+}
+
+/// The experiment file ("-": stdin) as text: its name for messages and
+/// its text.
+fn read(file: &std::path::Path) -> Result<(String, String)> {
+    let (origin, bytes) = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+        ("stdin".to_string(), bytes)
+    } else {
+        let origin = file.display().to_string();
+        let bytes = std::fs::read(file).with_context(|| origin.clone())?;
+        (origin, bytes)
+    };
+    let text = text::decode(&bytes).with_context(|| origin.clone())?;
+    Ok((origin, text.to_string()))
 }
 
 /// Follows experiment `name` until it has a verdict; its exit status.
