@@ -386,6 +386,8 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
+/// `t` in milliseconds since the epoch, to the microsecond.
 fn unix_ms(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as f64
+    let us = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros();
+    us as f64 / 1e3
 }
