@@ -272,8 +272,8 @@ fn jolt_and_runc_agree_on_what_containerd_reads() {
 
 /// A program whose interpreter is missing: execve fails after every check
 /// passed, and both runtimes print the process's one line, in `run` and in
-/// `exec`. A pid file that cannot be written stops `exec` before anything
-/// runs.
+/// `exec`. A pid file that cannot be written fails `exec` with 255 in
+/// both, and in jolt before anything runs.
 #[test]
 fn execve_failures_and_a_bad_pid_file_read_as_runcs() {
     let Some(jolt) = session() else { return };
@@ -318,10 +318,15 @@ fn execve_failures_and_a_bad_pid_file_read_as_runcs() {
             "/marker",
         ]);
         assert_eq!(out.code, 255, "{who}: {}", out.stderr);
-        assert!(
-            !rt.bundle.join("rootfs/marker").exists(),
-            "{who}: the process ran"
-        );
+        // jolt opens the pid file before the process starts. runc writes
+        // it after: its process is killed then, but may have run already
+        // (this failed once in CI), so only jolt is held to it.
+        if rt.bin == jolt_e2e::runner::jolt_bin() {
+            assert!(
+                !rt.bundle.join("rootfs/marker").exists(),
+                "{who}: the process ran"
+            );
+        }
         assert_eq!(rt.run(&["delete", "--force", "ID"]).code, 0, "{who}");
 
         let config = rt.bundle.join("config.json");
