@@ -196,7 +196,8 @@ impl Builder {
     }
 
     /// The faults' window in unix ms: first injection to the last end (a
-    /// revert, a kill's injection, `last` for a fault never reverted).
+    /// revert; for a kill, the container seen running again, or its
+    /// injection; `last` for a fault never reverted).
     pub(super) fn during(&self, last: Option<f64>) -> Option<(f64, f64)> {
         let mut window: Option<(f64, f64)> = None;
         for f in &self.faults {
@@ -205,7 +206,11 @@ impl Builder {
             };
             let end = match (&f.reverted, f.kind.as_str()) {
                 (Some(r), _) => unix_ms(r).unwrap_or(injected),
-                (None, "kill") => injected,
+                (None, "kill") => f
+                    .after_kill
+                    .as_ref()
+                    .and_then(|k| unix_ms(&k.at))
+                    .unwrap_or(injected),
                 (None, _) => last.unwrap_or(injected),
             };
             window = Some(match window {

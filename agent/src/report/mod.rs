@@ -9,7 +9,8 @@
 //! same target and fault that follows it, a kill with the `recovered` or
 //! `survived` of its target, a fault's end with the `recovery` that names
 //! it; and the statistics: probe results before the first injection,
-//! during the faults (to the last revert, or a kill's injection) and
+//! during the faults (to the last revert, or a killed container running
+//! again) and
 //! after. Does not own the events (`timeline`, `experiments`) or the
 //! verdict (jolt-chaos's `Judge`): the report repeats them, never judges
 //! again. Building never fails: an experiment text that no longer parses

@@ -360,7 +360,7 @@ pub(super) fn kill() -> (Record, Vec<Event>) {
 }
 
 #[test]
-fn a_kill_has_no_revert_and_ends_at_its_injection() {
+fn a_kill_has_no_revert_and_its_window_ends_when_it_runs_again() {
     let (record, events) = kill();
     let text = PAUSE.replace(
         "{kind: pause, duration: 30s}",
@@ -379,15 +379,17 @@ fn a_kill_has_no_revert_and_ends_at_its_injection() {
     let during = r.during.as_ref().unwrap();
     assert_eq!(
         (during.from.as_str(), during.to.as_str()),
-        (t(10.0).as_str(), t(10.0).as_str())
+        (t(10.0).as_str(), t(11.234).as_str())
     );
     let p = &r.probes[0];
+    // The run that failed while the container was down is during it.
     assert_eq!(
         (p.before.results, p.during.results, p.after.results),
-        (5, 0, 3)
+        (5, 1, 2)
     );
-    assert_eq!(p.after.p50_ms, Some(20.0));
-    assert_eq!(p.after.p99_ms, Some(500.0));
+    assert_eq!((p.during.failures, p.during.p99_ms), (1, Some(500.0)));
+    assert_eq!(p.after.p50_ms, Some(10.0));
+    assert_eq!(p.after.p99_ms, Some(20.0));
     let kinds: Vec<&str> = r.marks.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(kinds, ["recovered", "recovery", "finished"]);
 }
