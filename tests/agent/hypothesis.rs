@@ -144,6 +144,16 @@ steady-state:
         .unwrap_or_else(|| panic!("a recovery of web in {:?}", kinds(&ev)));
     let ms = recovery["recover_ms"].as_f64().unwrap();
     assert!(ms > 0.0 && ms < 5000.0, "recovered in {ms} ms");
+    // The report has the time to recover of the kill.
+    let r: Value = serde_json::from_str(&a.ok(["report", "kill-web", "-o", "json"])).unwrap();
+    assert_eq!(r["verdict"], "passed");
+    assert_eq!(r["faults"][0]["kind"], "kill");
+    assert_eq!(
+        r["faults"][0]["recover_ms"].as_f64(),
+        Some(ms),
+        "{}",
+        r["faults"]
+    );
     assert_eq!(a.inspect("web")["status"]["restart_count"], 1);
     a.ok(["rm", "-f", "web"]);
     a.assert_gone(&id, None);
