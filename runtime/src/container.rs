@@ -585,6 +585,15 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
             if !force {
                 return Err(Error::NotStopped(id.into(), Status::Running));
             }
+            // Frozen behind jolt's back (a chaos tool writing the freezer),
+            // the init acts on SIGKILL only once thawed: as runc, the kill
+            // goes to the whole cgroup, thawed after (best effort: the
+            // init's own kill below still reports what fails).
+            if let Err(e) =
+                Cgroup::open(&record.cgroup_path).and_then(|c| c.signal_all(libc::SIGKILL))
+            {
+                tracing::debug!("{id}: killing the cgroup: {e}");
+            }
             stop(&record)?;
         }
         Status::Paused => {

@@ -1,12 +1,14 @@
 //! What containerd and people do to a running container besides exec:
 //! `ps` (table and JSON), `pause`/`resume` (the freezer really stops the
-//! processes), `update` (limits that change in the cgroup files and then
+//! processes; `delete --force` kills a container frozen behind jolt's
+//! back), `update` (limits that change in the cgroup files and then
 //! bite), `events` (one `--stats` snapshot in runc's shape, a stream, and
 //! an OOM event), `features`, and the `--log FILE --log-format json` line
 //! containerd reads back after a failure.
 //!
-//! In the VM too (scripts/test's VM_TESTS): pause/resume, update,
-//! events and ps, whose cgroup v2 paths differ from v1's.
+//! In the VM too (scripts/test's VM_TESTS): pause/resume, the frozen
+//! force-delete (cgroup.kill), update, events and ps, whose cgroup v2
+//! paths differ from v1's.
 
 use std::fs;
 use std::io::Write;
@@ -103,6 +105,38 @@ fn pause_freezes_and_resume_thaws() {
     // A paused container can be force-deleted: the kill thaws it.
     jolt.ok(["pause", &id]);
     jolt.force_delete(&id);
+}
+
+/// A container frozen behind jolt's back (a chaos tool writing the
+/// freezer, as joltd's pause fault does) is still `running` to jolt, and
+/// `delete --force` kills it all the same, as runc's does: the kill goes
+/// to the whole cgroup, which is thawed so that it acts.
+#[test]
+fn force_delete_kills_a_container_frozen_by_someone_else() {
+    let Some(jolt) = session() else { return };
+    let id = running(&jolt, "frozen-behind", "sleep 1000");
+    let init = jolt.pid(&id);
+    let cgroup = jolt.cgroup_path(&id);
+    let (file, value) = match cgroups() {
+        Cgroups::V1 => ("freezer.state", "FROZEN"),
+        Cgroups::V2 => ("cgroup.freeze", "1"),
+    };
+    let controller = if cgroups() == Cgroups::V1 {
+        "freezer"
+    } else {
+        ""
+    };
+    let path = jolt_e2e::host::cgroup_dir(controller, &cgroup).join(file);
+    fs::write(&path, value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    wait_until("the cgroup frozen", jolt_e2e::timeout(), || {
+        frozen(&jolt, &id).then_some(())
+    });
+    assert_eq!(jolt.status(&id), "running", "jolt did not pause it");
+    jolt.ok(["delete", "--force", &id]);
+    wait_until("the init gone", jolt_e2e::timeout(), || {
+        (!jolt_e2e::host::alive(init)).then_some(())
+    });
+    jolt.assert_clean(&id);
 }
 
 #[test]

@@ -143,16 +143,23 @@ impl Drop for Podman {
             let _ = nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH);
         }
         // rmdir only, deepest first: a cgroup that still holds a process
-        // stays (and the test would have failed on it).
+        // stays (and the test would have failed on it). conmon leaves its
+        // cgroup a moment after `podman rm` returns: retried for a while.
         let rel = self.cgroup_parent.trim_start_matches('/');
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         for h in cgroup_hierarchies() {
             let parent = h.join(rel);
-            if let Ok(children) = fs::read_dir(&parent) {
-                for child in children.flatten().filter(|c| c.path().is_dir()) {
-                    let _ = fs::remove_dir(child.path());
+            while parent.exists() {
+                if let Ok(children) = fs::read_dir(&parent) {
+                    for child in children.flatten().filter(|c| c.path().is_dir()) {
+                        let _ = fs::remove_dir(child.path());
+                    }
                 }
+                if fs::remove_dir(&parent).is_ok() || std::time::Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            let _ = fs::remove_dir(&parent);
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
