@@ -69,9 +69,16 @@ fn message(e: &anyhow::Error) -> String {
     msg
 }
 
+/// The directory systemd makes when it runs as the init (sd_booted(3)).
+const SYSTEMD_RUNNING: &str = "/run/systemd/system";
+
 fn dispatch(cli: &Cli) -> Result<u8> {
     if cli.systemd_cgroup {
-        bail!("--systemd-cgroup: jolt does not support systemd cgroup management yet; drop the flag to use cgroupfs");
+        // Where systemd does not run, the flag can never work: say so.
+        if !std::path::Path::new(SYSTEMD_RUNNING).is_dir() {
+            bail!("--systemd-cgroup: systemd is not running (no {SYSTEMD_RUNNING})");
+        }
+        bail!("--systemd-cgroup: jolt does not support systemd cgroup management yet (issue 14); drop the flag to use cgroupfs");
     }
     if matches!(
         cli.command,
