@@ -313,17 +313,23 @@ impl Judge {
             .partition(|r| r.since + within <= now);
         self.recoveries = pending;
         for r in late {
-            let unsteady = self.unsteady().unwrap_or_else(|| "no probe passed".into());
-            let message = format!(
-                "not steady within {} after {}: {unsteady}",
-                human(within),
-                r.key
-            );
-            let probe = self
-                .tallies
+            // The probes that did not pass, within tolerance, in a run
+            // that started after the fault ended.
+            let missing: Vec<usize> = (0..self.names.len()).filter(|&i| !r.passed[i]).collect();
+            let why: Vec<String> = missing
                 .iter()
-                .position(|t| !t.healthy())
-                .unwrap_or_default();
+                .map(|&i| match self.tallies[i].breached() {
+                    true => format!("{} is breached", self.names[i]),
+                    false => format!("{} has not passed since", self.names[i]),
+                })
+                .collect();
+            let message = format!(
+                "not steady within {} after {}: {}",
+                human(within),
+                r.key,
+                why.join(", ")
+            );
+            let probe = missing.first().copied().unwrap_or_default();
             out.push(Decision::Unrecovered { key: r.key, within });
             out.extend(self.first_breach(probe, now, message));
         }
@@ -514,6 +520,23 @@ mod tests {
             "not steady within 1s after pause on web: p0 is breached"
         );
         assert_eq!(j.verdict(&Ending::Ran).0, Verdict::Failed);
+    }
+
+    #[test]
+    fn a_missed_recovery_names_the_probes_that_did_not_pass_since() {
+        let mut j = Judge::new(Some(&hypothesis(2, false, Some(1000), 0)));
+        j.start();
+        j.result(0, t(0), t(5), None);
+        j.result(1, t(0), t(5), None);
+        j.fault_ended("kill on web".into(), t(100));
+        // p0 passes again; p1 has not run since.
+        j.result(0, t(200), t(205), None);
+        let d = j.tick(t(1100));
+        assert_eq!(
+            breaches(&d)[0].message,
+            "not steady within 1s after kill on web: p1 has not passed since"
+        );
+        assert_eq!(breaches(&d)[0].probe, "p1");
     }
 
     #[test]

@@ -160,11 +160,28 @@ impl SteadyStateFile {
         if let (Some(rw), Some(length)) = (recover_within, length) {
             if rw > length {
                 p.add(
-                    path,
+                    &path,
                     format!(
                         "{} is longer than the experiment ({})",
                         human(rw),
                         human(length)
+                    ),
+                );
+            }
+        }
+        // A probe must be able to run, and finish, after a fault ended:
+        // its next tick may be an interval away, its run a timeout long.
+        if let Some(rw) = recover_within {
+            if let Some(slow) = probes.iter().find(|q| q.interval + q.timeout > rw) {
+                p.add(
+                    path,
+                    format!(
+                        "{} is shorter than probe {}'s interval and timeout ({} + {}): it could not pass again in time; give at least {}",
+                        human(rw),
+                        slow.name,
+                        human(slow.interval),
+                        human(slow.timeout),
+                        human(slow.interval + slow.timeout)
                     ),
                 );
             }
@@ -714,6 +731,7 @@ steady-state:
             ("http://127.0.0.1:8080/", "http//127.0.0.1", "steady-state.probes[0].http.url: \"http//127.0.0.1\" is not a URL jolt can probe: it must start with http://"),
             (probe, "tcp: {address: '127.0.0.1'}", "steady-state.probes[0].tcp.address: \"127.0.0.1\" is not an address: no port (write host:port, e.g. 127.0.0.1:8080 or [::1]:80)"),
             ("recover-within: 10s", "recover-within: 2m", "steady-state.after.recover-within: 2m is longer than the experiment (1m)"),
+            ("recover-within: 10s", "recover-within: 1s", "steady-state.after.recover-within: 1s is shorter than probe home's interval and timeout (200ms + 1s): it could not pass again in time; give at least 1s200ms"),
             (probe, "prometheus: {url: 'http://127.0.0.1:9090/api/v1/query', query: up}", "steady-state.probes[0].prometheus: give a bound on the query's value: min, max or both"),
             ("max-latency: 300ms}", "max-latency: 300ms, timeout: 100ms}", "steady-state.probes[0].http.timeout: 100ms is shorter than max-latency (300ms): a run is cut at the timeout"),
             ("name: home", "name: Home", "steady-state.probes[0].name: \"Home\" is not a valid name (use 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit)"),
