@@ -56,10 +56,16 @@ impl Jolt {
         }
     }
 
-    /// `jolt exec ID -- COMMAND...`, output and status left to the caller.
-    pub fn exec(&self, id: &str, command: &[String]) -> Command {
+    /// `jolt exec --pid-file FILE ID -- COMMAND...`, output and status
+    /// left to the caller.
+    pub fn exec(&self, id: &str, command: &[String], pid_file: &Path) -> Command {
         let mut c = self.command();
-        c.arg("exec").arg(id).arg("--").args(command);
+        c.arg("exec")
+            .arg("--pid-file")
+            .arg(pid_file)
+            .arg(id)
+            .arg("--")
+            .args(command);
         c
     }
 

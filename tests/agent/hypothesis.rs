@@ -574,6 +574,32 @@ steady-state:
         !kinds(&events(&a, "outside")).contains(&"injected".to_string()),
         "nothing injected"
     );
+    // A run cut by its timeout leaves nothing running in the container.
+    let slow = "
+name: slow-exec
+targets: {names: [web]}
+schedule: {at: [0s]}
+duration: 2s
+fault: {kind: cpu-throttle, cpus: 0.5, duration: 1s}
+steady-state:
+  on-breach: continue
+  probes:
+    - {name: slow, interval: 500ms, exec: {container: web, command: [sleep, '1234'], timeout: 300ms}}
+";
+    let (code, shown) = apply_wait(&a, "slow-exec", slow);
+    assert_eq!(code, 1, "{shown}");
+    let sleeping = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x001234\x00")
+            })
+            .count()
+    };
+    jolt_e2e::wait_until("no probe's sleep left", jolt_e2e::quick(), || {
+        (sleeping() == 0).then_some(())
+    });
     a.ok(["rm", "-f", "web"]);
     a.ok(["rm", "-f", "web-2"]);
     a.assert_gone(&id, None);

@@ -1,15 +1,20 @@
 //! The `exec` check: a command run with `jolt exec` inside a named
 //! container, or inside each running container the experiment targets;
 //! every run must exit with the expected code (and print the expected
-//! text) within the timeout. A run cut by the timeout is killed.
+//! text) within the timeout. A run cut by the timeout is killed: `jolt
+//! exec` and the process it started in the container.
 
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use jolt_chaos::probe::Exec;
 use jolt_chaos::selector::Candidate;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use super::{within, Check, Node, Outcome};
 use crate::container::State;
@@ -57,8 +62,10 @@ impl ExecCheck {
 
     /// One `jolt exec` in container `id`.
     async fn exec(&self, name: &str, id: &str) -> Result<(), String> {
+        let started = Started::new();
+        let jolt = self.node.daemon.jolt();
         let mut cmd =
-            tokio::process::Command::from(self.node.daemon.jolt().exec(id, &self.spec.command));
+            tokio::process::Command::from(jolt.exec(id, &self.spec.command, &started.pid_file));
         let child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -69,6 +76,7 @@ impl ExecCheck {
             .wait_with_output()
             .await
             .map_err(|e| format!("jolt exec in {name}: {e}"))?;
+        started.ended();
         let code = out.status.code().unwrap_or(-1);
         if code != self.spec.exit_code {
             let said = crate::oci::last_line(&out.stderr)
@@ -86,6 +94,46 @@ impl ExecCheck {
             }
         }
         Ok(())
+    }
+}
+
+/// The process one `jolt exec` starts in the container, known by its pid
+/// file: killed when the run is dropped before it ended (its timeout
+/// passed), since killing `jolt exec` alone would leave it running in the
+/// container. The pid file goes either way.
+struct Started {
+    pid_file: PathBuf,
+    ended: bool,
+}
+
+impl Started {
+    fn new() -> Started {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("joltd-probe-{}-{n}.pid", std::process::id());
+        Started {
+            pid_file: std::env::temp_dir().join(name),
+            ended: false,
+        }
+    }
+
+    fn ended(mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if !self.ended {
+            let pid = std::fs::read_to_string(&self.pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                .filter(|p| *p > 0);
+            if let Some(pid) = pid {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        let _ = std::fs::remove_file(&self.pid_file);
     }
 }
 
