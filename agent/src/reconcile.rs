@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use jolt_runtime::cgroups::{self, Cgroup};
+use jolt_runtime::cgroups::{self, CgroupManager, Driver};
 use jolt_runtime::state::{self, Root, Status};
 use serde::{Deserialize, Serialize};
 
@@ -201,12 +201,10 @@ fn network_findings(report: &mut Report, r: &Reconciled) {
 /// Removes the cgroup `jolt/<id>` when nothing runs in it; reports the
 /// processes otherwise (unless already reported).
 fn cgroup_finding(report: &mut Report, id: &str, running: &BTreeMap<String, i32>) {
-    let Ok(path) = cgroups::resolve_path(None, id) else {
+    let Some(cgroup) = default_cgroup(id) else {
         return;
     };
-    let Ok(cgroup) = Cgroup::open(&path) else {
-        return;
-    };
+    let path = cgroup.path().to_string();
     if !cgroup.host_dirs().iter().any(|(_, d)| d.exists()) {
         return;
     }
@@ -229,11 +227,18 @@ fn cgroup_finding(report: &mut Report, id: &str, running: &BTreeMap<String, i32>
 
 /// The pids in container `id`'s default cgroup (none when it has none).
 fn cgroup_pids(id: &str) -> Vec<i32> {
-    cgroups::resolve_path(None, id)
-        .ok()
-        .and_then(|p| Cgroup::open(&p).ok())
+    default_cgroup(id)
         .and_then(|c| c.pids().ok())
         .unwrap_or_default()
+}
+
+/// The cgroupfs cgroup jolt gives container `id` by default, where joltd's
+/// containers are (its bundles name no cgroupsPath).
+fn default_cgroup(id: &str) -> Option<Box<dyn CgroupManager>> {
+    Driver::Cgroupfs
+        .resolve_path(None, id)
+        .and_then(|path| cgroups::open(Driver::Cgroupfs, &path))
+        .ok()
 }
 
 /// The names of the directories in `dir` that are container IDs.

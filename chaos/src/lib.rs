@@ -37,7 +37,6 @@
 //! # Ok::<(), jolt_chaos::ExperimentError>(())
 //! ```
 
-mod cgroup;
 mod civil;
 pub mod cron;
 pub mod experiment;

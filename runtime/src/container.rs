@@ -20,7 +20,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
-use crate::cgroups::{self, Cgroup, CgroupError};
+use crate::cgroups::{self, CgroupError, CgroupManager, Driver, Settings};
 use crate::channel::{Channel, Message};
 use crate::console;
 use crate::hooks::{self, HookError, HookKind};
@@ -73,6 +73,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Who makes the container's cgroup (`--systemd-cgroup`).
+    pub cgroup_driver: Driver,
 }
 
 /// Creates container `id` from a bundle: on success its init waits in the
@@ -102,8 +104,10 @@ fn create_with(
     check_lsm_labels(&bundle)?;
     check_sysctl_namespaces(&bundle)?;
     let linux = bundle.spec.linux().as_ref().expect("validated");
+    let driver = opts.cgroup_driver;
+    driver.check_available()?;
     let cgroup_path =
-        cgroups::resolve_path(linux.cgroups_path().as_deref().and_then(Path::to_str), id)?;
+        driver.resolve_path(linux.cgroups_path().as_deref().and_then(Path::to_str), id)?;
     let plan = namespaces::plan(linux);
     rootfs::check_paths(&bundle.rootfs, &bundle.spec).map_err(|(field, e)| SpecError::Invalid {
         path: bundle.dir.join("config.json"),
@@ -125,6 +129,7 @@ fn create_with(
         created: state::now_rfc3339(),
         owner: owner(),
         cgroup_path: cgroup_path.clone(),
+        cgroup_driver: driver,
         config: bundle.spec.clone(),
     };
     let mut made = Made::default();
@@ -133,7 +138,7 @@ fn create_with(
         make_fifo(&locked.fifo())?;
         // The init needs the cgroup's directories for /sys/fs/cgroup; the
         // cgroup itself is made while the intermediate makes namespaces.
-        let dirs = Cgroup::open(&cgroup_path)?.host_dirs();
+        let dirs = record.cgroup()?.host_dirs();
         // The init reaches exec.fifo through this, not through a path.
         let state_dir: OwnedFd = nix::fcntl::open(
             &locked.dir,
@@ -263,7 +268,7 @@ pub(crate) fn process_lsm_field(
 /// What create has made so far, to undo on failure.
 #[derive(Default)]
 struct Made {
-    cgroup: Option<Cgroup>,
+    cgroup: Option<Box<dyn CgroupManager>>,
     intermediate: Option<Pid>,
     init: Option<Pid>,
 }
@@ -334,7 +339,13 @@ fn spawn(
             .map_err(|e| init_err(format!("talking to init: {e}")))
     };
     let linux = record.config.linux().as_ref().expect("validated");
-    let cgroup = Cgroup::create(&record.cgroup_path, linux.resources().as_ref())?;
+    let cgroup = record.cgroup()?;
+    let settings = Settings {
+        resources: linux.resources().as_ref(),
+        annotations: record.config.annotations().as_ref(),
+    };
+    // The intermediate holds the cgroup until the init (its child) is in.
+    cgroup.create(settings, made.intermediate.expect("forked").as_raw())?;
     made.cgroup = Some(cgroup);
     tracing::debug!("{id}: cgroup {} created", record.cgroup_path);
     send(&Message::Go)?;
@@ -394,7 +405,7 @@ fn spawn(
             None => {
                 let oom = made
                     .cgroup
-                    .as_ref()
+                    .as_deref()
                     .and_then(crate::events::oom_before_ready);
                 return Err(init_err(oom.unwrap_or_else(|| {
                     "the container's init exited before it was ready".into()
@@ -549,7 +560,7 @@ pub fn kill_container(root: &Root, id: &str, signal: i32, all: bool) -> Result<(
     let record = root.peek(id)?;
     let status = record.live_status();
     if all {
-        return Ok(Cgroup::open(&record.cgroup_path)?.signal_all(signal)?);
+        return Ok(record.cgroup()?.signal_all(signal)?);
     }
     if status == Status::Stopped || record.pid <= 0 {
         return Err(Error::NotRunning);
@@ -589,9 +600,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
             // the init acts on SIGKILL only once thawed: as runc, the kill
             // goes to the whole cgroup, thawed after (best effort: the
             // init's own kill below still reports what fails).
-            if let Err(e) =
-                Cgroup::open(&record.cgroup_path).and_then(|c| c.signal_all(libc::SIGKILL))
-            {
+            if let Err(e) = record.cgroup().and_then(|c| c.signal_all(libc::SIGKILL)) {
                 tracing::debug!("{id}: killing the cgroup: {e}");
             }
             stop(&record)?;
@@ -602,12 +611,12 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), Error> {
             }
             // A frozen process acts on SIGKILL only once thawed: signal_all
             // kills the whole cgroup and thaws it.
-            Cgroup::open(&record.cgroup_path)?.signal_all(libc::SIGKILL)?;
+            record.cgroup()?.signal_all(libc::SIGKILL)?;
             stop(&record)?;
         }
     }
     tracing::debug!("{id}: init is gone");
-    Cgroup::open(&record.cgroup_path)?.destroy()?;
+    record.cgroup()?.destroy()?;
     tracing::debug!("{id}: cgroup removed");
     let state = serde_json::to_string(&record.oci_state()).expect("serializes");
     // The spec: a failing poststop hook is logged, and deletion goes on.
@@ -853,7 +862,7 @@ pub fn pause(root: &Root, id: &str) -> Result<(), Error> {
     if record.live_status() != Status::Running {
         return Err(Error::NotRunning);
     }
-    Cgroup::open(&record.cgroup_path)?.freeze()?;
+    record.cgroup()?.freeze()?;
     record.status = Status::Paused;
     locked.save(&record)?;
     Ok(())
@@ -866,7 +875,7 @@ pub fn resume(root: &Root, id: &str) -> Result<(), Error> {
     if record.live_status() != Status::Paused {
         return Err(Error::NotPaused);
     }
-    Cgroup::open(&record.cgroup_path)?.thaw()?;
+    record.cgroup()?.thaw()?;
     record.status = Status::Running;
     locked.save(&record)?;
     Ok(())
@@ -894,7 +903,7 @@ pub fn update(root: &Root, id: &str, patch: &serde_json::Value) -> Result<(), Er
     }
     let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(merged)
         .map_err(|e| Error::Usage(format!("invalid resources: {e}")))?;
-    Cgroup::open(&record.cgroup_path)?.update(&resources)?;
+    record.cgroup()?.update(&resources)?;
     linux.set_resources(Some(resources));
     record.config.set_linux(Some(linux));
     locked.save(&record)?;
@@ -917,7 +926,7 @@ fn merge(into: &mut serde_json::Value, patch: &serde_json::Value) {
 /// cgroup (`jolt ps`).
 pub fn processes(root: &Root, id: &str) -> Result<Vec<i32>, Error> {
     let record = root.peek(id)?;
-    Ok(Cgroup::open(&record.cgroup_path)?.pids()?)
+    Ok(record.cgroup()?.pids()?)
 }
 
 /// `jolt events --stats`: one stats event, runc's shape. A stopped
@@ -929,8 +938,8 @@ pub fn stats_event(root: &Root, id: &str) -> Result<serde_json::Value, Error> {
             "container with id {id} is not running"
         )));
     }
-    let cgroup = Cgroup::open(&record.cgroup_path)?;
-    let data = crate::events::stats(&cgroup)?;
+    let cgroup = record.cgroup()?;
+    let data = crate::events::stats(&*cgroup)?;
     Ok(crate::events::event("stats", id, Some(data)))
 }
 
@@ -948,15 +957,15 @@ pub fn watch_events(
             "container with id {id} is not running"
         )));
     }
-    let cgroup = Cgroup::open(&record.cgroup_path)?;
-    let mut ooms = crate::events::oom_kills(&cgroup);
+    let cgroup = record.cgroup()?;
+    let mut ooms = crate::events::oom_kills(&*cgroup);
     let tick = interval
         .min(Duration::from_millis(200))
         .max(Duration::from_millis(1));
     let mut next_stats = Instant::now() + interval;
     loop {
         std::thread::sleep(tick);
-        let now = crate::events::oom_kills(&cgroup);
+        let now = crate::events::oom_kills(&*cgroup);
         if now > ooms {
             emit(&crate::events::event("oom", id, None));
             ooms = now;
@@ -966,7 +975,7 @@ pub fn watch_events(
             _ => return Ok(()),
         }
         if Instant::now() >= next_stats {
-            match crate::events::stats(&cgroup) {
+            match crate::events::stats(&*cgroup) {
                 Ok(data) => emit(&crate::events::event("stats", id, Some(data))),
                 Err(e) => tracing::error!("{e}"),
             }

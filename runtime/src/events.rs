@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use cgroups_rs::stats::{BlkioStat, CgroupStats, MemoryStats};
 use serde_json::{json, Value};
 
-use crate::cgroups::{Cgroup, CgroupError};
+use crate::cgroups::{CgroupError, CgroupManager};
 
 /// One event as runc prints it.
 pub fn event(kind: &str, id: &str, data: Option<Value>) -> Value {
@@ -25,7 +25,7 @@ pub fn event(kind: &str, id: &str, data: Option<Value>) -> Value {
 }
 
 /// The `data` of a stats event: runc's `types.Stats`.
-pub fn stats(cgroup: &Cgroup) -> Result<Value, CgroupError> {
+pub fn stats(cgroup: &dyn CgroupManager) -> Result<Value, CgroupError> {
     let s = cgroup.stats()?;
     let dirs = cgroup.host_dirs();
     let memory_dir = dir_of(&dirs, "memory");
@@ -91,7 +91,7 @@ pub fn stats(cgroup: &Cgroup) -> Result<Value, CgroupError> {
 
 /// How many processes the kernel's OOM killer has killed in the cgroup
 /// (memory.oom_control on v1, memory.events on v2).
-pub fn oom_kills(cgroup: &Cgroup) -> u64 {
+pub fn oom_kills(cgroup: &dyn CgroupManager) -> u64 {
     let dirs = cgroup.host_dirs();
     let Some(dir) = dir_of(&dirs, "memory") else {
         return 0;
@@ -106,7 +106,7 @@ pub fn oom_kills(cgroup: &Cgroup) -> u64 {
 /// cgroup says: its OOM killer fired (runc: "memory limit too low?"),
 /// e.g. "the container's init was OOM-killed before it was ready: its
 /// memory limit of 65536 bytes is too low (linux.resources.memory.limit)".
-pub fn oom_before_ready(cgroup: &Cgroup) -> Option<String> {
+pub fn oom_before_ready(cgroup: &dyn CgroupManager) -> Option<String> {
     if oom_kills(cgroup) == 0 {
         return None;
     }

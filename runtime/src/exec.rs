@@ -21,7 +21,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::Process;
 
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups;
 use crate::channel::{Channel, Message};
 use crate::container::{self, Error};
 use crate::namespaces;
@@ -210,7 +210,7 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
     let linux = record.config.linux().clone().unwrap_or_default();
     let plan = namespaces::of_init(record.pid, &linux);
     let joins = plan.open_joins()?;
-    let dirs = Cgroup::open(&record.cgroup_path)?.host_dirs();
+    let dirs = record.cgroup()?.host_dirs();
     let signals = if opts.detach {
         None
     } else {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Parser;
+use jolt_runtime::cgroups::Driver;
 use jolt_runtime::state::Root;
 
 use cli::{Cli, Command};
@@ -69,17 +70,13 @@ fn message(e: &anyhow::Error) -> String {
     msg
 }
 
-/// The directory systemd makes when it runs as the init (sd_booted(3)).
-const SYSTEMD_RUNNING: &str = "/run/systemd/system";
-
 fn dispatch(cli: &Cli) -> Result<u8> {
-    if cli.systemd_cgroup {
-        // Where systemd does not run, the flag can never work: say so.
-        if !std::path::Path::new(SYSTEMD_RUNNING).is_dir() {
-            bail!("--systemd-cgroup: systemd is not running (no {SYSTEMD_RUNNING})");
-        }
-        bail!("--systemd-cgroup: jolt does not support systemd cgroup management yet (issue 14); drop the flag to use cgroupfs");
-    }
+    // Containers made earlier keep the driver that made them (state.json).
+    let driver = if cli.systemd_cgroup {
+        Driver::Systemd
+    } else {
+        Driver::Cgroupfs
+    };
     if matches!(
         cli.command,
         Some(Command::Create(_) | Command::Run(_) | Command::Exec(_))
@@ -91,14 +88,14 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         bail!("no command given: see jolt --help");
     };
     match command {
-        Command::Create(a) => cli::create::exec(&root, a)?,
+        Command::Create(a) => cli::create::exec(&root, a, driver)?,
         Command::Start(a) => cli::start::exec(&root, a)?,
         Command::State(a) => cli::state::exec(&root, a)?,
         Command::Kill(a) => cli::kill::exec(&root, a)?,
         Command::Delete(a) => cli::delete::exec(&root, a)?,
         Command::List(a) => cli::list::exec(&root, a)?,
         Command::Spec(a) => cli::spec::exec(a)?,
-        Command::Run(a) => return Ok(cli::run::exec(&root, a)?.clamp(0, 255) as u8),
+        Command::Run(a) => return Ok(cli::run::exec(&root, a, driver)?.clamp(0, 255) as u8),
         Command::Exec(a) => return Ok(cli::exec::exec(&root, a)?.clamp(0, 255) as u8),
         Command::Ps(a) => cli::ps::exec(&root, a)?,
         Command::Pause(a) => cli::pause::exec(&root, a)?,

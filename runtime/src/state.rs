@@ -123,6 +123,10 @@ pub struct Record {
     pub owner: String,
     /// The cgroup path relative to each hierarchy's root.
     pub cgroup_path: String,
+    /// Who made the cgroup (records from before the systemd driver lack
+    /// it: cgroupfs).
+    #[serde(default)]
+    pub cgroup_driver: crate::cgroups::Driver,
     /// The spec the container was created from (hooks, resources).
     pub config: Spec,
 }
@@ -144,6 +148,14 @@ pub struct OciState {
 }
 
 impl Record {
+    /// The manager of the container's cgroup, under the driver that made
+    /// it (whatever flags this jolt was given).
+    pub fn cgroup(
+        &self,
+    ) -> Result<Box<dyn crate::cgroups::CgroupManager>, crate::cgroups::CgroupError> {
+        crate::cgroups::open(self.cgroup_driver, &self.cgroup_path)
+    }
+
     /// The status as it is now: a created or running container whose init
     /// has exited (or is a zombie, or whose pid was reused) is stopped.
     pub fn live_status(&self) -> Status {
@@ -483,6 +495,7 @@ mod tests {
             created: now_rfc3339(),
             owner: String::new(),
             cgroup_path: "jolt/one".into(),
+            cgroup_driver: Default::default(),
             config: Spec::default(),
         };
         c.save(&rec).unwrap();
@@ -529,6 +542,7 @@ mod tests {
             created: now_rfc3339(),
             owner: String::new(),
             cgroup_path: String::new(),
+            cgroup_driver: Default::default(),
             config: Spec::default(),
         };
         assert_eq!(rec.live_status(), Status::Running);

@@ -353,8 +353,12 @@ fn features_tells_the_truth() {
     let caps = f["linux"]["capabilities"].as_array().unwrap();
     assert!(caps.contains(&json!("CAP_NET_ADMIN")));
     assert_eq!(
-        f["linux"]["cgroup"]["systemd"], false,
-        "--systemd-cgroup is refused"
+        f["linux"]["cgroup"]["systemd"], true,
+        "--systemd-cgroup makes scopes"
+    );
+    assert_eq!(
+        f["linux"]["cgroup"]["systemdUser"], false,
+        "no rootless scopes on the user's bus"
     );
     assert!(f["linux"]["namespaces"]
         .as_array()

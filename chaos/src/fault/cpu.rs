@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{gone, FaultError, Reverted, Undo};
-use crate::cgroup::{Controller, Located, View};
 use crate::target::Target;
+use jolt_runtime::cgroups::placement::{Controller, Located, View};
 
 /// The period jolt writes, in µs: the kernel's default.
 pub(super) const PERIOD_US: u64 = 100_000;
@@ -45,8 +45,10 @@ fn throttles(now: Option<f64>, cpus: f64) -> Result<(), String> {
 }
 
 pub(super) fn prepare(cpus: f64, target: &Target) -> Result<Undo, String> {
-    let view = View::of(target.pid)?;
-    match view.locate(Controller::Cpu)? {
+    let located = View::of(target.pid)
+        .and_then(|view| view.locate(Controller::Cpu))
+        .map_err(|e| e.to_string())?;
+    match located {
         Located::V2(dir) => {
             let path = dir.join("cpu.max");
             let previous = fs::read_to_string(&path)

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::cpu::write_file;
 use super::{gone, FaultError, Reverted, Undo};
-use crate::cgroup::{Controller, Located, View};
 use crate::target::Target;
+use jolt_runtime::cgroups::placement::{Controller, Located, View};
 
 /// How long a freeze or thaw may take before it is reported as stuck.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -51,7 +51,11 @@ pub(super) fn state(path: &Path) -> std::io::Result<(bool, bool)> {
 }
 
 pub(super) fn prepare(target: &Target) -> Result<Undo, String> {
-    let path = file(View::of(target.pid)?.locate(Controller::Freezer)?);
+    let path = file(
+        View::of(target.pid)
+            .and_then(|view| view.locate(Controller::Freezer))
+            .map_err(|e| e.to_string())?,
+    );
     match state(&path) {
         Ok((_, true)) => Err(format!(
             "already paused ({} shows a freeze jolt did not make; resume it first)",

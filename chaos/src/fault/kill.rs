@@ -21,14 +21,17 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use super::{freeze, gone, FaultError, Undo};
-use crate::cgroup::{Controller, Located, Membership, View};
 use crate::experiment::{KillScope, Signal};
 use crate::target::Target;
+use jolt_runtime::cgroups::placement::{self, Controller, Located, Membership, View};
 
 /// The cgroup whose processes `all` signals: the container's freezer
 /// cgroup, the set `jolt pause` freezes (see [`View::locate`]).
 fn cgroup_dir(view: &View) -> Result<std::path::PathBuf, String> {
-    match view.locate(Controller::Freezer)? {
+    match view
+        .locate(Controller::Freezer)
+        .map_err(|e| e.to_string())?
+    {
         Located::V1(dir) | Located::V2(dir) => Ok(dir),
     }
 }
@@ -68,7 +71,7 @@ pub(super) fn prepare(scope: KillScope, target: &Target) -> Result<Undo, String>
         return Err(format!("init pid {} is gone", target.pid));
     }
     if scope == KillScope::All {
-        cgroup_dir(&View::of(target.pid)?)?;
+        cgroup_dir(&View::of(target.pid).map_err(|e| e.to_string())?)?;
     }
     Ok(Undo::Nothing)
 }
@@ -155,8 +158,10 @@ pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result
                 fault: "kill",
                 reason,
             };
-            let view = View::of(target.pid).map_err(refuse)?;
-            let located = view.locate(Controller::Freezer).map_err(refuse)?;
+            let view = View::of(target.pid).map_err(|e| refuse(e.to_string()))?;
+            let located = view
+                .locate(Controller::Freezer)
+                .map_err(|e| refuse(e.to_string()))?;
             let freezer = freeze::file(located.clone());
             let (Located::V1(dir) | Located::V2(dir)) = located;
             // cgroup v2 (5.14+) kills a whole subtree at once, forks and all.
@@ -181,7 +186,7 @@ pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result
             let signal_all = || {
                 let mut signalled = Vec::new();
                 for _ in 0..3 {
-                    let pids = crate::cgroup::pids_below(&dir)
+                    let pids = placement::pids_below(&dir)
                         .map_err(fail(format!("reading {}/cgroup.procs", dir.display())))?;
                     let new: Vec<i32> = pids
                         .into_iter()

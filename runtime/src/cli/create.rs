@@ -1,7 +1,7 @@
 //! `jolt create ID`: make a container that waits for `jolt start`.
 
 use anyhow::Result;
-use jolt_runtime::{container, state::Root};
+use jolt_runtime::{cgroups::Driver, container, state::Root};
 
 use super::CreateFlags;
 
@@ -13,7 +13,7 @@ pub struct Args {
     pub id: String,
 }
 
-pub fn exec(root: &Root, args: &Args) -> Result<()> {
-    container::create(root, &args.id, &args.flags.options())?;
+pub fn exec(root: &Root, args: &Args, driver: Driver) -> Result<()> {
+    container::create(root, &args.id, &args.flags.options(driver))?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use jolt_runtime::cgroups::Driver;
 
 pub mod create;
 pub mod delete;
@@ -45,7 +46,7 @@ pub struct Cli {
     /// Log debug messages too
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported yet)
+    /// Make containers' cgroups as systemd scopes (cgroupsPath slice:prefix:name)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Print the version
@@ -120,7 +121,7 @@ pub struct CreateFlags {
 }
 
 impl CreateFlags {
-    pub fn options(&self) -> jolt_runtime::container::CreateOptions {
+    pub fn options(&self, cgroup_driver: Driver) -> jolt_runtime::container::CreateOptions {
         jolt_runtime::container::CreateOptions {
             bundle: self.bundle.clone(),
             pid_file: self.pid_file.clone(),
@@ -128,6 +129,7 @@ impl CreateFlags {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            cgroup_driver,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the container's status.
 
 use anyhow::Result;
-use jolt_runtime::{container, state::Root};
+use jolt_runtime::{cgroups::Driver, container, state::Root};
 
 use super::CreateFlags;
 
@@ -21,8 +21,8 @@ pub struct Args {
 }
 
 /// Returns the status jolt exits with.
-pub fn exec(root: &Root, args: &Args) -> Result<i32> {
-    let opts = args.flags.options();
+pub fn exec(root: &Root, args: &Args, driver: Driver) -> Result<i32> {
+    let opts = args.flags.options(driver);
     if args.detach {
         container::create(root, &args.id, &opts)?;
         if let Err(e) = container::start(root, &args.id) {

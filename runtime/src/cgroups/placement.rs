@@ -1,7 +1,9 @@
-//! cgroup: where a process's cgroup for one controller lives on this host,
-//! read from /proc/PID/cgroup and /proc/self/mountinfo. Owns the parsing of
-//! those two files and the choice between v1 and v2; does not write any
-//! cgroup file (the faults do).
+//! placement: where a process's cgroup for one controller lives on this
+//! host, read from /proc/PID/cgroup and /proc/self/mountinfo, whichever
+//! driver made it (jolt's cgroupfs, a systemd scope, another runtime). Owns
+//! the parsing of those two files and the choice between v1 and v2; writes
+//! no cgroup file (the chaos faults find the containers they act on
+//! through it).
 //!
 //! A host may be pure v2 (one cgroup2 mount holding every controller),
 //! pure v1, or hybrid (v1 controllers plus a cgroup2 mount, often at
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// The lines of /proc/PID/cgroup.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Membership {
+pub struct Membership {
     /// The path of the `0::PATH` line (the unified hierarchy), if any.
     pub v2: Option<String>,
     /// `N:controllers:PATH` lines: the controllers (and `name=` entries) of
@@ -51,7 +53,7 @@ impl Membership {
 
 /// One cgroup or cgroup2 mount from mountinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Mount {
+pub struct Mount {
     /// The path inside the hierarchy that is mounted (field 4).
     pub root: String,
     pub mount_point: PathBuf,
@@ -85,7 +87,7 @@ fn unescape(field: &str) -> String {
 }
 
 /// The cgroup and cgroup2 mounts of a mountinfo text, in order.
-pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
             let (head, tail) = line.split_once(" - ")?;
@@ -124,7 +126,7 @@ fn dir_under(mount: &Mount, path: &str) -> Option<PathBuf> {
 
 /// Where one controller of one process is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Located {
+pub enum Located {
     /// The process's cgroup directory in the unified hierarchy.
     V2(PathBuf),
     /// The process's cgroup directory in the v1 hierarchy of the controller.
@@ -133,7 +135,7 @@ pub(crate) enum Located {
 
 /// A controller the faults use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Controller {
+pub enum Controller {
     Cpu,
     Freezer,
 }
@@ -147,20 +149,43 @@ impl Controller {
     }
 }
 
+/// Why a process's cgroup cannot be located.
+#[derive(Debug, thiserror::Error)]
+pub enum PlacementError {
+    #[error("reading /proc/self/mountinfo: {0}")]
+    Mountinfo(std::io::Error),
+    #[error("init pid {pid} is gone ({file}: {err})")]
+    Gone {
+        pid: i32,
+        file: String,
+        err: std::io::Error,
+    },
+    #[error("no cpu controller holds it (cgroup v2 cgroup.controllers lacks cpu, and no v1 cpu hierarchy is mounted)")]
+    NoCpu,
+    #[error(
+        "no freezer holds it (no v1 freezer hierarchy, and its v2 cgroup has no cgroup.freeze)"
+    )]
+    NoFreezer,
+    #[error("it is in the root cgroup ({}); jolt does not limit the whole host", .0.display())]
+    RootCgroup(PathBuf),
+    #[error("cgroup {} not found", .0.display())]
+    NotFound(PathBuf),
+}
+
 /// The host's cgroup mounts and one process's membership.
-pub(crate) struct View {
+pub struct View {
     pub mounts: Vec<Mount>,
     pub membership: Membership,
 }
 
 impl View {
     /// Reads /proc/self/mountinfo and /proc/PID/cgroup.
-    pub fn of(pid: i32) -> Result<View, String> {
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
-        let cgroup = format!("/proc/{pid}/cgroup");
-        let membership = fs::read_to_string(&cgroup)
-            .map_err(|e| format!("init pid {pid} is gone ({cgroup}: {e})"))?;
+    pub fn of(pid: i32) -> Result<View, PlacementError> {
+        let mountinfo =
+            fs::read_to_string("/proc/self/mountinfo").map_err(PlacementError::Mountinfo)?;
+        let file = format!("/proc/{pid}/cgroup");
+        let membership =
+            fs::read_to_string(&file).map_err(|err| PlacementError::Gone { pid, file, err })?;
         Ok(View {
             mounts: parse_mountinfo(&mountinfo),
             membership: Membership::parse(&membership),
@@ -188,7 +213,7 @@ impl View {
     /// v1 freezer hierarchy holds the process (on a hybrid host that is the
     /// freezer `runc pause` and `jolt pause` use, so "already paused" is
     /// seen), else v2 when the cgroup has cgroup.freeze.
-    pub fn locate(&self, controller: Controller) -> Result<Located, String> {
+    pub fn locate(&self, controller: Controller) -> Result<Located, PlacementError> {
         let v2 = self.v2_dir();
         let v1 = self.v1_dir(controller.v1_name());
         let found = match controller {
@@ -200,33 +225,30 @@ impl View {
                 match (v2, v1) {
                     (Some(d), _) if v2_has_cpu => Located::V2(d),
                     (_, Some(d)) => Located::V1(d),
-                    _ => return Err("no cpu controller holds it (cgroup v2 cgroup.controllers lacks cpu, and no v1 cpu hierarchy is mounted)".into()),
+                    _ => return Err(PlacementError::NoCpu),
                 }
             }
             Controller::Freezer => match (v1, v2) {
                 (Some(d), _) => Located::V1(d),
                 (_, Some(d)) if d.join("cgroup.freeze").exists() => Located::V2(d),
-                _ => return Err("no freezer holds it (no v1 freezer hierarchy, and its v2 cgroup has no cgroup.freeze)".into()),
+                _ => return Err(PlacementError::NoFreezer),
             },
         };
         let dir = match &found {
             Located::V1(d) | Located::V2(d) => d,
         };
         if self.mounts.iter().any(|m| m.mount_point == *dir) {
-            return Err(format!(
-                "it is in the root cgroup ({}); jolt does not limit the whole host",
-                dir.display()
-            ));
+            return Err(PlacementError::RootCgroup(dir.clone()));
         }
         if !dir.is_dir() {
-            return Err(format!("cgroup {} not found", dir.display()));
+            return Err(PlacementError::NotFound(dir.clone()));
         }
         Ok(found)
     }
 }
 
 /// Every pid in `dir`'s cgroup.procs and in those of its descendants.
-pub(crate) fn pids_below(dir: &Path) -> std::io::Result<Vec<i32>> {
+pub fn pids_below(dir: &Path) -> std::io::Result<Vec<i32>> {
     let mut pids = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -336,7 +358,7 @@ mod tests {
             mounts: parse_mountinfo(HYBRID_MOUNTINFO),
             membership: Membership::parse("6:freezer:/\n1:cpu:/\n0::/\n"),
         };
-        let err = view.locate(Controller::Freezer).unwrap_err();
+        let err = view.locate(Controller::Freezer).unwrap_err().to_string();
         assert!(err.contains("root cgroup"), "{err}");
     }
 }

@@ -1,0 +1,612 @@
+//! fs: the cgroupfs driver — jolt makes the container's cgroup directories
+//! itself — as one [`Cgroupfs`] core over the two hierarchy versions
+//! ([`V1`]: one directory per mounted hierarchy; [`V2`]: one unified
+//! directory). The core holds what both share; a [`Hierarchy`] holds what
+//! differs (where the directories are, device rules, cgroup.kill, v2's
+//! memory fixes). The systemd driver reuses the core for the files systemd
+//! does not write.
+//!
+//! cgroups-rs does the kernel work: its `fs::Cgroup` creates and deletes the
+//! directories (enabling the controllers in the parents'
+//! `cgroup.subtree_control` on v2) and moves processes, and its
+//! `FsManager::set` applies `linux.resources`. This module owns what
+//! cgroups-rs leaves to its caller: the path rules ([`resolve_path`]),
+//! refusing a cgroup that is in use, removing what a failed create made,
+//! killing everything before removal, and the device rules (where
+//! cgroups-rs mistranslates wildcards). Each piece of code of our own says
+//! why cgroups-rs does not do it.
+
+mod resources;
+mod v1;
+mod v2;
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cgroups_rs::fs::error::{Error as FsError, ErrorKind as FsErrorKind};
+use cgroups_rs::fs::freezer::FreezerController;
+use cgroups_rs::fs::hierarchies;
+use cgroups_rs::fs::Controller;
+use cgroups_rs::manager::Error as ManagerError;
+use cgroups_rs::{FreezerState, FsManager, Manager};
+use nix::errno::Errno;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+
+pub use v1::V1;
+pub use v2::V2;
+
+use super::{CgroupError, CgroupManager, Settings};
+
+/// Where a container's cgroup goes when config.json names none: `/jolt/<id>`.
+const DEFAULT_PARENT: &str = "jolt";
+/// How long [`CgroupManager::destroy`] keeps killing before it gives up.
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long signalling waits for a v1 freezer to reach FROZEN.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// What differs between cgroup v1 and v2 for a cgroup jolt manages.
+pub trait Hierarchy: fmt::Debug + Sized + 'static {
+    /// True for the unified hierarchy.
+    const UNIFIED: bool;
+
+    /// Device rules, as this version applies them.
+    type Devices: fmt::Debug;
+
+    /// See [`CgroupManager::host_dirs`].
+    fn host_dirs(cg: &Cgroupfs<Self>) -> Vec<(String, PathBuf)>;
+
+    /// The directory whose cgroup.procs (and nested ones) list the members.
+    fn procs_dir(cg: &Cgroupfs<Self>) -> Option<PathBuf>;
+
+    /// Kills every process at once, if this kernel can (v2's cgroup.kill):
+    /// None when it cannot, and the caller signals one by one.
+    fn kill_at_once(cg: &Cgroupfs<Self>) -> Option<Result<(), CgroupError>>;
+
+    /// Adjusts checked resources before cgroups-rs applies them.
+    fn adjust(resources: &mut LinuxResources);
+
+    /// Checks the config's device rules (runc's defaults already appended)
+    /// and turns them into what [`Hierarchy::attach_devices`] applies.
+    fn devices(path: &str, rules: Vec<LinuxDeviceCgroup>) -> Result<Self::Devices, CgroupError>;
+
+    /// Applies device rules to the existing cgroup.
+    fn attach_devices(cg: &Cgroupfs<Self>, devices: &Self::Devices) -> Result<(), CgroupError>;
+
+    /// Writes what cgroups-rs leaves out after it applied `resources`.
+    fn after_apply(cg: &Cgroupfs<Self>, resources: &LinuxResources) -> Result<(), CgroupError>;
+
+    /// Why `controller` is not available on this host.
+    fn missing(controller: &str) -> String;
+}
+
+/// Pure: turns `linux.cgroupsPath` (None → "/jolt/<id>") into the relative
+/// path used under each hierarchy.
+///
+/// Rejects a path with ".." components, an empty path (or one naming the root
+/// cgroup itself), and the systemd "slice:prefix:name" form. Both "/a/b" and
+/// "a/b" map to "a/b" under the hierarchy root (runc treats an absolute path
+/// that way; jolt treats a relative one the same).
+pub fn resolve_path(cgroups_path: Option<&str>, id: &str) -> Result<String, CgroupError> {
+    match cgroups_path {
+        Some(path) => normalize(path),
+        None => normalize(&format!("/{DEFAULT_PARENT}/{id}")),
+    }
+}
+
+fn normalize(raw: &str) -> Result<String, CgroupError> {
+    let invalid = |reason: &str| {
+        Err(CgroupError::InvalidPath {
+            path: raw.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    let parts: Vec<&str> = raw.split(':').collect();
+    if parts.len() == 3 && !parts[0].contains('/') {
+        return invalid("a systemd cgroup path (slice:prefix:name) needs jolt --systemd-cgroup");
+    }
+    let mut components = Vec::new();
+    for component in raw.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => return invalid("must not contain \"..\" components"),
+            name => components.push(name),
+        }
+    }
+    if components.is_empty() {
+        return invalid(if raw.is_empty() {
+            "is empty"
+        } else {
+            "names the root cgroup, which a container cannot own"
+        });
+    }
+    Ok(components.join("/"))
+}
+
+/// A cgroup jolt manages in cgroupfs: its path relative to each
+/// hierarchy's root, and the cgroups-rs handle on it.
+#[derive(Debug)]
+pub struct Cgroupfs<H: Hierarchy> {
+    path: String,
+    cgroup: cgroups_rs::fs::Cgroup,
+    version: PhantomData<H>,
+}
+
+impl<H: Hierarchy> Cgroupfs<H> {
+    /// The cgroup at `path` (a path [`resolve_path`] or the systemd driver
+    /// made). Does not create anything, and does not fail when the cgroup
+    /// is gone: then `pids` is empty and `destroy` succeeds.
+    pub fn open(path: &str) -> Result<Self, CgroupError> {
+        let path = normalize(path)?;
+        let cgroup = cgroups_rs::fs::Cgroup::load(hierarchies::auto(), &path);
+        Ok(Cgroupfs {
+            path,
+            cgroup,
+            version: PhantomData,
+        })
+    }
+
+    /// Makes the directories (where missing) and applies `resources`.
+    /// With `refuse_in_use`, an existing cgroup holding processes is an
+    /// error (the systemd driver's scope already holds its first process).
+    /// If anything fails, the directories this call made are removed, and
+    /// with them the empty parents under jolt's own `/jolt`.
+    pub(crate) fn make(
+        &self,
+        resources: Option<&LinuxResources>,
+        refuse_in_use: bool,
+    ) -> Result<(), CgroupError> {
+        let (resources, devices) = match resources {
+            Some(r) => {
+                let (rest, devices) = self.prepare(r)?;
+                (Some(rest), devices)
+            }
+            None => (None, None),
+        };
+        if let Some(resources) = &resources {
+            self.check_controllers(resources, devices.is_some())?;
+        }
+
+        let dirs: Vec<PathBuf> = self.host_dirs().into_iter().map(|(_, d)| d).collect();
+        if refuse_in_use && dirs.iter().any(|d| d.exists()) {
+            let pids = self.pids()?;
+            if !pids.is_empty() {
+                return Err(CgroupError::InUse {
+                    path: self.path.clone(),
+                    pids,
+                });
+            }
+        }
+        let created: Vec<PathBuf> = dirs.into_iter().filter(|d| !d.exists()).collect();
+
+        let result = self
+            .make_dirs()
+            .and_then(|()| self.apply(resources.as_ref(), devices.as_ref()));
+        if let Err(err) = result {
+            self.remove_created(&created);
+            self.remove_own_parents();
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// The checks create and update make, before anything is changed.
+    pub(crate) fn check(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let (rest, devices) = self.prepare(resources)?;
+        self.check_controllers(&rest, devices.is_some())
+    }
+
+    /// Checks `resources` and splits off the device rules.
+    fn prepare(
+        &self,
+        resources: &LinuxResources,
+    ) -> Result<(LinuxResources, Option<H::Devices>), CgroupError> {
+        let (mut rest, rules) = resources::check(&self.path, resources)?;
+        H::adjust(&mut rest);
+        let devices = match rules {
+            Some(rules) => Some(H::devices(&self.path, rules)?),
+            None => None,
+        };
+        Ok((rest, devices))
+    }
+
+    /// Removes the directories, nested cgroups included, once no process is
+    /// left, and jolt's own empty parents.
+    fn remove(&self) -> Result<(), CgroupError> {
+        // Not cgroups-rs's Cgroup::delete (nor FsManager::destroy, which
+        // first moves leftover processes to the root cgroup): on v2 it is a
+        // bare rmdir that fails on nested cgroups and on a cgroup already
+        // gone. Each controller's delete removes nested cgroups, retries
+        // while the kernel still reports the cgroup busy, and is Ok when the
+        // directory is gone (on v2 all controllers share the one directory).
+        for subsystem in self.cgroup.subsystems() {
+            subsystem
+                .to_controller()
+                .delete()
+                .map_err(|e| self.fs_error("remove", e))?;
+        }
+        self.remove_own_parents();
+        Ok(())
+    }
+
+    /// SIGKILLs what is in the cgroup until nothing is (bounded, polling).
+    pub(crate) fn kill_until_empty(&self) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + DESTROY_TIMEOUT;
+        loop {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(CgroupError::Busy {
+                    path: self.path.clone(),
+                    pids,
+                    timeout: DESTROY_TIMEOUT,
+                });
+            }
+            self.signal_all(libc::SIGKILL)?;
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    fn freezer(&self) -> Result<&FreezerController, CgroupError> {
+        self.cgroup
+            .controller_of::<FreezerController>()
+            .filter(|f| f.exists())
+            .ok_or_else(|| CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: "freezer".into(),
+                detail: "the freezer controller is not available here".into(),
+            })
+    }
+
+    /// Makes the cgroup's directories in every hierarchy. Another container
+    /// leaving `/jolt` may remove an empty parent while we make it and the
+    /// leaf in it; once the leaf exists the parent is busy, so a few retries
+    /// get through.
+    fn make_dirs(&self) -> Result<(), CgroupError> {
+        const ATTEMPTS: usize = 10;
+        let mut attempt = 1;
+        loop {
+            match self.cgroup.create().map_err(|e| self.fs_error("create", e)) {
+                // ENOENT: the parent went between the mkdirs. EEXIST: it
+                // went between mkdir and create_dir_all's is_dir check.
+                Err(CgroupError::Io { err, .. })
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists
+                    ) && attempt < ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Removes the empty ancestors of this cgroup inside jolt's own
+    /// `/jolt` subtree, deepest first, in every hierarchy: jolt made them,
+    /// so the last container to leave takes them. rmdir of a cgroup that
+    /// still has children fails (EBUSY), so a parent another container
+    /// uses stays, with no check-then-act race; a concurrent create that
+    /// loses its parent makes it again (create_dir_all retries). Parents of
+    /// a cgroupsPath outside `/jolt` belong to whoever named them (and may
+    /// carry their limits): they stay, as with runc.
+    fn remove_own_parents(&self) {
+        let components: Vec<&str> = self.path.split('/').collect();
+        if components.len() < 2 || components[0] != DEFAULT_PARENT {
+            return;
+        }
+        for (_, leaf) in self.host_dirs() {
+            for parent in leaf.ancestors().skip(1).take(components.len() - 1) {
+                match std::fs::remove_dir(parent) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    // Busy or not empty: another container is in it, and
+                    // so in every ancestor above.
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    /// Applies resources (devices already split off by `prepare`).
+    pub(crate) fn apply(
+        &self,
+        resources: Option<&LinuxResources>,
+        devices: Option<&H::Devices>,
+    ) -> Result<(), CgroupError> {
+        if let Some(resources) = resources {
+            let mut manager = FsManager::new(&self.path)
+                .map_err(|e| self.manager_error("read /proc/self/cgroup", e))?;
+            manager
+                .set(resources)
+                .map_err(|e| self.manager_error("apply linux.resources", e))?;
+            H::after_apply(self, resources)?;
+        }
+        match devices {
+            Some(devices) => H::attach_devices(self, devices),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails, naming the controller, when `resources` asks for something
+    /// whose controller this host lacks. cgroups-rs would fail only halfway
+    /// through, with "subsystems is empty". It needs both cpu and cpuset for
+    /// any `cpu` section.
+    fn check_controllers(
+        &self,
+        resources: &LinuxResources,
+        devices: bool,
+    ) -> Result<(), CgroupError> {
+        let subsystems = self.cgroup.subsystems();
+        for (field, controller) in resources::controllers_needed(resources, devices) {
+            if !subsystems.iter().any(|s| s.controller_name() == controller) {
+                return Err(self.missing(field, controller));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn missing(&self, field: &'static str, controller: &str) -> CgroupError {
+        CgroupError::InvalidResources {
+            path: self.path.clone(),
+            field,
+            reason: H::missing(controller),
+        }
+    }
+
+    /// Best effort, after a failed create: remove the directories it made.
+    /// Plain rmdir, since cgroups-rs can only delete every hierarchy's
+    /// directory, including ones that existed before.
+    fn remove_created(&self, created: &[PathBuf]) {
+        for dir in created {
+            match std::fs::remove_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(
+                    "cgroup /{}: cannot remove {} after a failed create: {}",
+                    self.path,
+                    dir.display(),
+                    crate::os_text(&e)
+                ),
+            }
+        }
+    }
+
+    fn collect_procs(&self, dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
+        let procs = dir.join("cgroup.procs");
+        let text = match std::fs::read_to_string(&procs) {
+            Ok(text) => text,
+            // Gone, or removed while we walked the tree.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(self.io_error(&procs, "read", source)),
+        };
+        for line in text.lines() {
+            let pid = line.trim().parse().map_err(|_| CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: format!("{}: read", procs.display()),
+                detail: format!("not a pid: {line:?}"),
+            })?;
+            pids.push(pid);
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(self.io_error(dir, "list", source)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|source| self.io_error(dir, "list", source))?;
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                self.collect_procs(&entry.path(), pids)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until a v1 freezer reports FROZEN, so that no process is left
+    /// running between listing and signalling. Bounded: a process in
+    /// uninterruptible sleep can hold FREEZING for long. (On v2 cgroups-rs
+    /// reports the requested state, so this returns at once.)
+    fn wait_frozen(&self, freezer: &FreezerController) {
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        while Instant::now() < deadline {
+            match freezer.state() {
+                Ok(FreezerState::Freezing) => thread::sleep(POLL_INTERVAL),
+                _ => return,
+            }
+        }
+        tracing::warn!(
+            "cgroup /{}: still freezing after {:?}; signalling anyway",
+            self.path,
+            FREEZE_TIMEOUT
+        );
+    }
+
+    /// Signals each pid; a process that is already gone is not an error.
+    /// Every pid is tried; the first failure is returned.
+    fn send(&self, pids: &[i32], signal: libc::c_int) -> Result<(), CgroupError> {
+        let mut first_error = None;
+        for &pid in pids {
+            match crate::signal::send(pid, signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(errno) => {
+                    first_error.get_or_insert(CgroupError::Signal {
+                        path: self.path.clone(),
+                        pid,
+                        signal,
+                        errno,
+                    });
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn io_error(&self, file: &Path, action: &str, source: io::Error) -> CgroupError {
+        CgroupError::Io {
+            path: self.path.clone(),
+            what: format!("{}: {action}", file.display()),
+            err: source,
+        }
+    }
+
+    /// Rewords a cgroups-rs error as "<file>: write <value>: <cause>" or
+    /// "<what>: <cause>".
+    pub(crate) fn fs_error(&self, what: &str, err: FsError) -> CgroupError {
+        let what = match err.kind() {
+            FsErrorKind::WriteFailed(file, value) if value == "[CREATE FILE]" => {
+                format!("{}: open", file_name(file))
+            }
+            FsErrorKind::WriteFailed(file, value) => format!("{}: write {value}", file_name(file)),
+            FsErrorKind::ReadFailed(file) => format!("{}: read", file_name(file)),
+            _ => what.to_string(),
+        };
+        let cause = std::error::Error::source(&err).and_then(|c| c.downcast_ref::<io::Error>());
+        match cause {
+            Some(cause) => CgroupError::Io {
+                path: self.path.clone(),
+                what,
+                err: match cause.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(cause.kind(), cause.to_string()),
+                },
+            },
+            None => CgroupError::Cgroups {
+                path: self.path.clone(),
+                what,
+                detail: err.kind().to_string(),
+            },
+        }
+    }
+
+    fn manager_error(&self, what: &str, err: ManagerError) -> CgroupError {
+        match err {
+            ManagerError::Cgroupfs(e) => self.fs_error(what, e),
+            other => CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: what.to_string(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn host_dirs(&self) -> Vec<(String, PathBuf)> {
+        H::host_dirs(self)
+    }
+
+    /// Memory (limit, reservation, swap), cpu (shares, quota, period, cpus,
+    /// mems; on v2 shares become a weight), pids and, through cgroups-rs,
+    /// blkio, hugepages and network. Device rules are followed by the
+    /// devices runc allows every container: devices.allow/deny on v1, an
+    /// eBPF program (see `devices`) on v2. A cgroup that already exists is
+    /// reused if it holds no process, and is an error otherwise.
+    fn create(&self, settings: Settings, _holder: i32) -> Result<(), CgroupError> {
+        self.make(settings.resources, true)
+    }
+
+    fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let mut resources = resources.clone();
+        resources.set_devices(None);
+        let (rest, _) = self.prepare(&resources)?;
+        self.check_controllers(&rest, false)?;
+        self.apply(Some(&rest), None)
+    }
+
+    /// freezer.state on v1, cgroup.freeze on v2.
+    fn freeze(&self) -> Result<(), CgroupError> {
+        let freezer = self.freezer()?;
+        freezer.freeze().map_err(|e| self.fs_error("freeze", e))?;
+        self.wait_frozen(freezer);
+        Ok(())
+    }
+
+    fn thaw(&self) -> Result<(), CgroupError> {
+        self.freezer()?.thaw().map_err(|e| self.fs_error("thaw", e))
+    }
+
+    /// On v1 read from one hierarchy: freezer, else pids, else memory.
+    fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let mut pids = Vec::new();
+        if let Some(dir) = H::procs_dir(self) {
+            // cgroups-rs reads cgroup.procs of one directory only and turns
+            // read errors into an empty list; processes in nested cgroups
+            // count too, and a failed read must not look like "no process".
+            self.collect_procs(&dir, &mut pids)?;
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// The freeze keeps any process from forking an unsignalled child or
+    /// exiting and having its pid reused between the listing and the
+    /// signal. SIGKILL skips all that where the kernel has cgroup.kill.
+    fn signal_all(&self, signal: libc::c_int) -> Result<(), CgroupError> {
+        if signal == libc::SIGKILL {
+            if let Some(result) = H::kill_at_once(self) {
+                return result;
+            }
+        }
+        let freezer = self
+            .cgroup
+            .controller_of::<FreezerController>()
+            .filter(|f| f.exists());
+        let mut thaw_after = false;
+        if let Some(freezer) = freezer {
+            let state = freezer
+                .state()
+                .map_err(|e| self.fs_error("freezer state", e))?;
+            if matches!(state, FreezerState::Thawed) {
+                freezer.freeze().map_err(|e| self.fs_error("freeze", e))?;
+                self.wait_frozen(freezer);
+                thaw_after = true;
+            } else {
+                // A frozen v1 process would never act on SIGKILL.
+                thaw_after = signal == libc::SIGKILL;
+            }
+        }
+
+        let result = self.pids().and_then(|pids| self.send(&pids, signal));
+        if let (Some(freezer), true) = (freezer, thaw_after) {
+            let thawed = freezer.thaw().map_err(|e| self.fs_error("thaw", e));
+            return result.and(thawed);
+        }
+        result
+    }
+
+    fn stats(&self) -> Result<cgroups_rs::stats::CgroupStats, CgroupError> {
+        let manager = FsManager::new(&self.path)
+            .map_err(|e| self.manager_error("read /proc/self/cgroup", e))?;
+        Ok(manager.stats())
+    }
+
+    fn destroy(&self) -> Result<(), CgroupError> {
+        if !self.host_dirs().iter().any(|(_, d)| d.exists()) {
+            self.remove_own_parents();
+            return Ok(());
+        }
+        self.kill_until_empty()?;
+        self.remove()
+    }
+}
+
+/// The last path component of a file cgroups-rs names (sometimes a full path).
+fn file_name(file: &str) -> String {
+    Path::new(file)
+        .file_name()
+        .map_or_else(|| file.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests;

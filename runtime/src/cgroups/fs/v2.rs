@@ -1,0 +1,102 @@
+//! v2: what the unified hierarchy needs beyond the shared core: its one
+//! directory, cgroup.kill, the eBPF device filter, and the memory values
+//! cgroups-rs writes differently from runc.
+
+use std::path::{Path, PathBuf};
+
+use cgroups_rs::fs::hierarchies;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+
+use super::{Cgroupfs, Hierarchy};
+use crate::cgroups::CgroupError;
+
+/// cgroup v2, the unified hierarchy.
+#[derive(Debug)]
+pub struct V2;
+
+impl V2 {
+    fn dir(cg: &Cgroupfs<V2>) -> PathBuf {
+        Path::new(hierarchies::UNIFIED_MOUNTPOINT).join(&cg.path)
+    }
+}
+
+impl Hierarchy for V2 {
+    const UNIFIED: bool = true;
+    /// The device rules, compiled into an eBPF program once checked.
+    type Devices = Vec<LinuxDeviceCgroup>;
+
+    fn host_dirs(cg: &Cgroupfs<V2>) -> Vec<(String, PathBuf)> {
+        vec![(String::new(), V2::dir(cg))]
+    }
+
+    fn procs_dir(cg: &Cgroupfs<V2>) -> Option<PathBuf> {
+        Some(V2::dir(cg))
+    }
+
+    /// cgroup.kill, where the kernel has it (5.14 and later).
+    fn kill_at_once(cg: &Cgroupfs<V2>) -> Option<Result<(), CgroupError>> {
+        V2::dir(cg)
+            .join("cgroup.kill")
+            .exists()
+            .then(|| cg.cgroup.kill().map_err(|e| cg.fs_error("cgroup.kill", e)))
+    }
+
+    /// cgroups-rs writes memory.swap.max = 0 on v2 when only a limit is
+    /// given, which forbids swap; runc leaves it alone. "max" is what a new
+    /// cgroup has, and what v1 does with memory.memsw.
+    fn adjust(resources: &mut LinuxResources) {
+        if let Some(memory) = resources.memory_mut() {
+            if memory.limit().unwrap_or(0) > 0 && memory.swap().is_none() {
+                memory.set_swap(Some(-1));
+            }
+        }
+    }
+
+    /// Checked (compiled) now, attached once the directory exists.
+    fn devices(
+        _path: &str,
+        rules: Vec<LinuxDeviceCgroup>,
+    ) -> Result<Vec<LinuxDeviceCgroup>, CgroupError> {
+        crate::devices::compile(&rules)?;
+        Ok(rules)
+    }
+
+    fn attach_devices(
+        cg: &Cgroupfs<V2>,
+        rules: &Vec<LinuxDeviceCgroup>,
+    ) -> Result<(), CgroupError> {
+        Ok(crate::devices::attach(&V2::dir(cg), rules)?)
+    }
+
+    /// A memory or swap limit of -1 ("no limit"): cgroups-rs writes nothing
+    /// when both are -1 or 0, so a lifted limit would stay; write "max", as
+    /// runc does.
+    fn after_apply(cg: &Cgroupfs<V2>, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let Some(memory) = resources.memory() else {
+            return Ok(());
+        };
+        let dir = V2::dir(cg);
+        for (value, file) in [
+            (memory.limit(), "memory.max"),
+            (memory.swap(), "memory.swap.max"),
+        ] {
+            let path = dir.join(file);
+            if value == Some(-1) && path.exists() {
+                std::fs::write(&path, "max").map_err(|err| CgroupError::Io {
+                    path: cg.path.clone(),
+                    what: format!("{file}: write max"),
+                    err,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn missing(controller: &str) -> String {
+        format!(
+            "the {controller} controller is not available \
+             (not listed in {}/cgroup.controllers)",
+            hierarchies::UNIFIED_MOUNTPOINT
+        )
+    }
+}
