@@ -105,26 +105,26 @@ impl<H: Hierarchy> Systemd<H> {
         bus.start_unit(&self.scope.unit, &props)
             .map_err(|e| self.error("StartTransientUnit", e))?;
         if let Err(err) = self.fs.make(settings.resources, false) {
-            self.remove(bus);
+            if let Err(e) = self.teardown(bus) {
+                tracing::warn!("after a failed create: {e}");
+            }
             return Err(err);
         }
         Ok(())
     }
 
-    /// Best effort, after a failed create: stop and forget the scope, and
-    /// remove what the core made beside it.
-    fn remove(&self, bus: &dyn Bus) {
-        for (what, result) in [
-            ("StopUnit", bus.stop_unit(&self.scope.unit)),
-            ("ResetFailedUnit", bus.reset_failed(&self.scope.unit)),
-        ] {
-            if let Err(e) = result {
-                tracing::warn!("{}", self.error(what, e));
-            }
-        }
-        if let Err(e) = self.fs.destroy() {
-            tracing::warn!("{e}");
-        }
+    /// Kills what is left (so that systemd's stop does not wait for a
+    /// SIGTERM to be heeded), stops the scope (systemd removes its cgroup),
+    /// resets it if it failed, and removes what is left of the directories
+    /// (v1 hierarchies systemd does not manage). A scope systemd no longer
+    /// knows is not an error.
+    fn teardown(&self, bus: &dyn Bus) -> Result<(), CgroupError> {
+        self.fs.kill_until_empty()?;
+        bus.stop_unit(&self.scope.unit)
+            .map_err(|e| self.error("StopUnit", e))?;
+        bus.reset_failed(&self.scope.unit)
+            .map_err(|e| self.error("ResetFailedUnit", e))?;
+        self.fs.destroy()
     }
 }
 
@@ -175,18 +175,8 @@ impl<H: Hierarchy> CgroupManager for Systemd<H> {
         self.fs.stats()
     }
 
-    /// Kills what is left, stops the scope (systemd removes its cgroup),
-    /// resets it if it failed, and removes what is left of the directories
-    /// (v1 hierarchies systemd does not manage). A scope systemd no longer
-    /// knows is not an error.
     fn destroy(&self) -> Result<(), CgroupError> {
-        self.fs.kill_until_empty()?;
-        let bus = self.bus()?;
-        bus.stop_unit(&self.scope.unit)
-            .map_err(|e| self.error("StopUnit", e))?;
-        bus.reset_failed(&self.scope.unit)
-            .map_err(|e| self.error("ResetFailedUnit", e))?;
-        self.fs.destroy()
+        self.teardown(&self.bus()?)
     }
 }
 
@@ -301,6 +291,24 @@ mod tests {
         );
         assert!(systemd.start(&bus, Settings::default(), 0).is_err());
         assert!(bus.calls.borrow().is_empty(), "{:?}", bus.calls.borrow());
+    }
+
+    #[test]
+    fn teardown_stops_then_resets_the_unit_and_is_fine_when_it_is_gone() {
+        let bus = FakeBus::default();
+        let systemd = manager();
+        systemd.teardown(&bus).unwrap();
+        systemd.teardown(&bus).unwrap();
+        let unit = &systemd.scope.unit;
+        assert_eq!(
+            *bus.calls.borrow(),
+            [
+                format!("stop {unit}"),
+                format!("reset {unit}"),
+                format!("stop {unit}"),
+                format!("reset {unit}")
+            ]
+        );
     }
 
     #[test]
