@@ -1,16 +1,17 @@
-//! feature: kernel features a test needs, found out by asking the kernel,
-//! and the policy for a missing one: skip, saying which feature, or fail
-//! when the run declared it required.
+//! feature: kernel and system features a test needs, found out by asking
+//! the kernel (or systemd), and the policy for a missing one: skip, saying
+//! which feature, or fail when the run declared it required.
 //!
 //! `JOLT_E2E_REQUIRE` is a comma-separated list of [`Feature`] names
-//! (`cgroup2`, `sch_netem`). scripts/vm-test sets it to both, so that in the
-//! VM whose kernel has them a test that would skip fails instead.
+//! (`cgroup2`, `sch_netem`, `systemd`). scripts/vm-test sets it to the first
+//! two, and `scripts/vm-test --systemd` to all three, so that in the VM
+//! that has them a test that would skip fails instead.
 
 use std::fmt;
 use std::path::Path;
 use std::process::Command;
 
-/// A kernel feature some tests need and some kernels lack.
+/// A feature some tests need and some kernels (or hosts) lack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
     /// A unified cgroup v2 hierarchy at /sys/fs/cgroup whose root hands the
@@ -18,6 +19,9 @@ pub enum Feature {
     Cgroup2,
     /// The netem queueing discipline (sch_netem), loaded or loadable.
     SchNetem,
+    /// systemd as PID 1, answering on the system bus: what the systemd
+    /// cgroup drivers (jolt's, runc's, podman's, containerd's) talk to.
+    Systemd,
 }
 
 pub const REQUIRE_ENV: &str = "JOLT_E2E_REQUIRE";
@@ -27,10 +31,11 @@ impl Feature {
         match self {
             Feature::Cgroup2 => "cgroup2",
             Feature::SchNetem => "sch_netem",
+            Feature::Systemd => "systemd",
         }
     }
 
-    /// Ok when the running kernel has the feature, else what is missing.
+    /// Ok when the running system has the feature, else what is missing.
     pub fn probe(self) -> Result<(), String> {
         match self {
             Feature::Cgroup2 => {
@@ -69,6 +74,17 @@ impl Feature {
                     ))
                 }
             }
+            Feature::Systemd => probe_systemd(),
+        }
+    }
+
+    /// Where a run that has the feature is made.
+    fn where_to_run(self) -> &'static str {
+        match self {
+            Feature::Cgroup2 | Feature::SchNetem => {
+                "scripts/vm-test runs it on a kernel that has it"
+            }
+            Feature::Systemd => "scripts/vm-test --systemd runs it with systemd as PID 1",
         }
     }
 
@@ -81,13 +97,44 @@ impl Feature {
     }
 }
 
+/// systemd booted the system (/run/systemd/system, as sd_booted(3) checks)
+/// and its manager answers a ping on the system bus, which the cgroup
+/// drivers need (root's systemctl alone would use a private socket).
+fn probe_systemd() -> Result<(), String> {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return Err("systemd is not PID 1 (no /run/systemd/system)".into());
+    }
+    let ping = Command::new("busctl")
+        .args(["--system", "call", "org.freedesktop.systemd1"])
+        .args([
+            "/org/freedesktop/systemd1",
+            "org.freedesktop.DBus.Peer",
+            "Ping",
+        ])
+        .output()
+        .map_err(|e| format!("running busctl: {e}"))?;
+    if ping.status.success() {
+        return Ok(());
+    }
+    let state = Command::new("systemctl")
+        .arg("is-system-running")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|e| format!("systemctl: {e}"));
+    Err(format!(
+        "systemd ({state}) does not answer on the system bus: busctl call \
+         org.freedesktop.systemd1 ... Ping: {}",
+        String::from_utf8_lossy(&ping.stderr).trim()
+    ))
+}
+
 impl fmt::Display for Feature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-/// Whether the kernel has `feature`. When it does not, says so on stderr
+/// Whether the system has `feature`. When it does not, says so on stderr
 /// and returns false (the test then returns early, a skip), or panics when
 /// `JOLT_E2E_REQUIRE` lists the feature.
 #[track_caller]
@@ -99,7 +146,8 @@ pub fn require(feature: Feature) -> bool {
         }
         Err(why) => {
             eprintln!(
-                "skipped: needs {feature}: {why} (scripts/vm-test runs it on a kernel that has it)"
+                "skipped: needs {feature}: {why} ({})",
+                feature.where_to_run()
             );
             false
         }
