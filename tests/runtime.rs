@@ -36,6 +36,8 @@ mod runc_compat;
 mod seccomp;
 #[path = "runtime/spec.rs"]
 mod spec;
+#[path = "runtime/systemd.rs"]
+mod systemd;
 #[path = "runtime/terminal.rs"]
 mod terminal;
 #[path = "runtime/version.rs"]

@@ -53,6 +53,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 pub trait Hierarchy: fmt::Debug + Sized + 'static {
     /// True for the unified hierarchy.
     const UNIFIED: bool;
+    /// Whether device rules need a devices controller (v1), rather than
+    /// an eBPF program any v2 cgroup takes.
+    const DEVICES_CONTROLLER: bool;
 
     /// Device rules, as this version applies them.
     type Devices: fmt::Debug;
@@ -168,7 +171,7 @@ impl<H: Hierarchy> Cgroupfs<H> {
             None => (None, None),
         };
         if let Some(resources) = &resources {
-            self.check_controllers(resources, devices.is_some())?;
+            self.check_controllers(resources, devices.is_some() && H::DEVICES_CONTROLLER)?;
         }
 
         let dirs: Vec<PathBuf> = self.host_dirs().into_iter().map(|(_, d)| d).collect();
@@ -197,7 +200,7 @@ impl<H: Hierarchy> Cgroupfs<H> {
     /// The checks create and update make, before anything is changed.
     pub(crate) fn check(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         let (rest, devices) = self.prepare(resources)?;
-        self.check_controllers(&rest, devices.is_some())
+        self.check_controllers(&rest, devices.is_some() && H::DEVICES_CONTROLLER)
     }
 
     /// Checks `resources` and splits off the device rules.

@@ -27,6 +27,7 @@ pub struct DeviceRule {
 
 impl Hierarchy for V1 {
     const UNIFIED: bool = false;
+    const DEVICES_CONTROLLER: bool = true;
     type Devices = Vec<DeviceRule>;
 
     fn host_dirs(cg: &Cgroupfs<V1>) -> Vec<(String, PathBuf)> {

@@ -22,6 +22,7 @@ impl V2 {
 
 impl Hierarchy for V2 {
     const UNIFIED: bool = true;
+    const DEVICES_CONTROLLER: bool = false;
     /// The device rules, compiled into an eBPF program once checked.
     type Devices = Vec<LinuxDeviceCgroup>;
 

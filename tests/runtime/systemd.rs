@@ -1,0 +1,186 @@
+//! systemd: `jolt --systemd-cgroup`, the container's cgroup as a transient
+//! scope that systemd makes — its limits in the unit's properties and in
+//! the cgroup files, `update` changing both, pause on the scope's cgroup,
+//! and nothing left after delete (no unit, no scope, no cgroup).
+//!
+//! Needs systemd as PID 1 on cgroup v2: runs in the VM's systemd mode
+//! (scripts/test's VM_SYSTEMD_TESTS, `scripts/vm-test --systemd`) and skips
+//! elsewhere, naming what is missing.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use jolt_e2e::{require, session, Feature, Jolt};
+use serde_json::json;
+
+const MIB: u64 = 1024 * 1024;
+
+fn ready() -> Option<Jolt> {
+    let jolt = session()?;
+    (require(Feature::Systemd) && require(Feature::Cgroup2)).then_some(jolt)
+}
+
+/// `systemctl show UNIT -p NAME...` as a map.
+fn show(unit: &str, names: &[&str]) -> HashMap<String, String> {
+    let out = Command::new("systemctl")
+        .args(["show", unit, "-p", &names.join(",")])
+        .output()
+        .expect("running systemctl");
+    assert!(out.status.success(), "systemctl show {unit}: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn file(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+        .trim()
+        .to_string()
+}
+
+/// Asserts systemd no longer knows `unit` and its cgroup is gone.
+#[track_caller]
+fn assert_no_scope(unit: &str, cgroup: &Path) {
+    let state = show(unit, &["LoadState", "ActiveState"]);
+    assert!(
+        state["LoadState"] == "not-found" || state["ActiveState"] == "inactive",
+        "{unit} is still known to systemd: {state:?}"
+    );
+    assert!(!cgroup.exists(), "{} is left", cgroup.display());
+}
+
+#[test]
+fn systemd_scope_carries_the_limits_follows_update_and_goes_with_delete() {
+    let Some(jolt) = ready() else { return };
+    let id = jolt.id("scope");
+    let bundle = jolt
+        .bundle()
+        .sleeper()
+        .cgroups_path(&format!("system.slice:jolt-e2e:{id}"))
+        .resources("memory", json!({ "limit": 64 * MIB }))
+        .resources("pids", json!({ "limit": 32 }))
+        .resources(
+            "cpu",
+            json!({ "shares": 512, "quota": 50000, "period": 100000 }),
+        )
+        .with(|c| {
+            c["annotations"] = json!({
+                "org.systemd.property.TimeoutStopUSec": "uint64 123000000",
+                "org.systemd.property.CollectMode": "'inactive-or-failed'"
+            })
+        });
+    jolt.ok([
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        bundle.dir(),
+        id.as_str(),
+    ]);
+    jolt.ok(["start", id.as_str()]);
+    let unit = format!("jolt-e2e-{id}.scope");
+    let cgroup = Path::new("/sys/fs/cgroup/system.slice").join(&unit);
+
+    let props = show(
+        &unit,
+        &[
+            "ActiveState",
+            "Slice",
+            "Delegate",
+            "MemoryMax",
+            "TasksMax",
+            "CPUQuotaPerSecUSec",
+            "CPUWeight",
+            "TimeoutStopUSec",
+            "CollectMode",
+            "ControlGroup",
+        ],
+    );
+    assert_eq!(props["ActiveState"], "active", "{props:?}");
+    assert_eq!(props["Slice"], "system.slice");
+    assert_eq!(props["Delegate"], "yes");
+    assert_eq!(props["MemoryMax"], (64 * MIB).to_string());
+    assert_eq!(props["TasksMax"], "32");
+    assert_eq!(props["CPUQuotaPerSecUSec"], "500ms");
+    assert_eq!(props["CPUWeight"], "20");
+    assert_eq!(props["TimeoutStopUSec"], "2min 3s", "from the annotation");
+    assert_eq!(props["CollectMode"], "inactive-or-failed");
+    assert_eq!(props["ControlGroup"], format!("/system.slice/{unit}"));
+
+    assert_eq!(file(&cgroup, "memory.max"), (64 * MIB).to_string());
+    assert_eq!(file(&cgroup, "pids.max"), "32");
+    assert_eq!(file(&cgroup, "cpu.max"), "50000 100000");
+    let pid = jolt.pid(&id);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .unwrap()
+            .trim(),
+        format!("0::/system.slice/{unit}"),
+        "the init is in the scope"
+    );
+
+    // Without the flag: the container keeps the driver that made it.
+    jolt.ok(["update", "--memory", "128m", "--pids-limit", "64", &id]);
+    let props = show(&unit, &["MemoryMax", "TasksMax"]);
+    assert_eq!(props["MemoryMax"], (128 * MIB).to_string(), "{props:?}");
+    assert_eq!(props["TasksMax"], "64");
+    assert_eq!(file(&cgroup, "memory.max"), (128 * MIB).to_string());
+    assert_eq!(file(&cgroup, "pids.max"), "64");
+
+    jolt.ok(["pause", &id]);
+    assert_eq!(file(&cgroup, "cgroup.freeze"), "1");
+    jolt.ok(["resume", &id]);
+    assert_eq!(file(&cgroup, "cgroup.freeze"), "0");
+
+    jolt.ok(["delete", "--force", &id]);
+    assert_no_scope(&unit, &cgroup);
+    assert!(!jolt.root().join(&id).exists(), "state dir left");
+}
+
+#[test]
+fn systemd_run_without_a_cgroups_path_uses_jolt_id_scope() {
+    let Some(jolt) = ready() else { return };
+    let id = jolt.id("default");
+    // Without a cgroup namespace, the host's path shows.
+    let bundle = jolt
+        .bundle()
+        .without_namespace("cgroup")
+        .sh("cat /proc/self/cgroup");
+    let out = jolt.run([
+        "--systemd-cgroup",
+        "run",
+        "--bundle",
+        bundle.dir(),
+        id.as_str(),
+    ]);
+    out.assert_success();
+    let unit = format!("jolt-{id}.scope");
+    assert_eq!(
+        out.stdout.trim(),
+        format!("0::/system.slice/{unit}"),
+        "{out}"
+    );
+    assert_no_scope(&unit, &Path::new("/sys/fs/cgroup/system.slice").join(&unit));
+}
+
+#[test]
+fn systemd_refuses_a_cgroupfs_path_and_makes_nothing() {
+    let Some(jolt) = ready() else { return };
+    let id = jolt.id("badpath");
+    let bundle = jolt.bundle().sleeper().cgroups_path("/jolt/not-a-scope");
+    let out = jolt.fails([
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        bundle.dir(),
+        id.as_str(),
+    ]);
+    out.assert_stderr_contains(
+        "cgroupsPath \"/jolt/not-a-scope\": under --systemd-cgroup it must be of the form slice:prefix:name",
+    );
+    jolt.assert_root_empty();
+    assert!(!Path::new("/sys/fs/cgroup/jolt/not-a-scope").exists());
+}
