@@ -31,7 +31,7 @@ impl Pair {
             name: "web".into(),
             pid: std::process::id() as i32,
             netns: Some(PathBuf::from(self.0.a.path())),
-            interface: "eth0".into(),
+            interface: Some("eth0".into()),
         }
     }
 
@@ -146,7 +146,7 @@ fn a_missing_netns_or_interface_is_refused_and_reverts_as_gone() {
     }
     let pair = Pair::new();
     let mut target = pair.target();
-    target.interface = "eth9".into();
+    target.interface = Some("eth9".into());
     let err = fault::prepare(&delay_100ms(), &target)
         .unwrap_err()
         .to_string();
