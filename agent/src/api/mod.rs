@@ -14,9 +14,10 @@
 //! | POST | /v1/containers | a `RunRequest` | 201, the record |
 //! | GET | /v1/containers | `all=true` | the records, with the faults they are under |
 //! | GET | /v1/containers/NAME | | the record, with the faults it is under |
-//! | POST | /v1/containers/NAME/stop | `timeout=SECONDS` | the record |
-//! | DELETE | /v1/containers/NAME | `force=true` | 204 |
+//! | POST | /v1/containers/NAME/stop | `timeout=SECONDS` | the record; 409 naming the owner of a foreign container |
+//! | DELETE | /v1/containers/NAME | `force=true` | 204; 409 naming the owner of a foreign container |
 //! | GET | /v1/containers/NAME/logs | `follow=true` | the log, streamed |
+//! | GET | /v1/targets | | every running container, joltd's and foreign, with its origin and faults |
 //! | POST | /v1/experiments | an `ApplyRequest` | 201, the status; 200, the plan (dry run) |
 //! | GET | /v1/experiments | | the statuses |
 //! | GET | /v1/experiments/NAME | | the status |
