@@ -96,7 +96,7 @@ impl Containerd {
             .arg(&secs)
             .arg("ctr")
             .arg("--address")
-            .arg(self.dir.join("containerd.sock"))
+            .arg(self.socket())
             .arg("--namespace")
             .arg(&self.namespace)
             .args(args)
@@ -151,6 +151,11 @@ impl Containerd {
             .lines()
             .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
             .find(|f| f.first().map(String::as_str) == Some(id))
+    }
+
+    /// containerd's socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("containerd.sock")
     }
 
     /// The runtime's state root the shim passes as --root.
