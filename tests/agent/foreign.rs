@@ -453,3 +453,40 @@ fn an_annotation_selector_with_an_empty_key_is_refused_naming_the_field() {
     let listed: Value = serde_json::from_str(&a.ok(["-o", "json", "experiments"])).unwrap();
     assert_eq!(listed, serde_json::json!([]), "nothing applied");
 }
+
+#[test]
+fn a_killed_podman_container_that_podman_restarts_has_recovered() {
+    if !require_root() {
+        return;
+    }
+    let name = format!("again-{}", std::process::id());
+    let Some(podman) = Podman::start(&jolt_bin(), "recover", None) else {
+        return;
+    };
+    podman.ok(&podman.run_args(&[
+        "--network",
+        "none",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &name,
+        image::NAME,
+        "sleep",
+        "1000",
+    ]));
+    let a = Agent::start_with(&["--runtime-root", PODMAN_ROOT]);
+    apply(
+        &a,
+        "end",
+        &format!("name: end\ntargets: {{names: [{name}]}}\nschedule: {{at: [0s]}}\nduration: 30s\nfault: {{kind: kill, signal: SIGKILL}}\n"),
+    );
+    let recovered = wait_events(&a, "end", "recovered", 1).remove(0);
+    let msg = recovered["message"].as_str().unwrap();
+    assert!(msg.starts_with("running again after "), "{msg}");
+    let pid = podman.ok(&["inspect", "-f", "{{.State.Pid}}", &name]);
+    assert!(
+        host::alive(pid.trim().parse().unwrap()),
+        "podman restarted it"
+    );
+}
