@@ -8,6 +8,8 @@
 //! lists the roots afresh, so a container is seen as soon as jolt has
 //! written its state and forgotten once jolt deleted it; a state.json that
 //! is not jolt's (runc's containers share containerd's root) is skipped.
+//! A state.json that has not changed since the last read (same inode,
+//! mtime and size: jolt replaces it whole) is not parsed again.
 //!
 //! What each container is: its origin (`containerd/NAMESPACE` in a
 //! namespace directory; in a flat root `podman` when podman's
@@ -25,7 +27,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use jolt_runtime::state::{Record, Root, StateError, Status};
@@ -63,6 +67,32 @@ pub struct Found {
 #[derive(Debug, Clone)]
 pub struct ForeignRoots {
     roots: Vec<PathBuf>,
+    /// The records read so far, by state.json path: one whose file has
+    /// not changed since is not parsed again.
+    parsed: Arc<Mutex<Records>>,
+}
+
+/// Parsed records by state.json path, each with the file's [`Stamp`].
+type Records = HashMap<PathBuf, (Stamp, Record)>;
+
+/// What tells a state.json apart from the one read before: jolt replaces
+/// it whole (a new inode) at every change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    mtime: (i64, i64),
+    len: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> io::Result<Stamp> {
+        let m = fs::metadata(path)?;
+        Ok(Stamp {
+            ino: m.ino(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            len: m.len(),
+        })
+    }
 }
 
 impl ForeignRoots {
@@ -80,7 +110,10 @@ impl ForeignRoots {
             true => DEFAULT_ROOTS.iter().map(PathBuf::from).collect(),
             false => given.to_vec(),
         };
-        Ok(ForeignRoots { roots })
+        Ok(ForeignRoots {
+            roots,
+            parsed: Arc::default(),
+        })
     }
 
     pub fn roots(&self) -> &[PathBuf] {
@@ -91,9 +124,15 @@ impl ForeignRoots {
     pub fn scan(&self) -> Vec<Found> {
         let mut names = Names::default();
         let mut found: Vec<Found> = Vec::new();
+        let mut parsed = self.parsed.lock().expect("no panics while held");
+        let mut seen = Records::new();
         for root in &self.roots {
             for (dir, namespace) in container_dirs(root) {
-                match read(&dir, namespace.as_deref(), root, &mut names) {
+                let cache = Cache {
+                    before: &mut parsed,
+                    now: &mut seen,
+                };
+                match read(&dir, namespace.as_deref(), root, &mut names, Some(cache)) {
                     // The same root given twice (or nested) shows it twice.
                     Ok(Some(f)) if found.iter().any(|o| o.running.id == f.running.id) => {}
                     Ok(Some(f)) => found.push(f),
@@ -102,6 +141,8 @@ impl ForeignRoots {
                 }
             }
         }
+        // Containers gone since are forgotten.
+        *parsed = seen;
         found
     }
 
@@ -216,7 +257,7 @@ fn check(root: &Path) -> Result<(), RootError> {
     let mut names = Names::default();
     let jolts = dirs
         .iter()
-        .filter(|(dir, _)| read(dir, None, root, &mut names).is_ok())
+        .filter(|(dir, _)| read(dir, None, root, &mut names, None).is_ok())
         .count();
     if let Some((dir, _)) = dirs.first().filter(|_| jolts == 0) {
         return Err(not_state(format!(
@@ -229,19 +270,40 @@ fn check(root: &Path) -> Result<(), RootError> {
 
 /// The container in `dir` (found in `root`, in `namespace`): None when it
 /// is not there any more.
+/// The records of the last scan, and those of this one as it goes.
+struct Cache<'a> {
+    before: &'a mut Records,
+    now: &'a mut Records,
+}
+
 fn read(
     dir: &Path,
     namespace: Option<&str>,
     root: &Path,
     names: &mut Names,
+    cache: Option<Cache>,
 ) -> Result<Option<Found>, StateError> {
     let (Some(parent), Some(id)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else {
         return Ok(None);
     };
-    let record = match Root::new(parent).peek(id) {
-        Err(StateError::NotExist(_)) => return Ok(None),
-        other => other?,
+    let path = dir.join("state.json");
+    let stamp = Stamp::of(&path).ok();
+    let mut cache = cache;
+    let known = cache
+        .as_mut()
+        .and_then(|c| c.before.remove(&path))
+        .filter(|(s, _)| Some(*s) == stamp)
+        .map(|(_, record)| record);
+    let record = match known {
+        Some(record) => record,
+        None => match Root::new(parent).peek(id) {
+            Err(StateError::NotExist(_)) => return Ok(None),
+            other => other?,
+        },
     };
+    if let (Some(cache), Some(stamp)) = (cache, stamp) {
+        cache.now.insert(path, (stamp, record.clone()));
+    }
     let status = record.live_status();
     Ok(Some(Found {
         running: running(record, namespace, root, names),
@@ -417,6 +479,12 @@ mod tests {
 
     /// Writes jolt's state of a container `id` whose init is this test.
     fn jolt_state(dir: &Path, id: &str) {
+        jolt_state_in(dir, id, &format!("/test/{id}"));
+    }
+
+    /// [`jolt_state`] with its cgroup `cgroup`, replacing the file whole
+    /// as jolt does.
+    fn jolt_state_in(dir: &Path, id: &str, cgroup: &str) {
         let pid = std::process::id() as i32;
         let record = Record {
             id: id.into(),
@@ -427,15 +495,30 @@ mod tests {
             rootfs: "/nonexistent/rootfs".into(),
             created: "2026-12-05T00:00:00Z".into(),
             owner: "root".into(),
-            cgroup_path: format!("/test/{id}"),
+            cgroup_path: cgroup.into(),
             config: Default::default(),
         };
         fs::create_dir_all(dir.join(id)).unwrap();
-        fs::write(
-            dir.join(id).join("state.json"),
-            serde_json::to_vec(&record).unwrap(),
-        )
-        .unwrap();
+        let tmp = dir.join(id).join("state.json.tmp");
+        fs::write(&tmp, serde_json::to_vec(&record).unwrap()).unwrap();
+        fs::rename(tmp, dir.join(id).join("state.json")).unwrap();
+    }
+
+    #[test]
+    fn a_changed_state_is_read_again_and_a_removed_one_forgotten() {
+        let tmp = tempfile::tempdir().unwrap();
+        jolt_state_in(tmp.path(), "c1", "/a");
+        let roots = ForeignRoots::new(&[tmp.path().into()], Path::new("/run/joltd")).unwrap();
+        let cgroups = |roots: &ForeignRoots| -> Vec<String> {
+            roots.scan().into_iter().map(|f| f.running.cgroup).collect()
+        };
+        assert_eq!(cgroups(&roots), ["/a"]);
+        assert_eq!(cgroups(&roots), ["/a"], "unchanged, from what was read");
+        jolt_state_in(tmp.path(), "c1", "/b");
+        assert_eq!(cgroups(&roots), ["/b"]);
+        fs::remove_dir_all(tmp.path().join("c1")).unwrap();
+        assert!(cgroups(&roots).is_empty());
+        assert!(roots.parsed.lock().unwrap().is_empty(), "forgotten");
     }
 
     #[test]
