@@ -25,4 +25,5 @@ pub mod reconcile;
 pub mod report;
 pub mod store;
 pub mod supervise;
+pub mod targets;
 pub mod timeline;

@@ -58,6 +58,13 @@ pub struct Targets {
     /// Labels a container must all carry with these exact values; empty
     /// means any labels. An empty value matches a label set to "".
     pub labels: BTreeMap<String, String>,
+    /// OCI annotations a container must all carry (from its config.json);
+    /// a value may hold `*`, which matches any run of characters
+    /// (`io.kubernetes.cri.sandbox-name: web-*`). Empty means any.
+    pub annotations: BTreeMap<String, String>,
+    /// Who runs the container: `joltd`, `podman`, `jolt`, `containerd`
+    /// (any namespace) or `containerd/NAMESPACE`. None means any.
+    pub origin: Option<String>,
     pub mode: Mode,
 }
 
@@ -572,9 +579,12 @@ fault:
             (("duration: 30s", "duration: 10m"), "fault.duration: 10m is longer than the experiment (5m)"),
             (("{app: web}", "{app: web}\n  mode: {percent: 150}"), "targets.mode.percent: 150 is outside 0-100"),
             (("{app: web}", "{app: web}\n  mode: {fixed: 0}"), "targets.mode.fixed: 0 selects nothing; use 1 or more (or mode: all)"),
-            (("labels: {app: web}", "mode: all"), "targets: selects nothing (no names and no labels); give names, labels or both"),
+            (("labels: {app: web}", "mode: all"), "targets: selects nothing (no names, labels, annotations or origin); give at least one"),
             (("labels: {app: web}", "names: []"), "targets.names: an empty list selects nothing; name a container or remove the key"),
             (("labels: {app: web}", "labels: {}"), "targets.labels: an empty map selects nothing; give a label like app: web or remove the key"),
+            (("labels: {app: web}", "annotations: {'': web}"), "targets.annotations: an annotation key is empty; give the annotation's full name, like io.kubernetes.cri.container-name"),
+            (("labels: {app: web}", "annotations: {}"), "targets.annotations: an empty map selects nothing; give an annotation like io.kubernetes.cri.sandbox-namespace: shop or remove the key"),
+            (("labels: {app: web}", "origin: docker"), "targets.origin: \"docker\" is not an origin; use joltd, podman, jolt, containerd or containerd/NAMESPACE"),
             (("every: 1m", "every: 1m\n  cron: '* * * * *'"), "schedule: give exactly one of at, every, cron, monkey (found every and cron)"),
             (("every: 1m", "every: 5m"), "schedule.every: 5m is not shorter than the experiment (5m), so it fires only once; use at: [0s] for a single fire"),
             (("every: 1m", "every: soon"), "schedule.every: \"soon\" is not a duration (expected number at 0); write e.g. 100ms, 30s, 1m30s, 2h"),

@@ -280,7 +280,7 @@ mod tests {
                 name: "web-1".into(),
                 pid: 4242,
                 netns: Some("/run/jolt/netns/0f3a".into()),
-                interface: "eth0".into(),
+                interface: Some("eth0".into()),
             },
             fault_kind: "cpu-throttle".into(),
             fault: "cpu-throttle cpus=0.5 for 1m".into(),

@@ -29,6 +29,8 @@
 //!     id: "0f3a".into(),
 //!     name: "web-1".into(),
 //!     labels: [("app".into(), "web".into())].into(),
+//!     annotations: Default::default(),
+//!     origin: "joltd".into(),
 //!     running: true,
 //! };
 //! let start = UNIX_EPOCH + Duration::from_secs(1_796_202_000);

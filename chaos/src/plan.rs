@@ -221,6 +221,8 @@ mod tests {
                 id: format!("id{i}"),
                 name: format!("web-{i}"),
                 labels: BTreeMap::from([("app".to_string(), "web".to_string())]),
+                annotations: BTreeMap::new(),
+                origin: "joltd".into(),
                 running: true,
             })
             .collect()

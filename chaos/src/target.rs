@@ -1,5 +1,5 @@
 //! target: the running container a fault is aimed at, as joltd knows it.
-//! Only data; finding its cgroup and netns is the faults' job.
+//! Only data; finding its cgroup, netns and interface is the faults' job.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,8 @@ pub struct Target {
     pub pid: i32,
     /// The container's network namespace file (e.g. /run/jolt/netns/ID), if it has one.
     pub netns: Option<PathBuf>,
-    /// Its interface inside that netns ("eth0").
-    pub interface: String,
+    /// Its interface inside that netns ("eth0"); None: the one that holds
+    /// the namespace's default route, found when a fault is prepared.
+    #[serde(default)]
+    pub interface: Option<String>,
 }

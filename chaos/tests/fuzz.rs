@@ -300,6 +300,8 @@ fn candidates() -> Vec<Candidate> {
             id: format!("id{i}"),
             name: format!("web-{i}"),
             labels: [("app".to_string(), "web".to_string())].into(),
+            annotations: Default::default(),
+            origin: "joltd".into(),
             running: true,
         })
         .collect()

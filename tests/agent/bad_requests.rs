@@ -24,7 +24,7 @@ fn assert_nothing_made(a: &Agent) {
         "a container directory was left"
     );
     assert!(
-        !a.runtime_root().exists() || empty_dir(&a.runtime_root()),
+        !a.jolt_root().exists() || empty_dir(&a.jolt_root()),
         "jolt state was left"
     );
     assert_eq!(a.ok(["ps", "-a"]).lines().count(), 1, "only the header");

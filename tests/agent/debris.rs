@@ -125,7 +125,7 @@ fn traces(a: &Agent) -> Vec<String> {
     let containers = a.state_dir().join("containers");
     all.extend(names(&containers).into_iter().map(|n| format!("dir {n}")));
     all.extend(
-        names(&a.runtime_root())
+        names(&a.jolt_root())
             .into_iter()
             .map(|n| format!("jolt {n}")),
     );

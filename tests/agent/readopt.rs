@@ -186,8 +186,8 @@ fn a_second_joltd_on_the_same_state_is_refused() {
         .arg(&other)
         .arg("--state-dir")
         .arg(a.state_dir())
-        .arg("--runtime-root")
-        .arg(a.runtime_root())
+        .arg("--jolt-root")
+        .arg(a.jolt_root())
         .output()
         .unwrap();
     assert!(!out.status.success());

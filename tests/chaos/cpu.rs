@@ -108,7 +108,7 @@ fn cpu_throttle_refuses_a_process_in_the_root_cgroup() {
         name: "host-init".into(),
         pid: 1,
         netns: None,
-        interface: "eth0".into(),
+        interface: Some("eth0".into()),
     };
     let throttle = Fault::CpuThrottle {
         cpus: 0.5,

@@ -1,7 +1,8 @@
 //! network-delay: between two network namespaces made by the test and
 //! joined by a veth pair, jolt's netem qdisc adds its latency to a ping
 //! and revert removes it; a root qdisc jolt did not make is refused and
-//! left in place; on a kernel without sch_netem the error names it.
+//! left in place; on a kernel without sch_netem the error names it; a
+//! target that names no interface gets the one holding its default route.
 //!
 //! In the VM too (scripts/test's VM_TESTS): the delay needs sch_netem.
 
@@ -31,7 +32,7 @@ impl Pair {
             name: "web".into(),
             pid: std::process::id() as i32,
             netns: Some(PathBuf::from(self.0.a.path())),
-            interface: "eth0".into(),
+            interface: Some("eth0".into()),
         }
     }
 
@@ -146,7 +147,7 @@ fn a_missing_netns_or_interface_is_refused_and_reverts_as_gone() {
     }
     let pair = Pair::new();
     let mut target = pair.target();
-    target.interface = "eth9".into();
+    target.interface = Some("eth9".into());
     let err = fault::prepare(&delay_100ms(), &target)
         .unwrap_err()
         .to_string();
@@ -174,5 +175,49 @@ fn a_missing_netns_or_interface_is_refused_and_reverts_as_gone() {
     assert_eq!(
         fault::revert(&undo(path, "eth0")).unwrap(),
         Reverted::TargetGone
+    );
+}
+
+#[test]
+fn a_target_without_an_interface_takes_the_one_holding_its_default_route() {
+    if !root() {
+        return;
+    }
+    let pair = Pair::new();
+    let mut target = pair.target();
+    target.interface = None;
+    let netns = pair.0.a.path();
+    let err = fault::prepare(&delay_100ms(), &target)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!("container web: network-delay: no default route in its network namespace {netns}, so no interface to delay (give the container a network with a default route)")
+    );
+    // The default route leaves through net1, not eth0.
+    let a = &pair.0.a;
+    a.exec(&[
+        "ip", "link", "add", "net1", "type", "veth", "peer", "name", "net1p",
+    ]);
+    a.exec(&["ip", "addr", "add", "10.197.0.1/24", "dev", "net1"]);
+    a.exec(&["ip", "link", "set", "net1p", "up"]);
+    a.exec(&["ip", "link", "set", "net1", "up"]);
+    a.exec(&[
+        "ip",
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.197.0.254",
+        "dev",
+        "net1",
+    ]);
+    assert_eq!(
+        fault::prepare(&delay_100ms(), &target).unwrap(),
+        Undo::Qdisc {
+            netns: PathBuf::from(netns),
+            interface: "net1".into(),
+            handle: 0x4a4c_0000,
+        }
     );
 }

@@ -152,7 +152,7 @@ impl TestCgroup {
             name: format!("test-{pid}"),
             pid,
             netns: None,
-            interface: "eth0".into(),
+            interface: Some("eth0".into()),
         }
     }
 

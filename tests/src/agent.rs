@@ -132,6 +132,16 @@ impl Agent {
             dir.path().join("netns").to_string_lossy().into_owned(),
         ];
         all.extend(flags.iter().map(|f| f.to_string()));
+        // The node's other jolt containers (other tests' podman and
+        // containerd) are no test's targets unless it names their root.
+        if !flags.contains(&"--runtime-root") {
+            let foreign = dir.path().join("foreign");
+            fs::create_dir(&foreign).unwrap();
+            all.extend([
+                "--runtime-root".into(),
+                foreign.to_string_lossy().into_owned(),
+            ]);
+        }
         Agent {
             node,
             state_tmpfs: None,
@@ -150,7 +160,8 @@ impl Agent {
         self.dir.path().join("state")
     }
 
-    pub fn runtime_root(&self) -> PathBuf {
+    /// joltd's `--jolt-root`: jolt's state of joltd's own containers.
+    pub fn jolt_root(&self) -> PathBuf {
         self.dir.path().join("run")
     }
 
@@ -314,8 +325,8 @@ impl Agent {
             .arg(self.socket())
             .arg("--state-dir")
             .arg(self.state_dir())
-            .arg("--runtime-root")
-            .arg(self.runtime_root())
+            .arg("--jolt-root")
+            .arg(self.jolt_root())
             .arg("--jolt")
             .arg(jolt_bin())
             .args(&self.flags)
@@ -438,7 +449,7 @@ impl Agent {
     pub fn assert_gone(&self, id: &str, pid: Option<i32>) {
         let dir = self.state_dir().join("containers").join(id);
         assert!(!dir.exists(), "{} is left", dir.display());
-        let jolt = self.runtime_root().join(id);
+        let jolt = self.jolt_root().join(id);
         assert!(!jolt.exists(), "{} is left", jolt.display());
         let cgroups = host::cgroup_dirs_of(&default_cgroup_path(id));
         assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
@@ -508,11 +519,11 @@ impl Agent {
         for pid in self.live_monitors() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        if let Ok(entries) = fs::read_dir(self.runtime_root()) {
+        if let Ok(entries) = fs::read_dir(self.jolt_root()) {
             for e in entries.flatten() {
                 let _ = Command::new(jolt_bin())
                     .arg("--root")
-                    .arg(self.runtime_root())
+                    .arg(self.jolt_root())
                     .args(["delete", "--force"])
                     .arg(e.file_name())
                     .output();

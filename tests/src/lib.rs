@@ -8,8 +8,8 @@
 //! (state dir, cgroup dirs, mounts, processes; see [`host`]), the
 //! receiving end of `--console-socket` ([`ConsoleSocket`]), and the kernel
 //! features a test may need ([`feature`]), and a joltd of the test's own
-//! driven with chaosctl ([`agent`]), and a podman of the test's own
-//! ([`podman`]), and what a person looks at: an HTML page in headless
+//! driven with chaosctl ([`agent`]), and a podman and a containerd of the
+//! test's own ([`podman`], [`containerd`]), and what a person looks at: an HTML page in headless
 //! Chromium ([`chromium`]) and a Prometheus server of the test's own
 //! that scrapes one target ([`prometheus`]).
 //!
@@ -21,6 +21,7 @@ pub mod agent;
 pub mod bundle;
 pub mod chromium;
 pub mod console;
+pub mod containerd;
 pub mod feature;
 pub mod host;
 pub mod image;

@@ -14,9 +14,10 @@
 //! | POST | /v1/containers | a `RunRequest` | 201, the record |
 //! | GET | /v1/containers | `all=true` | the records, with the faults they are under |
 //! | GET | /v1/containers/NAME | | the record, with the faults it is under |
-//! | POST | /v1/containers/NAME/stop | `timeout=SECONDS` | the record |
-//! | DELETE | /v1/containers/NAME | `force=true` | 204 |
+//! | POST | /v1/containers/NAME/stop | `timeout=SECONDS` | the record; 409 naming the owner of a foreign container |
+//! | DELETE | /v1/containers/NAME | `force=true` | 204; 409 naming the owner of a foreign container |
 //! | GET | /v1/containers/NAME/logs | `follow=true` | the log, streamed |
+//! | GET | /v1/targets | | every running container, joltd's and foreign, with its origin and faults |
 //! | POST | /v1/experiments | an `ApplyRequest` | 201, the status; 200, the plan (dry run) |
 //! | GET | /v1/experiments | | the statuses |
 //! | GET | /v1/experiments/NAME | | the status |
@@ -47,6 +48,7 @@ use tokio::sync::mpsc;
 use crate::container::RunRequest;
 use crate::daemon::{Daemon, DaemonError};
 use crate::experiments::Experiments;
+use crate::targets::{Sources, TargetSource};
 
 pub mod connections;
 mod experiments;
@@ -109,6 +111,8 @@ pub fn bind(path: &Path) -> Result<UnixListener, ApiError> {
 #[derive(Clone)]
 pub struct Agent {
     pub daemon: Arc<Daemon>,
+    /// Every container on the node, joltd's and foreign.
+    pub targets: Arc<Sources>,
     pub experiments: Arc<Experiments>,
     pub limits: Limits,
 }
@@ -402,6 +406,13 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
             let records = daemon.list(all).await;
             reply(StatusCode::OK, agent.experiments.annotate(records))
         }
+        (Method::GET, ["v1", "targets"]) => {
+            if let Err(msg) = query(&req, &[]) {
+                return error(StatusCode::BAD_REQUEST, msg);
+            }
+            let running = agent.targets.running().await;
+            reply(StatusCode::OK, agent.experiments.annotate_targets(running))
+        }
         (Method::GET, ["v1", "containers", name]) => match daemon.inspect(name).await {
             Ok(r) => reply(StatusCode::OK, agent.experiments.annotate(vec![r]).pop()),
             Err(e) => daemon_error(e),
@@ -415,6 +426,7 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
             let stop = tokio::spawn(async move { daemon.stop(&name, timeout).await });
             match stop.await.expect("stop does not panic") {
                 Ok(r) => reply(StatusCode::OK, r),
+                Err(DaemonError::NotFound(name)) => not_ours(&agent.targets, name, "stop").await,
                 Err(e) => daemon_error(e),
             }
         }
@@ -430,6 +442,7 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
                     .status(StatusCode::NO_CONTENT)
                     .body(Reply::Full(Full::new(Bytes::new())))
                     .expect("a valid response"),
+                Err(DaemonError::NotFound(name)) => not_ours(&agent.targets, name, "remove").await,
                 Err(e) => daemon_error(e),
             }
         }
@@ -461,6 +474,36 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
         ),
         _ => error(StatusCode::NOT_FOUND, format!("{path}: no such endpoint")),
     }
+}
+
+/// The answer to `what` (stop, remove) of `name`, which is not joltd's:
+/// a conflict naming its owner when it is a foreign container, else not
+/// found.
+async fn not_ours(targets: &Sources, name: String, what: &str) -> Response<Reply> {
+    let foreign = targets.foreign.clone();
+    let looked = name.clone();
+    let found = tokio::task::spawn_blocking(move || foreign.find(&looked))
+        .await
+        .expect("reading state roots does not panic");
+    match found {
+        Some(f) => error(
+            StatusCode::CONFLICT,
+            foreign_refusal(&name, &f.running.origin, what),
+        ),
+        None => daemon_error(DaemonError::NotFound(name)),
+    }
+}
+
+/// Why joltd does not `what` (stop, remove) a container `origin` runs.
+fn foreign_refusal(name: &str, origin: &str, what: &str) -> String {
+    let tool = match origin.split_once('/') {
+        Some(("containerd", ns)) => format!("ctr -n {ns}, crictl or kubectl"),
+        _ if origin == "podman" => "podman".to_string(),
+        _ => "jolt".to_string(),
+    };
+    format!(
+        "container {name}: run by {origin}, not joltd: joltd does not stop, remove or restart it, only injects faults; {what} it with {tool}"
+    )
 }
 
 fn stop_timeout(pairs: &[(&str, &str)]) -> Result<Duration, String> {
@@ -564,6 +607,15 @@ mod tests {
         if nix::unistd::geteuid().is_root() {
             assert!(!allowed(65534));
         }
+    }
+
+    #[test]
+    fn a_foreign_container_is_refused_naming_its_owner() {
+        assert_eq!(
+            foreign_refusal("task1", "containerd/shop", "stop"),
+            "container task1: run by containerd/shop, not joltd: joltd does not stop, remove or restart it, only injects faults; stop it with ctr -n shop, crictl or kubectl"
+        );
+        assert!(foreign_refusal("web", "podman", "remove").ends_with("remove it with podman"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use clap::builder::TypedValueParser as _;
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use jolt_agent::container::parse_memory;
 use jolt_agent::logs::Limit;
 use jolt_agent::network::{Network, NetworkConfig, Subnet};
+use jolt_agent::targets::{own::Own, ForeignRoots, Sources};
 use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, experiments, monitor, oci::Jolt};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -45,9 +47,17 @@ struct Cli {
     /// at a rotation the oldest is dropped
     #[arg(long, default_value_t = 2)]
     log_max_files: u32,
-    /// The --root joltd gives jolt (runtime state; tmpfs is best)
+    /// The --root joltd gives jolt for its own containers (runtime state;
+    /// tmpfs is best)
     #[arg(long, default_value = "/run/joltd")]
-    runtime_root: PathBuf,
+    jolt_root: PathBuf,
+    /// A state root where jolt keeps the containers it runs for others
+    /// (containerd, podman), read for chaos targets and never written: a
+    /// directory per container, or per namespace of those. Repeatable;
+    /// when given, replaces the defaults /run/containerd/runc (containerd's
+    /// runc shim) and /run/jolt (podman, jolt run by hand)
+    #[arg(long = "runtime-root", value_name = "DIR")]
+    runtime_roots: Vec<PathBuf>,
     /// The jolt binary (default: beside joltd, else jolt on PATH)
     #[arg(long)]
     jolt: Option<PathBuf>,
@@ -230,6 +240,8 @@ fn init_log(format: LogFormat, debug: bool) {
 }
 
 async fn serve(cli: Cli) -> Result<()> {
+    // Bad flags change nothing: checked before anything is made.
+    let foreign = ForeignRoots::new(&cli.runtime_roots, &cli.jolt_root)?;
     let exe = std::env::current_exe().context("finding joltd's own binary")?;
     let jolt = cli.jolt.clone().unwrap_or_else(|| {
         let beside = exe.with_file_name("jolt");
@@ -268,16 +280,26 @@ async fn serve(cli: Cli) -> Result<()> {
         state_dir: cli.state_dir.clone(),
         jolt: Jolt {
             bin: jolt,
-            root: cli.runtime_root,
+            root: cli.jolt_root,
         },
         exe,
         log_dir,
         log_limit,
     };
     let daemon = daemon::Daemon::start(cfg).await.context("starting")?;
-    let experiments =
-        experiments::Experiments::open(&cli.state_dir, journal, recovered, daemon.clone())
-            .context("loading experiments")?;
+    tracing::info!(roots = ?foreign.roots(), "reading foreign containers");
+    let targets = Arc::new(Sources {
+        own: Arc::new(Own(daemon.clone())),
+        foreign: Arc::new(foreign),
+    });
+    let experiments = experiments::Experiments::open(
+        &cli.state_dir,
+        journal,
+        recovered,
+        targets.clone(),
+        daemon.clone(),
+    )
+    .context("loading experiments")?;
     let listener = api::bind(&cli.socket)?;
     tracing::info!(socket = %cli.socket.display(), "listening");
     if let Some(l) = metrics_listener {
@@ -286,6 +308,7 @@ async fn serve(cli: Cli) -> Result<()> {
     }
     let agent = api::Agent {
         daemon: daemon.clone(),
+        targets,
         experiments,
         limits: api::Limits {
             max_connections: cli.max_connections,

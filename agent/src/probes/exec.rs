@@ -49,6 +49,8 @@ impl ExecCheck {
                     id: r.id.clone(),
                     name: r.spec.name.clone(),
                     labels: r.spec.labels.clone(),
+                    annotations: Default::default(),
+                    origin: crate::targets::JOLTD.into(),
                     running: true,
                 })
             })

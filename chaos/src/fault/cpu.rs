@@ -205,7 +205,7 @@ mod tests {
             name: "web".into(),
             pid: 1,
             netns: None,
-            interface: "eth0".into(),
+            interface: Some("eth0".into()),
         };
         apply_v2(0.25, &target, &path).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "25000 100000");
@@ -232,7 +232,7 @@ mod tests {
             name: "web".into(),
             pid: 1,
             netns: None,
-            interface: "eth0".into(),
+            interface: Some("eth0".into()),
         };
         apply_v1(0.5, &target, dir.path()).unwrap();
         assert_eq!(read_v1(dir.path()).unwrap(), (50_000, 100_000));

@@ -1,6 +1,9 @@
 //! network-delay: a netem qdisc as the root qdisc of the container's
 //! interface inside its network namespace, holding (and optionally
-//! dropping) every packet the container sends.
+//! dropping) every packet the container sends. The interface is the
+//! target's, or, when it names none (a container joltd did not wire), the
+//! one that holds the namespace's default route (`ip -j route show
+//! default`, IPv4 first); no default route is a refusal that says so.
 //!
 //! Ownership: the qdisc carries jolt's own handle, major [`JOLT_QDISC_MAJOR`]
 //! (0x4a4c, "JL" in ASCII), shown by `tc qdisc show` as `netem 4a4c:`.
@@ -88,9 +91,15 @@ pub(super) fn netem_args(delay: &NetworkDelay) -> Vec<String> {
 /// Runs tc with `args` in the network namespace at `netns`, from a child
 /// that setns'd into it before exec.
 fn tc_in(netns: &Path, args: &[String]) -> io::Result<Output> {
+    run_in(netns, "tc", args)
+}
+
+/// Runs iproute2's `program` with `args` in the network namespace at
+/// `netns`, from a child that setns'd into it before exec.
+fn run_in(netns: &Path, program: &str, args: &[String]) -> io::Result<Output> {
     let ns = File::open(netns)?;
     let fd = ns.as_raw_fd();
-    let mut command = Command::new("tc");
+    let mut command = Command::new(program);
     command.args(args).env("LC_ALL", "C").stdin(Stdio::null());
     // SAFETY: between fork and exec the hook only calls setns(2), which is
     // async-signal-safe, on an fd `ns` keeps open until output() returns.
@@ -105,7 +114,7 @@ fn tc_in(netns: &Path, args: &[String]) -> io::Result<Output> {
     match output {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(io::Error::new(
             io::ErrorKind::NotFound,
-            "tc not found in PATH (install iproute2)",
+            format!("{program} not found in PATH (install iproute2)"),
         )),
         other => other,
     }
@@ -167,6 +176,49 @@ fn tc_error(context: String, what: String, result: io::Result<Output>) -> FaultE
     }
 }
 
+/// The interface of the first default route in `ip -j route` output.
+fn default_route_device(json: &str) -> Result<Option<String>, String> {
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| format!("ip -j printed {json:?}: {e}"))?;
+    Ok(list
+        .iter()
+        .filter_map(|r| r["dev"].as_str())
+        .next()
+        .map(str::to_string))
+}
+
+/// The interface holding the default route in `netns` (IPv4 first, then
+/// IPv6), or why there is none.
+fn default_interface(netns: &Path, context: &str) -> Result<Result<String, String>, FaultError> {
+    for family in ["-4", "-6"] {
+        let args: Vec<String> = ["-j", family, "route", "show", "default"]
+            .map(String::from)
+            .into();
+        let what = format!("ip {}", args.join(" "));
+        match run_in(netns, "ip", &args) {
+            Ok(out) if out.status.success() => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                // ip prints nothing at all for a family with no route.
+                let found = match text.trim() {
+                    "" => None,
+                    json => default_route_device(json).map_err(|why| FaultError::Tc {
+                        context: format!("{context}: {what}"),
+                        stderr: why,
+                    })?,
+                };
+                if let Some(dev) = found {
+                    return Ok(Ok(dev));
+                }
+            }
+            other => return Err(tc_error(context.to_string(), what, other)),
+        }
+    }
+    Ok(Err(format!(
+        "no default route in its network namespace {}, so no interface to delay (give the container a network with a default route)",
+        netns.display()
+    )))
+}
+
 pub(super) fn prepare(target: &Target) -> Result<Undo, FaultError> {
     let refuse = |reason: String| FaultError::Refused {
         container: target.name.clone(),
@@ -183,12 +235,16 @@ pub(super) fn prepare(target: &Target) -> Result<Undo, FaultError> {
             netns.display()
         )));
     }
-    let interface = &target.interface;
     let context = format!(
         "container {}: network-delay: in {}",
         target.name,
         netns.display()
     );
+    let interface = match &target.interface {
+        Some(name) => name.clone(),
+        None => default_interface(netns, &context)?.map_err(refuse)?,
+    };
+    let interface = &interface;
     match show(netns, interface) {
         Err((what, result)) => Err(tc_error(context, what, result)),
         Ok(Shown::NoDevice) => Err(refuse(format!(
@@ -329,6 +385,14 @@ mod tests {
             Some(("netem".into(), "4a4c:".into()))
         );
         assert!(root_qdisc("Error").is_err());
+    }
+
+    #[test]
+    fn the_default_route_device_is_read_from_ip_json() {
+        let json = r#"[{"dst":"default","gateway":"10.4.0.1","dev":"net1","flags":[]}]"#;
+        assert_eq!(default_route_device(json).unwrap(), Some("net1".into()));
+        assert_eq!(default_route_device("[]").unwrap(), None);
+        assert!(default_route_device("Error").is_err());
     }
 
     #[test]

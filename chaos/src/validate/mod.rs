@@ -54,6 +54,10 @@ struct TargetsFile {
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
     mode: Option<Mode>,
 }
 
@@ -314,6 +318,18 @@ impl ExperimentFile {
     }
 }
 
+/// Checks a selector's origin: `joltd`, `podman`, `jolt`, `containerd` or
+/// `containerd/NAMESPACE`.
+fn check_origin(origin: &str) -> Result<(), String> {
+    match origin.split_once('/') {
+        None if ["joltd", "podman", "jolt", "containerd"].contains(&origin) => Ok(()),
+        Some(("containerd", ns)) if !ns.is_empty() && !ns.contains('/') => Ok(()),
+        _ => Err(format!(
+            "{origin:?} is not an origin; use joltd, podman, jolt, containerd or containerd/NAMESPACE"
+        )),
+    }
+}
+
 impl TargetsFile {
     fn validate(self, p: &mut Problems) -> Option<Targets> {
         let before = p.0.len();
@@ -341,10 +357,30 @@ impl TargetsFile {
             }
             _ => {}
         }
-        if self.names.is_none() && self.labels.is_none() {
+        match &self.annotations {
+            Some(a) if a.is_empty() => p.add(
+                "targets.annotations",
+                "an empty map selects nothing; give an annotation like io.kubernetes.cri.sandbox-namespace: shop or remove the key",
+            ),
+            Some(a) if a.keys().any(|k| k.trim().is_empty()) => p.add(
+                "targets.annotations",
+                "an annotation key is empty; give the annotation's full name, like io.kubernetes.cri.container-name",
+            ),
+            _ => {}
+        }
+        if let Some(origin) = &self.origin {
+            if let Err(why) = check_origin(origin) {
+                p.add("targets.origin", why);
+            }
+        }
+        if self.names.is_none()
+            && self.labels.is_none()
+            && self.annotations.is_none()
+            && self.origin.is_none()
+        {
             p.add(
                 "targets",
-                "selects nothing (no names and no labels); give names, labels or both",
+                "selects nothing (no names, labels, annotations or origin); give at least one",
             );
         }
         let mode = self.mode.unwrap_or(Mode::One);
@@ -365,6 +401,8 @@ impl TargetsFile {
         (p.0.len() == before).then(|| Targets {
             names: self.names.unwrap_or_default(),
             labels: self.labels.unwrap_or_default(),
+            annotations: self.annotations.unwrap_or_default(),
+            origin: self.origin,
             mode,
         })
     }
