@@ -496,6 +496,7 @@ mod tests {
             created: "2026-12-05T00:00:00Z".into(),
             owner: "root".into(),
             cgroup_path: cgroup.into(),
+            cgroup_driver: Default::default(),
             config: Default::default(),
         };
         fs::create_dir_all(dir.join(id)).unwrap();
