@@ -114,11 +114,14 @@ impl Client {
 }
 
 /// A container name or ID as a path segment: anything but the characters
-/// names may hold is percent-encoded.
+/// names may hold (and the ':' of a foreign ID, `NAMESPACE:ID`, which a
+/// path segment may hold as it is) is percent-encoded.
 pub fn segment(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

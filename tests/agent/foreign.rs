@@ -99,18 +99,46 @@ fn cri(ns: &str, pod: &str, container: &str) -> Vec<String> {
     ]
 }
 
+/// Who makes the tasks' cgroups: jolt in cgroupfs, or systemd as scopes
+/// (`SystemdCgroup = true`: `ctr run --runc-systemd-cgroup`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    Cgroupfs,
+    Systemd,
+}
+
 /// containerd with two jolt tasks of pods web-1 and web-2 in a namespace
-/// of the test's own; their pids, and the namespace.
-fn two_pods(name: &str) -> Option<(Containerd, i32, i32, String)> {
+/// of the test's own, their cgroups made by `driver`; their pids, and the
+/// namespace. None (after saying why) where that cannot run.
+fn two_pods(name: &str, driver: Driver) -> Option<(Containerd, i32, i32, String)> {
     if !require_root() {
+        return None;
+    }
+    if driver == Driver::Systemd
+        && !(jolt_e2e::require(jolt_e2e::Feature::Systemd)
+            && jolt_e2e::require(jolt_e2e::Feature::Cgroup2))
+    {
         return None;
     }
     let ctrd = Containerd::start(name)?;
     let ns = format!("shop-{name}-{}", std::process::id());
     let run = |task: &str, pod: &str| {
-        let annotations = cri(&ns, pod, "web");
-        let annotations: Vec<&str> = annotations.iter().map(String::as_str).collect();
-        ctrd.run_detached(&jolt_bin(), task, &annotations, &["sleep", "1000"])
+        let mut flags: Vec<String> = cri(&ns, pod, "web")
+            .into_iter()
+            .flat_map(|a| ["--annotation".to_string(), a])
+            .collect();
+        if driver == Driver::Systemd {
+            let scope = format!("system.slice:jolt-e2e:{ns}-{task}");
+            flags.extend(["--runc-systemd-cgroup".into(), "--cgroup".into(), scope]);
+        }
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let pid = ctrd.run_detached_with(&jolt_bin(), task, &flags, &["sleep", "1000"]);
+        if driver == Driver::Systemd {
+            let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+            let unit = format!("jolt-e2e-{ns}-{task}.scope");
+            assert_eq!(cgroup.trim(), format!("0::/system.slice/{unit}"));
+        }
+        pid
     };
     let (web1, web2) = (run("web1", "web-1"), run("web2", "web-2"));
     Some((ctrd, web1, web2, ns))
@@ -118,29 +146,39 @@ fn two_pods(name: &str) -> Option<(Containerd, i32, i32, String)> {
 
 #[test]
 fn containerd_tasks_selected_by_annotation_are_paused_throttled_and_killed() {
-    let Some((ctrd, web1, web2, ns)) = two_pods("faults") else {
+    faults_on_containerd_tasks("faults", Driver::Cgroupfs);
+}
+
+/// The same with containerd's `SystemdCgroup = true`: each task's cgroup
+/// is a systemd scope. Runs in the VM's systemd mode (VM_SYSTEMD_TESTS).
+#[test]
+fn systemd_scopes_of_containerd_tasks_are_paused_throttled_and_killed() {
+    faults_on_containerd_tasks("sdfaults", Driver::Systemd);
+}
+
+fn faults_on_containerd_tasks(name: &str, driver: Driver) {
+    let Some((ctrd, web1, web2, ns)) = two_pods(name, driver) else {
         return;
     };
     let a = Agent::start_with(&["--runtime-root", SHIM_ROOT]);
     let origin = format!("containerd/{}", ctrd.namespace);
 
-    // Listed with their origin; joltd will not stop them.
+    // Listed with their origin (other tests' tasks share the shim's root
+    // and their names); joltd will not stop them.
     let ps = a.ok(["ps", "--all-runtimes"]);
     for task in ["web1", "web2"] {
         let line = ps
             .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(task))
+            .find(|l| l.split_whitespace().nth(1) == Some(task) && l.contains(&origin))
             .unwrap_or_else(|| panic!("{ps}"));
-        assert!(
-            line.contains(&origin) && line.contains("sleep 1000"),
-            "{line}"
-        );
+        assert!(line.contains("sleep 1000"), "{line}");
     }
-    let out = a.ctl(["stop", "web1"]);
+    let web1_id = format!("{}:web1", ctrd.namespace);
+    let out = a.ctl(["stop", &web1_id]);
     let stderr = &out.stderr;
     assert!(!out.status.success());
     assert!(
-        stderr.contains(&format!("container web1: run by {origin}, not joltd")),
+        stderr.contains(&format!("container {web1_id}: run by {origin}, not joltd")),
         "{stderr}"
     );
     assert_eq!(ctrd.task("web1").unwrap()[2], "RUNNING");
@@ -210,7 +248,17 @@ fn containerd_tasks_selected_by_annotation_are_paused_throttled_and_killed() {
 
 #[test]
 fn a_pause_and_a_throttle_on_containerd_tasks_are_reverted_after_joltd_is_killed() {
-    let Some((_ctrd, web1, web2, ns)) = two_pods("replay") else {
+    replay_on_containerd_tasks("replay", Driver::Cgroupfs);
+}
+
+/// The same on systemd scopes (VM_SYSTEMD_TESTS).
+#[test]
+fn systemd_scopes_keep_no_pause_or_throttle_after_joltd_is_killed() {
+    replay_on_containerd_tasks("sdreplay", Driver::Systemd);
+}
+
+fn replay_on_containerd_tasks(name: &str, driver: Driver) {
+    let Some((_ctrd, web1, web2, ns)) = two_pods(name, driver) else {
         return;
     };
     let mut a = Agent::start_with(&["--runtime-root", SHIM_ROOT]);
@@ -252,7 +300,7 @@ fn a_pause_and_a_throttle_on_containerd_tasks_are_reverted_after_joltd_is_killed
 
 #[test]
 fn a_containerd_task_without_a_default_route_is_refused_a_network_delay() {
-    let Some((_ctrd, _, _, ns)) = two_pods("netem") else {
+    let Some((_ctrd, _, _, ns)) = two_pods("netem", Driver::Cgroupfs) else {
         return;
     };
     let a = Agent::start_with(&["--runtime-root", SHIM_ROOT]);

@@ -3,6 +3,12 @@
 //! the cgroup files, `update` changing both, pause on the scope's cgroup,
 //! and nothing left after delete (no unit, no scope, no cgroup).
 //!
+//! Then the callers that use the flag: containerd's runc shim with jolt as
+//! its binary and the systemd cgroup (`ctr run --runc-binary jolt
+//! --runc-systemd-cgroup`, the options `BinaryName` and `SystemdCgroup =
+//! true` give the shim), and podman with `--cgroup-manager systemd
+//! --runtime jolt`.
+//!
 //! Needs systemd as PID 1 on cgroup v2: runs in the VM's systemd mode
 //! (scripts/test's VM_SYSTEMD_TESTS, `scripts/vm-test --systemd`) and skips
 //! elsewhere, naming what is missing.
@@ -11,7 +17,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-use jolt_e2e::{require, session, Feature, Jolt};
+use jolt_e2e::containerd::Containerd;
+use jolt_e2e::podman::Podman;
+use jolt_e2e::runner::jolt_bin;
+use jolt_e2e::{require, session, wait_until, Feature, Jolt};
 use serde_json::json;
 
 const MIB: u64 = 1024 * 1024;
@@ -183,4 +192,120 @@ fn systemd_refuses_a_cgroupfs_path_and_makes_nothing() {
     );
     jolt.assert_root_empty();
     assert!(!Path::new("/sys/fs/cgroup/jolt/not-a-scope").exists());
+}
+
+/// The cgroup line of a process (cgroup v2: one line).
+fn cgroup_of(pid: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/cgroup: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn systemd_containerd_runs_jolt_in_a_scope() {
+    let Some(_jolt) = ready() else { return };
+    let Some(ctrd) = Containerd::start("systemd") else {
+        return;
+    };
+    let name = format!("c{}", std::process::id());
+    let path = format!("system.slice:jolt-e2e-ctr:{name}");
+    let pid = ctrd.run_detached_with(
+        &jolt_bin(),
+        "task1",
+        &[
+            "--runc-systemd-cgroup",
+            "--cgroup",
+            &path,
+            "--memory-limit",
+            &(64 * MIB).to_string(),
+        ],
+        &["sleep", "1000"],
+    );
+    let unit = format!("jolt-e2e-ctr-{name}.scope");
+    let cgroup = Path::new("/sys/fs/cgroup/system.slice").join(&unit);
+    assert_eq!(
+        cgroup_of(&pid.to_string()),
+        format!("0::/system.slice/{unit}")
+    );
+    let props = show(&unit, &["ActiveState", "MemoryMax", "Delegate"]);
+    assert_eq!(props["ActiveState"], "active", "{props:?}");
+    assert_eq!(props["MemoryMax"], (64 * MIB).to_string());
+    assert_eq!(props["Delegate"], "yes");
+    assert_eq!(file(&cgroup, "memory.max"), (64 * MIB).to_string());
+
+    ctrd.ok(&["task", "pause", "task1"]);
+    assert_eq!(ctrd.task("task1").unwrap()[2], "PAUSED");
+    assert_eq!(file(&cgroup, "cgroup.freeze"), "1");
+    ctrd.ok(&["task", "resume", "task1"]);
+    assert_eq!(ctrd.task("task1").unwrap()[2], "RUNNING");
+    let metrics = ctrd.ok(&["task", "metrics", "task1"]);
+    assert!(metrics.contains("memory."), "{metrics}");
+
+    ctrd.ok(&["task", "kill", "-s", "SIGKILL", "task1"]);
+    wait_until("task1 to stop", jolt_e2e::timeout(), || {
+        (ctrd.task("task1")?[2] == "STOPPED").then_some(())
+    });
+    ctrd.ok(&["task", "delete", "task1"]);
+    ctrd.ok(&["container", "delete", "task1"]);
+    assert_no_scope(&unit, &cgroup);
+    let state: Vec<_> = std::fs::read_dir(ctrd.runtime_root())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(state.is_empty(), "runtime state left: {state:?}");
+}
+
+#[test]
+fn systemd_podman_runs_jolt_in_a_scope() {
+    let Some(_jolt) = ready() else { return };
+    let Some(podman) = Podman::start_with_systemd(&jolt_bin()) else {
+        return;
+    };
+    let out = podman.ok(&podman.run_args(&[
+        "--network",
+        "none",
+        "--rm",
+        jolt_e2e::image::NAME,
+        "sh",
+        "-c",
+        "echo hello-as-pid-$$",
+    ]));
+    assert!(out.contains("hello-as-pid-1"), "{out}");
+
+    let id = podman
+        .ok(&podman.run_args(&[
+            "--network",
+            "none",
+            "-d",
+            "--memory",
+            "64m",
+            "--name",
+            "sleeper",
+            jolt_e2e::image::NAME,
+            "sleep",
+            "1000",
+        ]))
+        .trim()
+        .to_string();
+    let unit = format!("libpod-{id}.scope");
+    let cgroup = Path::new("/sys/fs/cgroup/machine.slice").join(&unit);
+    let pid = podman.ok(&["inspect", "--format", "{{.State.Pid}}", "sleeper"]);
+    assert_eq!(cgroup_of(pid.trim()), format!("0::/machine.slice/{unit}"));
+    assert_eq!(
+        show(&unit, &["MemoryMax"])["MemoryMax"],
+        (64 * MIB).to_string()
+    );
+    assert_eq!(file(&cgroup, "memory.max"), (64 * MIB).to_string());
+
+    let out = podman.ok(&[
+        "exec",
+        "sleeper",
+        "sh",
+        "-c",
+        "echo in-exec-$(cat /proc/1/comm)",
+    ]);
+    assert!(out.contains("in-exec-sleep"), "{out}");
+    podman.ok(&["stop", "--time", "1", "sleeper"]);
+    podman.ok(&["rm", "sleeper"]);
+    assert_no_scope(&unit, &cgroup);
 }

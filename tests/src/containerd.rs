@@ -133,11 +133,18 @@ impl Containerd {
         annotations: &[&str],
         cmd: &[&str],
     ) -> i32 {
+        let flags: Vec<&str> = annotations
+            .iter()
+            .flat_map(|a| ["--annotation", a])
+            .collect();
+        self.run_detached_with(runtime, id, &flags, cmd)
+    }
+
+    /// [`Containerd::run_detached`] with `ctr run` flags of the test's.
+    pub fn run_detached_with(&self, runtime: &Path, id: &str, flags: &[&str], cmd: &[&str]) -> i32 {
         let image = format!("{}:latest", image::NAME);
         let mut args = vec!["run", "-d", "--runc-binary", runtime.to_str().unwrap()];
-        for a in annotations {
-            args.extend(["--annotation", a]);
-        }
+        args.extend(flags);
         args.extend([image.as_str(), id]);
         args.extend(cmd);
         self.ok(&args);

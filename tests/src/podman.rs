@@ -33,7 +33,9 @@ static ONE_PODMAN_AT_A_TIME: Mutex<()> = Mutex::new(());
 pub struct Podman {
     dir: PathBuf,
     runtime: PathBuf,
-    cgroup_parent: String,
+    /// `--cgroup-parent` under cgroupfs; None: podman's systemd cgroup
+    /// manager and its default, machine.slice (systemd removes its scopes).
+    cgroup_parent: Option<String>,
     /// The network namespace podman runs in (its bridge, veths and
     /// iptables rules go there); None: the test's own.
     netns: Option<String>,
@@ -53,6 +55,21 @@ impl Podman {
     /// runs in `netns` (a path) when given. None, after saying why, where
     /// podman is missing.
     pub fn start(runtime: &Path, name: &str, netns: Option<&str>) -> Option<Podman> {
+        let parent = format!("/jolt-e2e-podman-{name}-{}", std::process::id());
+        Podman::start_with(runtime, Some(parent), netns)
+    }
+
+    /// [`Podman::start`] with `cgroup_manager = "systemd"`: each container's
+    /// cgroup is a scope in machine.slice (needs systemd as PID 1).
+    pub fn start_with_systemd(runtime: &Path) -> Option<Podman> {
+        Podman::start_with(runtime, None, None)
+    }
+
+    fn start_with(
+        runtime: &Path,
+        cgroup_parent: Option<String>,
+        netns: Option<&str>,
+    ) -> Option<Podman> {
         for program in ["podman", "conmon"] {
             if which(program).is_none() {
                 eprintln!("skipped: {program} not found (apt-get install podman)");
@@ -70,7 +87,7 @@ impl Podman {
         let podman = Podman {
             dir,
             runtime: runtime.to_path_buf(),
-            cgroup_parent: format!("/jolt-e2e-podman-{name}-{}", std::process::id()),
+            cgroup_parent,
             netns: netns.map(str::to_string),
             _one: one,
         };
@@ -97,14 +114,12 @@ impl Podman {
             .arg(d.join("tmp"))
             .arg("--runtime")
             .arg(&self.runtime)
-            .args([
-                "--cgroup-manager",
-                "cgroupfs",
-                "--events-backend",
-                "file",
-                "--storage-driver",
-                "vfs",
-            ])
+            .arg("--cgroup-manager")
+            .arg(match self.cgroup_parent {
+                Some(_) => "cgroupfs",
+                None => "systemd",
+            })
+            .args(["--events-backend", "file", "--storage-driver", "vfs"])
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -129,7 +144,10 @@ impl Podman {
 
     /// `podman run` arguments: the test's flags, then `rest`.
     pub fn run_args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec!["run", "--cgroup-parent", self.cgroup_parent.as_str()];
+        let mut args = vec!["run"];
+        if let Some(parent) = &self.cgroup_parent {
+            args.extend(["--cgroup-parent", parent.as_str()]);
+        }
         args.extend_from_slice(RUN_FLAGS);
         args.extend_from_slice(rest);
         args
@@ -145,7 +163,11 @@ impl Drop for Podman {
         // rmdir only, deepest first: a cgroup that still holds a process
         // stays (and the test would have failed on it). conmon leaves its
         // cgroup a moment after `podman rm` returns: retried for a while.
-        let rel = self.cgroup_parent.trim_start_matches('/');
+        let Some(parent) = &self.cgroup_parent else {
+            let _ = fs::remove_dir_all(&self.dir);
+            return;
+        };
+        let rel = parent.trim_start_matches('/');
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         for h in cgroup_hierarchies() {
             let parent = h.join(rel);
