@@ -385,8 +385,7 @@ impl<H: Hierarchy> Cgroupfs<H> {
         let procs = dir.join("cgroup.procs");
         let text = match std::fs::read_to_string(&procs) {
             Ok(text) => text,
-            // Gone, or removed while we walked the tree.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if gone(&e) => return Ok(()),
             Err(source) => return Err(self.io_error(&procs, "read", source)),
         };
         for line in text.lines() {
@@ -399,11 +398,15 @@ impl<H: Hierarchy> Cgroupfs<H> {
         }
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if gone(&e) => return Ok(()),
             Err(source) => return Err(self.io_error(dir, "list", source)),
         };
         for entry in entries {
-            let entry = entry.map_err(|source| self.io_error(dir, "list", source))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if gone(&e) => return Ok(()),
+                Err(source) => return Err(self.io_error(dir, "list", source)),
+            };
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 self.collect_procs(&entry.path(), pids)?;
             }
@@ -602,6 +605,13 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
         self.kill_until_empty()?;
         self.remove()
     }
+}
+
+/// Whether a read failed because the cgroup is gone: not there (ENOENT),
+/// or removed while open (ENODEV), as systemd removes a scope's cgroup
+/// once its last process has exited, while `delete` reads it.
+fn gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// The last path component of a file cgroups-rs names (sometimes a full path).

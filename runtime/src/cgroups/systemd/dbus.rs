@@ -90,7 +90,13 @@ impl SystemBus {
                     "connecting to the system bus (is dbus running?): {e}"
                 ))
             })?;
-            let proxy = ManagerProxy::new(&connection).await.map_err(text)?;
+            // No property cache: jolt reads none, and caching adds a match
+            // rule (a round trip) to every connection.
+            let proxy = ManagerProxy::builder(&connection)
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .await
+                .map_err(text)?;
             // systemd sends JobRemoved only to clients that subscribed.
             proxy.subscribe().await.map_err(text)?;
             Ok(SystemBus { proxy })

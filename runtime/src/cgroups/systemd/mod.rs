@@ -16,6 +16,7 @@ pub mod properties;
 mod unit;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 pub use dbus::{Bus, BusError, SystemBus};
 pub use unit::{expand_slice, Scope};
@@ -54,9 +55,17 @@ impl<H: Hierarchy> Systemd<H> {
         })
     }
 
-    fn bus(&self) -> Result<SystemBus, CgroupError> {
+    /// The connection to systemd, made once per jolt process (`jolt run`
+    /// creates and deletes: one connection).
+    fn bus(&self) -> Result<&'static SystemBus, CgroupError> {
+        static BUS: OnceLock<SystemBus> = OnceLock::new();
         check_running()?;
-        SystemBus::connect().map_err(|e| self.error("connect", e))
+        if let Some(bus) = BUS.get() {
+            return Ok(bus);
+        }
+        let bus = SystemBus::connect().map_err(|e| self.error("connect", e))?;
+        tracing::debug!("{}: connected to systemd", self.scope.unit);
+        Ok(BUS.get_or_init(|| bus))
     }
 
     fn error(&self, what: &str, e: BusError) -> CgroupError {
@@ -104,6 +113,7 @@ impl<H: Hierarchy> Systemd<H> {
         }
         bus.start_unit(&self.scope.unit, &props)
             .map_err(|e| self.error("StartTransientUnit", e))?;
+        tracing::debug!("{}: started in {}", self.scope.unit, self.scope.slice);
         if let Err(err) = self.fs.make(settings.resources, false) {
             if let Err(e) = self.teardown(bus) {
                 tracing::warn!("after a failed create: {e}");
@@ -122,6 +132,7 @@ impl<H: Hierarchy> Systemd<H> {
         self.fs.kill_until_empty()?;
         bus.stop_unit(&self.scope.unit)
             .map_err(|e| self.error("StopUnit", e))?;
+        tracing::debug!("{}: stopped", self.scope.unit);
         bus.reset_failed(&self.scope.unit)
             .map_err(|e| self.error("ResetFailedUnit", e))?;
         self.fs.destroy()
@@ -138,7 +149,7 @@ impl<H: Hierarchy> CgroupManager for Systemd<H> {
     }
 
     fn create(&self, settings: Settings, holder: i32) -> Result<(), CgroupError> {
-        self.start(&self.bus()?, settings, holder)
+        self.start(self.bus()?, settings, holder)
     }
 
     /// The unit's properties first, for systemd to keep (it rewrites the
@@ -176,7 +187,7 @@ impl<H: Hierarchy> CgroupManager for Systemd<H> {
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
-        self.teardown(&self.bus()?)
+        self.teardown(self.bus()?)
     }
 }
 
