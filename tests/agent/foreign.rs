@@ -322,6 +322,75 @@ fn a_containerd_task_without_a_default_route_is_refused_a_network_delay() {
     );
 }
 
+/// A containerd task in a network namespace of the test's own whose
+/// interface is not eth0 (`ens5`, holding the default route): the delay
+/// goes there and goes away on revert. Needs sch_netem: in the VM too
+/// (scripts/test's VM_TESTS).
+#[test]
+fn network_delay_on_a_containerd_task_goes_to_the_interface_of_its_default_route() {
+    if !require_root() || !jolt_e2e::require(jolt_e2e::Feature::SchNetem) {
+        return;
+    }
+    let Some(ctrd) = Containerd::start("fnetem") else {
+        return;
+    };
+    let pair = host::NetNsPair::new("fnetem", "10.199.7");
+    for step in [
+        &["ip", "link", "set", "eth0", "down"][..],
+        &["ip", "link", "set", "eth0", "name", "ens5"],
+        &["ip", "link", "set", "ens5", "up"],
+        &[
+            "ip",
+            "route",
+            "add",
+            "default",
+            "via",
+            "10.199.7.2",
+            "dev",
+            "ens5",
+        ],
+    ] {
+        pair.a.exec(step);
+    }
+    let with_ns = format!("network:{}", pair.a.path());
+    let tag = format!("net-{}", std::process::id());
+    ctrd.run_detached_with(
+        &jolt_bin(),
+        "web1",
+        &[
+            "--with-ns",
+            &with_ns,
+            "--annotation",
+            &format!("test={tag}"),
+        ],
+        &["sleep", "1000"],
+    );
+    let a = Agent::start_with(&["--runtime-root", SHIM_ROOT]);
+    apply(
+        &a,
+        "lag",
+        &format!(
+            "name: lag\ntargets: {{annotations: {{test: {tag}}}}}\n\
+             schedule: {{at: [0s]}}\nfault: {{kind: network-delay, latency: 100ms, duration: 3s}}\n"
+        ),
+    );
+    wait_events(&a, "lag", "injected", 1);
+    let qdiscs = pair.a.exec(&["tc", "qdisc", "show", "dev", "ens5"]);
+    assert!(
+        qdiscs.contains("netem") && qdiscs.contains("delay 100"),
+        "{qdiscs}"
+    );
+    let rtts = host::ping_rtts(Path::new(&pair.b.path()), "10.199.7.1", 3);
+    assert!(
+        rtts.iter().all(|&ms| ms >= 95.0),
+        "the replies wait: {rtts:?}"
+    );
+    wait_events(&a, "lag", "reverted", 1);
+    let qdiscs = pair.a.exec(&["tc", "qdisc", "show", "dev", "ens5"]);
+    assert!(!qdiscs.contains("netem"), "{qdiscs}");
+    ctrd.remove("web1");
+}
+
 /// podman with jolt, and a detached container `name` (no network); its pid.
 fn podman_with(name: &str) -> Option<(Podman, i32)> {
     if !require_root() {

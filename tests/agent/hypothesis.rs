@@ -221,12 +221,17 @@ steady-state:
 name: slow
 targets: {names: [web]}
 schedule: {at: [500ms]}
+duration: 4s
 fault: {kind: pause, duration: 1s}
 steady-state:
   on-breach: continue
+  after: {recover-within: 2s}
   probes:
     - {name: home, interval: 200ms, http: {url: 'http://127.0.0.1:18083/', max-latency: 300ms}}
 ";
+    // The run goes on after the thaw, for the probe to pass again: when it
+    // ended with the fault, under load the probe had not run again by then
+    // (recovered: false, a timing flake).
     let (code, shown) = apply_wait(&a, "slow", failed);
     assert_eq!(code, 1, "failed exits 1: {shown}");
     let s = get(&a, "slow");

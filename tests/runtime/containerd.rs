@@ -10,15 +10,14 @@
 //! In the VM too (scripts/test's VM_TESTS): jolt under containerd, whose
 //! pause, resume and metrics take cgroup v2 paths there.
 
-use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use jolt_e2e::containerd::Containerd;
 use jolt_e2e::host::cgroup_dirs_of;
 use jolt_e2e::image::{self, runc};
+use jolt_e2e::require_root;
 use jolt_e2e::runner::jolt_bin;
-use jolt_e2e::{require_root, wait_until};
 
 /// The whole session with `runtime` as the shim's runc binary.
 fn session_with(runtime: &Path, name: &str) {
@@ -119,17 +118,10 @@ fn session_with(runtime: &Path, name: &str) {
     assert!(metrics.contains("pids.current"), "{metrics}");
     assert!(metrics.contains("memory."), "{metrics}");
 
-    ctrd.ok(&["task", "kill", "-s", "SIGKILL", "task1"]);
-    wait_until("task1 to stop", jolt_e2e::timeout(), || {
-        (ctrd.task("task1")?[2] == "STOPPED").then_some(())
-    });
-    ctrd.ok(&["task", "delete", "task1"]);
-    ctrd.ok(&["container", "delete", "task1"]);
+    ctrd.remove("task1");
 
     // Nothing of either container is left: runtime state, cgroups.
-    let state: Vec<_> = fs::read_dir(ctrd.runtime_root())
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let state = ctrd.runtime_state();
     assert!(state.is_empty(), "runtime state left: {state:?}");
     for id in ["rm1", "seccomp1", "task1"] {
         let cgroup = format!("/{}/{id}", ctrd.namespace);

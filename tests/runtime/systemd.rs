@@ -20,7 +20,7 @@ use std::process::Command;
 use jolt_e2e::containerd::Containerd;
 use jolt_e2e::podman::Podman;
 use jolt_e2e::runner::jolt_bin;
-use jolt_e2e::{require, session, wait_until, Feature, Jolt};
+use jolt_e2e::{require, session, Feature, Jolt};
 use serde_json::json;
 
 const MIB: u64 = 1024 * 1024;
@@ -242,16 +242,9 @@ fn systemd_containerd_runs_jolt_in_a_scope() {
     let metrics = ctrd.ok(&["task", "metrics", "task1"]);
     assert!(metrics.contains("memory."), "{metrics}");
 
-    ctrd.ok(&["task", "kill", "-s", "SIGKILL", "task1"]);
-    wait_until("task1 to stop", jolt_e2e::timeout(), || {
-        (ctrd.task("task1")?[2] == "STOPPED").then_some(())
-    });
-    ctrd.ok(&["task", "delete", "task1"]);
-    ctrd.ok(&["container", "delete", "task1"]);
+    ctrd.remove("task1");
     assert_no_scope(&unit, &cgroup);
-    let state: Vec<_> = std::fs::read_dir(ctrd.runtime_root())
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let state = ctrd.runtime_state();
     assert!(state.is_empty(), "runtime state left: {state:?}");
 }
 
@@ -308,4 +301,96 @@ fn systemd_podman_runs_jolt_in_a_scope() {
     podman.ok(&["stop", "--time", "1", "sleeper"]);
     podman.ok(&["rm", "sleeper"]);
     assert_no_scope(&unit, &cgroup);
+}
+
+/// On a host with v1 controllers (hybrid), as runc there: systemd makes
+/// the scope in the hierarchies it manages, jolt makes the same path in
+/// the others (freezer, cpuset, ...), the limits take their v1 names, and
+/// delete removes the scope from every hierarchy. Runs in
+/// `scripts/vm-test --systemd-hybrid` (scripts/test's VM_HYBRID_TESTS).
+#[test]
+fn systemd_v1_scope_spans_every_hierarchy_and_goes_with_delete() {
+    let Some(jolt) = session() else { return };
+    if !(require(Feature::Systemd) && require(Feature::Cgroup1)) {
+        return;
+    }
+    let id = jolt.id("v1scope");
+    let bundle = jolt
+        .bundle()
+        .sleeper()
+        .cgroups_path(&format!("system.slice:jolt-e2e:{id}"))
+        .resources("memory", json!({ "limit": 64 * MIB }))
+        .resources("pids", json!({ "limit": 32 }))
+        .resources(
+            "cpu",
+            json!({ "shares": 512, "quota": 50000, "period": 100000 }),
+        );
+    jolt.ok([
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        bundle.dir(),
+        id.as_str(),
+    ]);
+    jolt.ok(["start", id.as_str()]);
+    let unit = format!("jolt-e2e-{id}.scope");
+    let dir = |hierarchy: &str| {
+        Path::new("/sys/fs/cgroup")
+            .join(hierarchy)
+            .join("system.slice")
+            .join(&unit)
+    };
+
+    let props = show(
+        &unit,
+        &[
+            "ActiveState",
+            "MemoryLimit",
+            "TasksMax",
+            "CPUShares",
+            "CPUQuotaPerSecUSec",
+        ],
+    );
+    assert_eq!(props["ActiveState"], "active", "{props:?}");
+    assert_eq!(props["MemoryLimit"], (64 * MIB).to_string());
+    assert_eq!(props["TasksMax"], "32");
+    assert_eq!(props["CPUShares"], "512");
+    assert_eq!(props["CPUQuotaPerSecUSec"], "500ms");
+    assert_eq!(
+        file(&dir("memory"), "memory.limit_in_bytes"),
+        (64 * MIB).to_string()
+    );
+    assert_eq!(file(&dir("pids"), "pids.max"), "32");
+    assert_eq!(file(&dir("cpu"), "cpu.shares"), "512");
+    assert_eq!(file(&dir("cpu"), "cpu.cfs_quota_us"), "50000");
+
+    let pid = jolt.pid(&id);
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for controller in ["memory", "pids", "freezer", "cpuset"] {
+        let line = membership
+            .lines()
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == controller))
+            })
+            .unwrap_or_else(|| panic!("no {controller} line in:\n{membership}"));
+        assert!(line.ends_with(&format!("/system.slice/{unit}")), "{line}");
+    }
+
+    jolt.ok(["pause", &id]);
+    assert_eq!(file(&dir("freezer"), "freezer.state"), "FROZEN");
+    jolt.ok(["resume", &id]);
+    assert_eq!(file(&dir("freezer"), "freezer.state"), "THAWED");
+
+    jolt.ok(["delete", "--force", &id]);
+    let state = show(&unit, &["LoadState", "ActiveState"]);
+    assert!(
+        state["LoadState"] == "not-found" || state["ActiveState"] == "inactive",
+        "{unit} is still known to systemd: {state:?}"
+    );
+    for hierarchy in jolt_e2e::host::cgroup_hierarchies() {
+        let left = hierarchy.join("system.slice").join(&unit);
+        assert!(!left.exists(), "{} is left", left.display());
+    }
 }

@@ -160,6 +160,26 @@ impl Containerd {
             .find(|f| f.first().map(String::as_str) == Some(id))
     }
 
+    /// Kills task `id` (SIGKILL), waits until containerd sees it stopped,
+    /// and deletes the task and its container.
+    #[track_caller]
+    pub fn remove(&self, id: &str) {
+        self.ok(&["task", "kill", "-s", "SIGKILL", id]);
+        crate::wait_until(format!("{id} to stop"), crate::timeout(), || {
+            (self.task(id)?[2] == "STOPPED").then_some(())
+        });
+        self.ok(&["task", "delete", id]);
+        self.ok(&["container", "delete", id]);
+    }
+
+    /// What is left in the runtime's state root (nothing, once every
+    /// container is deleted).
+    pub fn runtime_state(&self) -> Vec<std::ffi::OsString> {
+        fs::read_dir(self.runtime_root())
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default()
+    }
+
     /// containerd's socket.
     pub fn socket(&self) -> PathBuf {
         self.dir.join("containerd.sock")

@@ -3,9 +3,10 @@
 //! which feature, or fail when the run declared it required.
 //!
 //! `JOLT_E2E_REQUIRE` is a comma-separated list of [`Feature`] names
-//! (`cgroup2`, `sch_netem`, `systemd`). scripts/vm-test sets it to the first
-//! two, and `scripts/vm-test --systemd` to all three, so that in the VM
-//! that has them a test that would skip fails instead.
+//! (`cgroup2`, `cgroup1`, `sch_netem`, `systemd`). scripts/vm-test sets it
+//! to cgroup2 and sch_netem, `--systemd` adds systemd, and
+//! `--systemd-hybrid` sets cgroup1, sch_netem and systemd, so that in the
+//! VM that has them a test that would skip fails instead.
 
 use std::fmt;
 use std::path::Path;
@@ -17,6 +18,9 @@ pub enum Feature {
     /// A unified cgroup v2 hierarchy at /sys/fs/cgroup whose root hands the
     /// cpu, memory and pids controllers to its children.
     Cgroup2,
+    /// cgroup v1 hierarchies for the cpu, memory, pids and freezer
+    /// controllers under /sys/fs/cgroup (a v1 or hybrid host).
+    Cgroup1,
     /// The netem queueing discipline (sch_netem), loaded or loadable.
     SchNetem,
     /// systemd as PID 1, answering on the system bus: what the systemd
@@ -30,6 +34,7 @@ impl Feature {
     pub fn name(self) -> &'static str {
         match self {
             Feature::Cgroup2 => "cgroup2",
+            Feature::Cgroup1 => "cgroup1",
             Feature::SchNetem => "sch_netem",
             Feature::Systemd => "systemd",
         }
@@ -53,6 +58,20 @@ impl Feature {
                 } else {
                     Err(format!(
                         "the cgroup v2 root does not enable {} for its children",
+                        missing.join(", ")
+                    ))
+                }
+            }
+            Feature::Cgroup1 => {
+                let missing: Vec<_> = ["cpu", "memory", "pids", "freezer"]
+                    .into_iter()
+                    .filter(|c| !Path::new("/sys/fs/cgroup").join(c).join("tasks").exists())
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "no cgroup v1 hierarchy for {} under /sys/fs/cgroup",
                         missing.join(", ")
                     ))
                 }
@@ -85,6 +104,7 @@ impl Feature {
                 "scripts/vm-test runs it on a kernel that has it"
             }
             Feature::Systemd => "scripts/vm-test --systemd runs it with systemd as PID 1",
+            Feature::Cgroup1 => "scripts/vm-test --systemd-hybrid runs it on cgroup v1 controllers",
         }
     }
 
