@@ -378,6 +378,29 @@ fn systemd_v1_scope_spans_every_hierarchy_and_goes_with_delete() {
         assert!(line.ends_with(&format!("/system.slice/{unit}")), "{line}");
     }
 
+    // systemd writes a unit's cgroup settings again at a reload, device
+    // rules too (a unit without them would get `a *:* rwm`): the scope
+    // carries the container's as DeviceAllow, and they hold.
+    let device_allow = show(&unit, &["DevicePolicy", "DeviceAllow"]);
+    assert_eq!(device_allow["DevicePolicy"], "strict", "{device_allow:?}");
+    let reload = Command::new("systemctl")
+        .arg("daemon-reload")
+        .status()
+        .unwrap();
+    assert!(reload.success());
+    let devices = file(&dir("devices"), "devices.list");
+    assert!(!devices.contains("a *:* rwm"), "after a reload: {devices}");
+    for allowed in ["c 1:3 rwm", "c 136:* rwm", "c *:* m"] {
+        assert!(
+            devices.contains(allowed),
+            "after a reload, {allowed}: {devices}"
+        );
+    }
+    assert_eq!(
+        file(&dir("memory"), "memory.limit_in_bytes"),
+        (64 * MIB).to_string()
+    );
+
     jolt.ok(["pause", &id]);
     assert_eq!(file(&dir("freezer"), "freezer.state"), "FROZEN");
     jolt.ok(["resume", &id]);

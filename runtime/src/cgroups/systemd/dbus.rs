@@ -193,6 +193,7 @@ fn to_dbus(properties: &[Property]) -> Vec<(String, DbusValue<'static>)> {
                 Value::Str(s) => DbusValue::from(s.clone()),
                 Value::Bytes(b) => DbusValue::from(b.clone()),
                 Value::U32s(v) => DbusValue::from(v.clone()),
+                Value::Pairs(v) => DbusValue::from(v.clone()),
             };
             (name.clone(), value)
         })

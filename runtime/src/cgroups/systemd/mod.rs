@@ -101,6 +101,16 @@ impl<H: Hierarchy> Systemd<H> {
             props.extend(
                 properties::resources(resources, H::UNIFIED).map_err(|e| self.invalid("cpu", e))?,
             );
+            if let Some(rules) = resources.devices().as_ref().filter(|r| !r.is_empty()) {
+                let names = std::fs::read_to_string("/proc/devices")
+                    .map(|text| properties::parse_proc_devices(&text))
+                    .unwrap_or_default();
+                let name_of = |kind: char, major: i64| names.get(&(kind, major)).cloned();
+                props.extend(properties::devices(
+                    &crate::devices::with_defaults(rules),
+                    &name_of,
+                ));
+            }
         }
         if let Some(annotations) = settings.annotations {
             props.extend(properties::from_annotations(annotations).map_err(|e| {

@@ -3,13 +3,13 @@
 //! `linux.resources` as systemd's resource-control properties, and the
 //! `org.systemd.property.*` annotations. Pure: D-Bus is [`super::dbus`]'s.
 //!
-//! Device rules are not translated (DevicePolicy stays auto, which lets
-//! every device through): jolt applies them itself, as an eBPF program on
-//! v2 and devices.allow/deny on v1, as with cgroupfs.
+//! Device rules go to systemd as well as to the files (see [`devices`]):
+//! systemd writes a unit's device rules again at every daemon-reload, and a
+//! unit without them gets `a *:* rwm` on cgroup v1.
 
 use std::collections::HashMap;
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 /// A value of a unit property, in the D-Bus types systemd expects.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,8 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// `au`, the PIDs of a new scope.
     U32s(Vec<u32>),
+    /// `a(ss)`, DeviceAllow: (device, access) pairs.
+    Pairs(Vec<(String, String)>),
 }
 
 /// One unit property.
@@ -125,6 +127,87 @@ pub fn resources(r: &LinuxResources, unified: bool) -> Result<Vec<Property>, Str
         }
     }
     Ok(props)
+}
+
+/// Device rules (runc's defaults appended) as systemd's DevicePolicy and
+/// DeviceAllow, as runc translates them: when the rules deny every device
+/// first (an allow list), `strict` with each allowed device after that —
+/// `/dev/char/MAJ:MIN`, `char-NAME` for every minor of a major (its name
+/// from /proc/devices, through `name_of`), `char-*` for every major; a
+/// later deny drops the allowed entry it names exactly. Rules that start
+/// from allowing everything (a deny list) cannot be said to systemd: no
+/// property (the files hold them, as with runc). `name_of(type, major)`
+/// gives /proc/devices' name for a major.
+pub fn devices(
+    rules: &[LinuxDeviceCgroup],
+    name_of: &dyn Fn(char, i64) -> Option<String>,
+) -> Vec<Property> {
+    let wildcard = |n: Option<i64>| matches!(n, None | Some(-1));
+    let everything = |r: &LinuxDeviceCgroup| {
+        matches!(r.typ(), None | Some(LinuxDeviceType::A))
+            && wildcard(r.major())
+            && wildcard(r.minor())
+    };
+    let Some(start) = rules.iter().rposition(|r| !r.allow() && everything(r)) else {
+        return Vec::new();
+    };
+    let mut allowed: Vec<(String, String)> = Vec::new();
+    for rule in &rules[start + 1..] {
+        let kind = match rule.typ() {
+            Some(LinuxDeviceType::B) => 'b',
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => 'c',
+            // Every device of both kinds: nothing to restrict.
+            _ if rule.allow() && everything(rule) => return Vec::new(),
+            _ => continue,
+        };
+        let class = if kind == 'b' { "block" } else { "char" };
+        let device = match (rule.major(), rule.minor()) {
+            (major, _) if wildcard(major) => format!("{class}-*"),
+            (Some(major), minor) if wildcard(minor) => match name_of(kind, major) {
+                Some(name) => format!("{class}-{name}"),
+                None => {
+                    tracing::warn!("device major {major} ({class}) has no name in /proc/devices: not given to systemd");
+                    continue;
+                }
+            },
+            (Some(major), Some(minor)) => format!("/dev/{class}/{major}:{minor}"),
+            _ => continue,
+        };
+        let access = rule
+            .access()
+            .clone()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "rwm".into());
+        if rule.allow() {
+            allowed.push((device, access));
+        } else {
+            allowed.retain(|(d, _)| *d != device);
+        }
+    }
+    vec![
+        prop("DevicePolicy", Value::Str("strict".into())),
+        prop("DeviceAllow", Value::Pairs(allowed)),
+    ]
+}
+
+/// The names /proc/devices gives majors: ('c', 136) → "pts".
+pub fn parse_proc_devices(text: &str) -> HashMap<(char, i64), String> {
+    let mut names = HashMap::new();
+    let mut kind = None;
+    for line in text.lines() {
+        match line.trim() {
+            "Character devices:" => kind = Some('c'),
+            "Block devices:" => kind = Some('b'),
+            entry => {
+                if let (Some(kind), Some((major, name))) = (kind, entry.split_once(' ')) {
+                    if let Ok(major) = major.trim().parse() {
+                        names.insert((kind, major), name.trim().to_string());
+                    }
+                }
+            }
+        }
+    }
+    names
 }
 
 /// v2's memory.swap.max from the spec's memory-plus-swap limit (runc's
@@ -442,6 +525,74 @@ mod tests {
             get(&scope("s.slice", 1, "w", false), "BlockIOAccounting"),
             Some(&Value::Bool(true))
         );
+    }
+
+    fn rule(
+        allow: bool,
+        typ: Option<LinuxDeviceType>,
+        major: Option<i64>,
+        minor: Option<i64>,
+        access: &str,
+    ) -> LinuxDeviceCgroup {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(allow)
+            .set_typ(typ)
+            .set_major(major)
+            .set_minor(minor)
+            .set_access(Some(access.to_string()));
+        r
+    }
+
+    #[test]
+    fn an_allow_list_becomes_strict_device_allow_entries() {
+        let names =
+            parse_proc_devices("Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n");
+        let name_of = |k: char, m: i64| names.get(&(k, m)).cloned();
+        let c = Some(LinuxDeviceType::C);
+        let rules = crate::devices::with_defaults(&[
+            rule(false, None, None, None, "rwm"),
+            rule(true, Some(LinuxDeviceType::B), Some(8), None, "r"),
+            rule(true, c, Some(1), Some(9), "rwm"),
+            rule(false, c, Some(1), Some(9), "rwm"),
+        ]);
+        let props = devices(&rules, &name_of);
+        assert_eq!(
+            get(&props, "DevicePolicy"),
+            Some(&Value::Str("strict".into()))
+        );
+        let Some(Value::Pairs(allowed)) = get(&props, "DeviceAllow") else {
+            panic!("{props:?}");
+        };
+        let has = |d: &str, a: &str| allowed.contains(&(d.to_string(), a.to_string()));
+        assert!(has("block-sd", "r"), "{allowed:?}");
+        assert!(has("char-*", "m") && has("block-*", "m"), "{allowed:?}");
+        assert!(has("/dev/char/1:3", "rwm"), "{allowed:?}");
+        assert!(has("char-pts", "rwm"), "runc's c 136:* rwm: {allowed:?}");
+        assert!(
+            has("/dev/char/1:9", "rwm"),
+            "the default allows urandom again: {allowed:?}"
+        );
+        assert_eq!(
+            allowed.iter().filter(|(d, _)| d == "/dev/char/1:9").count(),
+            1,
+            "the config's own allow was dropped by its deny: {allowed:?}"
+        );
+    }
+
+    #[test]
+    fn a_deny_list_or_no_rules_give_systemd_nothing() {
+        let none = |_: char, _: i64| None;
+        assert!(devices(&[], &none).is_empty());
+        let deny_list = [
+            rule(true, None, None, None, "rwm"),
+            rule(false, Some(LinuxDeviceType::C), Some(1), Some(3), "rwm"),
+        ];
+        assert!(devices(&deny_list, &none).is_empty());
+        let open_again = [
+            rule(false, None, None, None, "rwm"),
+            rule(true, None, None, None, "rwm"),
+        ];
+        assert!(devices(&open_again, &none).is_empty());
     }
 
     #[test]
