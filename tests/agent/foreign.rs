@@ -246,6 +246,43 @@ fn faults_on_containerd_tasks(name: &str, driver: Driver) {
     }
 }
 
+/// As kubelet does after a kill: a new container (a new id) of the same
+/// pod, namespace and container name runs, and that is the recovery.
+#[test]
+fn a_killed_cri_container_replaced_under_a_new_id_has_recovered() {
+    let Some((ctrd, _, _, ns)) = two_pods("kubelet", Driver::Cgroupfs) else {
+        return;
+    };
+    let a = Agent::start_with(&["--runtime-root", SHIM_ROOT]);
+    apply(
+        &a,
+        "end",
+        &format!(
+            "name: end\ntargets: {{annotations: {{io.kubernetes.cri.sandbox-namespace: {ns}, io.kubernetes.cri.sandbox-name: web-2}}}}\n\
+             schedule: {{at: [0s]}}\nduration: 30s\nfault: {{kind: kill, signal: SIGKILL}}\n"
+        ),
+    );
+    wait_event(&a, "end", "injected");
+    wait_until("containerd to see web2 exit", jolt_e2e::timeout(), || {
+        (ctrd.task("web2")?[2] == "STOPPED").then_some(())
+    });
+    let annotations = cri(&ns, "web-2", "web");
+    let flags: Vec<&str> = annotations
+        .iter()
+        .flat_map(|a| ["--annotation", a.as_str()])
+        .collect();
+    ctrd.run_detached_with(&jolt_bin(), "web2-restarted", &flags, &["sleep", "1000"]);
+    let recovered = wait_event(&a, "end", "recovered");
+    let msg = recovered["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with(&format!(
+            "replaced by container {}:web2-restarted of the same pod, namespace and container name",
+            ctrd.namespace
+        )),
+        "{recovered}"
+    );
+}
+
 #[test]
 fn a_pause_and_a_throttle_on_containerd_tasks_are_reverted_after_joltd_is_killed() {
     replay_on_containerd_tasks("replay", Driver::Cgroupfs);
