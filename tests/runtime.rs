@@ -22,6 +22,8 @@ mod hooks;
 mod lifecycle;
 #[path = "runtime/manage.rs"]
 mod manage;
+#[path = "runtime/mount_options.rs"]
+mod mount_options;
 #[path = "runtime/namespaces.rs"]
 mod namespaces;
 #[path = "runtime/podman.rs"]

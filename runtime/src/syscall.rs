@@ -20,7 +20,12 @@ pub trait Syscall {
         data: Option<&str>,
     ) -> nix::Result<()>;
     fn umount(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
+    /// mount_setattr(2) on the mount at `target` and every mount below it:
+    /// MOUNT_ATTR_* bits in `set` are set, those in `clear` cleared.
+    fn mount_setattr(&self, target: BorrowedFd, set: u64, clear: u64) -> nix::Result<()>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
+    /// The text of /proc/self/mountinfo.
+    fn mountinfo(&self) -> std::io::Result<String>;
     fn chroot(&self, path: &Path) -> nix::Result<()>;
     fn chdir(&self, path: &Path) -> nix::Result<()>;
     fn mknod(
@@ -52,8 +57,34 @@ impl Syscall for Linux {
         nix::mount::umount2(target, flags)
     }
 
+    fn mount_setattr(&self, target: BorrowedFd, set: u64, clear: u64) -> nix::Result<()> {
+        let attr = libc::mount_attr {
+            attr_set: set,
+            attr_clr: clear,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: the path is a NUL-terminated empty string and `attr` a
+        // live mount_attr of the size passed; the kernel reads both only.
+        let res = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                target.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+                &attr as *const libc::mount_attr,
+                std::mem::size_of::<libc::mount_attr>(),
+            )
+        };
+        nix::errno::Errno::result(res).map(drop)
+    }
+
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
         nix::unistd::pivot_root(new_root, put_old)
+    }
+
+    fn mountinfo(&self) -> std::io::Result<String> {
+        std::fs::read_to_string("/proc/self/mountinfo")
     }
 
     fn chroot(&self, path: &Path) -> nix::Result<()> {
@@ -94,6 +125,8 @@ mod recorder {
     #[derive(Default)]
     pub struct Recorder {
         pub calls: RefCell<Vec<String>>,
+        /// What `mountinfo` returns.
+        pub mountinfo: String,
     }
 
     fn show(p: &Path) -> String {
@@ -135,6 +168,13 @@ mod recorder {
                 .push(format!("umount {}", show(target)));
             Ok(())
         }
+        fn mount_setattr(&self, target: BorrowedFd, set: u64, clear: u64) -> nix::Result<()> {
+            self.calls.borrow_mut().push(format!(
+                "mount_setattr {} set {set:#x} clear {clear:#x}",
+                show(&fd_path(&target))
+            ));
+            Ok(())
+        }
         fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
             self.calls.borrow_mut().push(format!(
                 "pivot_root {} {}",
@@ -142,6 +182,9 @@ mod recorder {
                 show(put_old)
             ));
             Ok(())
+        }
+        fn mountinfo(&self) -> std::io::Result<String> {
+            Ok(self.mountinfo.clone())
         }
         fn chroot(&self, path: &Path) -> nix::Result<()> {
             self.calls

@@ -219,3 +219,42 @@ fn jolts_own_cgroup_parents_go_with_the_last_container() {
         "a failed create removed the parents it made"
     );
 }
+
+/// A cgroupsPath under a frozen parent: the container's init would stop as
+/// soon as it joined, and create used to wait for it forever. It fails at
+/// once, naming the cause, and leaves nothing.
+#[test]
+fn create_in_a_frozen_cgroup_fails_saying_so() {
+    let Some(jolt) = session() else { return };
+    let parent = "/jolt-e2e-frozen";
+    let _parent = RemoveWhenEmpty(parent);
+    let freezer = cgroup_dir("freezer", parent);
+    std::fs::create_dir_all(&freezer).unwrap();
+    let (file, frozen, thawed) = match cgroups() {
+        Cgroups::V1 => ("freezer.state", "FROZEN", "THAWED"),
+        Cgroups::V2 => ("cgroup.freeze", "1", "0"),
+    };
+    std::fs::write(freezer.join(file), frozen).unwrap();
+    struct Thaw(std::path::PathBuf, &'static str);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, self.1);
+        }
+    }
+    let _thaw = Thaw(freezer.join(file), thawed);
+    let id = jolt.id("frozen");
+    let bundle = jolt
+        .bundle()
+        .sleeper()
+        .cgroups_path(&format!("{parent}/{id}"));
+
+    let out = jolt
+        .spawn(["create", "--bundle", bundle.dir(), &id])
+        .wait_within(std::time::Duration::from_secs(30));
+    out.assert_failure().assert_stderr_contains("is frozen");
+    jolt.assert_clean(&id);
+    assert!(
+        cgroup_dirs_of(&format!("{parent}/{id}")).is_empty(),
+        "the container's cgroup is gone"
+    );
+}

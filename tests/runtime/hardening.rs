@@ -2,7 +2,9 @@
 //! that the other files do not already cover: overwriting the runtime's
 //! binary through /proc/PID/exe of a process it left in the container
 //! (CVE-2019-5736), inheritable capabilities that the spec did not ask
-//! for, and dropping groups in a user namespace (CVE-2014-8989).
+//! for, dropping groups in a user namespace (CVE-2014-8989), a fresh
+//! procfs under --no-pivot, and a symlinked /proc or /sys in the image
+//! (CVE-2019-16884).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -195,4 +197,74 @@ int main(void) {
         .sh("cat /proc/self/setgroups; id -G");
     let out = jolt.run_ok("groups", &groups);
     assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["allow", "0 5 7"]);
+}
+
+/// With --no-pivot the host's mounts stay in the container's mount
+/// namespace, under its rootfs. The kernel lets a user namespace mount a
+/// fresh procfs when a fully visible one is in the mount namespace: the
+/// host's /proc was one, and the fresh mount shows what maskedPaths hides
+/// (/proc/kcore, /proc/sys writable, ...). runc's --no-pivot refuses it.
+#[test]
+fn attack_mount_a_fresh_procfs_under_no_pivot() {
+    let Some(jolt) = session() else { return };
+    let script = "unshare -r -m -p -f sh -c \
+        'if mount -t proc proc /proc 2>/dev/null; then echo \"fresh mounted\"; \
+         else echo \"fresh refused\"; fi'";
+    // As uid 1000: mapping the host's uid 0 into a user namespace would
+    // need CAP_SETFCAP, which the default capabilities lack.
+    let bundle = jolt
+        .bundle()
+        .user(serde_json::json!({ "uid": 1000, "gid": 1000 }))
+        .sh(script);
+
+    let out = jolt.run_ok_with("fresh-proc", &["--no-pivot"], &bundle);
+    assert_eq!(line_after(&out.stdout, "fresh "), "refused", "{out}");
+
+    // The same, with pivot_root: refused too (the control).
+    let out = jolt.run_ok("fresh-proc-pivot", &bundle);
+    assert_eq!(line_after(&out.stdout, "fresh "), "refused", "{out}");
+    if let Some(runc) = jolt.runc_run_with("fresh-proc-runc", &["--no-pivot"], &bundle) {
+        let stdout = String::from_utf8_lossy(&runc.stdout);
+        assert_eq!(
+            line_after(&stdout, "fresh "),
+            "refused",
+            "runc --no-pivot: {stdout}"
+        );
+    }
+}
+
+/// An image whose /proc is a symlink to a directory of its own files would
+/// get the real procfs mounted there and keep its fake /proc in front
+/// (CVE-2019-16884, where it hid the AppArmor profile): refused, as runc
+/// refuses it, for /proc and /sys.
+#[test]
+fn attack_a_symlinked_proc_or_sys_in_the_image() {
+    let Some(jolt) = session() else { return };
+    for dir in ["proc", "sys"] {
+        let bundle = jolt.bundle().sh("true");
+        let rootfs = bundle.rootfs();
+        fs::create_dir(rootfs.join(format!("fake{dir}"))).unwrap();
+        fs::remove_dir(rootfs.join(dir)).unwrap();
+        std::os::unix::fs::symlink(format!("/fake{dir}"), rootfs.join(dir)).unwrap();
+        let id = jolt.id(&format!("symlinked-{dir}"));
+
+        let out = jolt.create_fails(&id, &bundle);
+        let fs_type = if dir == "proc" { "proc" } else { "sysfs" };
+        out.assert_stderr_contains(&format!(
+            "filesystem \"{fs_type}\" must be mounted on an ordinary directory"
+        ));
+        assert_eq!(
+            fs::read_dir(rootfs.join(format!("fake{dir}")))
+                .unwrap()
+                .count(),
+            0,
+            "nothing mounted through the link"
+        );
+        if let Some(runc) = jolt.runc_run(&format!("symlinked-{dir}-runc"), &bundle) {
+            assert!(
+                !runc.status.success(),
+                "runc refuses a symlinked /{dir} too"
+            );
+        }
+    }
 }

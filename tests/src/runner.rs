@@ -456,11 +456,23 @@ impl Jolt {
     /// test's, whatever it exits with: the same bundle through runc, for a
     /// side-by-side check. None where runc is not installed.
     pub fn runc_run(&self, name: &str, bundle: &Bundle) -> Option<std::process::Output> {
+        self.runc_run_with(name, &[], bundle)
+    }
+
+    /// [`Jolt::runc_run`] with `flags` after `run`.
+    pub fn runc_run_with(
+        &self,
+        name: &str,
+        flags: &[&str],
+        bundle: &Bundle,
+    ) -> Option<std::process::Output> {
         let runc = crate::image::which("runc")?;
         let out = Command::new(runc)
             .arg("--root")
             .arg(self.host_dir("runc-root"))
-            .args(["run", "--bundle", bundle.dir(), &self.id(name)])
+            .arg("run")
+            .args(flags)
+            .args(["--bundle", bundle.dir(), &self.id(name)])
             .stdin(Stdio::null())
             .output()
             .expect("running runc");

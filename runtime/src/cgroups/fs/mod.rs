@@ -85,6 +85,10 @@ pub trait Hierarchy: fmt::Debug + Sized + 'static {
 
     /// Why `controller` is not available on this host.
     fn missing(controller: &str) -> String;
+
+    /// Whether the existing cgroup is frozen or freezing, by itself or
+    /// through a parent: a process moved in would stop where it stands.
+    fn frozen(cg: &Cgroupfs<Self>) -> Result<bool, CgroupError>;
 }
 
 /// Pure: turns `linux.cgroupsPath` (None → "/jolt/<id>") into the relative
@@ -188,6 +192,7 @@ impl<H: Hierarchy> Cgroupfs<H> {
 
         let result = self
             .make_dirs()
+            .and_then(|()| self.refuse_frozen())
             .and_then(|()| self.apply(resources.as_ref(), devices.as_ref()));
         if let Err(err) = result {
             self.remove_created(&created);
@@ -195,6 +200,18 @@ impl<H: Hierarchy> Cgroupfs<H> {
             return Err(err);
         }
         Ok(())
+    }
+
+    /// A frozen cgroup (freezer.state FROZEN, cgroup.freeze 1, here or in
+    /// a parent) would stop the container's init as soon as it joined, and
+    /// create would wait for it forever.
+    fn refuse_frozen(&self) -> Result<(), CgroupError> {
+        match H::frozen(self)? {
+            true => Err(CgroupError::Frozen {
+                path: self.path.clone(),
+            }),
+            false => Ok(()),
+        }
     }
 
     /// The checks create and update make, before anything is changed.

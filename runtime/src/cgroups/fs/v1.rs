@@ -59,6 +59,23 @@ impl Hierarchy for V1 {
             .map(|s| s.to_controller().path().to_path_buf())
     }
 
+    /// freezer.state of the freezer hierarchy reads FREEZING or FROZEN
+    /// when this cgroup or a parent is frozen; no freezer, nothing frozen.
+    fn frozen(cg: &Cgroupfs<V1>) -> Result<bool, CgroupError> {
+        let Some(freezer) = cg
+            .cgroup
+            .subsystems()
+            .iter()
+            .find(|s| s.controller_name() == "freezer")
+            .map(|s| s.to_controller().path().join("freezer.state"))
+        else {
+            return Ok(false);
+        };
+        let state =
+            std::fs::read_to_string(&freezer).map_err(|e| cg.io_error(&freezer, "read", e))?;
+        Ok(state.trim() != "THAWED")
+    }
+
     fn kill_at_once(_: &Cgroupfs<V1>) -> Option<Result<(), CgroupError>> {
         None
     }

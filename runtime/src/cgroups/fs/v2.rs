@@ -34,6 +34,18 @@ impl Hierarchy for V2 {
         Some(V2::dir(cg))
     }
 
+    /// cgroup.freeze is this cgroup's own request; cgroup.events' "frozen
+    /// 1" is the effective state, a frozen parent's included.
+    fn frozen(cg: &Cgroupfs<V2>) -> Result<bool, CgroupError> {
+        let dir = V2::dir(cg);
+        let read = |name: &str| {
+            let file = dir.join(name);
+            std::fs::read_to_string(&file).map_err(|e| cg.io_error(&file, "read", e))
+        };
+        let asked = read("cgroup.freeze")?.trim() == "1";
+        Ok(asked || read("cgroup.events")?.lines().any(|l| l == "frozen 1"))
+    }
+
     /// cgroup.kill, where the kernel has it (5.14 and later).
     fn kill_at_once(cg: &Cgroupfs<V2>) -> Option<Result<(), CgroupError>> {
         V2::dir(cg)

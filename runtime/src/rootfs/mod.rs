@@ -25,6 +25,12 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 use crate::sys;
 use crate::syscall::{fd_path, Syscall};
 
+mod copyup;
+mod mountinfo;
+mod options;
+
+pub use options::{names as mount_option_names, parse as parse_options, propagation, MountOptions};
+
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
     #[error(transparent)]
@@ -62,90 +68,6 @@ pub struct Rootfs<'a, S: Syscall> {
     path: PathBuf,
     bundle: PathBuf,
     root: OwnedFd,
-}
-
-/// Mount options split into what the kernel wants where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountOptions {
-    pub flags: MsFlags,
-    pub propagation: Vec<MsFlags>,
-    pub bind: bool,
-    pub recursive: bool,
-    pub data: Vec<String>,
-}
-
-impl Default for MountOptions {
-    fn default() -> Self {
-        MountOptions {
-            flags: MsFlags::empty(),
-            propagation: Vec::new(),
-            bind: false,
-            recursive: false,
-            data: Vec::new(),
-        }
-    }
-}
-
-/// Parses `mounts[].options` the way mount(8) and runc do: known flags set
-/// or clear MS_* bits, propagation keywords apply after the mount, anything
-/// else is filesystem data.
-pub fn parse_options(options: &[String]) -> MountOptions {
-    let mut o = MountOptions::default();
-    for opt in options {
-        let set = |o: &mut MountOptions, f| o.flags.insert(f);
-        let clear = |o: &mut MountOptions, f| o.flags.remove(f);
-        match opt.as_str() {
-            "ro" => set(&mut o, MsFlags::MS_RDONLY),
-            "rw" => clear(&mut o, MsFlags::MS_RDONLY),
-            "nosuid" => set(&mut o, MsFlags::MS_NOSUID),
-            "suid" => clear(&mut o, MsFlags::MS_NOSUID),
-            "nodev" => set(&mut o, MsFlags::MS_NODEV),
-            "dev" => clear(&mut o, MsFlags::MS_NODEV),
-            "noexec" => set(&mut o, MsFlags::MS_NOEXEC),
-            "exec" => clear(&mut o, MsFlags::MS_NOEXEC),
-            "sync" => set(&mut o, MsFlags::MS_SYNCHRONOUS),
-            "async" => clear(&mut o, MsFlags::MS_SYNCHRONOUS),
-            "dirsync" => set(&mut o, MsFlags::MS_DIRSYNC),
-            "remount" => set(&mut o, MsFlags::MS_REMOUNT),
-            "mand" => set(&mut o, MsFlags::MS_MANDLOCK),
-            "nomand" => clear(&mut o, MsFlags::MS_MANDLOCK),
-            "noatime" => set(&mut o, MsFlags::MS_NOATIME),
-            "atime" => clear(&mut o, MsFlags::MS_NOATIME),
-            "nodiratime" => set(&mut o, MsFlags::MS_NODIRATIME),
-            "diratime" => clear(&mut o, MsFlags::MS_NODIRATIME),
-            "relatime" => set(&mut o, MsFlags::MS_RELATIME),
-            "norelatime" => clear(&mut o, MsFlags::MS_RELATIME),
-            "strictatime" => set(&mut o, MsFlags::MS_STRICTATIME),
-            "nostrictatime" => clear(&mut o, MsFlags::MS_STRICTATIME),
-            "bind" => o.bind = true,
-            "rbind" => {
-                o.bind = true;
-                o.recursive = true
-            }
-            "tmpcopyup" => {}
-            p => match propagation(p) {
-                Some(f) => o.propagation.push(f),
-                None => o.data.push(p.to_string()),
-            },
-        }
-    }
-    o
-}
-
-/// A propagation keyword as mount flags.
-pub fn propagation(p: &str) -> Option<MsFlags> {
-    let rec = MsFlags::MS_REC;
-    Some(match p {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | rec,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | rec,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | rec,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | rec,
-        _ => return None,
-    })
 }
 
 /// The flags a bind remount must keep: in a user namespace the kernel
@@ -270,42 +192,131 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         let dest = m.destination();
         let typ = m.typ().as_deref().unwrap_or("");
         let o = parse_options(m.options().as_deref().unwrap_or_default());
-        if o.bind || typ == "bind" {
+        let bind = o.bind || typ == "bind";
+        let cgroup = typ == "cgroup" || typ == "cgroup2";
+        if (bind || cgroup) && !o.data.is_empty() {
+            // The kernel ignores data on a bind mount: an option jolt does
+            // not know would be silently dropped.
+            return Err(RootfsError::Invalid(format!(
+                "unknown mount option {:?}: a {} mount passes no options to a filesystem \
+                 (`jolt features` lists the options jolt knows)",
+                o.data.join(","),
+                if bind { "bind" } else { typ }
+            )));
+        }
+        if o.copy_up && (bind || typ != "tmpfs") {
+            return Err(RootfsError::Invalid(
+                "tmpcopyup: only a tmpfs mount can copy up what it covers".into(),
+            ));
+        }
+        if bind {
             let source = m
                 .source()
                 .as_ref()
                 .ok_or_else(|| RootfsError::Invalid("a bind mount needs a source".into()))?;
             let source = self.bundle.join(source);
             self.bind(&source, dest, &o)?;
-        } else if typ == "cgroup" || typ == "cgroup2" {
+        } else if cgroup {
             self.mount_cgroup(dest, &o, opts)?;
         } else {
-            let target = self.resolve(dest, Create::Dir)?;
-            let source = m.source().clone().unwrap_or_else(|| typ.into());
-            let data = o.data.join(",");
-            let res = self.sys.mount(
-                Some(&source),
-                &fd_path(&target),
-                Some(typ),
-                o.flags,
-                (!data.is_empty()).then_some(data.as_str()),
-            );
-            match res {
-                // sysfs belongs to the network namespace's owner; from a user
-                // namespace over a joined host netns it can only be bound.
-                Err(Errno::EPERM) if typ == "sysfs" && opts.in_user_ns => {
-                    let mut o = o.clone();
-                    o.recursive = true;
-                    self.bind(Path::new("/sys"), dest, &o)?;
-                }
-                r => r.map_err(sys(format!("mount {typ}")))?,
+            if typ == "proc" || typ == "sysfs" {
+                self.refuse_non_directory(dest, typ)?;
             }
+            self.mount_filesystem(m, typ, &o, opts)?;
+        }
+        if !o.attr.is_empty() {
+            let target = self.resolve(dest, Create::No)?;
+            self.sys
+                .mount_setattr(target.as_fd(), o.attr.set, o.attr.clear)
+                .map_err(sys("mount_setattr (recursive mount options)"))?;
         }
         for p in &o.propagation {
             let target = self.resolve(dest, Create::No)?;
             self.sys
                 .mount(None, &fd_path(&target), None, *p, None)
                 .map_err(sys_err("setting propagation ", *p))?;
+        }
+        Ok(())
+    }
+
+    /// A procfs or sysfs goes on a directory of the rootfs, never through
+    /// a symlink: an image whose /proc is a link to a directory of fake
+    /// files would otherwise get the real procfs there and keep its own
+    /// /proc (CVE-2019-16884); runc refuses it too.
+    fn refuse_non_directory(&self, dest: &Path, typ: &str) -> Result<(), RootfsError> {
+        let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+            return Ok(());
+        };
+        let Some(dir) = self.resolve_existing(parent)? else {
+            return Ok(());
+        };
+        match nix::sys::stat::fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR => {
+                Err(RootfsError::Invalid(format!(
+                    "filesystem {typ:?} must be mounted on an ordinary directory, and {} is not \
+                     (a symlink or a file in the image)",
+                    dest.display()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Mounts a filesystem (tmpfs, proc, ...) with its data; with
+    /// `tmpcopyup`, fills it with a copy of the directory it covers first
+    /// and makes it read-only after, if asked.
+    fn mount_filesystem(
+        &self,
+        m: &Mount,
+        typ: &str,
+        o: &MountOptions,
+        opts: &Options,
+    ) -> Result<(), RootfsError> {
+        let dest = m.destination();
+        let target = self.resolve(dest, Create::Dir)?;
+        let covered = if o.copy_up {
+            let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            Some(openat(&target, ".", dir, Mode::empty()).map_err(sys("tmpcopyup: open"))?)
+        } else {
+            None
+        };
+        let source = m.source().clone().unwrap_or_else(|| typ.into());
+        let data = o.data.join(",");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        let mut flags = o.flags;
+        if covered.is_some() {
+            flags.remove(MsFlags::MS_RDONLY);
+        }
+        let what = match data {
+            Some(d) => format!("mount {typ} -o {d}"),
+            None => format!("mount {typ}"),
+        };
+        match self
+            .sys
+            .mount(Some(&source), &fd_path(&target), Some(typ), flags, data)
+        {
+            // sysfs belongs to the network namespace's owner; from a user
+            // namespace over a joined host netns it can only be bound.
+            Err(Errno::EPERM) if typ == "sysfs" && opts.in_user_ns => {
+                let mut o = o.clone();
+                o.recursive = true;
+                return self.bind(Path::new("/sys"), dest, &o);
+            }
+            r => r.map_err(sys(what))?,
+        }
+        if let Some(covered) = covered {
+            let mounted = self.resolve(dest, Create::No)?;
+            let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            let mounted =
+                openat(&mounted, ".", dir, Mode::empty()).map_err(sys("tmpcopyup: open"))?;
+            copyup::copy_dir(&covered, &mounted)
+                .map_err(|e| RootfsError::Invalid(format!("tmpcopyup: {e}")))?;
+            if o.flags.contains(MsFlags::MS_RDONLY) {
+                let flags = o.flags | MsFlags::MS_REMOUNT;
+                self.sys
+                    .mount(Some(&source), &fd_path(&mounted), Some(typ), flags, data)
+                    .map_err(sys_err("remount ", flags))?;
+            }
         }
         Ok(())
     }
@@ -633,6 +644,38 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             .map_err(|e| sys("root.readonly: remount the rootfs read-only")(e).into())
     }
 
+    /// `--no-pivot` keeps the host's mounts under the rootfs: detach its
+    /// full procfs and sysfs mounts (see [`mountinfo`]) or, where the kernel
+    /// refuses (mounts a user namespace locked), cover each with an empty
+    /// read-only tmpfs, as runc does.
+    fn hide_host_proc_and_sys(&self) -> Result<(), RootfsError> {
+        let k = self.sys;
+        let text = k
+            .mountinfo()
+            .map_err(|e| RootfsError::Invalid(format!("read /proc/self/mountinfo: {e}")))?;
+        let rootfs = fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
+        for point in mountinfo::revealing(&mountinfo::parse(&text), &rootfs) {
+            let slave = MsFlags::MS_SLAVE | MsFlags::MS_REC;
+            match k.mount(None, &point, None, slave, None) {
+                // Gone with a mount detached before it.
+                Err(Errno::ENOENT) => continue,
+                r => r.map_err(sys(format!("making {} a slave", point.display())))?,
+            }
+            match k.umount(&point, MntFlags::MNT_DETACH) {
+                Err(Errno::EINVAL | Errno::EPERM) => {
+                    let flags = MsFlags::MS_RDONLY
+                        | MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC;
+                    k.mount(Some(Path::new("tmpfs")), &point, Some("tmpfs"), flags, None)
+                        .map_err(sys(format!("covering {}", point.display())))?
+                }
+                r => r.map_err(sys(format!("detaching {}", point.display())))?,
+            }
+        }
+        Ok(())
+    }
+
     /// Makes the rootfs `/`: pivot_root and detach the old root, or with
     /// `no_pivot` move it over `/` and chroot.
     pub fn enter(self, spec: &Spec, no_pivot: bool) -> Result<(), RootfsError> {
@@ -641,6 +684,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         k.chdir(&self.path)
             .map_err(sys(format!("chdir {}", self.path.display())))?;
         if no_pivot {
+            self.hide_host_proc_and_sys()?;
             k.mount(Some(here), Path::new("/"), None, MsFlags::MS_MOVE, None)
                 .map_err(sys("move the rootfs over /"))?;
             k.chroot(here).map_err(sys("chroot"))?;
@@ -900,20 +944,6 @@ mod tests {
     }
 
     #[test]
-    fn options_split_into_flags_propagation_and_data() {
-        let o = parse_options(
-            &[
-                "nosuid", "ro", "rw", "rbind", "rslave", "mode=755", "size=1m", "noexec",
-            ]
-            .map(String::from),
-        );
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
-        assert!(o.bind && o.recursive);
-        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
-        assert_eq!(o.data, vec!["mode=755", "size=1m"]);
-    }
-
-    #[test]
     fn resolve_stays_inside_and_creates_what_is_missing() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
@@ -1003,9 +1033,25 @@ mod tests {
                     "chdir /",
                 ],
             ),
-            (true, vec!["mount . / - MS_MOVE -", "chroot .", "chdir /"]),
+            (
+                true,
+                vec![
+                    "mount - /proc - MS_REC | MS_SLAVE -",
+                    "umount /proc",
+                    "mount . / - MS_MOVE -",
+                    "chroot .",
+                    "chdir /",
+                ],
+            ),
         ] {
-            let rec = Recorder::default();
+            let rec = Recorder {
+                mountinfo: format!(
+                    "23 22 0:21 / /proc rw - proc proc rw\n\
+                     30 22 0:30 / {}/proc rw - proc proc rw\n",
+                    tmp.path().canonicalize().unwrap().display()
+                ),
+                ..Default::default()
+            };
             let r = Rootfs {
                 sys: &rec,
                 path: tmp.path().to_path_buf(),
