@@ -56,23 +56,16 @@ fn attack_overwrite_the_runtime_through_proc_pid_exe() {
         .write(true)
         .open(&fd_path)
         .and_then(|mut f| f.write_all(b"#!/bin/sh\necho pwned\n"));
+    // What the init ran from refuses writes: a read-only mount of the
+    // binary (EROFS), or a sealed memfd copy where that is not possible.
+    let err = written.expect_err("the runtime's image could be written through /proc/PID/exe");
     assert!(
-        written.is_err(),
-        "the runtime's image could be written through /proc/PID/exe"
+        matches!(err.raw_os_error(), Some(libc::EROFS) | Some(libc::EPERM)),
+        "{err}"
     );
     assert!(
         fs::read(&copy).unwrap() == original,
         "the jolt binary on the host was changed"
-    );
-    // What the init ran from was a sealed copy in memory, not the file.
-    let target = fs::read_link(format!(
-        "/proc/self/fd/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&exe)
-    ))
-    .unwrap();
-    assert!(
-        target.to_string_lossy().starts_with("/memfd:"),
-        "{target:?}"
     );
 
     jolt.force_delete(&id);
