@@ -34,6 +34,8 @@ mod process;
 mod rootfs;
 #[path = "runtime/runc_compat.rs"]
 mod runc_compat;
+#[path = "runtime/runc_parity.rs"]
+mod runc_parity;
 #[path = "runtime/seccomp.rs"]
 mod seccomp;
 #[path = "runtime/spec.rs"]

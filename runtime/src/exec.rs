@@ -72,8 +72,15 @@ pub fn process_from_file(path: &std::path::Path) -> Result<Process, Error> {
             crate::os_text(&e)
         ))
     })?;
-    let process: Process = serde_json::from_slice(&text)
-        .map_err(|e| Error::Usage(format!("--process {}: {e}", path.display())))?;
+    let bad = |e: serde_json::Error| Error::Usage(format!("--process {}: {e}", path.display()));
+    let mut value: serde_json::Value = serde_json::from_slice(&text).map_err(bad)?;
+    // The spec requires only cwd (and args): without a user the process
+    // runs as 0:0, as with runc.
+    if let Some(p) = value.as_object_mut() {
+        p.entry("user")
+            .or_insert_with(|| serde_json::json!({ "uid": 0, "gid": 0 }));
+    }
+    let process: Process = serde_json::from_value(value).map_err(bad)?;
     check(&process)?;
     Ok(process)
 }
@@ -387,6 +394,8 @@ fn run_process(
     .map_err(|e| format!("process.cwd {}: {}", p.cwd().display(), e.desc()))?;
     process::chdir(&cwd, p).map_err(|e| e.to_string())?;
     drop(cwd);
+    // The terminal (or the caller's pipes) become the user's, as in init.
+    process::chown_stdio(p).map_err(|e| e.to_string())?;
     // Before the filter, which may refuse close_range (see init).
     process::close_fds_on_exec(opts.preserve_fds).map_err(|e| e.to_string())?;
     // The container's /etc/passwd (this process is in its mount namespace).

@@ -206,6 +206,10 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
         Message::Error(e) => return Err(Failure::BeforeReady(e)),
         other => return Err(before(format!("unexpected message {other:?}"))),
     };
+    // createContainer hooks run in the rootfs (as with runc: a hook may
+    // name files relative to it).
+    nix::unistd::chdir(&args.bundle.rootfs)
+        .map_err(|e| before(format!("chdir {}: {e}", args.bundle.rootfs.display())))?;
     hooks::run(
         spec.hooks().as_ref(),
         HookKind::CreateContainer,

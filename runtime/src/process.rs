@@ -225,11 +225,9 @@ pub fn chown_stdio(p: &Process) -> Result<(), ProcessError> {
         if (is_chr && Some(st.st_rdev) == null) || st.st_uid == user.uid() {
             continue;
         }
-        let owner = (
-            Some(Uid::from_raw(user.uid())),
-            Some(Gid::from_raw(user.gid())),
-        );
-        match nix::unistd::fchown(fd, owner.0, owner.1) {
+        // The group stays: a pty from the container's devpts has tty (5),
+        // which a terminal's owner expects, as runc leaves it.
+        match nix::unistd::fchown(fd, Some(Uid::from_raw(user.uid())), None) {
             Ok(()) | Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => {}
             Err(e) => return Err(sys(format!("chown stdio fd to {}", user.uid()))(e).into()),
         }

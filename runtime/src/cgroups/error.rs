@@ -33,9 +33,6 @@ pub enum CgroupError {
         what: String,
         detail: String,
     },
-    /// `create` found the cgroup already holding processes.
-    #[error("cgroup /{path}: already exists and holds processes {pids:?}; is another container using this cgroupsPath?")]
-    InUse { path: String, pids: Vec<i32> },
     /// `create` found the cgroup frozen.
     #[error("cgroup /{path}: is frozen (here or in a parent cgroup); a container's init would stop as soon as it joined it: thaw it (freezer.state THAWED on cgroup v1, cgroup.freeze 0 on v2) or use another cgroupsPath")]
     Frozen { path: String },

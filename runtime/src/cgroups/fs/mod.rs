@@ -158,14 +158,15 @@ impl<H: Hierarchy> Cgroupfs<H> {
     }
 
     /// Makes the directories (where missing) and applies `resources`.
-    /// With `refuse_in_use`, an existing cgroup holding processes is an
-    /// error (the systemd driver's scope already holds its first process).
+    /// With `warn_in_use`, an existing cgroup holding processes is a
+    /// warning, as with runc (the systemd driver's scope already holds its
+    /// first process, and says nothing).
     /// If anything fails, the directories this call made are removed, and
     /// with them the empty parents under jolt's own `/jolt`.
     pub(crate) fn make(
         &self,
         resources: Option<&LinuxResources>,
-        refuse_in_use: bool,
+        warn_in_use: bool,
     ) -> Result<(), CgroupError> {
         let (resources, devices) = match resources {
             Some(r) => {
@@ -179,13 +180,14 @@ impl<H: Hierarchy> Cgroupfs<H> {
         }
 
         let dirs: Vec<PathBuf> = self.host_dirs().into_iter().map(|(_, d)| d).collect();
-        if refuse_in_use && dirs.iter().any(|d| d.exists()) {
+        if warn_in_use && dirs.iter().any(|d| d.exists()) {
             let pids = self.pids()?;
             if !pids.is_empty() {
-                return Err(CgroupError::InUse {
-                    path: self.path.clone(),
-                    pids,
-                });
+                tracing::warn!(
+                    "cgroup /{}: already holds processes {pids:?}; the container shares it \
+                     (is another container using this cgroupsPath?)",
+                    self.path
+                );
             }
         }
         let created: Vec<PathBuf> = dirs.into_iter().filter(|d| !d.exists()).collect();
@@ -533,7 +535,7 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
     /// blkio, hugepages and network. Device rules are followed by the
     /// devices runc allows every container: devices.allow/deny on v1, an
     /// eBPF program (see `devices`) on v2. A cgroup that already exists is
-    /// reused if it holds no process, and is an error otherwise.
+    /// reused; one that holds processes with a warning.
     fn create(&self, settings: Settings, _holder: i32) -> Result<(), CgroupError> {
         self.make(settings.resources, true)
     }

@@ -572,10 +572,11 @@ fn root_memory_limit_oom_kills_and_pids_limit_stops_forks() {
     }
 }
 
+/// runc warns and goes on; the warning itself is checked end to end.
 #[test]
-fn root_create_refuses_a_cgroup_in_use_and_reuses_an_empty_one() {
+fn root_create_reuses_a_cgroup_empty_or_in_use() {
     let _serial = serial();
-    if !kernel_ready("root_create_refuses_a_cgroup_in_use_and_reuses_an_empty_one") {
+    if !kernel_ready("root_create_reuses_a_cgroup_empty_or_in_use") {
         return;
     }
     let (path, _cleanup) = test_path("in-use");
@@ -584,16 +585,8 @@ fn root_create_refuses_a_cgroup_in_use_and_reuses_an_empty_one() {
 
     let mut child = sleeper();
     add(&*cg, pid_of(&child));
-    let err = create(&path, None).unwrap_err().to_string();
-    assert_eq!(
-        err,
-        format!(
-            "cgroup /{path}: already exists and holds processes [{}]; \
-             is another container using this cgroupsPath?",
-            child.id()
-        )
-    );
-    assert!(cg.host_dirs().iter().all(|(_, d)| d.is_dir()));
+    create(&path, None).expect("a cgroup in use is shared");
+    assert_eq!(cg.pids().unwrap(), vec![pid_of(&child)]);
     cg.destroy().unwrap();
     child.wait().unwrap();
 }

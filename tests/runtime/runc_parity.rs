@@ -1,0 +1,101 @@
+//! Behaviour runc's callers rely on where jolt used to differ: an `exec -p`
+//! process file without `user` (the spec requires only cwd), the
+//! terminal's owner and group, the working directory of createContainer
+//! hooks, and a cgroupsPath that already holds processes. Side by side with
+//! Debian's runc where the behaviour is runc's.
+
+use std::fs;
+
+use jolt_e2e::{line_after, session};
+use serde_json::json;
+
+#[test]
+fn an_exec_process_file_without_user_runs_as_root() {
+    let Some(jolt) = session() else { return };
+    let bundle = jolt.bundle().sleeper();
+    let id = jolt.id("exec-no-user");
+    jolt.create_and_start(&id, &bundle);
+    let process = jolt.host_path("process.json");
+    let file = json!({ "cwd": "/", "args": ["/bin/sh", "-c", "echo \"ids $(id -u):$(id -g)\""] });
+    fs::write(&process, file.to_string()).unwrap();
+
+    let out = jolt.ok(["exec", "--process", process.to_str().unwrap(), &id]);
+    assert_eq!(line_after(&out.stdout, "ids "), "0:0", "{out}");
+
+    jolt.force_delete(&id);
+}
+
+/// The pty is the process's, in group tty (5) as devpts's gid=5 made it:
+/// `mesg`, `write` and sudo's tty checks rely on that group.
+#[test]
+fn the_terminal_belongs_to_the_process_user_in_group_tty() {
+    let Some(jolt) = session() else { return };
+    let probe = "echo \"owner $(stat -c %u:%g $(tty))\"";
+    let bundle = jolt
+        .bundle()
+        .terminal()
+        .user(json!({ "uid": 1000, "gid": 1000 }))
+        .sh(probe);
+    let id = jolt.id("tty-owner");
+    // A terminal's output may start with control bytes: look for the text.
+    let out = jolt.run_in_pty(["run", "--bundle", bundle.dir(), &id]);
+    assert!(out.stdout.contains("owner 1000:5\r"), "{out}");
+    jolt.assert_clean(&id);
+
+    let sleeper = jolt.bundle().sleeper();
+    let id = jolt.id("exec-tty-owner");
+    jolt.create_and_start(&id, &sleeper);
+    let out = jolt.run_in_pty(["exec", "-t", "--user", "1000:1000", &id, "sh", "-c", probe]);
+    assert!(out.stdout.contains("owner 1000:5\r"), "{out}");
+    jolt.force_delete(&id);
+}
+
+#[test]
+fn create_container_hooks_run_in_the_rootfs_as_with_runc() {
+    let Some(jolt) = session() else { return };
+    let out = jolt.host_path("hook-cwd");
+    let hook = jolt_e2e::bundle::sh_hook(&format!("pwd > {}", out.display()));
+    let bundle = jolt.bundle().hook("createContainer", hook).sh("true");
+
+    jolt.run_ok("hook-cwd", &bundle);
+    let jolts = fs::read_to_string(&out).expect("the hook ran under jolt");
+    let rootfs = fs::canonicalize(bundle.rootfs()).unwrap();
+    assert_eq!(jolts.trim(), rootfs.to_str().unwrap());
+
+    fs::remove_file(&out).unwrap();
+    if let Some(runc) = jolt.runc_run("hook-cwd-runc", &bundle) {
+        assert!(runc.status.success(), "{runc:?}");
+        let runcs = fs::read_to_string(&out).expect("the hook ran under runc");
+        assert_eq!(jolts, runcs, "jolt's hook cwd, then runc's");
+    }
+}
+
+#[test]
+fn a_cgroups_path_already_holding_processes_is_a_warning_not_a_refusal() {
+    let Some(jolt) = session() else { return };
+    let path = format!("/jolt-e2e-shared/{}", jolt.id("cg"));
+    struct RemoveParent;
+    impl Drop for RemoveParent {
+        fn drop(&mut self) {
+            for dir in jolt_e2e::host::cgroup_dirs_of("/jolt-e2e-shared") {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+    let _parent = RemoveParent;
+    let first = jolt.bundle().sleeper().cgroups_path(&path);
+    let (a, b) = (jolt.id("cg-first"), jolt.id("cg-second"));
+    jolt.create(&a, &first);
+
+    let second = jolt.bundle().sleeper().cgroups_path(&path);
+    let out = jolt.ok(["create", "--bundle", second.dir(), &b]);
+    out.assert_stderr_contains("already holds processes");
+    assert_eq!(jolt.status(&b), "created");
+    assert!(
+        jolt_e2e::host::cgroup_pids(&path).contains(&jolt.pid(&b)),
+        "the second init shares the cgroup"
+    );
+
+    jolt.force_delete(&b);
+    jolt.force_delete(&a);
+}
