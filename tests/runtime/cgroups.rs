@@ -2,7 +2,7 @@
 //! cgroup files under their v1 or v2 names, and the cgroup's lifetime.
 //!
 //! The whole file also runs in the VM (scripts/test's VM_TESTS): its
-//! limits, OOM counts and parents are cgroup v2 paths there.
+//! limits, OOM counts, parents and freezer are cgroup v2 paths there.
 
 use jolt_e2e::host::{cgroup_dir, cgroup_dirs_of, cgroups, read_cgroup, Cgroups};
 use jolt_e2e::{line_after, session};

@@ -3,6 +3,9 @@
 //! terminal's owner and group, the working directory of createContainer
 //! hooks, and a cgroupsPath that already holds processes. Side by side with
 //! Debian's runc where the behaviour is runc's.
+//!
+//! In the VM too (scripts/test's VM_TESTS): the shared cgroupsPath, in the
+//! unified tree.
 
 use std::fs;
 
