@@ -63,48 +63,16 @@ pub struct Mount {
     pub options: Vec<String>,
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match octal {
-            Some(d) => {
-                out.push(d.iter().fold(0u8, |n, c| n.wrapping_mul(8) + (c - b'0')));
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The cgroup and cgroup2 mounts of a mountinfo text, in order.
 pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|line| {
-            let (head, tail) = line.split_once(" - ")?;
-            let head: Vec<&str> = head.split(' ').collect();
-            let mut tail = tail.split(' ');
-            let fstype = tail.next()?;
-            let _source = tail.next()?;
-            let options = tail.next().unwrap_or("");
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            Some(Mount {
-                root: unescape(head.get(3)?),
-                mount_point: PathBuf::from(unescape(head.get(4)?)),
-                v2: fstype == "cgroup2",
-                options: options.split(',').map(str::to_string).collect(),
-            })
+    crate::mountinfo::parse(text)
+        .into_iter()
+        .filter(|m| m.fs_type == "cgroup" || m.fs_type == "cgroup2")
+        .map(|m| Mount {
+            v2: m.fs_type == "cgroup2",
+            root: m.root,
+            mount_point: m.mount_point,
+            options: m.super_options,
         })
         .collect()
 }

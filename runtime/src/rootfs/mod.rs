@@ -26,7 +26,6 @@ use crate::sys;
 use crate::syscall::{fd_path, Syscall};
 
 mod copyup;
-mod mountinfo;
 mod options;
 
 pub use options::{names as mount_option_names, parse as parse_options, propagation, MountOptions};
@@ -645,7 +644,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
     }
 
     /// `--no-pivot` keeps the host's mounts under the rootfs: detach its
-    /// full procfs and sysfs mounts (see [`mountinfo`]) or, where the kernel
+    /// full procfs and sysfs mounts (see [`revealing`]) or, where the kernel
     /// refuses (mounts a user namespace locked), cover each with an empty
     /// read-only tmpfs, as runc does.
     fn hide_host_proc_and_sys(&self) -> Result<(), RootfsError> {
@@ -654,7 +653,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             .mountinfo()
             .map_err(|e| RootfsError::Invalid(format!("read /proc/self/mountinfo: {e}")))?;
         let rootfs = fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
-        for point in mountinfo::revealing(&mountinfo::parse(&text), &rootfs) {
+        for point in revealing(&crate::mountinfo::parse(&text), &rootfs) {
             let slave = MsFlags::MS_SLAVE | MsFlags::MS_REC;
             match k.mount(None, &point, None, slave, None) {
                 // Gone with a mount detached before it.
@@ -705,6 +704,25 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         }
         Ok(())
     }
+}
+
+/// The mount points of full procfs and sysfs mounts outside `rootfs`,
+/// deepest first: what a `--no-pivot` container must detach or cover.
+/// Without pivot_root the host's mounts stay in the container's mount
+/// namespace, under the rootfs moved over `/`; the kernel lets a process
+/// that made a user namespace mount a fresh procfs or sysfs when one of the
+/// same kind is fully visible in its mount namespace, and the fresh one
+/// would show what maskedPaths hides.
+fn revealing(mounts: &[crate::mountinfo::MountEntry], rootfs: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = mounts
+        .iter()
+        .filter(|m| m.root == "/" && (m.fs_type == "proc" || m.fs_type == "sysfs"))
+        .filter(|m| !m.mount_point.starts_with(rootfs))
+        .map(|m| m.mount_point.clone())
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found.dedup();
+    found
 }
 
 fn sys_err(prefix: &'static str, flags: MsFlags) -> impl FnOnce(Errno) -> crate::SysError {
@@ -1015,6 +1033,27 @@ mod tests {
             vec![
                 format!("mount tmpfs {} tmpfs MS_RDONLY -", acpi.display()),
                 format!("mount /dev/null {} - MS_BIND -", kcore.display()),
+            ]
+        );
+    }
+
+    #[test]
+    fn full_proc_and_sys_outside_the_rootfs_are_revealing_and_partial_ones_are_not() {
+        let mounts = crate::mountinfo::parse(
+            "22 1 254:1 / / rw - ext4 /dev/vda1 rw\n\
+             23 22 0:21 / /proc rw - proc proc rw\n\
+             24 22 0:22 / /sys rw - sysfs sysfs rw\n\
+             25 24 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n\
+             26 22 0:24 / /run/a\\040dir/proc rw - proc proc rw\n\
+             28 22 0:25 / /run/b/rootfs/proc rw - proc proc rw\n\
+             29 22 0:21 /sys /run/sysbind rw - proc proc rw\n",
+        );
+        assert_eq!(
+            revealing(&mounts, Path::new("/run/b/rootfs")),
+            vec![
+                PathBuf::from("/run/a dir/proc"),
+                PathBuf::from("/proc"),
+                PathBuf::from("/sys"),
             ]
         );
     }

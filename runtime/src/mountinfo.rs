@@ -1,14 +1,10 @@
-//! mountinfo: the lines of /proc/self/mountinfo jolt needs, parsed, and the
-//! one decision it makes from them: which of the host's procfs and sysfs
-//! mounts a `--no-pivot` container must not keep.
-//!
-//! Without pivot_root the host's mounts stay in the container's mount
-//! namespace, under the rootfs moved over `/`. The kernel lets a process
-//! that made a user namespace mount a fresh procfs or sysfs when one of the
-//! same kind is fully visible in its mount namespace; a host /proc there
-//! would be one, and the fresh mount would show what maskedPaths hides.
+//! mountinfo: the lines of /proc/PID/mountinfo, parsed, with the kernel's
+//! octal escapes undone. What is decided from them lives with the decision:
+//! which host procfs and sysfs a `--no-pivot` container must not keep in
+//! `rootfs`, where each cgroup hierarchy is mounted in
+//! `cgroups::placement`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One mount, as far as jolt reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +13,8 @@ pub struct MountEntry {
     pub root: String,
     pub mount_point: PathBuf,
     pub fs_type: String,
+    /// The super block's options (for cgroup v1: the controllers).
+    pub super_options: Vec<String>,
 }
 
 /// Parses mountinfo(5) text; lines it cannot read are skipped.
@@ -28,12 +26,16 @@ fn parse_line(line: &str) -> Option<MountEntry> {
     let mut fields = line.split(' ');
     let root = unescape(fields.nth(3)?);
     let mount_point = unescape(fields.next()?);
-    // Optional fields run up to the "-" separator; the type follows it.
-    let fs_type = fields.skip_while(|f| *f != "-").nth(1)?;
+    // Optional fields run up to the "-" separator; then the type, the
+    // source and the super block's options.
+    let mut tail = fields.skip_while(|f| *f != "-").skip(1);
+    let fs_type = unescape(tail.next()?);
+    let super_options = tail.nth(1).unwrap_or("");
     Some(MountEntry {
         root,
         mount_point: PathBuf::from(mount_point),
-        fs_type: unescape(fs_type),
+        fs_type,
+        super_options: super_options.split(',').map(str::to_string).collect(),
     })
 }
 
@@ -60,23 +62,10 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The mount points of full procfs and sysfs mounts outside `rootfs`,
-/// deepest first: what a `--no-pivot` container must detach or cover.
-pub fn revealing(mounts: &[MountEntry], rootfs: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = mounts
-        .iter()
-        .filter(|m| m.root == "/" && (m.fs_type == "proc" || m.fs_type == "sysfs"))
-        .filter(|m| !m.mount_point.starts_with(rootfs))
-        .map(|m| m.mount_point.clone())
-        .collect();
-    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    found.dedup();
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const SAMPLE: &str = "\
 22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
@@ -97,19 +86,7 @@ mod tests {
         assert_eq!(m[1].mount_point, Path::new("/proc"));
         assert_eq!(m[4].mount_point, Path::new("/run/a dir/proc"));
         assert_eq!(m[5].root, "/srv/c/rootfs");
+        assert_eq!(m[3].super_options, vec!["rw"]);
         assert!(parse("garbage\n").is_empty());
-    }
-
-    #[test]
-    fn full_proc_and_sys_outside_the_rootfs_are_revealing_and_partial_ones_are_not() {
-        let found = revealing(&parse(SAMPLE), Path::new("/run/b/rootfs"));
-        assert_eq!(
-            found,
-            vec![
-                PathBuf::from("/run/a dir/proc"),
-                PathBuf::from("/proc"),
-                PathBuf::from("/sys"),
-            ]
-        );
     }
 }
