@@ -73,6 +73,7 @@ const RSH32_K: u8 = 0x04 | 0x70; // BPF_ALU | BPF_RSH | BPF_K
 const MOV64_K: u8 = 0x07 | 0xb0; // BPF_ALU64 | BPF_MOV | BPF_K
 const JA: u8 = 0x05; // BPF_JMP | BPF_JA
 const JNE_K: u8 = 0x05 | 0x50; // BPF_JMP | BPF_JNE | BPF_K
+const JEQ_K: u8 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
 const JSET_K: u8 = 0x05 | 0x40; // BPF_JMP | BPF_JSET | BPF_K
 const EXIT: u8 = 0x05 | 0x90; // BPF_JMP | BPF_EXIT
 
@@ -192,6 +193,9 @@ impl Insn {
     }
     const fn jne(dst: u8, imm: i32) -> Insn {
         Insn::new(JNE_K, dst, 0, 0, imm)
+    }
+    const fn jeq(dst: u8, imm: i32, off: i16) -> Insn {
+        Insn::new(JEQ_K, dst, 0, off, imm)
     }
     const fn jset(dst: u8, imm: i32, off: i16) -> Insn {
         Insn::new(JSET_K, dst, 0, off, imm)
@@ -315,8 +319,12 @@ impl Rule {
         if let Some(minor) = self.minor {
             skip_unless(&mut insns, Insn::jne(MINOR, minor));
         }
-        // A rule for rwm names whatever is undecided: no check.
+        // A rule for rwm names whatever is undecided: no check. A request
+        // for no access at all (access(2) with F_OK, stat of some devices)
+        // is decided by the last rule for the device, whatever it allows,
+        // as runc's filter decides it (an empty set is in every rule's).
         if self.access != ACC_ALL {
+            insns.push(Insn::jeq(ACCESS, 0, 2));
             insns.push(Insn::jset(ACCESS, self.access, 1));
             skip_unless(&mut insns, Insn::ja());
         }
@@ -328,7 +336,7 @@ impl Rule {
         insns.push(Insn::exit());
         let len = insns.len();
         for at in to_next {
-            // A block is at most 9 instructions long.
+            // A block is at most 10 instructions long.
             insns[at].off = (len - at - 1) as i16;
         }
         insns
@@ -346,7 +354,9 @@ impl Rule {
 /// if type != T goto next          (not for type a)
 /// if major != M goto next         (not for any major)
 /// if minor != N goto next         (not for any minor)
+/// if access == 0 goto decide     (not for rwm)
 /// if !(access & A) goto next      (not for rwm)
+/// decide:
 /// deny:  return 0
 /// allow: access &= ~A; if access != 0 goto next; return 1  (rwm: return 1)
 /// ```
@@ -719,6 +729,7 @@ mod tests {
                 RSH32_K => reg[dst] = Some(u64::from(value(&reg, dst) as u32 >> insn.imm)),
                 MOV64_K => reg[dst] = Some(imm),
                 JNE_K => pc += jump(value(&reg, dst) != imm),
+                JEQ_K => pc += jump(value(&reg, dst) == imm),
                 JSET_K => pc += jump(value(&reg, dst) & imm != 0),
                 JA => pc += jump(true),
                 EXIT => {
@@ -758,7 +769,8 @@ mod tests {
     }
 
     /// The OCI semantics, read straight off the rules: per access bit the
-    /// last matching rule that names it decides; none denies.
+    /// last matching rule that names it decides; none denies. A request
+    /// for no access is decided by the last rule for the device (runc's).
     fn expected(
         rules: &[LinuxDeviceCgroup],
         typ: char,
@@ -773,6 +785,13 @@ mod tests {
                 && r.minor().is_none_or(|m| m == -1 || m == i64::from(minor))
                 && access_bits(r.access().as_deref().unwrap_or("rwm")) & bit != 0
         };
+        if access == 0 {
+            return rules
+                .iter()
+                .rev()
+                .find(|r| matches(r, ACC_ALL))
+                .is_some_and(|r| r.allow());
+        }
         [ACC_MKNOD, ACC_READ, ACC_WRITE]
             .into_iter()
             .filter(|bit| access & bit != 0)
@@ -791,7 +810,7 @@ mod tests {
         let prog = compile(rules).unwrap();
         assert_all_reachable(&prog);
         for typ in ['b', 'c'] {
-            for access in 1..=ACC_ALL {
+            for access in 0..=ACC_ALL {
                 for major in [0, 1, 5, 8, 10, 136] {
                     for minor in [0, 1, 3, 5, 200] {
                         assert_eq!(
@@ -862,13 +881,14 @@ mod tests {
         assert_eq!(all.len(), 12);
         let prog = compile(&all).unwrap();
         // prologue 6, nine exact devices 5 each but 136:* 4, the two mknod
-        // rules 7 each, deny all 2
-        assert_eq!(prog.len(), 6 + 8 * 5 + 4 + 2 * 7 + 2);
+        // rules 8 each, deny all 2
+        assert_eq!(prog.len(), 6 + 8 * 5 + 4 + 2 * 8 + 2);
         assert_semantics(&all);
         let allowed =
             |typ, access, major, minor| run(&prog, typ, access_bits(access), major, minor);
         assert!(allowed('c', "rw", 1, 3)); // /dev/null
         assert!(allowed('c', "rw", 136, 7)); // a pts
+        assert!(allowed('c', "", 1, 3), "access(F_OK) of an allowed device");
         assert!(allowed('c', "rw", 10, 200)); // /dev/net/tun
         assert!(allowed('b', "m", 8, 0)); // mknod of a disk
         assert!(!allowed('b', "r", 8, 0)); // but not reading it
@@ -898,6 +918,18 @@ mod tests {
             ]
         );
         assert!(all[1..].iter().all(|r| r.allow()));
+    }
+
+    /// access(2) with F_OK asks the filter about no access at all: the last
+    /// rule for the device decides, whatever it allows (runc's filter).
+    #[test]
+    fn a_request_for_no_access_follows_the_last_rule_for_the_device() {
+        let all = rules(&["deny a *:* rwm", "allow c 1:11 r", "deny c 1:3 w"]);
+        let prog = compile(&all).unwrap();
+        assert!(run(&prog, 'c', 0, 1, 11), "/dev/kmsg, allowed for reading");
+        assert!(!run(&prog, 'c', 0, 1, 3), "a deny for the device decides");
+        assert!(!run(&prog, 'c', 0, 1, 5), "no rule but deny all");
+        assert_semantics(&all);
     }
 
     #[test]

@@ -243,6 +243,52 @@ fn linux_devices_are_created_and_the_device_cgroup_denies_the_rest() {
     }
 }
 
+/// access(2) with F_OK asks the device cgroup about no access at all; on
+/// cgroup v2 (the VM) jolt's eBPF filter used to deny it where runc's
+/// allows it (systemd and udev probe devices that way).
+#[test]
+fn an_access_check_of_an_allowed_device_passes_the_device_cgroup() {
+    let Some(jolt) = session() else { return };
+    let bundle = jolt
+        .bundle()
+        .with(|c| {
+            c["linux"]["devices"] = json!([{
+                "path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11,
+                "fileMode": 0o644, "uid": 0, "gid": 0
+            }]);
+            c["linux"]["resources"]["devices"] = json!([
+                { "allow": false, "access": "rwm" },
+                { "allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw" }
+            ]);
+        })
+        .args(&["/bin/access-probe", "/dev/kmsg"]);
+    const SOURCE: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (access(argv[1], F_OK) == 0) { puts("access ok"); return 0; }
+    printf("access %s\n", strerror(errno));
+    return 0;
+}
+"#;
+    if !jolt_e2e::build_static_c(
+        SOURCE,
+        &bundle.rootfs().join("bin/access-probe"),
+        "the access probe",
+    ) {
+        return;
+    }
+
+    let out = jolt.run_ok("access-f-ok", &bundle);
+    assert_eq!(line_after(&out.stdout, "access "), "ok", "{out}");
+    if let Some(runc) = jolt.runc_run("access-f-ok-runc", &bundle) {
+        let stdout = String::from_utf8_lossy(&runc.stdout);
+        assert_eq!(line_after(&stdout, "access "), "ok", "runc: {stdout}");
+    }
+}
+
 #[test]
 fn no_pivot_still_confines_the_root() {
     let Some(jolt) = session() else { return };
