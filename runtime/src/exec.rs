@@ -40,6 +40,8 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// `--cgroup`: sub-cgroups to run in (see [`cgroups::subgroup`]).
+    pub cgroups: Vec<String>,
 }
 
 /// What `jolt exec`'s flags change in the container's process (runc's
@@ -217,7 +219,20 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
     let linux = record.config.linux().clone().unwrap_or_default();
     let plan = namespaces::of_init(record.pid, &linux);
     let joins = plan.open_joins()?;
-    let dirs = record.cgroup()?.host_dirs();
+    let subs = cgroups::subgroup::parse(&opts.cgroups, cgroups::is_v2())?;
+    let dirs = cgroups::subgroup::apply(&record.cgroup()?.host_dirs(), &subs)?;
+    if let Some((_, missing)) = dirs.iter().find(|(_, d)| !subs.is_empty() && !d.is_dir()) {
+        return Err(Error::Usage(format!(
+            "--cgroup: {} does not exist (exec joins an existing sub-cgroup of the container's)",
+            missing.display()
+        )));
+    }
+    // On v2 a cgroup with controllers enabled for its children takes no
+    // process (EBUSY): then the process joins the init's own cgroup, where
+    // the init moved itself, as with runc.
+    let fallback = (subs.is_empty() && cgroups::is_v2())
+        .then(|| cgroups::placement::View::of(record.pid).ok()?.v2_dir())
+        .flatten();
     let signals = if opts.detach {
         None
     } else {
@@ -253,8 +268,9 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
         ForkResult::Child => {
             drop(parent);
             let seccomp = linux.seccomp().as_ref();
+            let cgroup = (dirs.as_slice(), fallback.as_deref());
             let code =
-                match run_intermediate(&child, &dirs, &joins, console.as_ref(), seccomp, opts) {
+                match run_intermediate(&child, cgroup, &joins, console.as_ref(), seccomp, opts) {
                     Ok(()) => 0,
                     Err(e) => {
                         let _ = child.send(&Message::Error(e));
@@ -326,14 +342,19 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
 /// so first) and the namespaces, and forks the process.
 fn run_intermediate(
     chan: &Channel,
-    dirs: &[(String, PathBuf)],
+    (dirs, fallback): (&[(String, PathBuf)], Option<&Path>),
     joins: &[(nix::sched::CloneFlags, PathBuf, std::fs::File)],
     console: Option<&UnixStream>,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
     opts: &ExecOptions,
 ) -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))?;
-    cgroups::join_self(dirs)?;
+    match (cgroups::join_self(dirs), fallback) {
+        (Err(e), Some(dir)) if e.err.raw_os_error() == Some(libc::EBUSY) => {
+            cgroups::join_self(&[(String::new(), dir.to_path_buf())]).map_err(|e| e.to_string())?
+        }
+        (r, _) => r.map_err(|e| e.to_string())?,
+    }
     namespaces::join(joins).map_err(|e| e.to_string())?;
     // SAFETY: single-threaded, as above.
     match unsafe { fork() }.map_err(|e| format!("fork the process: {e}"))? {

@@ -58,7 +58,8 @@ pub fn document() -> Value {
             "selinux": { "enabled": false }
         },
         "annotations": {
-            "dev.jolt.version": env!("CARGO_PKG_VERSION")
+            "dev.jolt.version": env!("CARGO_PKG_VERSION"),
+            "dev.jolt.cgroup.v2.unified": "true"
         }
     })
 }

@@ -90,7 +90,7 @@ fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
                 other => return Err(format!("unexpected message {other:?}")),
             }
         }
-        cgroups::join_self(&args.rootfs.cgroup_dirs)
+        cgroups::join_self(&args.rootfs.cgroup_dirs).map_err(|e| e.to_string())
     };
     if plan.has(CloneFlags::CLONE_NEWUSER) {
         join_cgroup(&mut in_cgroup)?;

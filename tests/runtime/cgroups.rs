@@ -258,3 +258,60 @@ fn create_in_a_frozen_cgroup_fails_saying_so() {
         "the container's cgroup is gone"
     );
 }
+
+/// `linux.resources.unified` (cgroup v2): each key written to the file of
+/// that name, over what the other fields wrote, at create and at `update
+/// -r`, side by side with runc; a key of a controller the cgroup does not
+/// have is refused, leaving nothing. On cgroup v1 it is refused.
+#[test]
+fn unified_resources_land_in_their_files_as_with_runc() {
+    let Some(jolt) = session() else { return };
+    let unified = json!({ "memory.high": "33554432", "pids.max": "42" });
+    let probe = "echo \"high $(cat /sys/fs/cgroup/memory.high)\"; \
+                 echo \"pids $(cat /sys/fs/cgroup/pids.max)\"";
+    let bundle = jolt
+        .bundle()
+        .resources("pids", json!({ "limit": 20 }))
+        .resources("unified", unified.clone())
+        .sh(probe);
+    if cgroups() == Cgroups::V1 {
+        let id = jolt.id("unified-v1");
+        jolt.create_fails(&id, &bundle)
+            .assert_stderr_contains("linux.resources.unified: is for cgroup v2 only");
+        return;
+    }
+
+    let out = jolt.run_ok("unified", &bundle);
+    assert_eq!(line_after(&out.stdout, "high "), "33554432", "{out}");
+    assert_eq!(
+        line_after(&out.stdout, "pids "),
+        "42",
+        "unified over pids.limit"
+    );
+    if let Some(runc) = jolt.runc_run("unified-runc", &bundle) {
+        let stdout = String::from_utf8_lossy(&runc.stdout);
+        assert_eq!(line_after(&stdout, "high "), "33554432", "runc: {stdout}");
+        assert_eq!(line_after(&stdout, "pids "), "42", "runc: {stdout}");
+    }
+
+    let id = jolt.id("unified-update");
+    jolt.create(&id, &jolt.bundle().sleeper().resources("unified", unified));
+    let path = jolt.cgroup_path(&id);
+    let update = jolt.host_path("unified.json");
+    std::fs::write(
+        &update,
+        json!({ "unified": { "memory.high": "max" } }).to_string(),
+    )
+    .unwrap();
+    jolt.ok(["update", "-r", update.to_str().unwrap(), &id]);
+    assert_eq!(read_cgroup("memory", &path, "memory.high"), "max");
+    jolt.force_delete(&id);
+
+    let bad = jolt
+        .bundle()
+        .resources("unified", json!({ "nosuch.max": "1" }))
+        .sh("true");
+    let id = jolt.id("unified-bad");
+    jolt.create_fails(&id, &bad)
+        .assert_stderr_contains("the nosuch controller is not enabled for this cgroup");
+}

@@ -6,7 +6,8 @@
 //! leaked descriptor (CVE-2024-21626) attacked through exec.
 //!
 //! In the VM too (scripts/test's VM_TESTS): a detached exec joining the
-//! unified cgroup, and exec into a frozen one.
+//! unified cgroup, exec into a frozen one, `--cgroup`, and the fallback to
+//! the init's cgroup when the container's has children with controllers.
 
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
@@ -337,5 +338,79 @@ fn attack_exec_cwd_through_a_leaked_host_directory_fd() {
     out.assert_code(255)
         .assert_stderr_contains("outside the container's root");
 
+    jolt.force_delete(&id);
+}
+
+/// `exec --cgroup` as runc takes it: PATH for every hierarchy, and on v1
+/// CONTROLLER:PATH for one; the sub-cgroups must exist. In the VM too.
+#[test]
+fn exec_cgroup_runs_in_an_existing_sub_cgroup() {
+    let Some(jolt) = session() else { return };
+    let id = running_sleeper(&jolt, "exec-cgroup");
+    let path = jolt.cgroup_path(&id);
+    for dir in jolt_e2e::host::cgroup_dirs_of(&path) {
+        fs::create_dir(dir.join("sub")).unwrap();
+        // A v1 cpuset starts empty, and takes no task until given some.
+        let v1 = jolt_e2e::host::cgroups() == jolt_e2e::host::Cgroups::V1;
+        for file in ["cpuset.cpus", "cpuset.mems"].into_iter().filter(|_| v1) {
+            if let Ok(value) = fs::read_to_string(dir.join(file)) {
+                fs::write(dir.join("sub").join(file), value.trim()).unwrap();
+            }
+        }
+    }
+
+    let out = jolt.ok(["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]);
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.ends_with(":/")).collect();
+    assert!(!lines.is_empty(), "{out}");
+    for line in lines {
+        assert!(line.ends_with("/sub"), "{line} in\n{out}");
+    }
+
+    // Every exec failure exits 255, as runc's.
+    let out = jolt.run(["exec", "--cgroup", "missing", &id, "true"]);
+    out.assert_code(255).assert_stderr_contains("does not exist");
+    if jolt_e2e::host::cgroups() == jolt_e2e::host::Cgroups::V1 {
+        let out = jolt.ok([
+            "exec",
+            "--cgroup",
+            "memory:sub",
+            &id,
+            "cat",
+            "/proc/self/cgroup",
+        ]);
+        for line in out.stdout.lines() {
+            let memory = line.split(':').nth(1) == Some("memory");
+            assert_eq!(line.ends_with("/sub"), memory, "{line}");
+        }
+    } else {
+        let out = jolt.run(["exec", "--cgroup", "memory:sub", &id, "true"]);
+        out.assert_code(255).assert_stderr_contains("cgroup v2 has one hierarchy");
+    }
+    jolt.force_delete(&id);
+}
+
+/// On cgroup v2 a cgroup that hands controllers to its children takes no
+/// process of its own (EBUSY). A container whose init moved itself into a
+/// child cgroup and enabled a controller for it still takes an exec, in
+/// the init's cgroup, as with runc. VM only (cgroup v2).
+#[test]
+fn exec_joins_the_inits_cgroup_when_the_containers_has_children() {
+    if !jolt_e2e::feature::require(jolt_e2e::feature::Feature::Cgroup2) {
+        return;
+    }
+    let Some(jolt) = session() else { return };
+    let id = running_sleeper(&jolt, "exec-busy");
+    let dir = jolt_e2e::host::cgroup_dir("pids", &jolt.cgroup_path(&id));
+    fs::create_dir(dir.join("init")).unwrap();
+    fs::write(dir.join("init/cgroup.procs"), jolt.pid(&id).to_string()).unwrap();
+    fs::write(dir.join("cgroup.subtree_control"), "+pids").unwrap();
+
+    let out = jolt.ok(["exec", &id, "cat", "/proc/self/cgroup"]);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("0::"))
+        .unwrap_or_default();
+    assert!(line.ends_with("/init"), "{out}");
     jolt.force_delete(&id);
 }

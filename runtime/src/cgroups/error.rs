@@ -9,6 +9,9 @@ use nix::errno::Errno;
 /// memory.limit_in_bytes: write 1000: Device or resource busy".
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
+    /// A `jolt exec --cgroup` argument cannot be used.
+    #[error("--cgroup {arg:?}: {reason}")]
+    ExecCgroup { arg: String, reason: String },
     /// `linux.cgroupsPath` cannot be used.
     #[error("cgroupsPath {path:?}: {reason}")]
     InvalidPath { path: String, reason: String },

@@ -18,6 +18,7 @@
 mod error;
 pub mod fs;
 pub mod placement;
+pub mod subgroup;
 pub mod systemd;
 
 use std::collections::HashMap;
@@ -153,14 +154,21 @@ pub fn open(driver: Driver, path: &str) -> Result<Box<dyn CgroupManager>, Cgroup
 /// waits for an RCU grace period on every write to `cgroup.procs` (measured
 /// here: 12 ms for the 9 hierarchies of this host when its CPUs idle). On v2
 /// there is one directory and `cgroup.procs`.
-pub fn join_self(dirs: &[(String, PathBuf)]) -> Result<(), String> {
+pub fn join_self(dirs: &[(String, PathBuf)]) -> Result<(), JoinError> {
     let file = if is_v2() { "cgroup.procs" } else { "tasks" };
     for (_, dir) in dirs {
         let path = dir.join(file);
-        std::fs::write(&path, "0")
-            .map_err(|e| format!("joining cgroup {}: {e}", path.display()))?;
+        std::fs::write(&path, "0").map_err(|err| JoinError { file: path, err })?;
     }
     Ok(())
+}
+
+/// A cgroup the calling process could not move into.
+#[derive(Debug, thiserror::Error)]
+#[error("joining cgroup {}: {}", file.display(), crate::os_text(err))]
+pub struct JoinError {
+    pub file: PathBuf,
+    pub err: std::io::Error,
 }
 
 /// True when the host is unified (pure cgroup v2).

@@ -160,7 +160,8 @@ impl View {
         })
     }
 
-    fn v2_dir(&self) -> Option<PathBuf> {
+    /// The process's directory in the unified (v2) hierarchy, if mounted.
+    pub fn v2_dir(&self) -> Option<PathBuf> {
         let path = self.membership.v2.as_deref()?;
         self.mounts
             .iter()

@@ -47,6 +47,10 @@ pub struct Args {
     /// Exec even into a paused container
     #[arg(long)]
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup of the container's: [CONTROLLERS:]PATH
+    /// (controllers on cgroup v1 only); repeatable
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     /// AppArmor profile (refused where AppArmor is enabled: not applied yet)
     #[arg(long)]
     pub apparmor: Option<String>,
@@ -90,6 +94,7 @@ pub fn exec(root: &Root, args: &Args) -> Result<i32> {
         pid_file: args.pid_file.clone(),
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
+        cgroups: args.cgroup.clone(),
     };
     Ok(exec::exec(root, &args.id, &opts)?)
 }

@@ -228,6 +228,13 @@ impl<H: Hierarchy> Cgroupfs<H> {
         resources: &LinuxResources,
     ) -> Result<(LinuxResources, Option<H::Devices>), CgroupError> {
         let (mut rest, rules) = resources::check(&self.path, resources)?;
+        if !H::UNIFIED && rest.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(CgroupError::InvalidResources {
+                path: self.path.clone(),
+                field: "unified",
+                reason: "is for cgroup v2 only, and this host has cgroup v1 controllers".into(),
+            });
+        }
         H::adjust(&mut rest);
         let devices = match rules {
             Some(rules) => Some(H::devices(&self.path, rules)?),

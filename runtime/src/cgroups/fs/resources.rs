@@ -45,8 +45,22 @@ pub(super) fn check(
             return invalid("memory.swappiness", format!("{swappiness} is above 100"));
         }
     }
-    if rest.unified().as_ref().is_some_and(|u| !u.is_empty()) {
-        return invalid("unified", "not supported by jolt yet".into());
+    for key in rest.unified().iter().flatten().map(|(k, _)| k) {
+        if key.contains('/') || key.contains('\0') {
+            return invalid(
+                "unified",
+                format!("{key:?} must be a file name (no slashes)"),
+            );
+        }
+        if key
+            .find('.')
+            .is_none_or(|dot| dot == 0 || dot == key.len() - 1)
+        {
+            return invalid(
+                "unified",
+                format!("{key:?} must be in the form CONTROLLER.PARAMETER"),
+            );
+        }
     }
     if rest.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
         return invalid("rdma", "not supported by jolt yet".into());

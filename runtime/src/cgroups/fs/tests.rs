@@ -154,19 +154,29 @@ fn prepare_keeps_swap_unlimited_on_v2_when_only_a_limit_is_set() {
     assert_eq!(rest.memory().unwrap().swap(), None);
 }
 
-#[test]
-fn prepare_rejects_what_jolt_does_not_apply() {
-    let unified = LinuxResourcesBuilder::default()
-        .unified(HashMap::from([(
-            "memory.high".to_string(),
-            "1M".to_string(),
-        )]))
+fn unified(key: &str) -> LinuxResources {
+    LinuxResourcesBuilder::default()
+        .unified(HashMap::from([(key.to_string(), "1M".to_string())]))
         .build()
-        .unwrap();
-    let err = prepare_v2(&unified).unwrap_err().to_string();
+        .unwrap()
+}
+
+#[test]
+fn unified_keys_are_checked_and_refused_on_v1() {
+    assert!(prepare_v2(&unified("memory.high")).is_ok());
+    for (key, why) in [
+        ("../memory.high", "no slashes"),
+        ("memory", "CONTROLLER.PARAMETER"),
+        (".high", "CONTROLLER.PARAMETER"),
+    ] {
+        let err = prepare_v2(&unified(key)).unwrap_err().to_string();
+        assert!(err.contains(why), "{key}: {err}");
+    }
+    let err = prepare_v1(&unified("memory.high")).unwrap_err().to_string();
     assert_eq!(
         err,
-        "cgroup /jolt/web: linux.resources.unified: not supported by jolt yet"
+        "cgroup /jolt/web: linux.resources.unified: is for cgroup v2 only, \
+         and this host has cgroup v1 controllers"
     );
 }
 

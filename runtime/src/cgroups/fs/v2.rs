@@ -18,6 +18,63 @@ impl V2 {
     fn dir(cg: &Cgroupfs<V2>) -> PathBuf {
         Path::new(hierarchies::UNIFIED_MOUNTPOINT).join(&cg.path)
     }
+
+    fn lift_memory_limits(
+        cg: &Cgroupfs<V2>,
+        resources: &LinuxResources,
+    ) -> Result<(), CgroupError> {
+        let Some(memory) = resources.memory() else {
+            return Ok(());
+        };
+        let dir = V2::dir(cg);
+        for (value, file) in [
+            (memory.limit(), "memory.max"),
+            (memory.swap(), "memory.swap.max"),
+        ] {
+            let path = dir.join(file);
+            if value == Some(-1) && path.exists() {
+                std::fs::write(&path, "max").map_err(|err| CgroupError::Io {
+                    path: cg.path.clone(),
+                    what: format!("{file}: write max"),
+                    err,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `linux.resources.unified` (keys checked by `resources::check`). A
+    /// file that cannot be opened is named with its cause: a controller not
+    /// enabled for the cgroup (not in its cgroup.controllers) says so.
+    fn write_unified(cg: &Cgroupfs<V2>, resources: &LinuxResources) -> Result<(), CgroupError> {
+        let dir = V2::dir(cg);
+        for (key, value) in resources.unified().iter().flatten() {
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join(key))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
+            let Err(err) = written else { continue };
+            let controller = key.split('.').next().unwrap_or_default();
+            let enabled =
+                std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+            if controller != "cgroup" && !enabled.split_whitespace().any(|c| c == controller) {
+                return Err(CgroupError::InvalidResources {
+                    path: cg.path.clone(),
+                    field: "unified",
+                    reason: format!(
+                        "{key:?}: the {controller} controller is not enabled for this cgroup \
+                         (not in its cgroup.controllers)"
+                    ),
+                });
+            }
+            return Err(CgroupError::Io {
+                path: cg.path.clone(),
+                what: format!("linux.resources.unified: {key}: write {value:?}"),
+                err,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Hierarchy for V2 {
@@ -83,26 +140,11 @@ impl Hierarchy for V2 {
 
     /// A memory or swap limit of -1 ("no limit"): cgroups-rs writes nothing
     /// when both are -1 or 0, so a lifted limit would stay; write "max", as
-    /// runc does.
+    /// runc does. Then `unified`, each key to the file of that name,
+    /// overriding what the fields above wrote (as with runc).
     fn after_apply(cg: &Cgroupfs<V2>, resources: &LinuxResources) -> Result<(), CgroupError> {
-        let Some(memory) = resources.memory() else {
-            return Ok(());
-        };
-        let dir = V2::dir(cg);
-        for (value, file) in [
-            (memory.limit(), "memory.max"),
-            (memory.swap(), "memory.swap.max"),
-        ] {
-            let path = dir.join(file);
-            if value == Some(-1) && path.exists() {
-                std::fs::write(&path, "max").map_err(|err| CgroupError::Io {
-                    path: cg.path.clone(),
-                    what: format!("{file}: write max"),
-                    err,
-                })?;
-            }
-        }
-        Ok(())
+        V2::lift_memory_limits(cg, resources)?;
+        V2::write_unified(cg, resources)
     }
 
     fn missing(controller: &str) -> String {
