@@ -139,6 +139,31 @@ fn force_delete_kills_a_container_frozen_by_someone_else() {
     jolt.assert_clean(&id);
 }
 
+/// A container that made a threaded sub-cgroup (cgroup v2) and moved a
+/// thread there: its cgroup.procs cannot be read ("Operation not
+/// supported"); `delete --force` still kills everything and removes the
+/// whole subtree. VM only (cgroup v2).
+#[test]
+fn force_delete_removes_threaded_sub_cgroups() {
+    if !jolt_e2e::feature::require(jolt_e2e::feature::Feature::Cgroup2) {
+        return;
+    }
+    let Some(jolt) = session() else { return };
+    let id = running(&jolt, "threaded", "sleep 1000");
+    let init = jolt.pid(&id);
+    let dir = jolt_e2e::host::cgroup_dir("", &jolt.cgroup_path(&id));
+    fs::create_dir(dir.join("threads")).unwrap();
+    fs::write(dir.join("threads/cgroup.type"), "threaded").unwrap();
+    fs::write(dir.join("threads/cgroup.threads"), init.to_string()).unwrap();
+
+    jolt.ok(["delete", "--force", &id]);
+    wait_until("the init gone", jolt_e2e::timeout(), || {
+        (!jolt_e2e::host::alive(init)).then_some(())
+    });
+    assert!(!dir.exists(), "{} is left", dir.display());
+    jolt.assert_clean(&id);
+}
+
 #[test]
 fn update_changes_limits_that_then_bite() {
     let Some(jolt) = session() else { return };

@@ -412,6 +412,9 @@ impl<H: Hierarchy> Cgroupfs<H> {
         let text = match std::fs::read_to_string(&procs) {
             Ok(text) => text,
             Err(e) if gone(&e) => return Ok(()),
+            // A threaded cgroup (v2) lists no process: its threads' processes
+            // are in the cgroup.procs of the domain above it, read already.
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => String::new(),
             Err(source) => return Err(self.io_error(&procs, "read", source)),
         };
         for line in text.lines() {
