@@ -315,3 +315,44 @@ fn unified_resources_land_in_their_files_as_with_runc() {
     jolt.create_fails(&id, &bad)
         .assert_stderr_contains("the nosuch controller is not enabled for this cgroup");
 }
+
+/// A blockIO weight goes to the file the host's I/O scheduler has, as with
+/// runc: v2 io.bfq.weight, else io.weight scaled to 1..10000; v1
+/// blkio.weight, else blkio.bfq.weight. Where neither exists (the host
+/// here: v1 blkio without CFQ or BFQ) create fails naming the file, and
+/// runc fails too. In the VM too.
+#[test]
+fn a_block_io_weight_lands_where_the_scheduler_has_it() {
+    let Some(jolt) = session() else { return };
+    let probe = match cgroups() {
+        Cgroups::V2 => "echo \"weight $(cat /sys/fs/cgroup/io.bfq.weight 2>/dev/null || \
+                        grep default /sys/fs/cgroup/io.weight)\"",
+        Cgroups::V1 => "echo \"weight $(cat /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null || \
+                        cat /sys/fs/cgroup/blkio/blkio.bfq.weight)\"",
+    };
+    let bundle = jolt
+        .bundle()
+        .resources("blockIO", json!({ "weight": 500 }))
+        .sh(probe);
+    let v1_dir = cgroup_dir("blkio", "/");
+    let v1_without = cgroups() == Cgroups::V1
+        && !v1_dir.join("blkio.weight").exists()
+        && !v1_dir.join("blkio.bfq.weight").exists();
+    if v1_without {
+        let id = jolt.id("blkio-weight");
+        jolt.create_fails(&id, &bundle)
+            .assert_stderr_contains("linux.resources.blockIO: blkio.weight: write \"500\"");
+        if let Some(runc) = jolt.runc_run("blkio-weight-runc", &bundle) {
+            assert!(!runc.status.success(), "runc fails too");
+        }
+        return;
+    }
+
+    let out = jolt.run_ok("blkio-weight", &bundle);
+    let weight = line_after(&out.stdout, "weight ");
+    assert!(["500", "default 4950"].contains(&weight), "{out}");
+    if let Some(runc) = jolt.runc_run("blkio-weight-runc", &bundle) {
+        let stdout = String::from_utf8_lossy(&runc.stdout);
+        assert_eq!(line_after(&stdout, "weight "), weight, "runc: {stdout}");
+    }
+}

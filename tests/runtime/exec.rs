@@ -368,7 +368,8 @@ fn exec_cgroup_runs_in_an_existing_sub_cgroup() {
 
     // Every exec failure exits 255, as runc's.
     let out = jolt.run(["exec", "--cgroup", "missing", &id, "true"]);
-    out.assert_code(255).assert_stderr_contains("does not exist");
+    out.assert_code(255)
+        .assert_stderr_contains("does not exist");
     if jolt_e2e::host::cgroups() == jolt_e2e::host::Cgroups::V1 {
         let out = jolt.ok([
             "exec",
@@ -384,7 +385,8 @@ fn exec_cgroup_runs_in_an_existing_sub_cgroup() {
         }
     } else {
         let out = jolt.run(["exec", "--cgroup", "memory:sub", &id, "true"]);
-        out.assert_code(255).assert_stderr_contains("cgroup v2 has one hierarchy");
+        out.assert_code(255)
+            .assert_stderr_contains("cgroup v2 has one hierarchy");
     }
     jolt.force_delete(&id);
 }

@@ -19,6 +19,7 @@
 mod resources;
 mod v1;
 mod v2;
+mod weights;
 
 use std::fmt;
 use std::io;
@@ -262,6 +263,18 @@ impl<H: Hierarchy> Cgroupfs<H> {
         Ok(())
     }
 
+    /// The directory of the hierarchy holding `controller` (v2: the one).
+    fn controller_dir(&self, controller: &str) -> Option<PathBuf> {
+        if H::UNIFIED {
+            return self.host_dirs().into_iter().next().map(|(_, d)| d);
+        }
+        self.cgroup
+            .subsystems()
+            .iter()
+            .find(|s| s.controller_name() == controller)
+            .map(|s| s.to_controller().path().to_path_buf())
+    }
+
     /// SIGKILLs what is in the cgroup until nothing is (bounded, polling).
     pub(crate) fn kill_until_empty(&self) -> Result<(), CgroupError> {
         let deadline = Instant::now() + DESTROY_TIMEOUT;
@@ -350,11 +363,27 @@ impl<H: Hierarchy> Cgroupfs<H> {
         devices: Option<&H::Devices>,
     ) -> Result<(), CgroupError> {
         if let Some(resources) = resources {
+            // Block I/O weights are written here, not by cgroups-rs, which
+            // knows one file for each and fails without it (see weights).
+            let mut rest = resources.clone();
+            let weights = rest.block_io_mut().as_mut().map(weights::take);
             let mut manager = FsManager::new(&self.path)
                 .map_err(|e| self.manager_error("read /proc/self/cgroup", e))?;
             manager
-                .set(resources)
+                .set(&rest)
                 .map_err(|e| self.manager_error("apply linux.resources", e))?;
+            if let Some(weights) = weights.filter(|w| !w.is_empty()) {
+                let dir = self
+                    .controller_dir("blkio")
+                    .ok_or_else(|| self.missing("blockIO", "blkio"))?;
+                weights::write::<H>(&dir, &weights).map_err(|(file, value, err)| {
+                    CgroupError::Io {
+                        path: self.path.clone(),
+                        what: format!("linux.resources.blockIO: {file}: write {value:?}"),
+                        err,
+                    }
+                })?;
+            }
             H::after_apply(self, resources)?;
         }
         match devices {
