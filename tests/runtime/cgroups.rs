@@ -4,6 +4,8 @@
 //! The whole file also runs in the VM (scripts/test's VM_TESTS): its
 //! limits, OOM counts, parents and freezer are cgroup v2 paths there.
 
+use std::path::Path;
+
 use jolt_e2e::host::{cgroup_dir, cgroup_dirs_of, cgroups, read_cgroup, Cgroups};
 use jolt_e2e::{line_after, session};
 use serde_json::json;
@@ -325,10 +327,14 @@ fn unified_resources_land_in_their_files_as_with_runc() {
 fn a_block_io_weight_lands_where_the_scheduler_has_it() {
     let Some(jolt) = session() else { return };
     let probe = match cgroups() {
-        Cgroups::V2 => "echo \"weight $(cat /sys/fs/cgroup/io.bfq.weight 2>/dev/null || \
-                        grep default /sys/fs/cgroup/io.weight)\"",
-        Cgroups::V1 => "echo \"weight $(cat /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null || \
-                        cat /sys/fs/cgroup/blkio/blkio.bfq.weight)\"",
+        Cgroups::V2 => {
+            "echo \"weight $(cat /sys/fs/cgroup/io.bfq.weight 2>/dev/null || \
+                        grep default /sys/fs/cgroup/io.weight)\""
+        }
+        Cgroups::V1 => {
+            "echo \"weight $(cat /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null || \
+                        cat /sys/fs/cgroup/blkio/blkio.bfq.weight)\""
+        }
     };
     let bundle = jolt
         .bundle()
@@ -354,5 +360,47 @@ fn a_block_io_weight_lands_where_the_scheduler_has_it() {
     if let Some(runc) = jolt.runc_run("blkio-weight-runc", &bundle) {
         let stdout = String::from_utf8_lossy(&runc.stdout);
         assert_eq!(line_after(&stdout, "weight "), weight, "runc: {stdout}");
+    }
+}
+
+/// A CFS quota and period of the same share as a parent's limit, but ten
+/// times longer: on v1 writing the quota before the period exceeds the
+/// parent in between, and the kernel refuses it; jolt orders the writes as
+/// runc does. Side by side with runc.
+#[test]
+fn a_cpu_quota_with_a_long_period_fits_under_a_parents_limit() {
+    let Some(jolt) = session() else { return };
+    let parent = "/jolt-e2e-cfs";
+    let _parent = RemoveWhenEmpty(parent);
+    let dir = cgroup_dir("cpu", parent);
+    std::fs::create_dir_all(&dir).unwrap();
+    match cgroups() {
+        Cgroups::V1 => std::fs::write(dir.join("cpu.cfs_quota_us"), "50000").unwrap(),
+        Cgroups::V2 => {
+            std::fs::write(Path::new("/sys/fs/cgroup/cgroup.subtree_control"), "+cpu").unwrap();
+            std::fs::write(dir.join("cpu.max"), "50000 100000").unwrap()
+        }
+    }
+    let bundle = |name: &str| {
+        jolt.bundle()
+            .cgroups_path(&format!("{parent}/{}", jolt.id(name)))
+            .resources("cpu", json!({ "quota": 500000, "period": 1000000 }))
+            .sleeper()
+    };
+    let id = jolt.id("cfs");
+    jolt.create(&id, &bundle("cfs"));
+    let path = jolt.cgroup_path(&id);
+    match cgroups() {
+        Cgroups::V1 => {
+            assert_eq!(read_cgroup("cpu", &path, "cpu.cfs_quota_us"), "500000");
+            assert_eq!(read_cgroup("cpu", &path, "cpu.cfs_period_us"), "1000000");
+        }
+        Cgroups::V2 => assert_eq!(read_cgroup("cpu", &path, "cpu.max"), "500000 1000000"),
+    }
+    jolt.force_delete(&id);
+
+    let runc_bundle = bundle("cfs-runc").sh("true");
+    if let Some(runc) = jolt.runc_run("cfs-runc", &runc_bundle) {
+        assert!(runc.status.success(), "runc: {runc:?}");
     }
 }

@@ -16,6 +16,7 @@
 //! cgroups-rs mistranslates wildcards). Each piece of code of our own says
 //! why cgroups-rs does not do it.
 
+mod cfs;
 mod resources;
 mod v1;
 mod v2;
@@ -367,11 +368,25 @@ impl<H: Hierarchy> Cgroupfs<H> {
             // knows one file for each and fails without it (see weights).
             let mut rest = resources.clone();
             let weights = rest.block_io_mut().as_mut().map(weights::take);
+            let bandwidth = match H::UNIFIED {
+                true => None,
+                false => rest.cpu_mut().as_mut().map(cfs::take),
+            };
             let mut manager = FsManager::new(&self.path)
                 .map_err(|e| self.manager_error("read /proc/self/cgroup", e))?;
             manager
                 .set(&rest)
                 .map_err(|e| self.manager_error("apply linux.resources", e))?;
+            if let Some(bandwidth) = bandwidth.filter(|b| !b.is_empty()) {
+                let dir = self
+                    .controller_dir("cpu")
+                    .ok_or_else(|| self.missing("cpu", "cpu"))?;
+                cfs::write(&dir, bandwidth).map_err(|(file, value, err)| CgroupError::Io {
+                    path: self.path.clone(),
+                    what: format!("linux.resources.cpu: {file}: write {value:?}"),
+                    err,
+                })?;
+            }
             if let Some(weights) = weights.filter(|w| !w.is_empty()) {
                 let dir = self
                     .controller_dir("blkio")
