@@ -404,3 +404,29 @@ fn a_cpu_quota_with_a_long_period_fits_under_a_parents_limit() {
         assert!(runc.status.success(), "runc: {runc:?}");
     }
 }
+
+/// On a hybrid host (v1 controllers, cgroup2 at /sys/fs/cgroup/unified:
+/// this host) the container is in the unified hierarchy too, as runc puts
+/// it, and leaves nothing there. Beside runc: the same `0::` line.
+#[test]
+fn on_a_hybrid_host_the_container_joins_the_unified_hierarchy_too() {
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    if cgroups() == Cgroups::V2 || !unified.join("cgroup.procs").exists() {
+        eprintln!("skipped: not a hybrid host (no cgroup2 at /sys/fs/cgroup/unified)");
+        return;
+    }
+    let Some(jolt) = session() else { return };
+    let id = jolt.id("hybrid");
+    jolt.create(&id, &jolt.bundle().sleeper());
+    let dir = unified.join(jolt.cgroup_path(&id).trim_start_matches('/'));
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == jolt.pid(&id).to_string()), "{procs}");
+    jolt.force_delete(&id);
+    assert!(!dir.exists(), "{} is left", dir.display());
+
+    let probe = jolt.bundle().sh("grep '^0::' /proc/self/cgroup");
+    let ours = jolt.run_ok("hybrid-line", &probe);
+    if let Some(runc) = jolt.runc_run("hybrid-line-runc", &probe) {
+        assert_eq!(ours.stdout, String::from_utf8_lossy(&runc.stdout), "jolt, then runc");
+    }
+}

@@ -94,8 +94,9 @@ pub trait CgroupManager: fmt::Debug {
     /// The host directories of the cgroup: on v1 one per mounted hierarchy,
     /// named after the hierarchy's mount directory (("memory",
     /// /sys/fs/cgroup/memory/jolt/x), ("cpu,cpuacct", ...), ("systemd", ...)
-    /// for name=systemd); on v2 one ("", /sys/fs/cgroup/jolt/x). They may
-    /// not exist (yet, or any more).
+    /// for name=systemd), and on a hybrid host ("unified",
+    /// /sys/fs/cgroup/unified/jolt/x) as runc makes it; on v2 one ("",
+    /// /sys/fs/cgroup/jolt/x). They may not exist (yet, or any more).
     fn host_dirs(&self) -> Vec<(String, PathBuf)>;
 
     /// Makes the cgroup with `settings` applied, checked before anything
@@ -155,13 +156,19 @@ pub fn open(driver: Driver, path: &str) -> Result<Box<dyn CgroupManager>, Cgroup
 /// here: 12 ms for the 9 hierarchies of this host when its CPUs idle). On v2
 /// there is one directory and `cgroup.procs`.
 pub fn join_self(dirs: &[(String, PathBuf)]) -> Result<(), JoinError> {
-    let file = if is_v2() { "cgroup.procs" } else { "tasks" };
-    for (_, dir) in dirs {
-        let path = dir.join(file);
+    let v2 = is_v2();
+    for (name, dir) in dirs {
+        let unified = v2 || name == HYBRID_UNIFIED;
+        let path = dir.join(if unified { "cgroup.procs" } else { "tasks" });
         std::fs::write(&path, "0").map_err(|err| JoinError { file: path, err })?;
     }
     Ok(())
 }
+
+/// The name [`CgroupManager::host_dirs`] gives the cgroup2 hierarchy of a
+/// hybrid host (v1 controllers, cgroup2 at /sys/fs/cgroup/unified), which
+/// takes a process through cgroup.procs, as v2 does.
+pub const HYBRID_UNIFIED: &str = "unified";
 
 /// A cgroup the calling process could not move into.
 #[derive(Debug, thiserror::Error)]

@@ -400,7 +400,9 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
                 Some("mode=755"),
             )
             .map_err(sys("mount tmpfs for cgroups"))?;
-        for (name, dir) in &opts.cgroup_dirs {
+        // A hybrid host's cgroup2 hierarchy is not shown, as with runc.
+        let v1 = opts.cgroup_dirs.iter().filter(|(n, _)| n != crate::cgroups::HYBRID_UNIFIED);
+        for (name, dir) in v1 {
             self.bind(dir, &dest.join(name), &bind_opts)?;
         }
         if ro {

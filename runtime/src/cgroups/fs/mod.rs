@@ -260,6 +260,9 @@ impl<H: Hierarchy> Cgroupfs<H> {
                 .delete()
                 .map_err(|e| self.fs_error("remove", e))?;
         }
+        for (_, dir) in self.host_dirs() {
+            remove_tree(&dir).map_err(|e| self.io_error(&dir, "rmdir", e))?;
+        }
         self.remove_own_parents();
         Ok(())
     }
@@ -326,9 +329,19 @@ impl<H: Hierarchy> Cgroupfs<H> {
                 {
                     attempt += 1;
                 }
+                Ok(()) => return self.make_other_dirs(),
                 result => return result,
             }
         }
+    }
+
+    /// The host directories cgroups-rs does not make (a hybrid host's
+    /// unified one), with their parents.
+    fn make_other_dirs(&self) -> Result<(), CgroupError> {
+        for (_, dir) in self.host_dirs() {
+            std::fs::create_dir_all(&dir).map_err(|e| self.io_error(&dir, "mkdir", e))?;
+        }
+        Ok(())
     }
 
     /// Removes the empty ancestors of this cgroup inside jolt's own
@@ -677,6 +690,26 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
         }
         self.kill_until_empty()?;
         self.remove()
+    }
+}
+
+/// Removes an empty cgroup directory and the cgroups nested in it, deepest
+/// first; one already gone is Ok.
+fn remove_tree(dir: &Path) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if gone(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            remove_tree(&entry.path())?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Err(e) if !gone(&e) => Err(e),
+        _ => Ok(()),
     }
 }
 

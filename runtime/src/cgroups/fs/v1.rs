@@ -8,7 +8,20 @@ use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 use super::{Cgroupfs, Hierarchy};
-use crate::cgroups::CgroupError;
+use crate::cgroups::{CgroupError, HYBRID_UNIFIED};
+
+/// The cgroup2 mount of a hybrid host, if this host is one: runc puts a
+/// container in it too, and so does jolt (systemd and tools that read only
+/// the unified hierarchy then see the container's processes together).
+fn hybrid_unified_root() -> Option<&'static Path> {
+    static ROOT: std::sync::OnceLock<Option<&'static Path>> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        let root = Path::new("/sys/fs/cgroup/unified");
+        let is_cgroup2 = nix::sys::statfs::statfs(root)
+            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+        is_cgroup2.then_some(root)
+    })
+}
 
 /// cgroup v1.
 #[derive(Debug)]
@@ -45,6 +58,9 @@ impl Hierarchy for V1 {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| subsystem.controller_name());
             dirs.push((name, dir.to_path_buf()));
+        }
+        if let Some(root) = hybrid_unified_root() {
+            dirs.push((HYBRID_UNIFIED.to_string(), root.join(&cg.path)));
         }
         dirs
     }
