@@ -226,6 +226,7 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     let cwd = root
         .resolve(proc_.cwd(), rootfs::Create::Dir)
         .map_err(|e| before(format!("process.cwd: {e}")))?;
+    root.remount_read_only(spec).map_err(before)?;
     root.readonly_root(spec).map_err(before)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| before(format!("sethostname: {e}")))?;

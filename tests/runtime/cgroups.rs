@@ -420,13 +420,20 @@ fn on_a_hybrid_host_the_container_joins_the_unified_hierarchy_too() {
     jolt.create(&id, &jolt.bundle().sleeper());
     let dir = unified.join(jolt.cgroup_path(&id).trim_start_matches('/'));
     let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
-    assert!(procs.lines().any(|l| l == jolt.pid(&id).to_string()), "{procs}");
+    assert!(
+        procs.lines().any(|l| l == jolt.pid(&id).to_string()),
+        "{procs}"
+    );
     jolt.force_delete(&id);
     assert!(!dir.exists(), "{} is left", dir.display());
 
     let probe = jolt.bundle().sh("grep '^0::' /proc/self/cgroup");
     let ours = jolt.run_ok("hybrid-line", &probe);
     if let Some(runc) = jolt.runc_run("hybrid-line-runc", &probe) {
-        assert_eq!(ours.stdout, String::from_utf8_lossy(&runc.stdout), "jolt, then runc");
+        assert_eq!(
+            ours.stdout,
+            String::from_utf8_lossy(&runc.stdout),
+            "jolt, then runc"
+        );
     }
 }

@@ -158,3 +158,33 @@ fn features_lists_the_recursive_options_and_tmpcopyup() {
         }
     }
 }
+
+/// A read-only /dev with mounts (/dev/pts, /dev/shm, /dev/mqueue) and
+/// device nodes below it: they go in first and /dev turns read-only after,
+/// as runc does it (it failed creating /dev/pts). Side by side with runc.
+#[test]
+fn a_read_only_dev_keeps_its_mounts_and_devices_below_it() {
+    let Some(jolt) = session() else { return };
+    let bundle = jolt
+        .bundle()
+        .with(|c| {
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["destination"] == "/dev" {
+                    m["options"].as_array_mut().unwrap().push(json!("ro"));
+                }
+            }
+        })
+        .sh("if touch /dev/x 2>/dev/null; then echo \"dev writable\"; else echo \"dev read-only\"; fi; \
+             if echo hi > /dev/null; then echo \"null ok\"; fi; \
+             if grep -q ' /dev/pts ' /proc/mounts; then echo \"pts mounted\"; fi");
+
+    let out = jolt.run_ok("dev-ro", &bundle);
+    assert_eq!(line_after(&out.stdout, "dev "), "read-only", "{out}");
+    assert_eq!(line_after(&out.stdout, "null "), "ok", "{out}");
+    assert_eq!(line_after(&out.stdout, "pts "), "mounted", "{out}");
+    if let Some(runc) = jolt.runc_run("dev-ro-runc", &bundle) {
+        let stdout = String::from_utf8_lossy(&runc.stdout);
+        assert_eq!(line_after(&stdout, "dev "), "read-only", "runc: {stdout}");
+        assert_eq!(line_after(&stdout, "pts "), "mounted", "runc: {stdout}");
+    }
+}

@@ -262,8 +262,10 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
     }
 
     /// Mounts a filesystem (tmpfs, proc, ...) with its data; with
-    /// `tmpcopyup`, fills it with a copy of the directory it covers first
-    /// and makes it read-only after, if asked.
+    /// `tmpcopyup`, fills it with a copy of the directory it covers. A
+    /// tmpfs and /dev are mounted writable whatever they ask: mounts, device
+    /// nodes and copies go below them first, and [`Rootfs::remount_read_only`]
+    /// makes them read-only after, as runc does.
     fn mount_filesystem(
         &self,
         m: &Mount,
@@ -283,7 +285,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         let data = o.data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
         let mut flags = o.flags;
-        if covered.is_some() {
+        if delays_read_only(typ, dest) {
             flags.remove(MsFlags::MS_RDONLY);
         }
         let what = match data {
@@ -310,12 +312,31 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
                 openat(&mounted, ".", dir, Mode::empty()).map_err(sys("tmpcopyup: open"))?;
             copyup::copy_dir(&covered, &mounted)
                 .map_err(|e| RootfsError::Invalid(format!("tmpcopyup: {e}")))?;
-            if o.flags.contains(MsFlags::MS_RDONLY) {
-                let flags = o.flags | MsFlags::MS_REMOUNT;
-                self.sys
-                    .mount(Some(&source), &fd_path(&mounted), Some(typ), flags, data)
-                    .map_err(sys_err("remount ", flags))?;
+        }
+        Ok(())
+    }
+
+    /// Makes read-only the tmpfs mounts and /dev that asked for it, once
+    /// everything below them is in place (see `mount_filesystem`).
+    pub fn remount_read_only(&self, spec: &Spec) -> Result<(), RootfsError> {
+        for m in spec.mounts().iter().flatten() {
+            let typ = m.typ().as_deref().unwrap_or("");
+            let o = parse_options(m.options().as_deref().unwrap_or_default());
+            let bind = o.bind || typ == "bind";
+            if bind
+                || !o.flags.contains(MsFlags::MS_RDONLY)
+                || !delays_read_only(typ, m.destination())
+            {
+                continue;
             }
+            let mounted = self.resolve(m.destination(), Create::No)?;
+            let source = m.source().clone().unwrap_or_else(|| typ.into());
+            let data = o.data.join(",");
+            let data = (!data.is_empty()).then_some(data.as_str());
+            let flags = o.flags | MsFlags::MS_REMOUNT;
+            self.sys
+                .mount(Some(&source), &fd_path(&mounted), Some(typ), flags, data)
+                .map_err(sys_err("remount ", flags))?;
         }
         Ok(())
     }
@@ -401,7 +422,10 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             )
             .map_err(sys("mount tmpfs for cgroups"))?;
         // A hybrid host's cgroup2 hierarchy is not shown, as with runc.
-        let v1 = opts.cgroup_dirs.iter().filter(|(n, _)| n != crate::cgroups::HYBRID_UNIFIED);
+        let v1 = opts
+            .cgroup_dirs
+            .iter()
+            .filter(|(n, _)| n != crate::cgroups::HYBRID_UNIFIED);
         for (name, dir) in v1 {
             self.bind(dir, &dest.join(name), &bind_opts)?;
         }
@@ -725,6 +749,11 @@ fn revealing(mounts: &[crate::mountinfo::MountEntry], rootfs: &Path) -> Vec<Path
     found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     found.dedup();
     found
+}
+
+/// Whether a mount is made writable first and read-only at the end.
+fn delays_read_only(typ: &str, dest: &Path) -> bool {
+    typ == "tmpfs" || dest.components().eq(Path::new("/dev").components())
 }
 
 fn sys_err(prefix: &'static str, flags: MsFlags) -> impl FnOnce(Errno) -> crate::SysError {
