@@ -187,8 +187,17 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     };
 
     let sys = Linux;
-    let root =
-        Rootfs::mount_root(&sys, spec, &args.bundle.rootfs, &args.bundle.dir).map_err(before)?;
+    let (rootfs, bundle) = (&args.bundle.rootfs, &args.bundle.dir);
+    let own_mount_ns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount);
+    let root = match own_mount_ns {
+        true => Rootfs::mount_root(&sys, spec, rootfs, bundle),
+        false => Rootfs::in_runtime_namespace(&sys, rootfs, bundle),
+    }
+    .map_err(before)?;
     root.mount_all(spec, &args.rootfs).map_err(before)?;
     let uid_maps = linux.uid_mappings().as_deref();
     let gid_maps = linux.gid_mappings().as_deref();

@@ -54,6 +54,49 @@ fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Invalid {
     }
 }
 
+/// A config that lists no mount namespace inherits the runtime's (the spec:
+/// an unlisted namespace MUST be inherited). Then every mount would be made
+/// in the host's mount table: jolt refuses them, and runs the container in
+/// a chroot of the rootfs. runc refuses masked and read-only paths the same
+/// way.
+fn check_without_mount_namespace(spec: &Spec) -> Result<(), Invalid> {
+    let why = "needs a mount namespace; without one in linux.namespaces the container \
+               inherits jolt's, where it would change the host's mounts";
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(invalid("mounts", why));
+    }
+    let linux = spec.linux().as_ref();
+    for (field, set) in [
+        (
+            "linux.maskedPaths",
+            linux.and_then(|l| l.masked_paths().as_ref()),
+        ),
+        (
+            "linux.readonlyPaths",
+            linux.and_then(|l| l.readonly_paths().as_ref()),
+        ),
+    ] {
+        if set.is_some_and(|p| !p.is_empty()) {
+            return Err(invalid(field, why));
+        }
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        return Err(invalid("root.readonly", why));
+    }
+    if linux
+        .and_then(|l| l.rootfs_propagation().as_ref())
+        .is_some()
+    {
+        return Err(invalid("linux.rootfsPropagation", why));
+    }
+    Ok(())
+}
+
 /// Reads `<bundle>/config.json`, validates it and resolves the rootfs.
 pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
     let dir = std::path::absolute(bundle).map_err(|err| SpecError::Bundle {
@@ -236,10 +279,7 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         }
     }
     if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err(invalid(
-            "linux.namespaces",
-            "jolt needs a mount namespace to set up the rootfs: add {\"type\": \"mount\"}",
-        ));
+        check_without_mount_namespace(spec)?;
     }
     let has_user_ns = seen.contains(&LinuxNamespaceType::User);
     let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
@@ -262,20 +302,21 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             "mappings are given but linux.namespaces has no user namespace",
         ));
     }
+    // A uts namespace joined by path takes the names too, as with runc.
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
-        && !new_ns.contains(&LinuxNamespaceType::Uts)
+        && !seen.contains(&LinuxNamespaceType::Uts)
     {
         return Err(invalid(
             "hostname",
-            "setting the hostname needs a new uts namespace",
+            "setting the hostname needs a uts namespace (a new one, or one joined by path)",
         ));
     }
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
-        && !new_ns.contains(&LinuxNamespaceType::Uts)
+        && !seen.contains(&LinuxNamespaceType::Uts)
     {
         return Err(invalid(
             "domainname",
-            "setting the domainname needs a new uts namespace",
+            "setting the domainname needs a uts namespace (a new one, or one joined by path)",
         ));
     }
     // The kernel's HOST_NAME_MAX, for both (sethostname and setdomainname
@@ -556,15 +597,32 @@ mod tests {
     }
 
     #[test]
-    fn mount_namespace_is_required() {
-        let err = spec_with(|v| {
+    fn without_a_mount_namespace_mounts_and_path_rules_are_refused() {
+        let no_mount_ns = |v: &mut serde_json::Value| {
             v["linux"]["namespaces"]
                 .as_array_mut()
                 .unwrap()
                 .retain(|n| n["type"] != "mount")
+        };
+        let err = spec_with(no_mount_ns).unwrap_err();
+        assert!(err.starts_with("mounts: needs a mount namespace"), "{err}");
+        spec_with(|v| {
+            no_mount_ns(v);
+            v["mounts"] = serde_json::json!([]);
+            v["root"]["readonly"] = false.into();
+            v["linux"].as_object_mut().unwrap().remove("maskedPaths");
+            v["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+        })
+        .expect("inherits the runtime's mount namespace");
+        let err = spec_with(|v| {
+            no_mount_ns(v);
+            v["mounts"] = serde_json::json!([]);
         })
         .unwrap_err();
-        assert!(err.starts_with("linux.namespaces: "), "{err}");
+        assert!(
+            err.starts_with("linux.maskedPaths: needs a mount namespace"),
+            "{err}"
+        );
     }
 
     #[test]

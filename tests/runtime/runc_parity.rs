@@ -102,3 +102,68 @@ fn a_cgroups_path_already_holding_processes_is_a_warning_not_a_refusal() {
     jolt.force_delete(&b);
     jolt.force_delete(&a);
 }
+
+/// A config that lists no mount namespace inherits the runtime's (the
+/// runtime spec: an unlisted namespace MUST be inherited): the container
+/// runs chrooted into its rootfs, in jolt's mount namespace; a mount it
+/// asks for is refused (it would be made on the host). runc 1.1.5 chroots
+/// the same way, then fails on this rootfs, which has no /proc for it to
+/// close descriptors through: not compared.
+#[test]
+fn without_a_mount_namespace_the_container_inherits_the_runtimes() {
+    let Some(jolt) = session() else { return };
+    let bare = |b: jolt_e2e::bundle::Bundle| {
+        b.without_namespace("mount").with(|c| {
+            c["mounts"] = json!([]);
+            c["root"]["readonly"] = json!(false);
+            c["linux"].as_object_mut().unwrap().remove("maskedPaths");
+            c["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+        })
+    };
+    let probe = "if [ -x /bin/busybox ]; then echo \"root is the rootfs\"; fi";
+    let bundle = bare(jolt.bundle()).sh(probe);
+    let out = jolt.run_ok("no-mntns", &bundle);
+    assert_eq!(line_after(&out.stdout, "root is the "), "rootfs", "{out}");
+
+    let id = jolt.id("no-mntns-ns");
+    jolt.create(&id, &bare(jolt.bundle()).sleeper());
+    let ns = |pid: String| fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    assert_eq!(
+        ns(jolt.pid(&id).to_string()),
+        ns("self".into()),
+        "jolt's mount namespace"
+    );
+    jolt.force_delete(&id);
+
+    let with_mount = bare(jolt.bundle())
+        .mount(json!({ "destination": "/tmp", "type": "tmpfs", "source": "tmpfs" }))
+        .sh("true");
+    let id = jolt.id("no-mntns-mount");
+    jolt.create_fails(&id, &with_mount)
+        .assert_stderr_contains("mounts: needs a mount namespace");
+}
+
+/// A hostname with a uts namespace joined by path is set in that
+/// namespace, as runc sets it (jolt refused it).
+#[test]
+fn a_hostname_with_a_joined_uts_namespace_is_set_there() {
+    let Some(jolt) = session() else { return };
+    let holder = jolt.id("uts-holder");
+    jolt.create_and_start(&holder, &jolt.bundle().hostname("before").sleeper());
+    let uts = format!("/proc/{}/ns/uts", jolt.pid(&holder));
+    let joiner = jolt
+        .bundle()
+        .namespace("uts", Some(&uts))
+        .hostname("after")
+        .sh("hostname");
+
+    let out = jolt.run_ok("uts-joiner", &joiner);
+    assert_eq!(out.stdout.trim(), "after");
+    let holder_sees = jolt.ok(["exec", &holder, "hostname"]);
+    assert_eq!(
+        holder_sees.stdout.trim(),
+        "after",
+        "the namespace's name changed"
+    );
+    jolt.force_delete(&holder);
+}

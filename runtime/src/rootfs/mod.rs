@@ -67,6 +67,10 @@ pub struct Rootfs<'a, S: Syscall> {
     path: PathBuf,
     bundle: PathBuf,
     root: OwnedFd,
+    /// The container has no mount namespace of its own and inherits the
+    /// runtime's: nothing is mounted (the spec check refused any mount),
+    /// and entering the rootfs is a chroot.
+    shared: bool,
 }
 
 /// The flags a bind remount must keep: in a user namespace the kernel
@@ -137,6 +141,26 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
                 None,
             )
             .map_err(sys(format!("bind mount rootfs {}", rootfs.display())))?;
+        Rootfs::open(kernel, rootfs, bundle, false)
+    }
+
+    /// The rootfs of a container without a mount namespace of its own
+    /// (the runtime spec: an unlisted namespace is inherited): opened,
+    /// nothing mounted.
+    pub fn in_runtime_namespace(
+        kernel: &'a S,
+        rootfs: &Path,
+        bundle: &Path,
+    ) -> Result<Self, RootfsError> {
+        Rootfs::open(kernel, rootfs, bundle, true)
+    }
+
+    fn open(
+        kernel: &'a S,
+        rootfs: &Path,
+        bundle: &Path,
+        shared: bool,
+    ) -> Result<Self, RootfsError> {
         let root = nix::fcntl::open(
             rootfs,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -148,6 +172,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             path: rootfs.to_path_buf(),
             bundle: bundle.to_path_buf(),
             root,
+            shared,
         })
     }
 
@@ -465,6 +490,16 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         if host_dev {
             return Ok(());
         }
+        // Without a mount namespace /dev is the image's own directory on
+        // the host: only the devices the config names go in.
+        if !self.shared {
+            self.default_devices(mounts, opts)?;
+        }
+        self.config_devices(spec, opts, host_uid, host_gid)
+    }
+
+    /// runc's default devices, the /dev/fd and stdio links, and /dev/ptmx.
+    fn default_devices(&self, mounts: &[Mount], opts: &Options) -> Result<(), RootfsError> {
         for (name, major, minor) in DEFAULT_DEVICES {
             let path = Path::new("/dev").join(name);
             self.device(&path, SFlag::S_IFCHR, *major, *minor, 0o666, 0, 0, opts)?;
@@ -487,6 +522,17 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
             nix::unistd::symlinkat("pts/ptmx", dev.as_fd(), "ptmx")
                 .map_err(sys("symlink /dev/ptmx"))?;
         }
+        Ok(())
+    }
+
+    /// `linux.devices`, owned as the config says (in host ids).
+    fn config_devices(
+        &self,
+        spec: &Spec,
+        opts: &Options,
+        host_uid: impl Fn(u32) -> u32,
+        host_gid: impl Fn(u32) -> u32,
+    ) -> Result<(), RootfsError> {
         let linux = spec.linux().as_ref();
         for d in linux
             .and_then(|l| l.devices().as_ref())
@@ -702,12 +748,19 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
     }
 
     /// Makes the rootfs `/`: pivot_root and detach the old root, or with
-    /// `no_pivot` move it over `/` and chroot.
+    /// `no_pivot` move it over `/` and chroot; in the runtime's own mount
+    /// namespace only chroot.
     pub fn enter(self, spec: &Spec, no_pivot: bool) -> Result<(), RootfsError> {
         let here = Path::new(".");
         let k = self.sys;
         k.chdir(&self.path)
             .map_err(sys(format!("chdir {}", self.path.display())))?;
+        if self.shared {
+            k.chroot(here).map_err(sys("chroot"))?;
+            return k
+                .chdir(Path::new("/"))
+                .map_err(|e| sys("chdir /")(e).into());
+        }
         if no_pivot {
             self.hide_host_proc_and_sys()?;
             k.mount(Some(here), Path::new("/"), None, MsFlags::MS_MOVE, None)
@@ -1054,6 +1107,7 @@ mod tests {
             path: root.to_path_buf(),
             bundle: root.to_path_buf(),
             root: open_dir(root),
+            shared: false,
         };
         r.masked_paths(&spec).unwrap();
         let calls = rec.calls.borrow();
@@ -1127,6 +1181,7 @@ mod tests {
                 path: tmp.path().to_path_buf(),
                 bundle: tmp.path().to_path_buf(),
                 root: open_dir(tmp.path()),
+                shared: false,
             };
             r.enter(&spec, no_pivot).unwrap();
             let calls = rec.calls.borrow();

@@ -318,7 +318,8 @@ impl<H: Hierarchy> Cgroupfs<H> {
         const ATTEMPTS: usize = 10;
         let mut attempt = 1;
         loop {
-            match self.cgroup.create().map_err(|e| self.fs_error("create", e)) {
+            let made = self.cgroup.create().map_err(|e| self.fs_error("create", e));
+            match made.and_then(|()| self.make_other_dirs()) {
                 // ENOENT: the parent went between the mkdirs. EEXIST: it
                 // went between mkdir and create_dir_all's is_dir check.
                 Err(CgroupError::Io { err, .. })
@@ -329,7 +330,6 @@ impl<H: Hierarchy> Cgroupfs<H> {
                 {
                     attempt += 1;
                 }
-                Ok(()) => return self.make_other_dirs(),
                 result => return result,
             }
         }
@@ -339,7 +339,11 @@ impl<H: Hierarchy> Cgroupfs<H> {
     /// unified one), with their parents.
     fn make_other_dirs(&self) -> Result<(), CgroupError> {
         for (_, dir) in self.host_dirs() {
-            std::fs::create_dir_all(&dir).map_err(|e| self.io_error(&dir, "mkdir", e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| CgroupError::Io {
+                path: self.path.clone(),
+                what: format!("{}: mkdir", dir.display()),
+                err: e,
+            })?;
         }
         Ok(())
     }
