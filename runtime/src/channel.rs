@@ -39,12 +39,17 @@ pub enum Message {
     /// exec'd process → jolt: its execve failed; the text is what runc
     /// prints then (`exec /run.sh: no such file or directory`).
     ExecFailed(String),
+    /// init or exec'd process → jolt: its seccomp filter's listener comes
+    /// with this message (SCM_RIGHTS), for the agent at listenerPath.
+    SeccompListener,
 }
 
 /// One end of the socketpair.
 #[derive(Debug)]
 pub struct Channel {
     fd: OwnedFd,
+    /// A descriptor that came with the last message received.
+    received: std::cell::RefCell<Option<OwnedFd>>,
 }
 
 impl Channel {
@@ -63,7 +68,11 @@ impl Channel {
                 let _ = setsockopt(fd, sockopt::SndBuf, &MAX_MESSAGE);
             }
         }
-        Ok((Channel { fd: a }, Channel { fd: b }))
+        let end = |fd| Channel {
+            fd,
+            received: Default::default(),
+        };
+        Ok((end(a), end(b)))
     }
 
     /// Sends `msg`; an error text too long for one message is cut (what
@@ -90,6 +99,25 @@ impl Channel {
         Ok(())
     }
 
+    /// Sends `msg` with `fd` (SCM_RIGHTS).
+    pub fn send_fd(&self, msg: &Message, fd: std::os::fd::BorrowedFd) -> io::Result<()> {
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        let fds = [fd.as_raw_fd()];
+        socket::sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[io::IoSlice::new(&data)],
+            &[socket::ControlMessage::ScmRights(&fds)],
+            socket::MsgFlags::MSG_NOSIGNAL,
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// The descriptor that came with the last message, if one did.
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.received.borrow_mut().take()
+    }
+
     /// The next message; `None` when the other end closed.
     pub fn recv(&self) -> io::Result<Option<Message>> {
         use socket::MsgFlags;
@@ -113,7 +141,25 @@ impl Channel {
             ));
         }
         let mut buf = vec![0u8; len];
-        let n = retry(&mut buf, MsgFlags::empty())?;
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [io::IoSliceMut::new(&mut buf)];
+            match socket::recvmsg::<()>(fd, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(msg) => {
+                    let fd = msg.cmsgs()?.find_map(|c| match c {
+                        socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                        _ => None,
+                    });
+                    break (msg.bytes, fd);
+                }
+            }
+        };
+        // SAFETY: the kernel installed this descriptor for us alone.
+        *self.received.borrow_mut() =
+            fd.map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) });
         serde_json::from_slice(&buf[..n])
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
@@ -137,6 +183,22 @@ mod tests {
         }
         drop(a);
         assert!(b.recv().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_descriptor_comes_with_its_message() {
+        let (a, b) = Channel::pair().unwrap();
+        let file = tempfile::tempfile().unwrap();
+        a.send_fd(&Message::SeccompListener, std::os::fd::AsFd::as_fd(&file))
+            .unwrap();
+        assert!(matches!(b.recv().unwrap(), Some(Message::SeccompListener)));
+        let fd = b.take_fd().expect("the descriptor");
+        let (x, y) = (
+            nix::sys::stat::fstat(&fd).unwrap(),
+            nix::sys::stat::fstat(&file).unwrap(),
+        );
+        assert_eq!((x.st_dev, x.st_ino), (y.st_dev, y.st_ino));
+        assert!(b.take_fd().is_none());
     }
 
     #[test]

@@ -396,6 +396,11 @@ fn spawn(
                 }
                 send(&Message::HooksDone(state))?;
             }
+            Some(Message::SeccompListener) => {
+                let state = serde_json::to_value(record.oci_state()).expect("serializes");
+                crate::seccomp::agent::hand_over(spec, &parent, record.pid, &state)
+                    .map_err(init_err)?;
+            }
             Some(Message::Ready) => {
                 tracing::debug!("{id}: init {} is ready", record.pid);
                 return Ok(());

@@ -296,19 +296,30 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
         }
     };
     let _ = waitpid(intermediate, None);
-    // The process's end closes when it execs; before that it may say why
-    // it could not.
-    match parent.recv() {
-        Ok(None) => {}
-        Ok(Some(Message::Error(msg))) => {
-            let _ = waitpid(Pid::from_raw(pid), None);
-            return Err(init_err(msg));
+    // The process's end closes when it execs; before that it may hand
+    // over a seccomp listener, or say why it could not exec.
+    loop {
+        match parent.recv() {
+            Ok(None) => break,
+            Ok(Some(Message::SeccompListener)) => {
+                let state = serde_json::to_value(record.oci_state()).expect("serializes");
+                let spec = record.config.clone();
+                if let Err(msg) = crate::seccomp::agent::hand_over(&spec, &parent, pid, &state) {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                    let _ = waitpid(Pid::from_raw(pid), None);
+                    return Err(init_err(msg));
+                }
+            }
+            Ok(Some(Message::Error(msg))) => {
+                let _ = waitpid(Pid::from_raw(pid), None);
+                return Err(init_err(msg));
+            }
+            Ok(Some(Message::ExecFailed(msg))) => {
+                let _ = waitpid(Pid::from_raw(pid), None);
+                return Err(Error::Execve(msg));
+            }
+            other => return Err(init_err(format!("exec: unexpected answer {other:?}"))),
         }
-        Ok(Some(Message::ExecFailed(msg))) => {
-            let _ = waitpid(Pid::from_raw(pid), None);
-            return Err(Error::Execve(msg));
-        }
-        other => return Err(init_err(format!("exec: unexpected answer {other:?}"))),
     }
     tracing::debug!("{id}: exec'd pid {pid}");
     if let Some(path) = &pid_file {
@@ -359,7 +370,7 @@ fn run_intermediate(
     // SAFETY: single-threaded, as above.
     match unsafe { fork() }.map_err(|e| format!("fork the process: {e}"))? {
         ForkResult::Child => {
-            let message = match run_process(console, seccomp, opts) {
+            let message = match run_process(chan, console, seccomp, opts) {
                 Ok(never) => match never {},
                 Err(Failed::Setup(e)) => Message::Error(e),
                 Err(Failed::Execve(e)) => Message::ExecFailed(e),
@@ -389,6 +400,7 @@ impl From<String> for Failed {
 
 /// In the new process, inside the container: sets itself up and execs.
 fn run_process(
+    chan: &Channel,
     console: Option<&UnixStream>,
     seccomp_filter: Option<&oci_spec::runtime::LinuxSeccomp>,
     opts: &ExecOptions,
@@ -428,8 +440,19 @@ fn run_process(
         .transpose()
         .map_err(|e| e.to_string())?;
     let nnp = p.no_new_privileges().unwrap_or(false);
+    // A listener (SCMP_ACT_NOTIFY) goes to jolt, which hands it to the agent.
+    let load = |filter: &crate::seccomp::Filter| -> Result<(), Failed> {
+        if let Some(listener) = crate::seccomp::load(filter).map_err(|e| e.to_string())? {
+            chan.send_fd(
+                &Message::SeccompListener,
+                std::os::fd::AsFd::as_fd(&listener),
+            )
+            .map_err(|e| format!("handing the seccomp listener to jolt: {e}"))?;
+        }
+        Ok(())
+    };
     if let (Some(filter), false) = (&filter, nnp) {
-        crate::seccomp::load(filter).map_err(|e| e.to_string())?;
+        load(filter)?;
     }
     process::set_user_and_caps(p).map_err(|e| e.to_string())?;
     process::set_no_new_privs(p).map_err(|e| e.to_string())?;
@@ -437,7 +460,7 @@ fn run_process(
     let program = process::find_program(args0, &env).map_err(|e| e.to_string())?;
     process::set_umask(p);
     if let (Some(filter), true) = (&filter, nnp) {
-        crate::seccomp::load(filter).map_err(|e| e.to_string())?;
+        load(filter)?;
     }
     Err(Failed::Execve(process::exec(&program, p, &env).to_string()))
 }

@@ -34,6 +34,7 @@ pub fn document() -> Value {
                     "SCMP_ACT_KILL_PROCESS",
                     "SCMP_ACT_KILL_THREAD",
                     "SCMP_ACT_LOG",
+                    "SCMP_ACT_NOTIFY",
                     "SCMP_ACT_TRACE",
                     "SCMP_ACT_TRAP"
                 ],

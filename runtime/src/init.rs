@@ -267,9 +267,20 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
         .transpose()
         .map_err(before)?;
     let nnp = proc_.no_new_privileges().unwrap_or(false);
+    // A listener (SCMP_ACT_NOTIFY) goes to jolt, which hands it to the agent.
+    let load = |filter: &seccomp::Filter| -> Result<(), Failure> {
+        if let Some(listener) = seccomp::load(filter).map_err(before)? {
+            chan.send_fd(
+                &Message::SeccompListener,
+                std::os::fd::AsFd::as_fd(&listener),
+            )
+            .map_err(before)?;
+        }
+        Ok(())
+    };
     // Without no_new_privs, loading needs CAP_SYS_ADMIN: before the drop.
     if let (Some(filter), false) = (&filter, nnp) {
-        seccomp::load(filter).map_err(before)?;
+        load(filter)?;
     }
     process::set_user_and_caps(proc_).map_err(before)?;
     process::set_no_new_privs(proc_).map_err(before)?;
@@ -280,7 +291,7 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     // `create` (as runc does): the exec.fifo handshake and the
     // startContainer hooks then run under the filter.
     if let (Some(filter), true) = (&filter, nnp) {
-        seccomp::load(filter).map_err(before)?;
+        load(filter)?;
     }
 
     chan.send(&Message::Ready).map_err(before)?;

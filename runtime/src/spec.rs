@@ -661,10 +661,7 @@ mod tests {
             })
         })
         .unwrap_err();
-        assert!(
-            err.starts_with("linux.seccomp.syscalls[0].action: "),
-            "{err}"
-        );
+        assert!(err.starts_with("linux.seccomp.listenerPath: "), "{err}");
     }
 
     #[test]

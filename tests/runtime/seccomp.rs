@@ -2,7 +2,8 @@
 //! `jolt exec` starts, with and without no_new_privs: SCMP_ACT_ERRNO with
 //! and without errnoRet, argument conditions, a deny-by-default profile,
 //! unknown syscall names skipped, ENOSYS for syscalls newer than the
-//! profile, and SCMP_ACT_NOTIFY refused clearly.
+//! profile (and for numbers libseccomp has no name for), and
+//! SCMP_ACT_NOTIFY's listener handed to a seccomp agent.
 //! Where runc is installed, the same bundle's output is compared with it.
 
 use jolt_e2e::{line_after, session, Bundle, Jolt};
@@ -177,21 +178,114 @@ fn a_filter_that_denies_what_the_runtime_needs_fails_create_cleanly() {
     jolt.create_fails(&id, &bundle);
 }
 
+/// What a seccomp agent was sent, per connection.
+struct Handed {
+    state: Value,
+}
+
+/// A seccomp agent on `path`: for each connection, reads runc's
+/// ContainerProcessState and the listener, reports the state, and answers
+/// every notification (mkdir here) with EXDEV, which no filesystem would
+/// give for it.
+fn agent(path: &std::path::Path) -> std::sync::mpsc::Receiver<Handed> {
+    use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let mut buf = vec![0u8; 1 << 16];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::empty(),
+            )
+            .unwrap();
+            let fd = msg
+                .cmsgs()
+                .unwrap()
+                .find_map(|c| match c {
+                    ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                    _ => None,
+                })
+                .expect("the listener came with the state");
+            let n = msg.bytes;
+            let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+            let _ = tx.send(Handed { state });
+            std::thread::spawn(move || {
+                while let Ok(req) = ScmpNotifReq::receive(fd) {
+                    let resp =
+                        ScmpNotifResp::new_error(req.id, -libc::EXDEV, ScmpNotifRespFlags::empty());
+                    let _ = resp.respond(fd);
+                }
+            });
+        }
+    });
+    rx
+}
+
+/// SCMP_ACT_NOTIFY: the filter's listener goes to the agent at
+/// listenerPath with runc's ContainerProcessState, for the init and for
+/// what `jolt exec` starts; the agent's answer is what the syscall
+/// returns.
 #[test]
-fn notify_is_refused_naming_the_rule() {
+fn notify_hands_the_listener_to_the_agent_at_listener_path() {
     let Some(jolt) = session() else { return };
+    let socket = jolt.host_path("agent.sock");
+    let handed = agent(&socket);
     let bundle = jolt
         .bundle()
         .with(|c| {
             c["linux"]["seccomp"] = json!({
                 "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": socket,
+                "listenerMetadata": "jolt-e2e",
+                "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY" }]
+            });
+        })
+        .sh("mkdir /tmp/by-init 2>&1; sleep 1000");
+    let id = jolt.id("seccomp-agent");
+    jolt.create_and_start(&id, &bundle);
+    let first = handed
+        .recv_timeout(jolt_e2e::timeout())
+        .expect("the init's listener");
+    assert_eq!(first.state["fds"], json!(["seccompFd"]));
+    assert_eq!(first.state["metadata"], "jolt-e2e");
+    assert_eq!(first.state["state"]["id"], id.as_str());
+    assert_eq!(first.state["pid"], jolt.pid(&id));
+    assert!(
+        jolt.wait_for_stdout(&id, "cross-device")
+            .contains("Invalid cross-device link"),
+        "the agent's answer"
+    );
+
+    let out = jolt.run(["exec", &id, "mkdir", "/tmp/by-exec"]);
+    out.assert_code(1)
+        .assert_stderr_contains("Invalid cross-device link");
+    let second = handed
+        .recv_timeout(jolt_e2e::timeout())
+        .expect("the exec's listener");
+    assert_eq!(second.state["state"]["id"], id.as_str());
+    jolt.force_delete(&id);
+
+    let missing = jolt
+        .bundle()
+        .with(|c| {
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": "/nonexistent/agent.sock",
                 "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
             });
         })
         .sh("true");
-    let id = jolt.id("seccomp-notify");
-    jolt.create_fails(&id, &bundle)
-        .assert_stderr_contains("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY");
+    let id = jolt.id("seccomp-no-agent");
+    jolt.create_fails(&id, &missing)
+        .assert_stderr_contains("linux.seccomp.listenerPath /nonexistent/agent.sock: connect");
 }
 
 #[test]
@@ -208,7 +302,8 @@ fn runc_agrees_on_the_same_bundle() {
 }
 
 /// A probe for a deny-by-default profile: the errno of openat2 (newer than
-/// every syscall the profile names) and of mkdir (older, not named).
+/// every syscall the profile names), of mkdir (older, not named), and of
+/// syscall 1000 (past the kernel's table: libseccomp has no name for it).
 const NEWER_SYSCALL_PROBE: &str = r#"
 #include <errno.h>
 #include <fcntl.h>
@@ -222,6 +317,8 @@ int main(void) {
     printf("openat2 %ld %d\n", r, r < 0 ? errno : 0);
     r = mkdir("/tmp/d", 0755);
     printf("mkdir %ld %d\n", r, r < 0 ? errno : 0);
+    r = syscall(1000);
+    printf("nr1000 %ld %d\n", r, r < 0 ? errno : 0);
     return 0;
 }
 "#;
@@ -270,7 +367,12 @@ fn syscalls_newer_than_the_profile_fail_with_enosys() {
     let out = jolt.run_ok("seccomp-newer", &bundle);
     assert_eq!(
         out.stdout,
-        format!("openat2 -1 {}\nmkdir -1 {}\n", libc::ENOSYS, libc::EPERM),
+        format!(
+            "openat2 -1 {}\nmkdir -1 {}\nnr1000 -1 {}\n",
+            libc::ENOSYS,
+            libc::EPERM,
+            libc::ENOSYS
+        ),
         "{out}"
     );
     if let Some(theirs) = jolt.runc_run("seccomp-newer-runc", &bundle) {

@@ -11,13 +11,18 @@
 //! CAP_SYS_ADMIN, so then it is loaded before the capabilities drop;
 //! otherwise as late as a failure can still be reported: in the init just
 //! before it tells `create` it is ready, in an exec'd process just before
-//! exec. SCMP_ACT_NOTIFY (which needs a listener
-//! jolt does not run) is refused. When the default action is neither allow
-//! nor log, a syscall newer than every syscall the profile names fails
-//! with ENOSYS instead of the default action, as with runc: the profile
-//! predates it, and libc falls back to an older call on ENOSYS only
-//! (glibc's clone3 to clone, close_range to a /proc walk). This module does not decide when to load:
-//! `init` and `exec` do.
+//! exec. When the default action is neither allow nor log, a syscall
+//! newer than every syscall the profile names fails with ENOSYS instead of
+//! the default action, as with runc: the profile predates it, and libc
+//! falls back to an older call on ENOSYS only (glibc's clone3 to clone,
+//! close_range to a /proc walk). That holds for numbers libseccomp has no
+//! name for too (up to any number past the kernel's table): [`bpf`] puts a
+//! check in front of libseccomp's program. SCMP_ACT_NOTIFY hands the
+//! filter's listener to the seccomp agent at `listenerPath` ([`agent`]).
+//! This module does not decide when to load: `init` and `exec` do.
+
+pub mod agent;
+mod bpf;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -59,12 +64,13 @@ fn action(
         A::ScmpActTrace => ScmpAction::Trace(errno_ret.unwrap_or(libc::EPERM as u32) as u16),
         A::ScmpActAllow => ScmpAction::Allow,
         A::ScmpActLog => ScmpAction::Log,
-        A::ScmpActNotify => {
+        A::ScmpActNotify if field == ".defaultAction" => {
             return Err(err(
                 field,
-                "SCMP_ACT_NOTIFY needs a seccomp agent, which jolt does not support",
+                "SCMP_ACT_NOTIFY cannot be the default action (jolt's own setup would wait on the agent), as with runc",
             ))
         }
+        A::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -91,7 +97,28 @@ fn json_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Compiles `linux.seccomp` into a filter ready to load.
-pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
+/// A compiled profile, ready to load.
+pub struct Filter {
+    ctx: ScmpFilterContext,
+    /// SECCOMP_FILTER_FLAG_* for seccomp(2), from `flags`.
+    flags: u32,
+    /// Above this native syscall number the profile knows nothing: ENOSYS.
+    enosys_above: Option<u32>,
+    /// Some rule notifies: loading yields a listener for the agent.
+    notify: bool,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("flags", &self.flags)
+            .field("enosys_above", &self.enosys_above)
+            .field("notify", &self.notify)
+            .finish()
+    }
+}
+
+pub fn compile(s: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     let default = action(s.default_action(), s.default_errno_ret(), ".defaultAction")?;
     let mut ctx = ScmpFilterContext::new(default).map_err(|e| err("", e))?;
     for (i, arch) in s.architectures().iter().flatten().enumerate() {
@@ -105,15 +132,14 @@ pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
         ctx.add_arch(arch)
             .map_err(|e| err(format!(".architectures[{i}]"), e))?;
     }
+    let mut flags = 0;
     for (i, flag) in s.flags().iter().flatten().enumerate() {
-        let field = format!(".flags[{i}]");
-        match json_name(flag).as_str() {
-            "SECCOMP_FILTER_FLAG_LOG" => ctx.set_ctl_log(true).map(drop),
-            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => ctx.set_ctl_ssb(true).map(drop),
-            "SECCOMP_FILTER_FLAG_TSYNC" => ctx.set_ctl_tsync(true).map(drop),
-            other => return Err(err(field, format!("unknown flag {other}"))),
-        }
-        .map_err(|e| err(format!(".flags[{i}]"), e))?;
+        flags |= match json_name(flag).as_str() {
+            "SECCOMP_FILTER_FLAG_LOG" => bpf::FLAG_LOG,
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => bpf::FLAG_SPEC_ALLOW,
+            "SECCOMP_FILTER_FLAG_TSYNC" => bpf::FLAG_TSYNC,
+            other => return Err(err(format!(".flags[{i}]"), format!("unknown flag {other}"))),
+        };
     }
     // The runtime itself calls these after loading when no_new_privs is
     // off; libseccomp must not turn no_new_privs on by itself either.
@@ -172,10 +198,14 @@ pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
             added.map_err(|e| err(format!("{field} {name}"), e))?;
         }
     }
-    if !matches!(
+    let enosys = !matches!(
         default,
         ScmpAction::Allow | ScmpAction::Log | ScmpAction::Errno(libc::ENOSYS)
-    ) {
+    );
+    if enosys {
+        // By name, for every architecture of the filter (libseccomp
+        // translates); bpf's check covers the native numbers it has no
+        // name for.
         for syscall in newer_than(&named) {
             ctx.add_rule(ScmpAction::Errno(libc::ENOSYS), syscall)
                 .map_err(|e| {
@@ -186,7 +216,25 @@ pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
                 })?;
         }
     }
-    Ok(ctx)
+    let notify = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify);
+    if notify && s.listener_path().is_none() {
+        return Err(err(
+            ".listenerPath",
+            "SCMP_ACT_NOTIFY needs the path of a seccomp agent's socket to hand the filter to",
+        ));
+    }
+    Ok(Filter {
+        ctx,
+        flags,
+        enosys_above: enosys
+            .then(|| named.iter().max().map(|&n| n as u32))
+            .flatten(),
+        notify,
+    })
 }
 
 /// The syscalls libseccomp knows on the native architecture whose numbers
@@ -205,10 +253,14 @@ fn newer_than(named: &HashSet<i32>) -> Vec<ScmpSyscall> {
         .collect()
 }
 
-/// Loads a compiled filter into this process.
-pub fn load(ctx: &ScmpFilterContext) -> Result<(), SeccompError> {
-    ctx.load()
-        .map_err(|e| err("", format!("loading the filter: {e}")))
+/// Loads a compiled filter into this process; with a notifying rule,
+/// returns the listener the agent answers on.
+pub fn load(filter: &Filter) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
+    let program = bpf::export(&filter.ctx)
+        .map_err(|e| err("", format!("exporting the filter from libseccomp: {e}")))?;
+    let program = bpf::with_enosys_check(program, filter.enosys_above);
+    bpf::load(&program, filter.flags, filter.notify)
+        .map_err(|e| err("", format!("loading the filter: {}", e.desc())))
 }
 
 #[cfg(test)]
@@ -240,16 +292,46 @@ mod tests {
     }
 
     #[test]
-    fn notify_is_refused_with_the_field() {
+    fn notify_needs_a_listener_path_and_cannot_be_the_default() {
         let s = seccomp(serde_json::json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
         }));
         let e = compile(&s).unwrap_err().to_string();
         assert!(
-            e.starts_with("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY"),
+            e.starts_with("linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs"),
             "{e}"
         );
+        let s = seccomp(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/run/agent.sock",
+            "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
+        }));
+        assert!(compile(&s).unwrap().notify);
+        let s = seccomp(serde_json::json!({
+            "defaultAction": "SCMP_ACT_NOTIFY",
+            "listenerPath": "/run/agent.sock"
+        }));
+        let e = compile(&s).unwrap_err().to_string();
+        assert!(
+            e.starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn enosys_is_checked_above_the_newest_named_syscall_unless_the_default_allows() {
+        let nr = |name: &str| i32::from(ScmpSyscall::from_name(name).unwrap()) as u32;
+        let s = seccomp(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{ "names": ["read", "statx"], "action": "SCMP_ACT_ALLOW" }]
+        }));
+        assert_eq!(compile(&s).unwrap().enosys_above, Some(nr("statx")));
+        let s = seccomp(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["statx"], "action": "SCMP_ACT_ERRNO" }]
+        }));
+        assert_eq!(compile(&s).unwrap().enosys_above, None);
     }
 
     #[test]
