@@ -10,6 +10,7 @@
 
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,8 @@ fn create_with(
     console: Option<init::Console>,
 ) -> Result<i32, Error> {
     let process = bundle.spec.process().as_ref().expect("validated");
-    if process.terminal().unwrap_or(false) && console.is_none() {
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && console.is_none() {
         return Err(Error::Usage(
             "cannot allocate tty if jolt will detach without setting console socket \
              (set process.terminal to false or pass --console-socket)"
@@ -146,20 +148,43 @@ fn create_with(
             Mode::empty(),
         )
         .map_err(sys(format!("open {}", locked.dir.display())))?;
+        // Opened here, on the host, as runc does: the init may be a mapped
+        // root that cannot reach the console socket or a bind source.
+        let in_user_ns = plan.has(nix::sched::CloneFlags::CLONE_NEWUSER);
+        let console = match console {
+            Some(init::Console::Path(path)) if terminal => {
+                let sock = UnixStream::connect(&path).map_err(|e| Error::Init {
+                    id: id.to_string(),
+                    msg: format!("console socket {}: {}", path.display(), crate::os_text(&e)),
+                })?;
+                Some(init::Console::Connected(sock))
+            }
+            other => other,
+        };
+        let sources = match in_user_ns {
+            true => {
+                rootfs::open_bind_sources(&bundle.spec, &bundle.dir).map_err(|e| Error::Init {
+                    id: id.to_string(),
+                    msg: e.to_string(),
+                })?
+            }
+            false => Vec::new(),
+        };
         let args = init::Args {
             bundle: &bundle,
             plan: &plan,
             rootfs: rootfs::Options {
                 no_pivot: opts.no_pivot,
-                in_user_ns: plan.has(nix::sched::CloneFlags::CLONE_NEWUSER),
+                in_user_ns,
                 cgroup_ns: plan.has(nix::sched::CloneFlags::CLONE_NEWCGROUP),
                 cgroup_v2: cgroups::is_v2(),
                 cgroup_dirs: dirs,
+                bind_sources: sources.iter().map(|(i, fd)| (*i, fd.as_raw_fd())).collect(),
             },
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
             state_dir: state_dir.as_raw_fd(),
-            console,
+            console: console.as_ref().and_then(init::Console::fd),
         };
         spawn(&locked, &mut record, &args, &mut made)?;
         record.status = Status::Created;

@@ -40,15 +40,30 @@ pub struct Args<'a> {
     pub preserve_fds: u32,
     /// An O_PATH descriptor of the container's state directory.
     pub state_dir: RawFd,
-    pub console: Option<Console>,
+    /// The console socket, connected (see [`Console::fd`]).
+    pub console: Option<RawFd>,
 }
 
 /// Where the init sends its terminal's master.
 pub enum Console {
-    /// `--console-socket`: a listening AF_UNIX socket on the host.
+    /// `--console-socket`: a listening AF_UNIX socket on the host, which
+    /// create connects to before the init starts.
     Path(PathBuf),
+    /// That socket, connected.
+    Connected(UnixStream),
     /// A socket jolt already holds the other end of (foreground run).
     Socket(RawFd),
+}
+
+impl Console {
+    /// The connected socket the init inherits (None for a path).
+    pub fn fd(&self) -> Option<RawFd> {
+        match self {
+            Console::Path(_) => None,
+            Console::Connected(sock) => Some(sock.as_raw_fd()),
+            Console::Socket(fd) => Some(*fd),
+        }
+    }
 }
 
 /// Runs the intermediate process; never returns.
@@ -175,14 +190,10 @@ fn run_init(chan: &Channel, args: &Args) -> Result<std::convert::Infallible, Fai
     let proc_ = spec.process().as_ref().expect("validated");
     let linux = spec.linux().as_ref().expect("validated");
 
-    // The console socket is a host path: connect before the host goes away.
-    let console = match (&args.console, proc_.terminal().unwrap_or(false)) {
-        (Some(Console::Path(path)), true) => Some(
-            UnixStream::connect(path)
-                .map_err(|e| before(format!("console socket {}: {e}", path.display())))?,
-        ),
-        // SAFETY: jolt handed this descriptor to us and keeps its own end.
-        (Some(Console::Socket(fd)), true) => Some(unsafe { UnixStream::from_raw_fd(*fd) }),
+    // SAFETY: jolt connected this socket for us (create) or keeps the
+    // other end (foreground run); this process's copy is ours.
+    let console = match (args.console, proc_.terminal().unwrap_or(false)) {
+        (Some(fd), true) => Some(unsafe { UnixStream::from_raw_fd(fd) }),
         _ => None,
     };
 

@@ -23,6 +23,8 @@ pub trait Syscall {
     /// mount_setattr(2) on the mount at `target` and every mount below it:
     /// MOUNT_ATTR_* bits in `set` are set, those in `clear` cleared.
     fn mount_setattr(&self, target: BorrowedFd, set: u64, clear: u64) -> nix::Result<()>;
+    /// move_mount(2) of the mount `from` (a detached tree) onto `to`.
+    fn move_mount(&self, from: BorrowedFd, to: BorrowedFd) -> nix::Result<()>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     /// The text of /proc/self/mountinfo.
     fn mountinfo(&self) -> std::io::Result<String>;
@@ -74,6 +76,21 @@ impl Syscall for Linux {
                 libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
                 &attr as *const libc::mount_attr,
                 std::mem::size_of::<libc::mount_attr>(),
+            )
+        };
+        nix::errno::Errno::result(res).map(drop)
+    }
+
+    fn move_mount(&self, from: BorrowedFd, to: BorrowedFd) -> nix::Result<()> {
+        // SAFETY: empty NUL-terminated paths; both descriptors are live.
+        let res = unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                from.as_raw_fd(),
+                c"".as_ptr(),
+                to.as_raw_fd(),
+                c"".as_ptr(),
+                libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
             )
         };
         nix::errno::Errno::result(res).map(drop)
@@ -172,6 +189,14 @@ mod recorder {
             self.calls.borrow_mut().push(format!(
                 "mount_setattr {} set {set:#x} clear {clear:#x}",
                 show(&fd_path(&target))
+            ));
+            Ok(())
+        }
+        fn move_mount(&self, from: BorrowedFd, to: BorrowedFd) -> nix::Result<()> {
+            self.calls.borrow_mut().push(format!(
+                "move_mount {} {}",
+                show(&fd_path(&from)),
+                show(&fd_path(&to))
             ));
             Ok(())
         }

@@ -167,3 +167,68 @@ fn a_hostname_with_a_joined_uts_namespace_is_set_there() {
     );
     jolt.force_delete(&holder);
 }
+
+/// A container in a new user namespace, whose mapped root (host uid
+/// 100000) may not enter `dir`: its bind sources and its console socket are
+/// opened and connected by jolt on the host, as runc does, so both still
+/// work.
+fn userns_bundle(jolt: &jolt_e2e::Jolt) -> jolt_e2e::bundle::Bundle {
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    jolt.bundle()
+        .rootfs_owner(100000, 100000)
+        .namespace("user", None)
+        .with(|c| {
+            c["linux"]["uidMappings"] = map.clone();
+            c["linux"]["gidMappings"] = map;
+        })
+}
+
+/// A host directory only the host's root may enter.
+fn private_dir(jolt: &jolt_e2e::Jolt, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = jolt.host_dir(name);
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+#[test]
+fn a_user_namespace_binds_a_source_its_root_cannot_reach() {
+    let Some(jolt) = session() else { return };
+    let private = private_dir(&jolt, "private");
+    fs::create_dir(private.join("shared")).unwrap();
+    fs::write(private.join("shared/file"), "from the host\n").unwrap();
+    let bundle = userns_bundle(&jolt)
+        .bind(&private.join("shared"), "/data", &["rbind", "ro"])
+        .sh("cat /data/file");
+
+    let out = jolt.run_ok("userns-bind", &bundle);
+    assert_eq!(out.stdout, "from the host\n", "{out}");
+    if let Some(runc) = jolt.runc_run("userns-bind-runc", &bundle) {
+        assert_eq!(String::from_utf8_lossy(&runc.stdout), out.stdout, "runc: {runc:?}");
+    }
+}
+
+#[test]
+fn a_user_namespace_gets_its_terminal_through_a_socket_its_root_cannot_reach() {
+    let Some(jolt) = session() else { return };
+    let private = private_dir(&jolt, "console");
+    let console = jolt_e2e::ConsoleSocket::bind(private.join("console.sock"));
+    let bundle = userns_bundle(&jolt).terminal().sh("tty; echo on-the-tty");
+    let id = jolt.id("userns-tty");
+
+    let mut create = jolt.spawn([
+        "create",
+        "--console-socket",
+        console.path().to_str().unwrap(),
+        "--bundle",
+        bundle.dir(),
+        &id,
+    ]);
+    let mut terminal = console.receive(&mut create);
+    create.wait().assert_success();
+    jolt.ok(["start", &id]);
+    let shown = terminal.read_until("on-the-tty");
+    assert!(shown.contains("/dev/pts/"), "{shown}");
+    jolt.wait_for_status(&id, "stopped");
+    jolt.delete(&id);
+}

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -59,6 +59,43 @@ pub struct Options {
     pub cgroup_v2: bool,
     /// The container's cgroup directories on the host (see cgroups).
     pub cgroup_dirs: Vec<(String, PathBuf)>,
+    /// Bind sources opened on the host (see [`open_bind_sources`]): the
+    /// index in `mounts` and a detached mount of the source.
+    pub bind_sources: Vec<(usize, std::os::fd::RawFd)>,
+}
+
+/// Opens the source of every bind mount in `spec` on the host, as a
+/// detached clone of its mount (open_tree OPEN_TREE_CLONE, with the mounts
+/// below for rbind), as runc does for a container in a new user namespace:
+/// its mapped root may not be allowed to reach the source, which the
+/// runtime can.
+pub fn open_bind_sources(spec: &Spec, bundle: &Path) -> Result<Vec<(usize, OwnedFd)>, RootfsError> {
+    let mut opened = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let o = parse_options(m.options().as_deref().unwrap_or_default());
+        let (true, Some(source)) = (o.bind || m.typ().as_deref() == Some("bind"), m.source())
+        else {
+            continue;
+        };
+        let source = bundle.join(source);
+        let path = std::ffi::CString::new(source.as_os_str().as_encoded_bytes()).map_err(|_| {
+            RootfsError::Invalid(format!("mounts[{i}].source: contains a NUL byte"))
+        })?;
+        let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+        if o.recursive {
+            flags |= libc::AT_RECURSIVE as libc::c_uint;
+        }
+        // SAFETY: open_tree with a NUL-terminated path; we own the result.
+        let fd =
+            unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+        let fd = Errno::result(fd).map_err(sys(format!(
+            "mounts[{i}].source {}: open_tree",
+            source.display()
+        )))?;
+        // SAFETY: open_tree returned a new descriptor we own.
+        opened.push((i, unsafe { OwnedFd::from_raw_fd(fd as i32) }));
+    }
+    Ok(opened)
 }
 
 /// The rootfs of one container being set up.
@@ -198,7 +235,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
     /// Mounts every `mounts[]` entry, in order.
     pub fn mount_all(&self, spec: &Spec, opts: &Options) -> Result<(), RootfsError> {
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            self.mount_one(m, opts).map_err(|e| match e {
+            self.mount_one(i, m, opts).map_err(|e| match e {
                 RootfsError::Escape { path, via } => RootfsError::Escape {
                     path: format!("mounts[{i}].destination {}", path.display()).into(),
                     via,
@@ -212,7 +249,7 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         Ok(())
     }
 
-    fn mount_one(&self, m: &Mount, opts: &Options) -> Result<(), RootfsError> {
+    fn mount_one(&self, index: usize, m: &Mount, opts: &Options) -> Result<(), RootfsError> {
         let dest = m.destination();
         let typ = m.typ().as_deref().unwrap_or("");
         let o = parse_options(m.options().as_deref().unwrap_or_default());
@@ -233,7 +270,11 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
                 "tmpcopyup: only a tmpfs mount can copy up what it covers".into(),
             ));
         }
-        if bind {
+        let opened = opts.bind_sources.iter().find(|(i, _)| *i == index);
+        if let (true, Some((_, fd))) = (bind, opened) {
+            // SAFETY: create opened it for this mount and keeps it open.
+            self.attach(unsafe { BorrowedFd::borrow_raw(*fd) }, dest, &o)?;
+        } else if bind {
             let source = m
                 .source()
                 .as_ref()
@@ -386,6 +427,26 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         self.sys
             .mount(Some(&fd_path(&src)), &fd_path(&target), None, flags, None)
             .map_err(sys(format!("bind {}", source.display())))?;
+        self.remount_bind(dest, o)
+    }
+
+    /// Attaches a bind source opened on the host (a detached mount) at
+    /// `dest` with move_mount(2), then remounts it as `bind` does.
+    fn attach(&self, tree: BorrowedFd, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
+        let st = fstat(tree).map_err(sys("fstat a bind source"))?;
+        let create = match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+            SFlag::S_IFDIR => Create::Dir,
+            _ => Create::File,
+        };
+        let target = self.resolve(dest, create)?;
+        self.sys
+            .move_mount(tree, target.as_fd())
+            .map_err(sys(format!("attach the bind source of {}", dest.display())))?;
+        self.remount_bind(dest, o)
+    }
+
+    /// Remounts a bind mount at `dest` with the flags bind ignores.
+    fn remount_bind(&self, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
         let extra = o.flags & !(MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_REC);
         if !extra.is_empty() {
             let mounted = self.resolve(dest, Create::No)?;
