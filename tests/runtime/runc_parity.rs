@@ -204,7 +204,11 @@ fn a_user_namespace_binds_a_source_its_root_cannot_reach() {
     let out = jolt.run_ok("userns-bind", &bundle);
     assert_eq!(out.stdout, "from the host\n", "{out}");
     if let Some(runc) = jolt.runc_run("userns-bind-runc", &bundle) {
-        assert_eq!(String::from_utf8_lossy(&runc.stdout), out.stdout, "runc: {runc:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&runc.stdout),
+            out.stdout,
+            "runc: {runc:?}"
+        );
     }
 }
 

@@ -5,10 +5,11 @@
 //! held to 50 %, is 500 % of the old 100000 period, and the kernel refuses
 //! it. cgroups-rs writes quota first; v2's single cpu.max has no such step.
 
-use std::io::{self, Write};
 use std::path::Path;
 
 use oci_spec::runtime::LinuxCpu;
+
+use super::{write_file, WriteError};
 
 /// A quota and period taken out of a cpu section (0: not given).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,20 +35,11 @@ pub fn take(cpu: &mut LinuxCpu) -> Bandwidth {
     b
 }
 
-/// A failed write: the file, the value, the cause.
-type WriteError = (String, String, io::Error);
-
 /// Period first; when the kernel refuses it (EINVAL: the old quota over the
 /// new period exceeds a parent) and a quota follows, the quota, then the
 /// period again.
 pub fn write(dir: &Path, b: Bandwidth) -> Result<(), WriteError> {
-    let put = |file: &str, value: String| -> Result<(), WriteError> {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.join(file))
-            .and_then(|mut f| f.write_all(value.as_bytes()))
-            .map_err(|e| (file.to_string(), value, e))
-    };
+    let put = |file: &str, value: String| write_file(dir, file, value);
     let mut period_left = None;
     if b.period != 0 {
         match put("cpu.cfs_period_us", b.period.to_string()) {

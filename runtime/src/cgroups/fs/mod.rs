@@ -267,6 +267,15 @@ impl<H: Hierarchy> Cgroupfs<H> {
         Ok(())
     }
 
+    /// A failed write of `linux.resources.<field>`, naming file and value.
+    fn write_error(&self, field: &str, (file, value, err): WriteError) -> CgroupError {
+        CgroupError::Io {
+            path: self.path.clone(),
+            what: format!("linux.resources.{field}: {file}: write {value:?}"),
+            err,
+        }
+    }
+
     /// The directory of the hierarchy holding `controller` (v2: the one).
     fn controller_dir(&self, controller: &str) -> Option<PathBuf> {
         if H::UNIFIED {
@@ -398,23 +407,13 @@ impl<H: Hierarchy> Cgroupfs<H> {
                 let dir = self
                     .controller_dir("cpu")
                     .ok_or_else(|| self.missing("cpu", "cpu"))?;
-                cfs::write(&dir, bandwidth).map_err(|(file, value, err)| CgroupError::Io {
-                    path: self.path.clone(),
-                    what: format!("linux.resources.cpu: {file}: write {value:?}"),
-                    err,
-                })?;
+                cfs::write(&dir, bandwidth).map_err(|e| self.write_error("cpu", e))?;
             }
             if let Some(weights) = weights.filter(|w| !w.is_empty()) {
                 let dir = self
                     .controller_dir("blkio")
                     .ok_or_else(|| self.missing("blockIO", "blkio"))?;
-                weights::write::<H>(&dir, &weights).map_err(|(file, value, err)| {
-                    CgroupError::Io {
-                        path: self.path.clone(),
-                        what: format!("linux.resources.blockIO: {file}: write {value:?}"),
-                        err,
-                    }
-                })?;
+                weights::write::<H>(&dir, &weights).map_err(|e| self.write_error("blockIO", e))?;
             }
             H::after_apply(self, resources)?;
         }
@@ -695,6 +694,19 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
         self.kill_until_empty()?;
         self.remove()
     }
+}
+
+/// A write to a cgroup file that failed: the file, the value, the cause.
+type WriteError = (String, String, io::Error);
+
+/// Writes `value` to the cgroup file `dir/file` (cgroupfs files exist or
+/// not: no create, no truncate).
+fn write_file(dir: &Path, file: &str, value: String) -> Result<(), WriteError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(file))
+        .and_then(|mut f| io::Write::write_all(&mut f, value.as_bytes()))
+        .map_err(|e| (file.to_string(), value, e))
 }
 
 /// Removes an empty cgroup directory and the cgroups nested in it, deepest

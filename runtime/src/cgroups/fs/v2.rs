@@ -49,11 +49,9 @@ impl V2 {
     fn write_unified(cg: &Cgroupfs<V2>, resources: &LinuxResources) -> Result<(), CgroupError> {
         let dir = V2::dir(cg);
         for (key, value) in resources.unified().iter().flatten() {
-            let written = std::fs::OpenOptions::new()
-                .write(true)
-                .open(dir.join(key))
-                .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
-            let Err(err) = written else { continue };
+            let Err((_, _, err)) = super::write_file(&dir, key, value.clone()) else {
+                continue;
+            };
             let controller = key.split('.').next().unwrap_or_default();
             let enabled =
                 std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();

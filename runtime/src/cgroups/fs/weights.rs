@@ -5,12 +5,11 @@
 //! 10..1000 to io's 1..10000. cgroups-rs knows one file for each and fails
 //! without it; the throttles stay with cgroups-rs.
 
-use std::io::{self, Write};
 use std::path::Path;
 
 use oci_spec::runtime::LinuxBlockIo;
 
-use super::Hierarchy;
+use super::{write_file, Hierarchy, WriteError};
 
 /// The weights of a blockIO section, taken out of it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,20 +50,11 @@ pub fn io_weight(blkio: u16) -> u64 {
     1 + (u64::from(blkio).saturating_sub(10)) * 9999 / 990
 }
 
-/// A failed write: the file, the value, the cause.
-type WriteError = (String, String, io::Error);
-
 /// Writes `w` into the cgroup directory `dir` of the blkio (v1) or io (v2)
 /// controller.
 pub fn write<H: Hierarchy>(dir: &Path, w: &Weights) -> Result<(), WriteError> {
     let exists = |f: &str| dir.join(f).exists();
-    let put = |file: &str, value: String| -> Result<(), WriteError> {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.join(file))
-            .and_then(|mut f| f.write_all(value.as_bytes()))
-            .map_err(|e| (file.to_string(), value, e))
-    };
+    let put = |file: &str, value: String| write_file(dir, file, value);
     if H::UNIFIED {
         let bfq = exists("io.bfq.weight");
         if let Some(weight) = w.weight {
