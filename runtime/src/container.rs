@@ -19,7 +19,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{ForkResult, Pid};
 
 use crate::cgroups::{self, CgroupError, CgroupManager, Driver, Settings};
 use crate::channel::{Channel, Message};
@@ -342,8 +342,14 @@ fn spawn(
         msg,
     };
     let (parent, child) = Channel::pair().map_err(|e| init_err(format!("socketpair: {e}")))?;
-    // SAFETY: jolt is single-threaded: the child may run arbitrary code.
-    match unsafe { fork() }.map_err(sys("fork"))? {
+    let cgroup = record.cgroup()?;
+    let target = cgroup.clone_target()?;
+    // jolt is single-threaded: the child may run arbitrary code.
+    let forked = cgroups::fork_into(target.as_ref().map(AsFd::as_fd)).map_err(|e| {
+        cgroup.drop_clone_target();
+        sys("fork")(e)
+    });
+    match forked? {
         ForkResult::Child => {
             drop(parent);
             // The lock belongs to this jolt invocation, not to the container:
@@ -351,7 +357,7 @@ fn spawn(
             // SAFETY: closing a descriptor the parent's Locked owns; this
             // process never drops that Locked (it exits or execs).
             unsafe { libc::close(locked.dir_fd()) };
-            init::intermediate(child, args)
+            init::intermediate(child, args, target.is_some())
         }
         ForkResult::Parent { child: pid } => {
             made.intermediate = Some(pid);
@@ -363,8 +369,8 @@ fn spawn(
             .send(m)
             .map_err(|e| init_err(format!("talking to init: {e}")))
     };
+    drop(target);
     let linux = record.config.linux().as_ref().expect("validated");
-    let cgroup = record.cgroup()?;
     let settings = Settings {
         resources: linux.resources().as_ref(),
         annotations: record.config.annotations().as_ref(),

@@ -67,9 +67,12 @@ impl Console {
 }
 
 /// Runs the intermediate process; never returns.
-pub fn intermediate(chan: Channel, args: &Args) -> ! {
+/// `born_in_unified`: the intermediate was cloned into the cgroup's
+/// unified directory (see `cgroups::fork_into`), which it then does not
+/// join again.
+pub fn intermediate(chan: Channel, args: &Args, born_in_unified: bool) -> ! {
     // A panic must not unwind into the parent's frames we were forked from.
-    let run = std::panic::AssertUnwindSafe(|| run_intermediate(&chan, args));
+    let run = std::panic::AssertUnwindSafe(|| run_intermediate(&chan, args, born_in_unified));
     let result = std::panic::catch_unwind(run)
         .unwrap_or_else(|_| Err("the intermediate process panicked".to_string()));
     let code = match result {
@@ -90,7 +93,7 @@ fn expect(chan: &Channel, what: &str) -> Result<Message, String> {
         .ok_or_else(|| format!("jolt went away while the container waited for {what}"))
 }
 
-fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
+fn run_intermediate(chan: &Channel, args: &Args, born_in_unified: bool) -> Result<(), String> {
     let plan = args.plan;
     // jolt makes the cgroup while we make namespaces and says Go when it is
     // there; we then join it ourselves (see cgroups::join_self). Inside a
@@ -105,7 +108,12 @@ fn run_intermediate(chan: &Channel, args: &Args) -> Result<(), String> {
                 other => return Err(format!("unexpected message {other:?}")),
             }
         }
-        cgroups::join_self(&args.rootfs.cgroup_dirs).map_err(|e| e.to_string())
+        let unified = |name: &str| cgroups::is_v2() || name == cgroups::HYBRID_UNIFIED;
+        let dirs: Vec<_> = (args.rootfs.cgroup_dirs.iter())
+            .filter(|(name, _)| !(born_in_unified && unified(name)))
+            .cloned()
+            .collect();
+        cgroups::join_self(&dirs).map_err(|e| e.to_string())
     };
     if plan.has(CloneFlags::CLONE_NEWUSER) {
         join_cgroup(&mut in_cgroup)?;
