@@ -263,12 +263,38 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
     };
 
     let (parent, child) = Channel::pair().map_err(|e| init_err(format!("socketpair: {e}")))?;
-    // SAFETY: jolt is single-threaded: the child may run arbitrary code.
-    let intermediate = match unsafe { fork() }.map_err(sys("fork"))? {
+    // Born in the unified cgroup directory, as create's intermediate is
+    // (see cgroups::fork_into); where that cgroup takes no process (EBUSY:
+    // it hands controllers to children), in the init's own.
+    let open = |dir: &Path| {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        nix::fcntl::open(dir, flags, Mode::empty()).ok()
+    };
+    let v2 = cgroups::is_v2();
+    let unified = dirs
+        .iter()
+        .find(|(name, _)| v2 || name == cgroups::HYBRID_UNIFIED)
+        .and_then(|(_, dir)| open(dir));
+    let mut born_in_unified = unified.is_some();
+    let forked = match cgroups::fork_into(unified.as_ref().map(std::os::fd::AsFd::as_fd)) {
+        Err(nix::errno::Errno::EBUSY) => {
+            let init_cgroup = fallback.as_deref().and_then(open);
+            born_in_unified = init_cgroup.is_some();
+            cgroups::fork_into(init_cgroup.as_ref().map(std::os::fd::AsFd::as_fd))
+        }
+        other => other,
+    };
+    // jolt is single-threaded: the child may run arbitrary code.
+    let intermediate = match forked.map_err(sys("fork"))? {
         ForkResult::Child => {
             drop(parent);
             let seccomp = linux.seccomp().as_ref();
-            let cgroup = (dirs.as_slice(), fallback.as_deref());
+            let joined: Vec<(String, PathBuf)> = dirs
+                .iter()
+                .filter(|(name, _)| !(born_in_unified && (v2 || name == cgroups::HYBRID_UNIFIED)))
+                .cloned()
+                .collect();
+            let cgroup = (joined.as_slice(), fallback.as_deref());
             let code =
                 match run_intermediate(&child, cgroup, &joins, console.as_ref(), seccomp, opts) {
                     Ok(()) => 0,

@@ -170,7 +170,7 @@ fn a_bundle_jolt_refuses_is_refused_with_jolts_reason() {
     a.ctl(["run", "-d", "--bundle", seccomp.dir()])
         .assert_failure()
         .assert_stderr_contains("jolt create: ")
-        .assert_stderr_contains("SCMP_ACT_NOTIFY needs a seccomp agent");
+        .assert_stderr_contains("SCMP_ACT_NOTIFY needs the path of a seccomp agent");
     let broken = jolt.bundle();
     std::fs::write(broken.path().join("config.json"), "{").unwrap();
     a.ctl(["run", "-d", "--bundle", broken.dir()])
