@@ -272,9 +272,11 @@ fn network_delay_slows_the_pings_between_two_containers_until_reverted() {
     );
     wait_event(&a, "slow", "injected");
     let delayed = ping_rtts(&from, &addr, 4);
-    let min_base = base.iter().cloned().fold(f64::MAX, f64::min);
+    // netem holds each reply 100 ms; the rest of the round trip varies
+    // below the fastest ping before it (it flaked at 100.77 against a
+    // 0.84 ms minimum), so only the delay itself is a bound.
     assert!(
-        delayed.iter().all(|t| *t >= min_base + 100.0),
+        delayed.iter().all(|t| *t >= 100.0),
         "100 ms delay: before {base:?}, under it {delayed:?}"
     );
     wait_event(&a, "slow", "reverted");
