@@ -342,14 +342,30 @@ fn spawn(
         msg,
     };
     let (parent, child) = Channel::pair().map_err(|e| init_err(format!("socketpair: {e}")))?;
-    let cgroup = record.cgroup()?;
-    let target = cgroup.clone_target()?;
+    let linux = record.config.linux().as_ref().expect("validated");
+    let settings = Settings {
+        resources: linux.resources().as_ref(),
+        annotations: record.config.annotations().as_ref(),
+    };
+    // On cgroupfs the cgroup is made first and the intermediate is born in
+    // its unified directory (see cgroups::fork_into); systemd needs a live
+    // process for its scope, which the intermediate then is.
+    let mut cgroup = Some(record.cgroup()?);
+    let target = match cgroup.as_deref().and_then(|c| c.clone_target()) {
+        Some(dir) => {
+            let made_now = cgroup.take().expect("there");
+            made_now.create(settings, 0)?;
+            made.cgroup = Some(made_now);
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            Some(
+                nix::fcntl::open(&dir, flags, Mode::empty())
+                    .map_err(sys(format!("open {}", dir.display())))?,
+            )
+        }
+        None => None,
+    };
     // jolt is single-threaded: the child may run arbitrary code.
-    let forked = cgroups::fork_into(target.as_ref().map(AsFd::as_fd)).map_err(|e| {
-        cgroup.drop_clone_target();
-        sys("fork")(e)
-    });
-    match forked? {
+    match cgroups::fork_into(target.as_ref().map(AsFd::as_fd)).map_err(sys("fork"))? {
         ForkResult::Child => {
             drop(parent);
             // The lock belongs to this jolt invocation, not to the container:
@@ -364,27 +380,40 @@ fn spawn(
         }
     }
     drop(child);
-    let send = |m: &Message| {
-        parent
-            .send(m)
-            .map_err(|e| init_err(format!("talking to init: {e}")))
-    };
     drop(target);
-    let linux = record.config.linux().as_ref().expect("validated");
-    let settings = Settings {
-        resources: linux.resources().as_ref(),
-        annotations: record.config.annotations().as_ref(),
+    // The init (or the intermediate) gone, perhaps OOM-killed: say why.
+    let gone = |made: &Made| {
+        let oom = made
+            .cgroup
+            .as_deref()
+            .and_then(crate::events::oom_before_ready);
+        init_err(oom.unwrap_or_else(|| "the container's init exited before it was ready".into()))
     };
-    // The intermediate holds the cgroup until the init (its child) is in.
-    cgroup.create(settings, made.intermediate.expect("forked").as_raw())?;
-    made.cgroup = Some(cgroup);
+    let lost = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        )
+    };
+    let send = |m: &Message, made: &Made| {
+        parent.send(m).map_err(|e| match lost(&e) {
+            true => gone(made),
+            false => init_err(format!("talking to init: {e}")),
+        })
+    };
+    if let Some(cgroup) = cgroup {
+        // The intermediate holds the cgroup until the init (its child) is in.
+        cgroup.create(settings, made.intermediate.expect("forked").as_raw())?;
+        made.cgroup = Some(cgroup);
+    }
     tracing::debug!("{id}: cgroup {} created", record.cgroup_path);
-    send(&Message::Go)?;
+    send(&Message::Go, made)?;
     let spec = &record.config.clone();
     loop {
-        let msg = parent
-            .recv()
-            .map_err(|e| init_err(format!("talking to init: {e}")))?;
+        let msg = match parent.recv() {
+            Err(e) if lost(&e) => None,
+            other => other.map_err(|e| init_err(format!("talking to init: {e}")))?,
+        };
         match msg {
             Some(Message::NeedMappings) => {
                 let pid = made.intermediate.expect("forked").as_raw();
@@ -395,9 +424,9 @@ fn spawn(
                     .and_then(|p| p.user().additional_gids().as_ref())
                     .is_some_and(|g| !g.is_empty());
                 match namespaces::write_mappings(pid, linux, !wants_groups) {
-                    Ok(()) => send(&Message::MappingsDone)?,
+                    Ok(()) => send(&Message::MappingsDone, made)?,
                     Err(e) => {
-                        let _ = send(&Message::Error(e.to_string()));
+                        let _ = send(&Message::Error(e.to_string()), made);
                         return Err(e.into());
                     }
                 }
@@ -418,14 +447,14 @@ fn spawn(
                 let kinds = [HookKind::Prestart, HookKind::CreateRuntime];
                 for kind in kinds {
                     if let Err(err) = hooks::run(spec.hooks().as_ref(), kind, state.as_bytes()) {
-                        let _ = send(&Message::Error(err.to_string()));
+                        let _ = send(&Message::Error(err.to_string()), made);
                         return Err(Error::Hook {
                             id: id.clone(),
                             err,
                         });
                     }
                 }
-                send(&Message::HooksDone(state))?;
+                send(&Message::HooksDone(state), made)?;
             }
             Some(Message::SeccompListener) => {
                 let state = serde_json::to_value(record.oci_state()).expect("serializes");
@@ -438,15 +467,7 @@ fn spawn(
             }
             Some(Message::Error(msg)) => return Err(init_err(msg)),
             Some(other) => return Err(init_err(format!("unexpected message {other:?}"))),
-            None => {
-                let oom = made
-                    .cgroup
-                    .as_deref()
-                    .and_then(crate::events::oom_before_ready);
-                return Err(init_err(oom.unwrap_or_else(|| {
-                    "the container's init exited before it was ready".into()
-                })));
-            }
+            None => return Err(gone(made)),
         }
     }
 }

@@ -107,20 +107,13 @@ pub trait CgroupManager: fmt::Debug {
     fn create(&self, settings: Settings, holder: i32) -> Result<(), CgroupError>;
 
     /// The cgroup's directory in the unified hierarchy (v2, or a hybrid
-    /// host's cgroup2), made now if missing, for a new process to be born
-    /// in ([`fork_into`]): moving one in later through cgroup.procs waits
-    /// for an RCU grace period (15 to 30 ms on an idle machine). A
-    /// directory made here counts as made by `create` (if `create` fails,
-    /// it is removed with the processes born in it). None where the
-    /// driver places processes itself
-    /// (systemd) or there is no unified hierarchy.
-    fn clone_target(&self) -> Result<Option<std::os::fd::OwnedFd>, CgroupError> {
-        Ok(None)
+    /// host's cgroup2) that a new process can be born in once `create`
+    /// made it ([`fork_into`]): moving one in later through cgroup.procs
+    /// waits for an RCU grace period (15 to 30 ms on an idle machine).
+    /// None where the driver places the first process itself (systemd).
+    fn clone_target(&self) -> Option<PathBuf> {
+        None
     }
-
-    /// Removes what `clone_target` made, when no process was born in it
-    /// (the clone failed) and `create` will not be called.
-    fn drop_clone_target(&self) {}
 
     /// Applies `resources` to the live cgroup (`jolt update`) with the
     /// checks create makes; device rules stay as they are (as with runc).

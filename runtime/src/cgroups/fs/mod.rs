@@ -25,7 +25,6 @@ mod weights;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,8 +36,6 @@ use cgroups_rs::fs::Controller;
 use cgroups_rs::manager::Error as ManagerError;
 use cgroups_rs::{FreezerState, FsManager, Manager};
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 pub use v1::V1;
@@ -145,8 +142,6 @@ fn normalize(raw: &str) -> Result<String, CgroupError> {
 pub struct Cgroupfs<H: Hierarchy> {
     path: String,
     cgroup: cgroups_rs::fs::Cgroup,
-    /// Directories `clone_target` made, which `create` owns.
-    premade: std::cell::RefCell<Vec<PathBuf>>,
     version: PhantomData<H>,
 }
 
@@ -160,39 +155,20 @@ impl<H: Hierarchy> Cgroupfs<H> {
         Ok(Cgroupfs {
             path,
             cgroup,
-            premade: Default::default(),
             version: PhantomData,
         })
     }
 
     /// Makes the directories (where missing) and applies `resources`.
-    /// With `warn_in_use` (the pid of our own process in it, if any), an
-    /// existing cgroup holding other processes is a warning, as with runc
-    /// (the systemd driver's scope already holds its first process, and
-    /// says nothing). If anything fails, the directories this call (or
-    /// clone_target) made are removed, and with them the empty parents
-    /// under jolt's own `/jolt`.
+    /// With `warn_in_use`, an existing cgroup holding processes is a
+    /// warning, as with runc (the systemd driver's scope already holds its
+    /// first process, and says nothing). If anything fails, the directories
+    /// this call made are removed, and with them the empty parents under
+    /// jolt's own `/jolt`.
     pub(crate) fn make(
         &self,
         resources: Option<&LinuxResources>,
-        warn_in_use: Option<i32>,
-    ) -> Result<(), CgroupError> {
-        let result = self.make_checked(resources, warn_in_use);
-        if result.is_err() {
-            // A process born in a directory clone_target made is ours.
-            let premade = self.premade.take();
-            self.kill_in(&premade);
-            self.remove_created(&premade);
-            self.remove_own_parents();
-        }
-        result
-    }
-
-    /// `make` but for the directories clone_target made.
-    fn make_checked(
-        &self,
-        resources: Option<&LinuxResources>,
-        warn_in_use: Option<i32>,
+        warn_in_use: bool,
     ) -> Result<(), CgroupError> {
         let (resources, devices) = match resources {
             Some(r) => {
@@ -206,9 +182,8 @@ impl<H: Hierarchy> Cgroupfs<H> {
         }
 
         let dirs: Vec<PathBuf> = self.host_dirs().into_iter().map(|(_, d)| d).collect();
-        let ours = !self.premade.borrow().is_empty();
-        if let (Some(holder), false) = (warn_in_use, ours) {
-            let pids: Vec<i32> = self.pids()?.into_iter().filter(|&p| p != holder).collect();
+        if warn_in_use && dirs.iter().any(|d| d.exists()) {
+            let pids = self.pids()?;
             if !pids.is_empty() {
                 tracing::warn!(
                     "cgroup /{}: already holds processes {pids:?}; the container shares it \
@@ -311,23 +286,6 @@ impl<H: Hierarchy> Cgroupfs<H> {
             .iter()
             .find(|s| s.controller_name() == controller)
             .map(|s| s.to_controller().path().to_path_buf())
-    }
-
-    /// SIGKILLs what is in `dirs` until nothing is (bounded, polling; best
-    /// effort: for cleaning up after a failed create).
-    fn kill_in(&self, dirs: &[PathBuf]) {
-        let deadline = Instant::now() + DESTROY_TIMEOUT;
-        while Instant::now() < deadline {
-            let mut pids = Vec::new();
-            for dir in dirs {
-                let _ = self.collect_procs(dir, &mut pids);
-            }
-            if pids.is_empty() {
-                return;
-            }
-            let _ = self.send(&pids, libc::SIGKILL);
-            thread::sleep(POLL_INTERVAL);
-        }
     }
 
     /// SIGKILLs what is in the cgroup until nothing is (bounded, polling).
@@ -648,41 +606,15 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
     /// devices runc allows every container: devices.allow/deny on v1, an
     /// eBPF program (see `devices`) on v2. A cgroup that already exists is
     /// reused; one that holds processes with a warning.
-    fn create(&self, settings: Settings, holder: i32) -> Result<(), CgroupError> {
-        self.make(settings.resources, Some(holder))
+    fn create(&self, settings: Settings, _holder: i32) -> Result<(), CgroupError> {
+        self.make(settings.resources, true)
     }
 
-    fn drop_clone_target(&self) {
-        self.remove_created(&self.premade.take());
-        self.remove_own_parents();
-    }
-
-    fn clone_target(&self) -> Result<Option<OwnedFd>, CgroupError> {
-        let unified = self
-            .host_dirs()
+    fn clone_target(&self) -> Option<PathBuf> {
+        self.host_dirs()
             .into_iter()
-            .find(|(name, _)| H::UNIFIED || name == crate::cgroups::HYBRID_UNIFIED);
-        let Some((_, dir)) = unified else {
-            return Ok(None);
-        };
-        if !dir.exists() {
-            let missing: Vec<PathBuf> = self
-                .host_dirs()
-                .into_iter()
-                .map(|(_, d)| d)
-                .filter(|d| !d.exists())
-                .collect();
-            // Every hierarchy's, with create's retries (see make_dirs).
-            self.make_dirs()?;
-            self.premade.borrow_mut().extend(missing);
-        }
-        let fd = nix::fcntl::open(
-            &dir,
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| self.io_error(&dir, "open", e.into()))?;
-        Ok(Some(fd))
+            .find(|(name, _)| H::UNIFIED || name == crate::cgroups::HYBRID_UNIFIED)
+            .map(|(_, dir)| dir)
     }
 
     fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {

@@ -124,7 +124,7 @@ impl<H: Hierarchy> Systemd<H> {
         bus.start_unit(&self.scope.unit, &props)
             .map_err(|e| self.error("StartTransientUnit", e))?;
         tracing::debug!("{}: started in {}", self.scope.unit, self.scope.slice);
-        if let Err(err) = self.fs.make(settings.resources, None) {
+        if let Err(err) = self.fs.make(settings.resources, false) {
             if let Err(e) = self.teardown(bus) {
                 tracing::warn!("after a failed create: {e}");
             }
