@@ -222,6 +222,34 @@ fn jolts_own_cgroup_parents_go_with_the_last_container() {
     );
 }
 
+/// The harness sweeps what a failed create leaves of a test's own cgroup
+/// parents (`/jolt/<id>-group/<id>`): empty `-group` directories in the
+/// hybrid host's unified hierarchy once outlived a session whose runtime
+/// left them. Here a runtime that "leaked" them is simulated by making the
+/// directories by hand.
+#[test]
+fn the_harness_removes_a_tests_own_cgroup_parents_left_behind() {
+    // /jolt, made below by hand, goes last if no container uses it (jolt
+    // itself retries a create whose parent goes meanwhile).
+    let _shared = RemoveWhenEmpty("/jolt");
+    let Some(jolt) = session() else { return };
+    let id = jolt.id("leaked");
+    let parent = format!("/jolt/{id}-group");
+    let bundle = jolt
+        .bundle()
+        .cgroups_path(&format!("{parent}/{id}"))
+        .sleeper();
+    jolt.adopt(&id, &bundle);
+    let hierarchies = jolt_e2e::host::cgroup_hierarchies();
+    for h in &hierarchies {
+        std::fs::create_dir_all(h.join(parent.trim_start_matches('/')).join(&id)).unwrap();
+    }
+    assert!(!cgroup_dirs_of(&parent).is_empty());
+
+    drop(jolt);
+    assert_eq!(cgroup_dirs_of(&parent), Vec::<std::path::PathBuf>::new());
+}
+
 /// A cgroupsPath under a frozen parent: the container's init would stop as
 /// soon as it joined, and create used to wait for it forever. It fails at
 /// once, naming the cause, and leaves nothing.

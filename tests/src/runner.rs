@@ -830,10 +830,24 @@ impl Jolt {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
-        for dir in leaf_dirs {
+        for dir in &leaf_dirs {
             let start = Instant::now();
-            while fs::remove_dir(&dir).is_err() && start.elapsed() < crate::quick() {
+            while fs::remove_dir(dir).is_err() && start.elapsed() < crate::quick() {
                 std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // Parents a test named after its container (`/jolt/<id>-group/<id>`)
+        // are the test's too: what a failed create left of them goes, empty
+        // ones only, and never a parent other containers may share.
+        for leaf in &leaf_dirs {
+            for parent in leaf.ancestors().skip(1) {
+                let named = parent
+                    .file_name()
+                    .and_then(OsStr::to_str)
+                    .is_some_and(|n| n.contains(c.id.as_str()));
+                if !named || fs::remove_dir(parent).is_err() {
+                    break;
+                }
             }
         }
     }
