@@ -233,6 +233,8 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             return Err(invalid(field, "is empty"));
         }
         contained(mount.destination()).map_err(|msg| invalid(field, msg))?;
+        crate::rootfs::check_options(mount)
+            .map_err(|msg| invalid(format!("mounts[{i}].options"), msg))?;
     }
 
     let linux = spec
@@ -662,6 +664,32 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.starts_with("linux.seccomp.listenerPath: "), "{err}");
+    }
+
+    #[test]
+    fn mount_options_a_mount_would_drop_are_refused_with_the_config() {
+        let with_mount =
+            |m: serde_json::Value| spec_with(move |v| v["mounts"] = serde_json::json!([m]));
+        let err = with_mount(serde_json::json!({
+            "destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "r-ro"]
+        }))
+        .unwrap_err();
+        assert!(
+            err.starts_with("mounts[0].options: unknown mount option \"r-ro\""),
+            "{err}"
+        );
+        let err = with_mount(serde_json::json!({
+            "destination": "/proc", "type": "proc", "source": "proc", "options": ["tmpcopyup"]
+        }))
+        .unwrap_err();
+        assert!(
+            err.starts_with("mounts[0].options: tmpcopyup: only a tmpfs"),
+            "{err}"
+        );
+        with_mount(serde_json::json!({
+            "destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "tmpcopyup"]
+        }))
+        .expect("filesystem data goes to the filesystem");
     }
 
     #[test]

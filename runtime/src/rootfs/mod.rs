@@ -98,6 +98,28 @@ pub fn open_bind_sources(spec: &Spec, bundle: &Path) -> Result<Vec<(usize, Owned
     Ok(opened)
 }
 
+/// Refuses options a mount would drop without a word (checked with
+/// config.json, before anything is made): the kernel ignores the data of a
+/// bind mount, and jolt mounts a cgroup without any, so an option jolt does
+/// not know there (a misspelt `rro`) is an error; `tmpcopyup` is for tmpfs.
+pub fn check_options(m: &Mount) -> Result<(), String> {
+    let typ = m.typ().as_deref().unwrap_or("");
+    let o = parse_options(m.options().as_deref().unwrap_or_default());
+    let bind = o.bind || typ == "bind";
+    if (bind || typ == "cgroup" || typ == "cgroup2") && !o.data.is_empty() {
+        return Err(format!(
+            "unknown mount option {:?}: a {} mount passes no options to a filesystem \
+             (`jolt features` lists the options jolt knows)",
+            o.data.join(","),
+            if bind { "bind" } else { typ }
+        ));
+    }
+    if o.copy_up && (bind || typ != "tmpfs") {
+        return Err("tmpcopyup: only a tmpfs mount can copy up what it covers".into());
+    }
+    Ok(())
+}
+
 /// The rootfs of one container being set up.
 pub struct Rootfs<'a, S: Syscall> {
     sys: &'a S,
@@ -255,21 +277,6 @@ impl<'a, S: Syscall> Rootfs<'a, S> {
         let o = parse_options(m.options().as_deref().unwrap_or_default());
         let bind = o.bind || typ == "bind";
         let cgroup = typ == "cgroup" || typ == "cgroup2";
-        if (bind || cgroup) && !o.data.is_empty() {
-            // The kernel ignores data on a bind mount: an option jolt does
-            // not know would be silently dropped.
-            return Err(RootfsError::Invalid(format!(
-                "unknown mount option {:?}: a {} mount passes no options to a filesystem \
-                 (`jolt features` lists the options jolt knows)",
-                o.data.join(","),
-                if bind { "bind" } else { typ }
-            )));
-        }
-        if o.copy_up && (bind || typ != "tmpfs") {
-            return Err(RootfsError::Invalid(
-                "tmpcopyup: only a tmpfs mount can copy up what it covers".into(),
-            ));
-        }
         let opened = opts.bind_sources.iter().find(|(i, _)| *i == index);
         if let (true, Some((_, fd))) = (bind, opened) {
             // SAFETY: create opened it for this mount and keeps it open.
