@@ -365,7 +365,9 @@ fn spawn(
         None => None,
     };
     // jolt is single-threaded: the child may run arbitrary code.
-    match cgroups::fork_into(target.as_ref().map(AsFd::as_fd)).map_err(sys("fork"))? {
+    let (forked, born_in) =
+        cgroups::fork_into(target.as_ref().map(AsFd::as_fd)).map_err(sys("fork"))?;
+    match forked {
         ForkResult::Child => {
             drop(parent);
             // The lock belongs to this jolt invocation, not to the container:
@@ -373,7 +375,7 @@ fn spawn(
             // SAFETY: closing a descriptor the parent's Locked owns; this
             // process never drops that Locked (it exits or execs).
             unsafe { libc::close(locked.dir_fd()) };
-            init::intermediate(child, args, target.is_some())
+            init::intermediate(child, args, born_in)
         }
         ForkResult::Parent { child: pid } => {
             made.intermediate = Some(pid);

@@ -275,17 +275,16 @@ pub fn exec(root: &Root, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
         .iter()
         .find(|(name, _)| v2 || name == cgroups::HYBRID_UNIFIED)
         .and_then(|(_, dir)| open(dir));
-    let mut born_in_unified = unified.is_some();
     let forked = match cgroups::fork_into(unified.as_ref().map(std::os::fd::AsFd::as_fd)) {
         Err(nix::errno::Errno::EBUSY) => {
             let init_cgroup = fallback.as_deref().and_then(open);
-            born_in_unified = init_cgroup.is_some();
             cgroups::fork_into(init_cgroup.as_ref().map(std::os::fd::AsFd::as_fd))
         }
         other => other,
     };
     // jolt is single-threaded: the child may run arbitrary code.
-    let intermediate = match forked.map_err(sys("fork"))? {
+    let (forked, born_in_unified) = forked.map_err(sys("fork"))?;
+    let intermediate = match forked {
         ForkResult::Child => {
             drop(parent);
             let seccomp = linux.seccomp().as_ref();

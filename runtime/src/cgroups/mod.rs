@@ -181,36 +181,43 @@ pub const HYBRID_UNIFIED: &str = "unified";
 
 /// fork(2), with the child born in the cgroup `cgroup` names when given
 /// (clone3 with CLONE_INTO_CGROUP, Linux 5.7): no later move, and no wait
-/// for the cgroup core's RCU grace period. The caller must be
-/// single-threaded, as for fork.
-pub fn fork_into(cgroup: Option<std::os::fd::BorrowedFd>) -> nix::Result<nix::unistd::ForkResult> {
+/// for the cgroup core's RCU grace period. On an older kernel (ENOSYS,
+/// EINVAL) a plain fork. Returns whether the child was born in `cgroup`.
+/// The caller must be single-threaded, as for fork.
+pub fn fork_into(
+    cgroup: Option<std::os::fd::BorrowedFd>,
+) -> nix::Result<(nix::unistd::ForkResult, bool)> {
+    use nix::errno::Errno;
     use std::os::fd::AsRawFd;
-    let Some(cgroup) = cgroup else {
-        // SAFETY: the caller is single-threaded (see above).
-        return unsafe { nix::unistd::fork() };
-    };
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    // SAFETY: clone_args is plain data; zero is "not used" for every field.
-    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = CLONE_INTO_CGROUP;
-    args.exit_signal = libc::SIGCHLD as u64;
-    args.cgroup = cgroup.as_raw_fd() as u64;
-    // SAFETY: without CLONE_VM or a stack the child gets a copy of this
-    // process, as with fork; the caller is single-threaded, so no lock is
-    // held by a thread the child would not have.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const libc::clone_args,
-            std::mem::size_of::<libc::clone_args>(),
-        )
-    };
-    match nix::errno::Errno::result(pid)? {
-        0 => Ok(nix::unistd::ForkResult::Child),
-        pid => Ok(nix::unistd::ForkResult::Parent {
-            child: nix::unistd::Pid::from_raw(pid as i32),
-        }),
+    if let Some(cgroup) = cgroup {
+        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+        // SAFETY: clone_args is plain data; zero is "not used" for every field.
+        let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+        args.flags = CLONE_INTO_CGROUP;
+        args.exit_signal = libc::SIGCHLD as u64;
+        args.cgroup = cgroup.as_raw_fd() as u64;
+        // SAFETY: without CLONE_VM or a stack the child gets a copy of this
+        // process, as with fork; the caller is single-threaded, so no lock
+        // is held by a thread the child would not have.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const libc::clone_args,
+                std::mem::size_of::<libc::clone_args>(),
+            )
+        };
+        match Errno::result(pid) {
+            Ok(0) => return Ok((nix::unistd::ForkResult::Child, true)),
+            Ok(pid) => {
+                let child = nix::unistd::Pid::from_raw(pid as i32);
+                return Ok((nix::unistd::ForkResult::Parent { child }, true));
+            }
+            Err(Errno::ENOSYS | Errno::EINVAL) => {}
+            Err(e) => return Err(e),
+        }
     }
+    // SAFETY: the caller is single-threaded (see above).
+    unsafe { nix::unistd::fork() }.map(|f| (f, false))
 }
 
 /// A cgroup the calling process could not move into.
@@ -224,4 +231,51 @@ pub struct JoinError {
 /// True when the host is unified (pure cgroup v2).
 pub fn is_v2() -> bool {
     hierarchies::is_cgroup2_unified_mode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::unistd::ForkResult;
+
+    /// A child born in a cgroup2 directory of the test's own (v2, or a
+    /// hybrid host's /sys/fs/cgroup/unified) shows it on its 0:: line.
+    #[test]
+    fn root_a_child_is_born_in_the_cgroup_it_was_cloned_into() {
+        let root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .map(std::path::Path::new)
+            .into_iter()
+            .find(|r| r.join("cgroup.procs").exists() && r.join("cgroup.threads").exists());
+        let (Some(root), true) = (root, nix::unistd::Uid::effective().is_root()) else {
+            eprintln!("skipped: needs root and a cgroup2 hierarchy");
+            return;
+        };
+        let name = format!("jolt-fork-into-{}", std::process::id());
+        let dir = root.join(&name);
+        std::fs::create_dir(&dir).unwrap();
+        let fd = nix::fcntl::open(
+            &dir,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        let (forked, born_in) = fork_into(Some(std::os::fd::AsFd::as_fd(&fd))).unwrap();
+        match forked {
+            ForkResult::Child => {
+                let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+                let here = own
+                    .lines()
+                    .any(|l| l.starts_with("0::") && l.ends_with(&name));
+                // SAFETY: exit the forked test process without unwinding.
+                unsafe { libc::_exit(if here { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                let status = waitpid(child, None).unwrap();
+                std::fs::remove_dir(&dir).unwrap();
+                assert!(born_in);
+                assert_eq!(status, WaitStatus::Exited(child, 0), "the child's 0:: line");
+            }
+        }
+    }
 }
