@@ -45,7 +45,9 @@ pub struct Experiment {
     /// of the same experiment at once.
     pub max_active: u32,
     pub on_failure: OnFailure,
-    pub fault: Fault,
+    /// What each fire injects into each target picked: one fault or
+    /// several together (`faults:`), each journaled and reverted on its own.
+    pub faults: Vec<Fault>,
     /// The hypothesis the experiment tests, if it states one.
     pub steady_state: Option<SteadyState>,
 }
@@ -142,144 +144,30 @@ pub enum OnFailure {
     Stop,
 }
 
-/// The one fault an experiment injects at each fire.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// Send a signal. Cannot be undone, so it has no duration.
-    Kill { signal: Signal, scope: KillScope },
-    /// Limit the container to a fraction of CPUs (cgroup cpu.max).
-    CpuThrottle { cpus: f64, duration: Duration },
-    /// Delay (and optionally drop) the container's outgoing packets.
-    NetworkDelay(NetworkDelay),
-    /// Freeze every process of the container (cgroup freezer).
-    Pause { duration: Duration },
-}
+pub use crate::fault::{
+    CpuThrottle, Fault, Kill, KillScope, NetworkDelay, Pause, Signal, FAULT_KINDS,
+};
 
-/// Parameters of [`Fault::NetworkDelay`], in netem's terms.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NetworkDelay {
-    pub latency: Duration,
-    /// Each packet's delay varies by up to this much around `latency`.
-    pub jitter: Option<Duration>,
-    /// Percent (0-100) each packet's jitter follows the previous one's.
-    pub correlation: Option<f64>,
-    /// Percent (0-100) of packets dropped.
-    pub loss: Option<f64>,
-    pub duration: Duration,
-}
-
-/// Which processes a kill signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KillScope {
-    /// The container's init (pid 1 inside), as `jolt kill` does (default).
-    #[default]
-    Init,
-    /// Every process in the container, as `jolt kill --all`.
-    All,
-}
-
-/// A Linux signal number (1-64), written as a name (`SIGKILL`, `KILL`,
-/// `kill`) or a number in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signal(i32);
-
-const SIGNALS: [&str; 31] = [
-    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-];
-
-impl Signal {
-    pub const KILL: Signal = Signal(9);
-
-    /// The signal number, for kill(2).
-    pub fn number(self) -> i32 {
-        self.0
-    }
-
-    /// A signal number 1-64.
-    pub(crate) fn from_number(n: i64) -> Option<Signal> {
-        (1..=64).contains(&n).then_some(Signal(n as i32))
-    }
-
-    /// `SIGTERM`, `TERM`, `term` or `"15"`.
-    pub(crate) fn parse_name(name: &str) -> Option<Signal> {
-        if let Ok(n) = name.trim().parse() {
-            return Signal::from_number(n);
-        }
-        let upper = name.to_ascii_uppercase();
-        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-        SIGNALS
-            .iter()
-            .position(|s| *s == bare)
-            .map(|i| Signal(i as i32 + 1))
+impl Experiment {
+    /// The faults of one fire, one line: each fault's line, joined by ` + `.
+    pub fn faults_line(&self) -> String {
+        line(&self.faults)
     }
 }
 
-impl fmt::Display for Signal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match SIGNALS.get((self.0 - 1) as usize) {
-            Some(name) => write!(f, "SIG{name}"),
-            None => write!(f, "{}", self.0),
-        }
-    }
+/// `faults` as one line: each fault's line, joined by ` + `.
+pub fn line(faults: &[Fault]) -> String {
+    faults
+        .iter()
+        .map(Fault::to_string)
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
-/// Every fault kind, as written in the file.
-pub const FAULT_KINDS: [&str; 4] = ["kill", "cpu-throttle", "network-delay", "pause"];
-
-impl Fault {
-    /// The `kind` as written in the file (one of [`FAULT_KINDS`]).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Fault::Kill { .. } => "kill",
-            Fault::CpuThrottle { .. } => "cpu-throttle",
-            Fault::NetworkDelay(_) => "network-delay",
-            Fault::Pause { .. } => "pause",
-        }
-    }
-
-    /// How long one injection stays active; `None` for kill.
-    pub fn duration(&self) -> Option<Duration> {
-        match self {
-            Fault::Kill { .. } => None,
-            Fault::CpuThrottle { duration, .. } | Fault::Pause { duration } => Some(*duration),
-            Fault::NetworkDelay(d) => Some(d.duration),
-        }
-    }
-}
-
-/// One line: kind, parameters, and `for <duration>` when reversible.
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Kill { signal, scope } => {
-                let scope = match scope {
-                    KillScope::Init => "init",
-                    KillScope::All => "all",
-                };
-                write!(f, "kill signal={signal} scope={scope}")
-            }
-            Fault::CpuThrottle { cpus, duration } => {
-                write!(f, "cpu-throttle cpus={cpus} for {}", human(*duration))
-            }
-            Fault::NetworkDelay(d) => {
-                write!(f, "network-delay latency={}", human(d.latency))?;
-                if let Some(j) = d.jitter {
-                    write!(f, " jitter={}", human(j))?;
-                }
-                if let Some(c) = d.correlation {
-                    write!(f, " correlation={c}%")?;
-                }
-                if let Some(l) = d.loss {
-                    write!(f, " loss={l}%")?;
-                }
-                write!(f, " for {}", human(d.duration))
-            }
-            Fault::Pause { duration } => write!(f, "pause for {}", human(*duration)),
-        }
-    }
+/// The longest duration among `faults`: how long a fire holds its target;
+/// None when none is reversible (kill).
+pub fn longest(faults: &[Fault]) -> Option<Duration> {
+    faults.iter().filter_map(Fault::duration).max()
 }
 
 /// A duration the way the file writes it: `1m30s`, `100ms`.
@@ -395,7 +283,7 @@ impl Experiment {
                 .max()
                 .copied()
                 .unwrap_or_default()
-                .saturating_add(self.fault.duration().unwrap_or_default()),
+                .saturating_add(longest(&self.faults).unwrap_or_default()),
             (None, _) => Duration::ZERO,
         }
     }
@@ -463,7 +351,7 @@ fault:
         assert_eq!(a.max_active, 2);
         assert_eq!(a.on_failure, OnFailure::Stop);
         assert_eq!(
-            a.fault.to_string(),
+            a.faults_line(),
             "network-delay latency=100ms jitter=10ms correlation=25% loss=0.5% for 1m"
         );
     }
@@ -477,11 +365,11 @@ fault:
         assert_eq!(e.seed, None);
         let kill = parse(&BASE.replace("kind: pause\n  duration: 30s", "kind: kill")).unwrap();
         assert_eq!(
-            kill.fault,
-            Fault::Kill {
+            kill.faults,
+            [Fault::Kill(Kill {
                 signal: Signal::KILL,
                 scope: KillScope::Init
-            }
+            })]
         );
     }
 
@@ -498,8 +386,8 @@ fault:
                 "kind: pause\n  duration: 30s",
                 &format!("kind: kill\n  signal: {given}"),
             );
-            match parse(&text).unwrap().fault {
-                Fault::Kill { signal, .. } => assert_eq!(signal.number(), want, "{given}"),
+            match parse(&text).unwrap().faults.remove(0) {
+                Fault::Kill(Kill { signal, .. }) => assert_eq!(signal.number(), want, "{given}"),
                 other => panic!("{other:?}"),
             }
         }
@@ -530,7 +418,7 @@ fault:
     fn syntax_errors_name_the_field_path() {
         assert_eq!(
             error(&BASE.replace("  kind: pause", "  kind: pause\n  latncy: 1s")),
-            "fault.latncy: unknown field `latncy`, expected one of `kind`, `signal`, `scope`, `cpus`, `latency`, `jitter`, `correlation`, `loss`, `duration` at line 10 column 3"
+            "fault.latncy: pause does not take latncy (it takes duration)"
         );
         assert_eq!(
             error(&BASE.replace("labels: {app: web}", "labels: {app: web}\n  mode: some")),
@@ -575,7 +463,7 @@ fault:
     fn validation_errors_name_the_field_and_the_fix() {
         let cases = [
             (("every: 1m", "cron: '61 * * * *'"), "schedule.cron: \"61 * * * *\": minute 61 out of range (0-59)"),
-            (("kind: pause", "kind: explode"), "fault.kind: unknown fault kind \"explode\" (expected kill, cpu-throttle, network-delay, pause)"),
+            (("kind: pause", "kind: explode"), "fault.kind: unknown fault kind \"explode\" (expected kill, cpu-throttle, network-delay, pause, network-loss, network-duplicate, network-corrupt, network-reorder, network-rate)"),
             (("duration: 30s", "duration: 10m"), "fault.duration: 10m is longer than the experiment (5m)"),
             (("{app: web}", "{app: web}\n  mode: {percent: 150}"), "targets.mode.percent: 150 is outside 0-100"),
             (("{app: web}", "{app: web}\n  mode: {fixed: 0}"), "targets.mode.fixed: 0 selects nothing; use 1 or more (or mode: all)"),
@@ -605,6 +493,13 @@ fault:
             (("kind: pause", "kind: network-delay\n  latency: 10ms\n  loss: 101"), "fault.loss: 101 is outside 0-100 (percent)"),
             (("kind: pause", "kind: network-delay\n  latency: 10ms\n  correlation: 25"), "fault.correlation: needs jitter: correlation ties each packet's jitter to the previous one's"),
             (("kind: pause", "kind: network-delay"), "fault.latency: required for network-delay: the added delay, e.g. 100ms"),
+            (("kind: pause", "kind: network-loss"), "fault.percent: required for network-loss: the share of packets dropped, in percent, e.g. 5"),
+            (("kind: pause", "kind: network-duplicate\n  percent: 0"), "fault.percent: 0: no packet would be duplicated; give more than 0"),
+            (("kind: pause", "kind: network-corrupt\n  percent: 5\n  correlation: 200"), "fault.correlation: 200 is outside 0-100 (percent)"),
+            (("kind: pause", "kind: network-reorder\n  percent: 25"), "fault.latency: required for network-reorder: the delay of the packets not sent at once (reordering needs it), e.g. 10ms"),
+            (("kind: pause", "kind: network-reorder\n  percent: 25\n  latency: 10ms\n  gap: 0"), "fault.gap: 0 is not a whole number from 1 to 4294967295"),
+            (("kind: pause", "kind: network-rate"), "fault.rate: required for network-rate: the rate the container may send at, e.g. 1mbit"),
+            (("kind: pause", "kind: network-rate\n  rate: 10mb"), "fault.rate: \"10mb\" is not a rate; write e.g. 512kbit, 10mbit, 1gbit (or 1mbps in bytes)"),
         ];
         for ((from, to), want) in cases {
             let text = BASE.replacen(from, to, 1);
@@ -649,7 +544,7 @@ fault:
                 path.display()
             );
             json += usize::from(path.extension().is_some_and(|x| x == "json"));
-            kinds.insert(e.fault.kind());
+            kinds.extend(e.faults.iter().map(Fault::kind));
             for p in e.steady_state.iter().flat_map(|s| &s.probes) {
                 probes.insert(p.check.kind());
             }
@@ -660,7 +555,11 @@ fault:
                 Schedule::Monkey(_) => "monkey",
             });
         }
-        assert_eq!(kinds.len(), 4, "one example per fault kind: {kinds:?}");
+        assert_eq!(
+            kinds.len(),
+            FAULT_KINDS.len(),
+            "one example per fault kind: {kinds:?}"
+        );
         assert_eq!(
             schedules.len(),
             4,

@@ -5,7 +5,8 @@
 //! the steady-state hypothesis ([`probe`]: its probes, and the tally of
 //! one probe's results under its tolerance) and the [`verdict`] its judge
 //! reaches, and the kernel side: injecting and reverting one fault on one
-//! [`Target`] ([`fault`]) and the on-disk [`journal`] of faults in force.
+//! [`Target`] ([`fault`], one file per kind), the on-disk [`journal`] of
+//! faults in force, and the protocol that ties them ([`injection`]).
 //!
 //! Only [`fault`] touches the kernel and only [`journal`] the disk; the
 //! rest is pure logic, and the agent wires it all to the clock. Every
@@ -43,6 +44,7 @@ mod civil;
 pub mod cron;
 pub mod experiment;
 pub mod fault;
+pub mod injection;
 pub mod journal;
 pub mod plan;
 pub mod probe;

@@ -53,7 +53,8 @@ pub struct PlannedFault {
     pub at: SystemTime,
     /// `at` minus the start.
     pub offset: Duration,
-    pub fault: Fault,
+    /// What the fire injects into each target.
+    pub faults: Vec<Fault>,
     /// The containers hit, sorted by id; empty when skipped.
     pub targets: Vec<Candidate>,
     /// Offset from the start at which the fault is reverted; `None` for a
@@ -99,7 +100,7 @@ pub fn plan_first(
     let seed = seed(experiment, start);
     let mut rng = crate::rng(seed);
     let length = experiment.length();
-    let fault_len = experiment.fault.duration();
+    let fault_len = crate::experiment::longest(&experiment.faults);
     // (until offset, target ids) of injections that may still be active.
     let mut active: Vec<(Duration, Vec<String>)> = Vec::new();
     let mut fires = Vec::new();
@@ -114,7 +115,7 @@ pub fn plan_first(
         let mut fire = PlannedFault {
             at,
             offset,
-            fault: experiment.fault.clone(),
+            faults: experiment.faults.clone(),
             targets: Vec::new(),
             until: None,
             skipped: None,
@@ -187,7 +188,7 @@ impl fmt::Display for Plan {
                 f,
                 "{}  {offset:<width$}  {}",
                 civil::rfc3339_seconds(p.at),
-                p.fault
+                crate::experiment::line(&p.faults)
             )?;
             match &p.skipped {
                 Some(skip) => writeln!(f, "  skipped: {skip}")?,

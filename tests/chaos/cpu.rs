@@ -7,6 +7,7 @@
 use std::fs;
 use std::time::Duration;
 
+use jolt_chaos::fault::CpuThrottle;
 use jolt_chaos::{fault, Fault, Reverted, Undo};
 use jolt_e2e::host::{cgroups, Cgroups};
 
@@ -47,10 +48,10 @@ fn cpu_throttle_holds_a_busy_loop_near_the_fraction_and_revert_restores_the_limi
     };
     let pid = cg.spawn_busy();
     let target = cg.target(pid);
-    let throttle = Fault::CpuThrottle {
+    let throttle = Fault::CpuThrottle(CpuThrottle {
         cpus: 0.2,
         duration: Duration::from_secs(60),
-    };
+    });
 
     let undo = fault::prepare(&throttle, &target).unwrap();
     match (&undo, cgroups()) {
@@ -110,10 +111,10 @@ fn cpu_throttle_refuses_a_process_in_the_root_cgroup() {
         netns: None,
         interface: Some("eth0".into()),
     };
-    let throttle = Fault::CpuThrottle {
+    let throttle = Fault::CpuThrottle(CpuThrottle {
         cpus: 0.5,
         duration: Duration::from_secs(60),
-    };
+    });
     let in_root = fs::read_to_string("/proc/1/cgroup").unwrap();
     if !in_root.lines().all(|l| l.ends_with(":/")) {
         eprintln!("skipped: pid 1 is not in the root cgroup here:\n{in_root}");

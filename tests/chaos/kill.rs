@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use jolt_chaos::experiment::{KillScope, Signal};
+use jolt_chaos::experiment::{Kill, KillScope, Signal};
 use jolt_chaos::{fault, Fault, Target, Undo};
 
 use crate::support::{root, TestCgroup};
@@ -21,9 +21,9 @@ fn kill(signal: &str, scope: KillScope) -> Fault {
             KillScope::All => "all",
         }
     );
-    let experiment =
+    let mut experiment =
         jolt_chaos::Experiment::from_yaml_or_json(&text, "test").unwrap_or_else(|e| panic!("{e}"));
-    experiment.fault
+    experiment.faults.remove(0)
 }
 
 /// Prepares and applies `fault` against `target`, as joltd would.
@@ -43,7 +43,7 @@ fn kill_init_signals_the_init_and_no_other_process() {
     let other = cg.spawn_sleep();
     let target = cg.target(init);
     let fault = kill("SIGTERM", KillScope::Init);
-    assert!(matches!(fault, Fault::Kill { signal, .. } if signal.number() == 15));
+    assert!(matches!(fault, Fault::Kill(Kill { signal, .. }) if signal.number() == 15));
 
     inject(&fault, &target);
     assert!(cg.exited(init, Duration::from_secs(5)), "init got SIGTERM");
@@ -70,10 +70,10 @@ fn kill_all_signals_every_process_of_the_cgroup_and_its_children() {
     let fault = kill("KILL", KillScope::All);
     assert_eq!(
         fault,
-        Fault::Kill {
+        Fault::Kill(Kill {
             signal: Signal::KILL,
             scope: KillScope::All
-        }
+        })
     );
 
     inject(&fault, &target);

@@ -4,12 +4,18 @@
 //! left in place; on a kernel without sch_netem the error names it; a
 //! target that names no interface gets the one holding its default route.
 //!
-//! In the VM too (scripts/test's VM_TESTS): the delay needs sch_netem.
+//! network-loss, -duplicate, -corrupt, -reorder and -rate each shape a
+//! ping between the two as asked, and revert removes their qdisc.
+//!
+//! In the VM too (scripts/test's VM_TESTS): the netem kinds need sch_netem.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use jolt_chaos::experiment::NetworkDelay;
+use jolt_chaos::fault::{
+    Chance, NetworkCorrupt, NetworkDuplicate, NetworkLoss, NetworkRate, NetworkReorder,
+};
 use jolt_chaos::{fault, Fault, FaultError, Reverted, Target, Undo};
 use jolt_e2e::host::{ping_rtts, NetNsPair};
 use jolt_e2e::{require, Feature};
@@ -77,7 +83,7 @@ fn network_delay_slows_a_ping_and_revert_removes_only_its_qdisc() {
     if Feature::SchNetem.probe().is_err() {
         let before = pair.qdiscs();
         match fault::apply(&delay, &target, &undo) {
-            Err(e @ FaultError::NetemMissing { .. }) => assert_eq!(
+            Err(e @ FaultError::QdiscMissing { .. }) => assert_eq!(
                 e.to_string(),
                 "container web: network-delay: sch_netem is not available in this kernel (modprobe sch_netem)"
             ),
@@ -192,7 +198,7 @@ fn a_target_without_an_interface_takes_the_one_holding_its_default_route() {
         .to_string();
     assert_eq!(
         err,
-        format!("container web: network-delay: no default route in its network namespace {netns}, so no interface to delay (give the container a network with a default route)")
+        format!("container web: network-delay: no default route in its network namespace {netns}, so no interface to act on (give the container a network with a default route)")
     );
     // The default route leaves through net1, not eth0.
     let a = &pair.0.a;
@@ -219,5 +225,152 @@ fn a_target_without_an_interface_takes_the_one_holding_its_default_route() {
             interface: "net1".into(),
             handle: 0x4a4c_0000,
         }
+    );
+}
+
+/// What busybox ping said after `count` pings from a to b, `size` bytes
+/// each, 10 ms apart: (sent, received, duplicates, round-trip times).
+fn ping_stats(pair: &Pair, count: usize, size: usize) -> (usize, usize, usize, Vec<f64>) {
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", pair.0.a.path()))
+        .args([jolt_e2e::BUSYBOX, "ping", "-q", "-c"])
+        .arg(count.to_string())
+        .args(["-i", "0.01", "-W", "2", "-s"])
+        .arg(size.to_string())
+        .arg("10.198.0.2")
+        .output()
+        .expect("running nsenter busybox ping");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let number_before = |what: &str| -> usize {
+        let at = text
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} in {text}"));
+        text[..at]
+            .split(|c: char| !c.is_ascii_digit())
+            .rfind(|s| !s.is_empty())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a number before {what} in {text}"))
+    };
+    let sent = number_before(" packets transmitted");
+    let received = number_before(" packets received");
+    let dups = if text.contains(" duplicates") {
+        number_before(" duplicates")
+    } else {
+        0
+    };
+    let rtts = text
+        .split("min/avg/max = ")
+        .nth(1)
+        .map(|t| {
+            t.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .split('/')
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    (sent, received, dups, rtts)
+}
+
+/// Applies `fault` to a, checks that tc shows `shown`, runs `check`, then
+/// reverts and checks that the qdisc is gone.
+fn under(pair: &Pair, fault: Fault, shown: &str, check: impl FnOnce(&Pair)) {
+    let target = pair.target();
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap_or_else(|e| panic!("{fault}: {e}"));
+    let qdiscs = pair.qdiscs();
+    assert!(
+        qdiscs.contains(shown),
+        "{fault}: tc shows {shown:?}: {qdiscs}"
+    );
+    check(pair);
+    assert_eq!(fault::revert(&undo).unwrap(), Reverted::Done, "{fault}");
+    assert!(!pair.qdiscs().contains("netem"), "{}", pair.qdiscs());
+}
+
+#[test]
+fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
+    if !root() || !require(Feature::SchNetem) {
+        return;
+    }
+    let pair = Pair::new();
+    let minute = Duration::from_secs(60);
+    let chance = |percent| Chance {
+        percent,
+        correlation: None,
+    };
+    let (sent, received, _, _) = ping_stats(&pair, 100, 56);
+    assert_eq!((sent, received), (100, 100), "no loss before");
+
+    under(
+        &pair,
+        Fault::NetworkLoss(NetworkLoss::new(chance(50.0), minute)),
+        "loss 50%",
+        |pair| {
+            let (sent, received, _, _) = ping_stats(pair, 200, 56);
+            eprintln!("network-loss 50%: {received} of {sent} replies");
+            // Each of the 200 requests is dropped with p = 0.5: 25-75 %
+            // lost is over 7 standard deviations wide.
+            assert!((50..=150).contains(&received), "{received} of {sent}");
+        },
+    );
+    under(
+        &pair,
+        Fault::NetworkDuplicate(NetworkDuplicate::new(chance(100.0), minute)),
+        "duplicate 100%",
+        |pair| {
+            let (sent, received, dups, _) = ping_stats(pair, 50, 56);
+            eprintln!("network-duplicate 100%: {received} of {sent}, {dups} duplicates");
+            assert!(
+                dups >= 45,
+                "every request sent twice, so answered twice: {dups}"
+            );
+        },
+    );
+    under(
+        &pair,
+        Fault::NetworkCorrupt(NetworkCorrupt::new(chance(100.0), minute)),
+        "corrupt 100%",
+        |pair| {
+            let (sent, received, _, _) = ping_stats(pair, 50, 56);
+            eprintln!("network-corrupt 100%: {received} of {sent} replies");
+            assert!(
+                received <= 5,
+                "a flipped bit fails a checksum: {received} of {sent}"
+            );
+        },
+    );
+    under(
+        &pair,
+        Fault::NetworkReorder(NetworkReorder {
+            chance: chance(25.0),
+            latency: Duration::from_millis(10),
+            gap: Some(5),
+            duration: minute,
+        }),
+        "reorder 25%",
+        |pair| {
+            let shown = pair.qdiscs();
+            assert!(
+                shown.contains("gap 5") && shown.contains("delay 10"),
+                "{shown}"
+            );
+        },
+    );
+    under(
+        &pair,
+        Fault::NetworkRate(NetworkRate {
+            rate: 100_000,
+            duration: minute,
+        }),
+        "rate 100Kbit",
+        |pair| {
+            let (_, received, _, rtts) = ping_stats(pair, 5, 1200);
+            eprintln!("network-rate 100kbit: 1228-byte requests, RTT min/avg/max {rtts:?} ms");
+            // 1228 bytes at 100 kbit/s take 98 ms to send.
+            assert_eq!(received, 5);
+            assert!(rtts[0] >= 90.0, "{rtts:?}");
+        },
     );
 }

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use jolt_chaos::fault::Pause;
 use jolt_chaos::{fault, Fault, FaultError, Reverted, Undo};
 use jolt_e2e::host::{cgroups, Cgroups};
 
@@ -20,9 +21,9 @@ fn pause_freezes_the_cgroup_and_revert_thaws_it() {
     let mut cg = TestCgroup::new();
     let pid = cg.spawn_busy();
     let target = cg.target(pid);
-    let pause = Fault::Pause {
+    let pause = Fault::Pause(Pause {
         duration: Duration::from_secs(60),
-    };
+    });
 
     let undo = fault::prepare(&pause, &target).unwrap();
     let want = match cgroups() {
@@ -59,9 +60,9 @@ fn pause_never_thaws_a_freeze_it_did_not_make() {
     let mut cg = TestCgroup::new();
     let pid = cg.spawn_sleep();
     cg.freeze();
-    let pause = Fault::Pause {
+    let pause = Fault::Pause(Pause {
         duration: Duration::from_secs(60),
-    };
+    });
     let err = fault::prepare(&pause, &cg.target(pid))
         .unwrap_err()
         .to_string();

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use jolt_chaos::fault::{CpuThrottle, Pause};
 use jolt_chaos::{fault, Entry, Fault, Journal, Reverted};
 use jolt_e2e::host::{cgroups, Cgroups};
 
@@ -31,13 +32,13 @@ fn recover_after_a_crash_restores_the_cpu_limit_and_thaws() {
     {
         let journal = Journal::open(&state.path().join("journal")).unwrap();
         let faults = [
-            Fault::CpuThrottle {
+            Fault::CpuThrottle(CpuThrottle {
                 cpus: 0.3,
                 duration: Duration::from_secs(600),
-            },
-            Fault::Pause {
+            }),
+            Fault::Pause(Pause {
                 duration: Duration::from_secs(600),
-            },
+            }),
         ];
         for (seq, fault) in faults.iter().enumerate() {
             let undo = fault::prepare(fault, &target).unwrap();

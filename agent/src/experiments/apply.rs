@@ -77,7 +77,7 @@ impl Experiments {
                 seed: plan::seed(&experiment, start),
                 start: rfc3339(start),
                 length: humantime::format_duration(experiment.length()).to_string(),
-                fault: experiment.fault.to_string(),
+                fault: experiment.faults_line(),
                 phase: Phase::Running,
                 reason: None,
                 ended: None,

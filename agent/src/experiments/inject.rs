@@ -13,8 +13,14 @@ impl Experiments {
         fault: &Fault,
         target: Target,
         fire: usize,
+        index: usize,
     ) -> Result<journal::Entry, String> {
-        // A file name: a containerd container's `NAMESPACE:ID` takes a dot.
+        // A file name: a containerd container's `NAMESPACE:ID` takes a dot,
+        // and so does the index of a fault after the first of a fire.
+        let fire = match index {
+            0 => fire.to_string(),
+            i => format!("{fire}.{i}"),
+        };
         let entry = journal::Entry {
             id: format!("{}-{fire}-{}", run.name(), target.id.replace(':', ".")),
             experiment: run.name(),
@@ -26,23 +32,11 @@ impl Experiments {
         };
         let journal = self.journal.clone();
         let f = fault.clone();
-        let staged = tokio::task::spawn_blocking(move || -> Result<journal::Entry, String> {
+        let staged = tokio::task::spawn_blocking(move || {
             let t0 = std::time::Instant::now();
-            let undo = fault::prepare(&f, &entry.target).map_err(|e| e.to_string())?;
-            let t1 = t0.elapsed();
-            let entry = journal::Entry { undo, ..entry };
-            if entry.undo != Undo::Nothing {
-                journal
-                    .record(&entry)
-                    .map_err(|e| format!("journal: {e}"))?;
-            }
-            tracing::debug!(
-                target = %entry.target.name,
-                prepare = ?t1,
-                journal = ?(t0.elapsed() - t1),
-                "staged"
-            );
-            Ok(entry)
+            let staged = injection::stage(&journal, &f, entry).map_err(|e| e.to_string());
+            tracing::debug!(took = ?t0.elapsed(), ok = staged.is_ok(), "staged");
+            staged
         })
         .await
         .expect("staging does not panic");
@@ -89,32 +83,13 @@ impl Experiments {
         let target = staged.target.clone();
         let journal = self.journal.clone();
         let f = fault.clone();
-        let injected =
-            tokio::task::spawn_blocking(move || -> Result<(journal::Entry, SystemTime), String> {
-                let entry = match fault::prepare(&f, &staged.target) {
-                    Ok(undo) if undo == staged.undo => staged,
-                    Ok(undo) => {
-                        let entry = journal::Entry { undo, ..staged };
-                        journal
-                            .record(&entry)
-                            .map_err(|e| format!("journal: {e}"))?;
-                        entry
-                    }
-                    Err(e) => {
-                        let _ = journal.remove(&staged.id);
-                        return Err(e.to_string());
-                    }
-                };
-                if let Err(e) = fault::apply(&f, &entry.target, &entry.undo) {
-                    // Whatever part of it was applied goes, and so does the entry.
-                    let _ = fault::revert(&entry.undo);
-                    let _ = journal.remove(&entry.id);
-                    return Err(e.to_string());
-                }
-                Ok((entry, SystemTime::now()))
-            })
-            .await
-            .expect("injection does not panic");
+        let injected = tokio::task::spawn_blocking(move || {
+            injection::inject(&journal, &f, staged)
+                .map(|entry| (entry, SystemTime::now()))
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .expect("injection does not panic");
         let reversible = fault.duration().is_some();
         match injected {
             Ok((entry, applied)) => {

@@ -58,6 +58,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jolt_chaos::experiment::human;
 use jolt_chaos::experiment::OnFailure;
 use jolt_chaos::fault::{self, Reverted, Undo};
+use jolt_chaos::injection;
 use jolt_chaos::journal::{self, Journal};
 use jolt_chaos::plan::{self, plan_first, MAX_PLAN_LIMIT, PLAN_LIMIT};
 use jolt_chaos::schedule::{self, fire_times};

@@ -89,8 +89,9 @@ impl Active {
     /// start): due already, retried.
     pub(super) fn stuck(entry: &journal::Entry, error: String) -> Active {
         let kind = jolt_chaos::experiment::FAULT_KINDS
-            .into_iter()
-            .find(|k| *k == entry.fault_kind)
+            .iter()
+            .find(|k| **k == entry.fault_kind)
+            .copied()
             .unwrap_or("unknown");
         let now_t = SystemTime::now();
         Active {

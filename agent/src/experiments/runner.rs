@@ -158,7 +158,7 @@ impl Experiments {
         run.event(
             "scheduled",
             None,
-            Some(experiment.fault.to_string()),
+            Some(experiment.faults_line()),
             Some(format!(
                 "{count} fires over {}, seed {seed}",
                 humantime::format_duration(length)
@@ -191,12 +191,15 @@ impl Experiments {
             }
             while pending.try_join_next().is_some() {}
             run.lock().fired += 1;
-            let busy: Vec<String> = run
+            // Targets, not faults: a fire of several faults holds one.
+            let mut busy: Vec<String> = run
                 .lock()
                 .active
                 .iter()
                 .map(|a| a.target_id.clone())
                 .collect();
+            busy.sort();
+            busy.dedup();
             let picked = match pick(experiment, &busy, self.targets().await, rng) {
                 Ok(picked) => picked,
                 Err(skip) => {
@@ -206,45 +209,48 @@ impl Experiments {
             };
             let mut staged = Vec::new();
             for target in &picked {
-                match self
-                    .stage(run, &experiment.fault, target.target(), fire)
-                    .await
-                {
-                    Ok(entry) => staged.push(entry),
-                    Err(e) if experiment.on_failure == OnFailure::Stop => {
-                        self.unstage(staged).await;
-                        return Some(e);
+                for (index, fault) in experiment.faults.iter().enumerate() {
+                    match self.stage(run, fault, target.target(), fire, index).await {
+                        Ok(entry) => staged.push((fault, entry)),
+                        Err(e) if experiment.on_failure == OnFailure::Stop => {
+                            self.unstage(staged.into_iter().map(|(_, e)| e).collect())
+                                .await;
+                            return Some(e);
+                        }
+                        Err(_) => {}
                     }
-                    Err(_) => {}
                 }
             }
             if !sleep_until(at, cancel).await {
-                self.unstage(staged).await;
+                self.unstage(staged.into_iter().map(|(_, e)| e).collect())
+                    .await;
                 break;
             }
+            let mut watched: Vec<String> = Vec::new();
             let mut staged = staged.into_iter();
-            while let Some(entry) = staged.next() {
+            while let Some((fault, entry)) = staged.next() {
                 let target = entry.target.clone();
                 let id = entry.id.clone();
-                match self.inject(run, &experiment.fault, entry, at, end).await {
+                match self.inject(run, fault, entry, at, end).await {
                     Ok(Some(active)) => {
                         let until = active.until_time.min(end);
                         pending.spawn(self.clone().revert_at(run.clone(), active, until));
                     }
                     Ok(None) => {
                         if let Some(h) = run.hypothesis.get() {
-                            let fault = experiment.fault.to_string();
+                            let fault = fault.to_string();
                             h.fault_ended(&id, &target.name, &fault, SystemTime::now());
                         }
                         let killed = picked.iter().find(|r| r.id == target.id).cloned();
-                        if let Some(killed) = killed {
+                        if let Some(killed) = killed.filter(|k| !watched.contains(&k.id)) {
+                            watched.push(killed.id.clone());
                             let watch = self.clone().watch_recovery(run.clone(), killed, end);
                             pending.spawn(watch);
                         }
                     }
                     Err(e) => {
                         if experiment.on_failure == OnFailure::Stop {
-                            self.unstage(staged.collect()).await;
+                            self.unstage(staged.map(|(_, e)| e).collect()).await;
                             return Some(e);
                         }
                     }

@@ -2,13 +2,81 @@
 //! on cgroup v2, cpu.cfs_quota_us and cpu.cfs_period_us on v1 — and
 //! restoring the exact values that were there before.
 
+use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
-use super::{gone, FaultError, Reverted, Undo};
+use super::{gone, mismatch, refused, FaultError, Keys, Kind, Reverted, Undo};
+use crate::experiment::human;
 use crate::target::Target;
 use jolt_runtime::cgroups::placement::{Controller, Located, View};
+
+/// cpu-throttle: the container held to a share of CPUs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuThrottle {
+    /// CPUs left to the container: 0.5 is half of one.
+    pub cpus: f64,
+    pub duration: Duration,
+}
+
+impl Kind for CpuThrottle {
+    const NAME: &'static str = "cpu-throttle";
+    const KEYS: &'static [&'static str] = &["cpus", "duration"];
+    const HOLDS: Option<&'static str> = Some("the cgroup's CPU limit");
+
+    fn parse(keys: &mut Keys) -> Option<Self> {
+        let cpus = match keys.number("cpus") {
+            Some(c) if c > 0.0 && c <= 1024.0 => Some(c),
+            Some(c) => {
+                keys.problem(
+                    "cpus",
+                    format!("{c} is outside (0, 1024]; 0.5 is half of one CPU"),
+                );
+                None
+            }
+            None if !keys.has("cpus") => {
+                keys.missing(
+                    "cpus",
+                    "the CPU share left, e.g. 0.2 for a fifth of one CPU",
+                );
+                None
+            }
+            None => None,
+        };
+        let duration = keys.lasting("the limit holds");
+        Some(CpuThrottle {
+            cpus: cpus?,
+            duration: duration?,
+        })
+    }
+
+    fn duration(&self) -> Option<Duration> {
+        Some(self.duration)
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cpu-throttle cpus={} for {}",
+            self.cpus,
+            human(self.duration)
+        )
+    }
+
+    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
+        prepare(self.cpus, target).map_err(|reason| refused::<CpuThrottle>(target, reason))
+    }
+
+    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
+        match undo {
+            Undo::CpuMax { path, .. } => apply_v2(self.cpus, target, path),
+            Undo::CfsQuota { dir, .. } => apply_v1(self.cpus, target, dir),
+            other => Err(mismatch::<CpuThrottle>(target, other)),
+        }
+    }
+}
 
 /// The period jolt writes, in µs: the kernel's default.
 pub(super) const PERIOD_US: u64 = 100_000;
@@ -44,7 +112,7 @@ fn throttles(now: Option<f64>, cpus: f64) -> Result<(), String> {
     }
 }
 
-pub(super) fn prepare(cpus: f64, target: &Target) -> Result<Undo, String> {
+fn prepare(cpus: f64, target: &Target) -> Result<Undo, String> {
     let located = View::of(target.pid)
         .and_then(|view| view.locate(Controller::Cpu))
         .map_err(|e| e.to_string())?;
@@ -101,7 +169,7 @@ fn kernel(context: String) -> impl FnOnce(std::io::Error) -> FaultError {
     move |source| FaultError::Kernel { context, source }
 }
 
-pub(super) fn apply_v2(cpus: f64, target: &Target, path: &Path) -> Result<(), FaultError> {
+fn apply_v2(cpus: f64, target: &Target, path: &Path) -> Result<(), FaultError> {
     let value = format!("{} {PERIOD_US}", quota_us(cpus));
     write_file(path, &value).map_err(kernel(format!(
         "container {}: cpu-throttle: writing {value:?} to {}",
@@ -127,7 +195,7 @@ fn write_v1(dir: &Path, quota: i64, period: u64) -> Result<(), (String, std::io:
     Ok(())
 }
 
-pub(super) fn apply_v1(cpus: f64, target: &Target, dir: &Path) -> Result<(), FaultError> {
+fn apply_v1(cpus: f64, target: &Target, dir: &Path) -> Result<(), FaultError> {
     write_v1(dir, quota_us(cpus) as i64, PERIOD_US).map_err(|(what, source)| FaultError::Kernel {
         context: format!("container {}: cpu-throttle: {what}", target.name),
         source,

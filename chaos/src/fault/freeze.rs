@@ -3,15 +3,53 @@
 //! froze: a cgroup that is already frozen (paused by someone else) is
 //! refused at prepare.
 
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use super::cpu::write_file;
-use super::{gone, FaultError, Reverted, Undo};
+use super::{gone, mismatch, refused, FaultError, Keys, Kind, Reverted, Undo};
+use crate::experiment::human;
 use crate::target::Target;
 use jolt_runtime::cgroups::placement::{Controller, Located, View};
+
+/// pause: every process of the container frozen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pause {
+    pub duration: Duration,
+}
+
+impl Kind for Pause {
+    const NAME: &'static str = "pause";
+    const KEYS: &'static [&'static str] = &["duration"];
+    const HOLDS: Option<&'static str> = Some("the cgroup's freezer");
+
+    fn parse(keys: &mut Keys) -> Option<Self> {
+        let duration = keys.lasting("the container stays frozen")?;
+        Some(Pause { duration })
+    }
+
+    fn duration(&self) -> Option<Duration> {
+        Some(self.duration)
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pause for {}", human(self.duration))
+    }
+
+    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
+        prepare(target).map_err(|reason| refused::<Pause>(target, reason))
+    }
+
+    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
+        match undo {
+            Undo::Thaw { path } => apply(target, path),
+            other => Err(mismatch::<Pause>(target, other)),
+        }
+    }
+}
 
 /// How long a freeze or thaw may take before it is reported as stuck.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -50,7 +88,7 @@ pub(super) fn state(path: &Path) -> std::io::Result<(bool, bool)> {
     }
 }
 
-pub(super) fn prepare(target: &Target) -> Result<Undo, String> {
+fn prepare(target: &Target) -> Result<Undo, String> {
     let path = file(
         View::of(target.pid)
             .and_then(|view| view.locate(Controller::Freezer))
@@ -95,7 +133,7 @@ pub(super) fn set(path: &Path, freeze: bool) -> Result<(), (String, Option<std::
     }
 }
 
-pub(super) fn apply(target: &Target, path: &Path) -> Result<(), FaultError> {
+fn apply(target: &Target, path: &Path) -> Result<(), FaultError> {
     let context = format!("container {}: pause: {}", target.name, path.display());
     match set(path, true) {
         Ok(()) => Ok(()),

@@ -20,10 +20,141 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-use super::{freeze, gone, FaultError, Undo};
-use crate::experiment::{KillScope, Signal};
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{freeze, gone, mismatch, refused, FaultError, Keys, Kind, Undo};
 use crate::target::Target;
 use jolt_runtime::cgroups::placement::{self, Controller, Located, Membership, View};
+
+/// kill: a signal, to the init or to every process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kill {
+    pub signal: Signal,
+    pub scope: KillScope,
+}
+
+/// Which processes a kill signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KillScope {
+    /// The container's init (pid 1 inside), as `jolt kill` does (default).
+    #[default]
+    Init,
+    /// Every process in the container, as `jolt kill --all`.
+    All,
+}
+
+/// A Linux signal number (1-64), written as a name (`SIGKILL`, `KILL`,
+/// `kill`) or a number in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal(i32);
+
+const SIGNALS: [&str; 31] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
+impl Signal {
+    pub const KILL: Signal = Signal(9);
+
+    /// The signal number, for kill(2).
+    pub fn number(self) -> i32 {
+        self.0
+    }
+
+    /// A signal number 1-64.
+    pub(crate) fn from_number(n: i64) -> Option<Signal> {
+        (1..=64).contains(&n).then_some(Signal(n as i32))
+    }
+
+    /// `SIGTERM`, `TERM`, `term` or `"15"`.
+    pub(crate) fn parse_name(name: &str) -> Option<Signal> {
+        if let Ok(n) = name.trim().parse() {
+            return Signal::from_number(n);
+        }
+        let upper = name.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        SIGNALS
+            .iter()
+            .position(|s| *s == bare)
+            .map(|i| Signal(i as i32 + 1))
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match SIGNALS.get((self.0 - 1) as usize) {
+            Some(name) => write!(f, "SIG{name}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl Kind for Kill {
+    const NAME: &'static str = "kill";
+    const KEYS: &'static [&'static str] = &["signal", "scope"];
+    const HOLDS: Option<&'static str> = None;
+
+    fn parse(keys: &mut Keys) -> Option<Self> {
+        let signal = match keys.value("signal") {
+            None => Some(Signal::KILL),
+            Some(Value::Number(n)) => n.as_i64().and_then(Signal::from_number),
+            Some(Value::String(name)) => Signal::parse_name(name),
+            Some(_) => None,
+        };
+        let signal = match signal {
+            Some(s) => s,
+            None => {
+                let shown = super::params::shown(keys.value("signal").unwrap_or(&Value::Null));
+                keys.problem(
+                    "signal",
+                    format!("unknown signal {shown} (use a name like SIGKILL, KILL, TERM or a number 1-64)"),
+                );
+                return None;
+            }
+        };
+        let scope = match keys.string("scope").as_deref() {
+            None if !keys.has("scope") => KillScope::Init,
+            Some("init") => KillScope::Init,
+            Some("all") => KillScope::All,
+            Some(other) => {
+                keys.problem(
+                    "scope",
+                    format!("unknown scope {other:?} (expected init or all)"),
+                );
+                return None;
+            }
+            None => return None,
+        };
+        Some(Kill { signal, scope })
+    }
+
+    fn duration(&self) -> Option<Duration> {
+        None
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scope = match self.scope {
+            KillScope::Init => "init",
+            KillScope::All => "all",
+        };
+        write!(f, "kill signal={} scope={scope}", self.signal)
+    }
+
+    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
+        prepare(self.scope, target).map_err(|reason| refused::<Kill>(target, reason))
+    }
+
+    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
+        match undo {
+            Undo::Nothing => apply(self.signal, self.scope, target),
+            other => Err(mismatch::<Kill>(target, other)),
+        }
+    }
+}
 
 /// The cgroup whose processes `all` signals: the container's freezer
 /// cgroup, the set `jolt pause` freezes (see [`View::locate`]).
@@ -66,7 +197,7 @@ fn frozen_while(
     }))
 }
 
-pub(super) fn prepare(scope: KillScope, target: &Target) -> Result<Undo, String> {
+fn prepare(scope: KillScope, target: &Target) -> Result<Undo, String> {
     if !Path::new(&format!("/proc/{}", target.pid)).exists() {
         return Err(format!("init pid {} is gone", target.pid));
     }
@@ -132,7 +263,7 @@ fn signal_pid(pid: i32, signal: i32, still_ours: impl Fn() -> bool) -> io::Resul
     }
 }
 
-pub(super) fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result<(), FaultError> {
+fn apply(signal: Signal, scope: KillScope, target: &Target) -> Result<(), FaultError> {
     let fail = |what: String| {
         move |source| FaultError::Kernel {
             context: format!("container {}: kill: {what}", target.name),

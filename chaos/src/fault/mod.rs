@@ -1,38 +1,164 @@
-//! fault: putting one [`Fault`] into the kernel for one [`Target`] and
-//! taking it out again. Owns the three steps every injection goes through
-//! and what undoes it ([`Undo`]); does not own when faults happen (the
-//! agent), nor keeping the undo across restarts ([`crate::journal`]).
+//! fault: the fault kinds, and putting one [`Fault`] into the kernel for
+//! one [`Target`] and taking it out again. Each kind is one file that owns
+//! its parameters and how they are read from the file ([`Kind::parse`]),
+//! what it changes ([`Kind::prepare`], [`Kind::apply`]) and, for what no
+//! other kind undoes already, its [`Undo`] variant and how that is
+//! reverted. The kinds are listed once, in [`kinds!`] below; nothing else
+//! names them. The protocol every fault follows (prepare, journal, apply,
+//! revert, replay after a crash) is [`crate::injection`]'s.
 //!
-//! 1. [`prepare`] only reads: it finds the cgroup file or the netns the
-//!    fault touches, remembers what is there now, and refuses early with a
-//!    reason (no netns, cgroup not found, already paused, a CPU limit
-//!    already below the throttle, a root qdisc that is not jolt's). Its
-//!    [`Undo`] is journaled before anything changes.
-//! 2. [`apply`] makes the change the undo describes.
+//! 1. [`Kind::prepare`] only reads: it finds the cgroup file or the netns
+//!    the fault touches, remembers what is there now, and refuses early
+//!    with a reason (no netns, cgroup not found, already paused, a CPU
+//!    limit already below the throttle, a root qdisc that is not jolt's).
+//!    Its [`Undo`] is journaled before anything changes.
+//! 2. [`Kind::apply`] makes the change the undo describes.
 //! 3. [`revert`] puts back what the undo remembers. It is idempotent, and a
 //!    target that has gone away meanwhile is [`Reverted::TargetGone`], not
 //!    an error, so recovery after a crash can always finish.
 //!
-//! One file per kind: kill.rs, cpu.rs, freeze.rs, netem.rs. network-delay
-//! runs iproute2's `tc` in a child that setns'd into the container's netns
-//! and adds a netem root qdisc with jolt's own handle (major
+//! Network faults run iproute2's `tc` in a child that setns'd into the
+//! container's netns and add qdiscs with jolt's own handle (major
 //! [`JOLT_QDISC_MAJOR`], `4a4c:`), never touching a qdisc jolt did not
-//! make; netem.rs says why tc and how netem's limit is chosen.
+//! make; netem.rs says why tc.
 
 mod cpu;
 mod freeze;
 mod kill;
-mod netem;
+mod network;
+pub mod params;
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::Fault;
 use crate::target::Target;
 
-pub use netem::JOLT_QDISC_MAJOR;
+pub use cpu::CpuThrottle;
+pub use freeze::Pause;
+pub use kill::{Kill, KillScope, Signal};
+pub use network::{
+    Chance, Chanced, NetworkCorrupt, NetworkDelay, NetworkDuplicate, NetworkLoss, NetworkRate,
+    NetworkReorder, JOLT_QDISC_MAJOR,
+};
+pub use params::Keys;
+
+/// One fault kind: its parameters (the implementing type), how they are
+/// read from an experiment file, and what it does to a container.
+pub trait Kind: Sized {
+    /// The kind as written in the file (`network-delay`).
+    const NAME: &'static str;
+    /// The keys it takes besides `kind`.
+    const KEYS: &'static [&'static str];
+    /// What in the kernel it holds while active, if two faults of one fire
+    /// could not hold it together ("the interface's root qdisc").
+    const HOLDS: Option<&'static str>;
+    /// Reads and checks its parameters, recording every problem in `keys`;
+    /// None when there was one.
+    fn parse(keys: &mut Keys) -> Option<Self>;
+    /// How long one injection stays; None for what cannot be undone (kill).
+    fn duration(&self) -> Option<Duration>;
+    /// One line: the kind and its parameters, `for <duration>` at the end
+    /// when reversible.
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+    /// Reads what the fault will touch on `target` and returns what undoes
+    /// it, changing nothing.
+    fn prepare(&self, target: &Target) -> Result<Undo, FaultError>;
+    /// Injects the fault as `undo` (from prepare, already journaled)
+    /// describes.
+    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError>;
+}
+
+/// The fault kinds: `Variant(module::Type)`, each type a [`Kind`].
+/// Generates [`Fault`], [`FAULT_KINDS`] and the dispatch to each kind.
+macro_rules! kinds {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// One fault an experiment injects at each fire.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Fault {
+            $($variant($ty),)*
+        }
+
+        /// Every fault kind, as written in the file.
+        pub const FAULT_KINDS: &[&str] = &[$(<$ty as Kind>::NAME),*];
+
+        impl Fault {
+            /// The `kind` as written in the file (one of [`FAULT_KINDS`]).
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Fault::$variant(_) => <$ty as Kind>::NAME,)*
+                }
+            }
+
+            /// How long one injection stays active; `None` for kill.
+            pub fn duration(&self) -> Option<Duration> {
+                match self {
+                    $(Fault::$variant(k) => k.duration(),)*
+                }
+            }
+
+            /// What in the kernel it holds while active (see [`Kind::HOLDS`]).
+            pub fn holds(&self) -> Option<&'static str> {
+                match self {
+                    $(Fault::$variant(_) => <$ty as Kind>::HOLDS,)*
+                }
+            }
+
+            /// The keys `kind` takes besides `kind` itself; None for an
+            /// unknown kind.
+            pub(crate) fn keys_of(kind: &str) -> Option<&'static [&'static str]> {
+                match kind {
+                    $(<$ty as Kind>::NAME => Some(<$ty as Kind>::KEYS),)*
+                    _ => None,
+                }
+            }
+
+            /// Reads a fault of the kind `keys` names (a known one).
+            pub(crate) fn parse(keys: &mut Keys) -> Option<Fault> {
+                match keys.kind() {
+                    $(<$ty as Kind>::NAME => <$ty as Kind>::parse(keys).map(Fault::$variant),)*
+                    _ => None,
+                }
+            }
+
+            fn prepare_kind(&self, target: &Target) -> Result<Undo, FaultError> {
+                match self {
+                    $(Fault::$variant(k) => k.prepare(target),)*
+                }
+            }
+
+            fn apply_kind(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
+                match self {
+                    $(Fault::$variant(k) => k.apply(target, undo),)*
+                }
+            }
+        }
+
+        /// One line: kind, parameters, and `for <duration>` when reversible.
+        impl fmt::Display for Fault {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Fault::$variant(k) => k.describe(f),)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Kill(Kill),
+    CpuThrottle(CpuThrottle),
+    NetworkDelay(NetworkDelay),
+    Pause(Pause),
+    NetworkLoss(NetworkLoss),
+    NetworkDuplicate(NetworkDuplicate),
+    NetworkCorrupt(NetworkCorrupt),
+    NetworkReorder(NetworkReorder),
+    NetworkRate(NetworkRate),
+}
 
 /// What undoes one injected fault; written to the journal BEFORE the fault is applied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,9 +207,13 @@ pub enum FaultError {
         fault: &'static str,
         reason: String,
     },
-    /// The kernel has no netem queueing discipline.
-    #[error("container {container}: network-delay: sch_netem is not available in this kernel (modprobe sch_netem)")]
-    NetemMissing { container: String },
+    /// The kernel has no such queueing discipline (sch_netem, sch_tbf).
+    #[error("container {container}: {fault}: sch_{qdisc} is not available in this kernel (modprobe sch_{qdisc})")]
+    QdiscMissing {
+        container: String,
+        fault: &'static str,
+        qdisc: String,
+    },
     /// A kernel call failed; `context` names the container or object and
     /// what was being done.
     #[error("{context}: {source}")]
@@ -117,45 +247,13 @@ pub enum FaultError {
 /// Reads what `fault` will touch on `target` and returns what undoes it,
 /// changing nothing.
 pub fn prepare(fault: &Fault, target: &Target) -> Result<Undo, FaultError> {
-    let refuse = |reason: String| FaultError::Refused {
-        container: target.name.clone(),
-        fault: fault.kind(),
-        reason,
-    };
-    match fault {
-        Fault::Kill { scope, .. } => kill::prepare(*scope, target).map_err(refuse),
-        Fault::CpuThrottle { cpus, .. } => cpu::prepare(*cpus, target).map_err(refuse),
-        Fault::Pause { .. } => freeze::prepare(target).map_err(refuse),
-        Fault::NetworkDelay(_) => netem::prepare(target),
-    }
+    fault.prepare_kind(target)
 }
 
 /// Injects `fault` into `target` as `undo` (from [`prepare`], already
 /// journaled) describes.
 pub fn apply(fault: &Fault, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-    match (fault, undo) {
-        (Fault::Kill { signal, scope }, Undo::Nothing) => kill::apply(*signal, *scope, target),
-        (Fault::CpuThrottle { cpus, .. }, Undo::CpuMax { path, .. }) => {
-            cpu::apply_v2(*cpus, target, path)
-        }
-        (Fault::CpuThrottle { cpus, .. }, Undo::CfsQuota { dir, .. }) => {
-            cpu::apply_v1(*cpus, target, dir)
-        }
-        (Fault::Pause { .. }, Undo::Thaw { path }) => freeze::apply(target, path),
-        (
-            Fault::NetworkDelay(delay),
-            Undo::Qdisc {
-                netns,
-                interface,
-                handle,
-            },
-        ) => netem::apply(delay, target, netns, interface, *handle),
-        _ => Err(FaultError::Refused {
-            container: target.name.clone(),
-            fault: fault.kind(),
-            reason: format!("the undo record {undo:?} is not one this fault makes"),
-        }),
-    }
+    fault.apply_kind(target, undo)
 }
 
 /// Undoes what `undo` describes. Idempotent; a target that is gone is
@@ -170,8 +268,26 @@ pub fn revert(undo: &Undo) -> Result<Reverted, FaultError> {
             netns,
             interface,
             handle,
-        } => netem::revert(netns, interface, *handle),
+        } => network::revert(netns, interface, *handle),
     }
+}
+
+/// The refusal of a kind to touch `target`, for `reason`.
+fn refused<K: Kind>(target: &Target, reason: String) -> FaultError {
+    FaultError::Refused {
+        container: target.name.clone(),
+        fault: K::NAME,
+        reason,
+    }
+}
+
+/// The error for an undo record that `K` does not make (a journal entry
+/// paired with the wrong fault).
+fn mismatch<K: Kind>(target: &Target, undo: &Undo) -> FaultError {
+    refused::<K>(
+        target,
+        format!("the undo record {undo:?} is not one this fault makes"),
+    )
 }
 
 /// Whether an error from a cgroup or /proc file means the object is gone:
@@ -207,8 +323,10 @@ mod tests {
 
     #[test]
     fn netem_missing_names_the_module() {
-        let e = FaultError::NetemMissing {
+        let e = FaultError::QdiscMissing {
             container: "web".into(),
+            fault: "network-delay",
+            qdisc: "netem".into(),
         };
         assert_eq!(
             e.to_string(),

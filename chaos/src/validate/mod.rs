@@ -17,8 +17,9 @@ use serde::Deserialize;
 use self::steady_state::SteadyStateFile;
 use crate::cron::Cron;
 use crate::experiment::{
-    human, Experiment, Fault, FieldError, KillScope, Mode, NetworkDelay, OnFailure, Signal, Targets,
+    human, longest as longest_of, Experiment, FieldError, Mode, OnFailure, Targets,
 };
+use crate::fault::{Fault, Keys, FAULT_KINDS};
 use crate::schedule::{
     Days, Monkey, Schedule, Window, MAX_FIRES, MAX_LENGTH, MAX_MONKEY_FIRES, MIN_INTERVAL,
 };
@@ -41,7 +42,10 @@ pub(crate) struct ExperimentFile {
     max_active: Option<u32>,
     #[serde(default)]
     on_failure: OnFailure,
-    fault: FaultFile,
+    #[serde(default)]
+    fault: Option<FaultFile>,
+    #[serde(default)]
+    faults: Option<Vec<FaultFile>>,
     #[serde(default)]
     steady_state: Option<SteadyStateFile>,
 }
@@ -86,27 +90,10 @@ struct MonkeyFile {
     min_gap: Option<String>,
 }
 
+/// One fault as written: `kind` and the keys that kind takes, which
+/// [`crate::fault`] reads (each kind its own).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct FaultFile {
-    kind: String,
-    #[serde(default)]
-    signal: Option<NameOrNumber>,
-    #[serde(default)]
-    scope: Option<KillScope>,
-    #[serde(default)]
-    cpus: Option<f64>,
-    #[serde(default)]
-    latency: Option<String>,
-    #[serde(default)]
-    jitter: Option<String>,
-    #[serde(default)]
-    correlation: Option<f64>,
-    #[serde(default)]
-    loss: Option<f64>,
-    #[serde(default)]
-    duration: Option<String>,
-}
+struct FaultFile(BTreeMap<String, serde_json::Value>);
 
 /// `days: weekdays` or `days: [mon, tue]`.
 pub(crate) enum StringOrList {
@@ -140,37 +127,9 @@ impl<'de> Deserialize<'de> for StringOrList {
     }
 }
 
-/// `signal: SIGTERM` or `signal: 15`.
-enum NameOrNumber {
-    Name(String),
-    Number(i64),
-}
-
-impl<'de> Deserialize<'de> for NameOrNumber {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = NameOrNumber;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a signal name like SIGTERM or a number")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NameOrNumber, E> {
-                Ok(NameOrNumber::Name(v.to_string()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NameOrNumber, E> {
-                Ok(NameOrNumber::Number(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NameOrNumber, E> {
-                Ok(NameOrNumber::Number(i64::try_from(v).unwrap_or(i64::MAX)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// Collects problems while validation goes on, so all are reported.
 #[derive(Default)]
-pub(crate) struct Problems(Vec<FieldError>);
+pub(crate) struct Problems(pub(crate) Vec<FieldError>);
 
 impl Problems {
     pub(crate) fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -257,28 +216,39 @@ impl ExperimentFile {
         if self.max_active == Some(0) {
             p.add("max-active", "0 would never inject; use 1 or more");
         }
-        let fault = self.fault.validate(&mut p);
-        let length = match (&schedule, duration, &fault) {
+        let faults = validate_faults(self.fault, self.faults, &mut p);
+        let longest = faults.as_deref().and_then(longest_of);
+        let length = match (&schedule, duration, &faults) {
             (_, Some(d), _) => Some(d),
             (Some(Schedule::At(offsets)), None, Some(f)) => Some(
                 offsets
                     .last()
                     .copied()
                     .unwrap_or_default()
-                    .saturating_add(f.duration().unwrap_or_default()),
+                    .saturating_add(longest_of(f).unwrap_or_default()),
             ),
             _ => None,
         };
         let steady_state = self.steady_state.map(|s| s.validate(&mut p, length));
 
-        let (Some(targets), Some(schedule), Some(fault)) = (targets, schedule, fault) else {
+        let (Some(targets), Some(schedule), Some(faults)) = (targets, schedule, faults) else {
             return Err(p.0);
         };
-        if let (None, Schedule::At(offsets), Some(fd)) = (duration, &schedule, fault.duration()) {
+        let duration_path = match faults.len() {
+            1 => "fault.duration".to_string(),
+            _ => {
+                let i = faults
+                    .iter()
+                    .position(|f| f.duration() == longest)
+                    .unwrap_or(0);
+                format!("faults[{i}].duration")
+            }
+        };
+        if let (None, Schedule::At(offsets), Some(fd)) = (duration, &schedule, longest) {
             let last = offsets.last().copied().unwrap_or_default();
             if last.saturating_add(fd) > MAX_LENGTH {
                 p.add(
-                    "fault.duration",
+                    duration_path.clone(),
                     format!(
                         "{} after the last offset ({}) ends the experiment after {}, the most jolt allows; shorten it or fire earlier",
                         human(fd),
@@ -288,10 +258,10 @@ impl ExperimentFile {
                 );
             }
         }
-        if let (Some(limit), Some(fd)) = (duration, fault.duration()) {
+        if let (Some(limit), Some(fd)) = (duration, longest) {
             if fd > limit {
                 p.add(
-                    "fault.duration",
+                    duration_path,
                     format!(
                         "{} is longer than the experiment ({})",
                         human(fd),
@@ -312,7 +282,7 @@ impl ExperimentFile {
             duration,
             max_active: self.max_active.unwrap_or(1),
             on_failure: self.on_failure,
-            fault,
+            faults,
             steady_state: steady_state.flatten(),
         })
     }
@@ -643,153 +613,110 @@ impl ScheduleFile {
 }
 
 impl FaultFile {
-    fn validate(self, p: &mut Problems) -> Option<Fault> {
-        let before = p.0.len();
-        let allowed: &[&str] = match self.kind.as_str() {
-            "kill" => &["signal", "scope"],
-            "cpu-throttle" => &["cpus", "duration"],
-            "network-delay" => &["latency", "jitter", "correlation", "loss", "duration"],
-            "pause" => &["duration"],
-            other => {
+    /// Checks one fault at `prefix` (`fault`, `faults[1]`) and builds it.
+    fn validate(mut self, prefix: &str, p: &mut Problems) -> Option<Fault> {
+        let kind = match self.0.remove("kind") {
+            Some(serde_json::Value::String(kind)) => kind,
+            Some(other) => {
                 p.add(
-                    "fault.kind",
-                    format!(
-                        "unknown fault kind {other:?} (expected {})",
-                        crate::experiment::FAULT_KINDS.join(", ")
-                    ),
+                    format!("{prefix}.kind"),
+                    format!("expected text, got {}", crate::fault::params::shown(&other)),
+                );
+                return None;
+            }
+            None => {
+                p.add(
+                    format!("{prefix}.kind"),
+                    format!("required: one of {}", FAULT_KINDS.join(", ")),
                 );
                 return None;
             }
         };
-        let present = [
-            ("signal", self.signal.is_some()),
-            ("scope", self.scope.is_some()),
-            ("cpus", self.cpus.is_some()),
-            ("latency", self.latency.is_some()),
-            ("jitter", self.jitter.is_some()),
-            ("correlation", self.correlation.is_some()),
-            ("loss", self.loss.is_some()),
-            ("duration", self.duration.is_some()),
-        ];
-        for (key, _) in present
-            .iter()
-            .filter(|(k, set)| *set && !allowed.contains(k))
-        {
-            let why = if *key == "duration" && self.kind == "kill" {
-                "kill cannot be undone, so it takes no duration".to_string()
+        let Some(allowed) = Fault::keys_of(&kind) else {
+            p.add(
+                format!("{prefix}.kind"),
+                format!(
+                    "unknown fault kind {kind:?} (expected {})",
+                    FAULT_KINDS.join(", ")
+                ),
+            );
+            return None;
+        };
+        let before = p.0.len();
+        for key in self.0.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            let why = if key == "duration" && !allowed.contains(&"duration") {
+                format!("{kind} cannot be undone, so it takes no duration")
             } else {
                 format!(
-                    "{} does not take {key} (it takes {})",
-                    self.kind,
+                    "{kind} does not take {key} (it takes {})",
                     allowed.join(", ")
                 )
             };
-            p.add(format!("fault.{key}"), why);
+            p.add(format!("{prefix}.{key}"), why);
         }
-        let needs_duration = |p: &mut Problems, what: &str| match &self.duration {
-            Some(t) => p.duration("fault.duration", t, false),
-            None => {
-                p.add(
-                    "fault.duration",
-                    format!("required for {}: how long {what}", self.kind),
-                );
-                None
-            }
-        };
-        let percent = |p: &mut Problems, key: &str, v: Option<f64>| {
-            if let Some(v) = v.filter(|v| !(0.0..=100.0).contains(v)) {
-                p.add(
-                    format!("fault.{key}"),
-                    format!("{v} is outside 0-100 (percent)"),
-                );
-            }
-        };
-        let fault = match self.kind.as_str() {
-            "kill" => {
-                let signal = match &self.signal {
-                    None => Some(Signal::KILL),
-                    Some(NameOrNumber::Number(n)) => Signal::from_number(*n),
-                    Some(NameOrNumber::Name(name)) => Signal::parse_name(name),
-                };
-                let signal = signal.unwrap_or_else(|| {
-                    let shown = match &self.signal {
-                        Some(NameOrNumber::Name(n)) => format!("{n:?}"),
-                        Some(NameOrNumber::Number(n)) => n.to_string(),
-                        None => String::new(),
-                    };
-                    p.add(
-                        "fault.signal",
-                        format!("unknown signal {shown} (use a name like SIGKILL, KILL, TERM or a number 1-64)"),
-                    );
-                    Signal::KILL
-                });
-                Fault::Kill {
-                    signal,
-                    scope: self.scope.unwrap_or_default(),
-                }
-            }
-            "cpu-throttle" => {
-                let cpus = match self.cpus {
-                    Some(c) if c > 0.0 && c <= 1024.0 => c,
-                    Some(c) => {
-                        p.add(
-                            "fault.cpus",
-                            format!("{c} is outside (0, 1024]; 0.5 is half of one CPU"),
-                        );
-                        c
-                    }
-                    None => {
-                        p.add("fault.cpus", "required for cpu-throttle: the CPU share left, e.g. 0.2 for a fifth of one CPU");
-                        0.0
-                    }
-                };
-                let duration = needs_duration(p, "the limit holds");
-                Fault::CpuThrottle {
-                    cpus,
-                    duration: duration.unwrap_or_default(),
-                }
-            }
-            "network-delay" => {
-                let latency = match &self.latency {
-                    Some(t) => p.duration("fault.latency", t, false),
-                    None => {
-                        p.add(
-                            "fault.latency",
-                            "required for network-delay: the added delay, e.g. 100ms",
-                        );
-                        None
-                    }
-                };
-                let jitter = self
-                    .jitter
-                    .as_deref()
-                    .and_then(|t| p.duration("fault.jitter", t, true));
-                percent(p, "correlation", self.correlation);
-                percent(p, "loss", self.loss);
-                if self.correlation.is_some() && self.jitter.is_none() {
-                    p.add(
-                        "fault.correlation",
-                        "needs jitter: correlation ties each packet's jitter to the previous one's",
-                    );
-                }
-                let duration = needs_duration(p, "packets are delayed");
-                Fault::NetworkDelay(NetworkDelay {
-                    latency: latency.unwrap_or_default(),
-                    jitter,
-                    correlation: self.correlation,
-                    loss: self.loss,
-                    duration: duration.unwrap_or_default(),
-                })
-            }
-            _ => {
-                let duration = needs_duration(p, "the container stays frozen");
-                Fault::Pause {
-                    duration: duration.unwrap_or_default(),
-                }
-            }
-        };
-        (p.0.len() == before).then_some(fault)
+        if p.0.len() != before {
+            return None;
+        }
+        let mut keys = Keys::new(prefix.to_string(), kind, self.0, p);
+        let fault = Fault::parse(&mut keys);
+        fault.filter(|_| p.0.len() == before)
     }
+}
+
+/// `fault: {...}` or `faults: [{...}, ...]`, exactly one of them: the
+/// faults each fire injects, in order. Two faults that would hold the same
+/// thing in the kernel (the interface's root qdisc, the cgroup's CPU
+/// limit) are refused: the second could only fail at every fire.
+fn validate_faults(
+    fault: Option<FaultFile>,
+    faults: Option<Vec<FaultFile>>,
+    p: &mut Problems,
+) -> Option<Vec<Fault>> {
+    let listed: Vec<(String, FaultFile)> = match (fault, faults) {
+        (Some(one), None) => vec![("fault".to_string(), one)],
+        (None, Some(list)) if list.is_empty() => {
+            p.add("faults", "empty; list at least one fault");
+            return None;
+        }
+        (None, Some(list)) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| (format!("faults[{i}]"), f))
+            .collect(),
+        (Some(_), Some(_)) => {
+            p.add("faults", "give fault (one) or faults (a list), not both");
+            return None;
+        }
+        (None, None) => {
+            p.add(
+                "fault",
+                format!(
+                    "required: what each fire injects, e.g. {{kind: pause, duration: 30s}} (kinds: {})",
+                    FAULT_KINDS.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    let before = p.0.len();
+    let mut out: Vec<Fault> = Vec::new();
+    for (prefix, file) in listed {
+        if let Some(fault) = file.validate(&prefix, p) {
+            if let Some(earlier) = out.iter().find(|f| f.holds() == fault.holds()) {
+                p.add(
+                    format!("{prefix}.kind"),
+                    format!(
+                        "{} and {} both need {}; list one of them (network-delay takes loss too)",
+                        earlier.kind(),
+                        fault.kind(),
+                        fault.holds().unwrap_or_default()
+                    ),
+                );
+            }
+            out.push(fault);
+        }
+    }
+    (p.0.len() == before).then_some(out)
 }
 
 #[cfg(test)]
@@ -809,6 +736,51 @@ mod tests {
     }
 
     const KILL: &str = "{kind: kill}";
+
+    /// The message for an experiment whose faults are `faults` (the text
+    /// after `faults:`, or a whole `fault:`/`faults:` section).
+    fn faults(section: &str) -> String {
+        let text = format!(
+            "name: x\ntargets: {{labels: {{app: web}}}}\nschedule: {{every: 1m}}\nduration: 10m\n{section}\n"
+        );
+        match Experiment::from_yaml_or_json(&text, "x.yaml") {
+            Ok(e) => format!("ok: {}", e.faults_line()),
+            Err(e) => e.to_string().trim_start_matches("x.yaml: ").to_string(),
+        }
+    }
+
+    #[test]
+    fn several_faults_fire_together_each_checked_at_its_own_path() {
+        assert_eq!(
+            faults("faults: [{kind: network-delay, latency: 100ms, duration: 1m}, {kind: cpu-throttle, cpus: 0.5, duration: 2m}]"),
+            "ok: network-delay latency=100ms for 1m + cpu-throttle cpus=0.5 for 2m"
+        );
+        assert_eq!(
+            faults("faults: [{kind: pause, duration: 1m}, {kind: cpu-throttle, cpus: 2000, duration: 2m}]"),
+            "faults[1].cpus: 2000 is outside (0, 1024]; 0.5 is half of one CPU"
+        );
+        assert_eq!(
+            faults("faults: [{kind: pause, duration: 1m}, {kind: cpu-throttle, cpus: 0.5, duration: 20m}]"),
+            "faults[1].duration: 20m is longer than the experiment (10m)"
+        );
+        assert_eq!(
+            faults("faults: [{kind: pause, duration: 1m}, {kind: pause, duration: 2m}]"),
+            "faults[1].kind: pause and pause both need the cgroup's freezer; list one of them (network-delay takes loss too)"
+        );
+        assert_eq!(
+            faults("faults: []"),
+            "faults: empty; list at least one fault"
+        );
+        assert_eq!(
+            faults("fault: {kind: kill}\nfaults: [{kind: kill}]"),
+            "faults: give fault (one) or faults (a list), not both"
+        );
+        assert!(faults("").starts_with("fault: required: what each fire injects"));
+        assert_eq!(
+            faults("faults: [{duration: 1m}, {kind: 7}]"),
+            "2 problems:\n  faults[0].kind: required: one of kill, cpu-throttle, network-delay, pause, network-loss, network-duplicate, network-corrupt, network-reorder, network-rate\n  faults[1].kind: expected text, got 7"
+        );
+    }
 
     #[test]
     fn the_schedules_that_took_joltd_down_are_refused_naming_the_field() {

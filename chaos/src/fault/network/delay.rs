@@ -1,0 +1,142 @@
+//! network-delay: every packet the container sends held for a while
+//! (netem's delay, with jitter and correlation), and optionally a share of
+//! them dropped.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::{netem, qdisc};
+use crate::experiment::human;
+use crate::fault::{FaultError, Keys, Kind, Undo};
+use crate::target::Target;
+
+/// network-delay's parameters, in netem's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkDelay {
+    pub latency: Duration,
+    /// Each packet's delay varies by up to this much around `latency`.
+    pub jitter: Option<Duration>,
+    /// Percent (0-100) each packet's jitter follows the previous one's.
+    pub correlation: Option<f64>,
+    /// Percent (0-100) of packets dropped.
+    pub loss: Option<f64>,
+    pub duration: Duration,
+}
+
+impl NetworkDelay {
+    /// tc's arguments: netem with its limit, delay, jitter, correlation
+    /// and loss, times in microseconds.
+    pub(super) fn qdisc(&self) -> Vec<String> {
+        let mut parts = vec!["delay".to_string(), netem::micros(self.latency)];
+        if let Some(jitter) = self.jitter {
+            parts.push(netem::micros(jitter));
+            if let Some(c) = self.correlation {
+                parts.push(format!("{c}%"));
+            }
+        }
+        if let Some(loss) = self.loss {
+            parts.extend(["loss".to_string(), format!("{loss}%")]);
+        }
+        let longest = self.latency.saturating_add(self.jitter.unwrap_or_default());
+        netem::qdisc(longest, parts)
+    }
+}
+
+impl Kind for NetworkDelay {
+    const NAME: &'static str = "network-delay";
+    const KEYS: &'static [&'static str] = &["latency", "jitter", "correlation", "loss", "duration"];
+    const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
+
+    fn parse(keys: &mut Keys) -> Option<Self> {
+        let latency = match keys.has("latency") {
+            true => keys.duration("latency", false),
+            false => {
+                keys.missing("latency", "the added delay, e.g. 100ms");
+                None
+            }
+        };
+        let jitter = keys.duration("jitter", true);
+        let bad_jitter = keys.has("jitter") && jitter.is_none();
+        let correlation = keys.percent("correlation");
+        let bad_correlation = keys.has("correlation") && correlation.is_none();
+        let loss = keys.percent("loss");
+        let bad_loss = keys.has("loss") && loss.is_none();
+        if keys.has("correlation") && !keys.has("jitter") {
+            keys.problem(
+                "correlation",
+                "needs jitter: correlation ties each packet's jitter to the previous one's",
+            );
+            return None;
+        }
+        let duration = keys.lasting("packets are delayed");
+        if bad_jitter || bad_correlation || bad_loss {
+            return None;
+        }
+        Some(NetworkDelay {
+            latency: latency?,
+            jitter,
+            correlation,
+            loss,
+            duration: duration?,
+        })
+    }
+
+    fn duration(&self) -> Option<Duration> {
+        Some(self.duration)
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "network-delay latency={}", human(self.latency))?;
+        if let Some(j) = self.jitter {
+            write!(f, " jitter={}", human(j))?;
+        }
+        if let Some(c) = self.correlation {
+            write!(f, " correlation={c}%")?;
+        }
+        if let Some(l) = self.loss {
+            write!(f, " loss={l}%")?;
+        }
+        write!(f, " for {}", human(self.duration))
+    }
+
+    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
+        qdisc::prepare(target, Self::NAME)
+    }
+
+    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
+        qdisc::add(Self::NAME, target, undo, self.qdisc())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delay(ms: u64) -> NetworkDelay {
+        NetworkDelay {
+            latency: Duration::from_millis(ms),
+            jitter: None,
+            correlation: None,
+            loss: None,
+            duration: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn netem_arguments_carry_every_parameter_in_microseconds() {
+        assert_eq!(
+            delay(100).qdisc(),
+            ["netem", "limit", "100000", "delay", "100000us"]
+        );
+        let full = NetworkDelay {
+            jitter: Some(Duration::from_micros(10_500)),
+            correlation: Some(25.0),
+            loss: Some(0.5),
+            ..delay(400)
+        };
+        assert_eq!(
+            full.qdisc(),
+            ["netem", "limit", "410500", "delay", "400000us", "10500us", "25%", "loss", "0.5%"]
+        );
+    }
+}

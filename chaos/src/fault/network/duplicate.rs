@@ -1,0 +1,18 @@
+//! network-duplicate: a share of the packets the container sends sent twice
+//! (netem's duplicate). Its parameters, parsing and injection are netem's
+//! [`Chanced`].
+
+use super::netem::{ChanceKind, Chanced};
+
+/// The marker that makes a [`Chanced`] network-duplicate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Duplicate;
+
+impl ChanceKind for Duplicate {
+    const NAME: &'static str = "network-duplicate";
+    const KEYWORD: &'static str = "duplicate";
+    const PAST: &'static str = "duplicated";
+}
+
+/// network-duplicate's parameters.
+pub type NetworkDuplicate = Chanced<Duplicate>;

@@ -1,0 +1,222 @@
+//! qdisc: the root qdisc jolt puts on a container's interface, which every
+//! qdisc fault (netem's kinds, bandwidth) uses, and its undo.
+//!
+//! Ownership: the qdisc carries jolt's own handle, major
+//! [`JOLT_QDISC_MAJOR`] (0x4a4c, "JL" in ASCII), shown by `tc qdisc show`
+//! as `netem 4a4c:`. jolt adds it only over the kernel's default root
+//! qdisc (handle `0:`), refuses an interface whose root qdisc someone else
+//! made, and on revert deletes the root qdisc only while it has jolt's
+//! handle. The add uses `tc qdisc add` (exclusive), never `replace`, so a
+//! foreign qdisc that appears between prepare and apply makes the add fail
+//! instead of being overwritten.
+
+use std::io;
+use std::path::Path;
+use std::process::Output;
+
+use super::{run_in, stderr, tool_error, Place};
+use crate::fault::{FaultError, Reverted, Undo};
+use crate::target::Target;
+
+/// The major number of every qdisc handle jolt creates: 0x4a4c, "JL".
+pub const JOLT_QDISC_MAJOR: u16 = 0x4a4c;
+/// jolt's qdisc handle as the kernel stores it (major << 16, minor 0).
+pub(super) const JOLT_HANDLE: u32 = (JOLT_QDISC_MAJOR as u32) << 16;
+
+/// The tc handle text of a 32-bit handle: `4a4c:` for major 0x4a4c.
+pub(super) fn handle_text(handle: u32) -> String {
+    format!("{:x}:", handle >> 16)
+}
+
+fn tc_in(netns: &Path, args: &[String]) -> io::Result<Output> {
+    run_in(netns, "tc", args)
+}
+
+fn no_device(out: &Output) -> bool {
+    stderr(out).contains("Cannot find device")
+}
+
+/// The root qdisc's kind and handle (`0:` for the kernel's default).
+pub(super) fn root_qdisc(json: &str) -> Result<Option<(String, String)>, String> {
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| format!("tc -j printed {json:?}: {e}"))?;
+    Ok(list
+        .iter()
+        .find(|q| q["root"].as_bool() == Some(true))
+        .map(|q| {
+            let field = |k: &str| q[k].as_str().unwrap_or_default().to_string();
+            (field("kind"), field("handle"))
+        }))
+}
+
+/// What `tc -j qdisc show dev IFACE` says is the root qdisc, or why not.
+enum Shown {
+    Root(Option<(String, String)>),
+    NoDevice,
+}
+
+fn show(netns: &Path, interface: &str) -> Result<Shown, (String, io::Result<Output>)> {
+    let args: Vec<String> = ["-j", "qdisc", "show", "dev", interface]
+        .map(String::from)
+        .into();
+    match tc_in(netns, &args) {
+        Ok(out) if out.status.success() => {
+            match root_qdisc(&String::from_utf8_lossy(&out.stdout)) {
+                Ok(root) => Ok(Shown::Root(root)),
+                Err(why) => Err((why, Ok(out))),
+            }
+        }
+        Ok(out) if no_device(&out) => Ok(Shown::NoDevice),
+        other => Err((format!("tc qdisc show dev {interface}"), other)),
+    }
+}
+
+/// Finds the interface `fault` acts on and checks that its root qdisc is
+/// the kernel's default; the undo deletes jolt's root qdisc there.
+pub(super) fn prepare(target: &Target, fault: &'static str) -> Result<Undo, FaultError> {
+    let place = Place::of(target, fault)?;
+    let refuse = |reason: String| FaultError::Refused {
+        container: target.name.clone(),
+        fault,
+        reason,
+    };
+    let interface = &place.interface;
+    match show(&place.netns, interface) {
+        Err((what, result)) => Err(tool_error(&place.context, what, result)),
+        Ok(Shown::NoDevice) => Err(refuse(format!(
+            "no interface {interface} in its network namespace {}",
+            place.netns.display()
+        ))),
+        Ok(Shown::Root(Some((kind, handle)))) if handle == handle_text(JOLT_HANDLE) => {
+            Err(refuse(format!(
+                "{interface} already has jolt's {kind} qdisc {handle} (a network fault is active)"
+            )))
+        }
+        Ok(Shown::Root(Some((kind, handle)))) if handle != "0:" => Err(refuse(format!(
+            "{interface} has a root qdisc jolt did not create ({kind} {handle}); jolt leaves it alone"
+        ))),
+        Ok(Shown::Root(_)) => Ok(Undo::Qdisc {
+            netns: place.netns,
+            interface: interface.clone(),
+            handle: JOLT_HANDLE,
+        }),
+    }
+}
+
+/// Whether tc's failure to add a `qdisc` means the kernel has none: the
+/// kernel's extended ack says the kind is unknown; older tc prints only
+/// ENOENT, which for an add means the same when the module is not loaded.
+pub(super) fn qdisc_missing(err: &str, qdisc: &str) -> bool {
+    err.contains("qdisc kind is unknown")
+        || (err.contains("No such file or directory")
+            && !Path::new(&format!("/sys/module/sch_{qdisc}")).exists())
+}
+
+/// Adds jolt's root qdisc as `undo` describes: `qdisc` (its kind and
+/// parameters, e.g. `["netem", "delay", "100000us"]`) at jolt's handle.
+pub(super) fn add(
+    fault: &'static str,
+    target: &Target,
+    undo: &Undo,
+    qdisc: Vec<String>,
+) -> Result<(), FaultError> {
+    let Undo::Qdisc {
+        netns,
+        interface,
+        handle,
+    } = undo
+    else {
+        return Err(FaultError::Refused {
+            container: target.name.clone(),
+            fault,
+            reason: format!("the undo record {undo:?} is not one this fault makes"),
+        });
+    };
+    let kind = qdisc.first().cloned().unwrap_or_default();
+    let mut args: Vec<String> = ["qdisc", "add", "dev", interface, "root", "handle"]
+        .map(String::from)
+        .into();
+    args.push(handle_text(*handle));
+    args.extend(qdisc);
+    let context = format!("container {}: {fault}: in {}", target.name, netns.display());
+    match tc_in(netns, &args) {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) if qdisc_missing(&stderr(&out), &kind) => Err(FaultError::QdiscMissing {
+            container: target.name.clone(),
+            fault,
+            qdisc: kind,
+        }),
+        other => Err(tool_error(
+            &context,
+            format!("tc {}", args.join(" ")),
+            other,
+        )),
+    }
+}
+
+/// Deletes jolt's root qdisc from the interface, if it is still there.
+pub(crate) fn revert(netns: &Path, interface: &str, handle: u32) -> Result<Reverted, FaultError> {
+    let context = format!("revert: in {}", netns.display());
+    let ours = handle_text(handle);
+    match show(netns, interface) {
+        Ok(Shown::NoDevice) => return Ok(Reverted::TargetGone),
+        // The netns file is gone, or is no longer a namespace (unmounted).
+        Err((_, Err(e)))
+            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::EINVAL) =>
+        {
+            return Ok(Reverted::TargetGone)
+        }
+        Err((what, result)) => return Err(tool_error(&context, what, result)),
+        Ok(Shown::Root(root)) if root.as_ref().is_none_or(|(_, h)| *h != ours) => {
+            return Ok(Reverted::AlreadyClean)
+        }
+        Ok(Shown::Root(_)) => {}
+    }
+    let args: Vec<String> = ["qdisc", "del", "dev", interface, "root", "handle", &ours]
+        .map(String::from)
+        .into();
+    match tc_in(netns, &args) {
+        Ok(out) if out.status.success() => Ok(Reverted::Done),
+        Ok(out) if no_device(&out) => Ok(Reverted::TargetGone),
+        other => Err(tool_error(
+            &context,
+            format!("tc {}", args.join(" ")),
+            other,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jolts_handle_is_major_4a4c() {
+        assert_eq!(handle_text(JOLT_HANDLE), "4a4c:");
+        assert_eq!(JOLT_HANDLE, 0x4a4c_0000);
+    }
+
+    #[test]
+    fn the_root_qdisc_is_read_from_tc_json() {
+        assert_eq!(root_qdisc("[]").unwrap(), None);
+        let json = r#"[{"kind":"netem","handle":"4a4c:","root":true,"refcnt":2,"options":{}},
+                       {"kind":"pfifo","handle":"0:","parent":"4a4c:1"}]"#;
+        assert_eq!(
+            root_qdisc(json).unwrap(),
+            Some(("netem".into(), "4a4c:".into()))
+        );
+        assert!(root_qdisc("Error").is_err());
+    }
+
+    #[test]
+    fn a_missing_qdisc_is_recognised_from_the_kernels_message() {
+        assert!(qdisc_missing(
+            "Error: Specified qdisc kind is unknown.",
+            "netem"
+        ));
+        assert!(!qdisc_missing(
+            "Error: Exclusivity flag on, cannot modify.",
+            "netem"
+        ));
+    }
+}

@@ -1,0 +1,103 @@
+//! network-rate: the container's outgoing traffic held to a rate by
+//! netem's `rate`, which delays each packet by its transmission time at
+//! that rate (and queues what does not fit, up to netem's limit). For a
+//! token-bucket limit with a burst, see network-bandwidth.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::{netem, qdisc};
+use crate::experiment::human;
+use crate::fault::{FaultError, Keys, Kind, Undo};
+use crate::target::Target;
+
+/// network-rate's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkRate {
+    /// Bits per second.
+    pub rate: u64,
+    pub duration: Duration,
+}
+
+impl NetworkRate {
+    fn qdisc(&self) -> Vec<String> {
+        netem::qdisc(
+            Duration::ZERO,
+            vec!["rate".to_string(), format!("{}bit", self.rate)],
+        )
+    }
+}
+
+/// A rate for people: `10mbit`, `1.5gbit`, `512kbit`.
+pub(crate) fn shown_rate(bits: u64) -> String {
+    let (scale, unit) = match bits {
+        b if b >= 1_000_000_000 => (1e9, "gbit"),
+        b if b >= 1_000_000 => (1e6, "mbit"),
+        b if b >= 1_000 => (1e3, "kbit"),
+        _ => (1.0, "bit"),
+    };
+    let n = bits as f64 / scale;
+    format!("{}{unit}", (n * 1000.0).round() / 1000.0)
+}
+
+impl Kind for NetworkRate {
+    const NAME: &'static str = "network-rate";
+    const KEYS: &'static [&'static str] = &["rate", "duration"];
+    const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
+
+    fn parse(keys: &mut Keys) -> Option<Self> {
+        let rate = match keys.has("rate") {
+            true => keys.rate("rate"),
+            false => {
+                keys.missing("rate", "the rate the container may send at, e.g. 1mbit");
+                None
+            }
+        };
+        let duration = keys.lasting("the rate holds");
+        Some(NetworkRate {
+            rate: rate?,
+            duration: duration?,
+        })
+    }
+
+    fn duration(&self) -> Option<Duration> {
+        Some(self.duration)
+    }
+
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "network-rate rate={} for {}",
+            shown_rate(self.rate),
+            human(self.duration)
+        )
+    }
+
+    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
+        qdisc::prepare(target, Self::NAME)
+    }
+
+    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
+        qdisc::add(Self::NAME, target, undo, self.qdisc())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_goes_to_tc_in_bits_and_to_people_in_their_unit() {
+        let r = NetworkRate {
+            rate: 10_000_000,
+            duration: Duration::from_secs(60),
+        };
+        assert_eq!(
+            r.qdisc(),
+            ["netem", "limit", "100000", "rate", "10000000bit"]
+        );
+        assert_eq!(shown_rate(10_000_000), "10mbit");
+        assert_eq!(shown_rate(1_500_000_000), "1.5gbit");
+        assert_eq!(shown_rate(512_000), "512kbit");
+    }
+}
