@@ -4,7 +4,7 @@
 //! cgroup v2 host) or its own pair of network namespaces joined by a veth
 //! pair, injects a fault through `jolt_chaos::fault` the way joltd does,
 //! checks what a user would see (CPU time, a frozen state, dead processes,
-//! a slower ping), reverts, and checks that what was there before is back
+//! a slower ping, TCP and UDP cut off), reverts, and checks that what was there before is back
 //! and nothing is left. Without root they skip; without sch_netem the
 //! delay test checks the error that names it and skips the rest.
 
@@ -14,6 +14,8 @@ mod cpu;
 mod kill;
 #[path = "chaos/netem.rs"]
 mod netem;
+#[path = "chaos/partition.rs"]
+mod partition;
 #[path = "chaos/pause.rs"]
 mod pause;
 #[path = "chaos/recover.rs"]

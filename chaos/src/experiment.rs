@@ -463,7 +463,7 @@ fault:
     fn validation_errors_name_the_field_and_the_fix() {
         let cases = [
             (("every: 1m", "cron: '61 * * * *'"), "schedule.cron: \"61 * * * *\": minute 61 out of range (0-59)"),
-            (("kind: pause", "kind: explode"), "fault.kind: unknown fault kind \"explode\" (expected kill, cpu-throttle, network-delay, pause, network-loss, network-duplicate, network-corrupt, network-reorder, network-rate)"),
+            (("kind: pause", "kind: explode"), &format!("fault.kind: unknown fault kind \"explode\" (expected {})", FAULT_KINDS.join(", "))),
             (("duration: 30s", "duration: 10m"), "fault.duration: 10m is longer than the experiment (5m)"),
             (("{app: web}", "{app: web}\n  mode: {percent: 150}"), "targets.mode.percent: 150 is outside 0-100"),
             (("{app: web}", "{app: web}\n  mode: {fixed: 0}"), "targets.mode.fixed: 0 selects nothing; use 1 or more (or mode: all)"),

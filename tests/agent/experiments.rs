@@ -380,6 +380,105 @@ fn faults_active_when_joltd_is_killed_are_reverted_at_its_next_start() {
     a.ok(["rm", "-f", "victim"]);
 }
 
+/// The IPv4 address a joltd container holds in its network namespace.
+fn address_of(a: &Agent, id: &str) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", a.netns_dir().join(id).display()))
+        .args(["ip", "-j", "-4", "addr", "show", "dev", "eth0"])
+        .output()
+        .unwrap();
+    let links: Value = serde_json::from_slice(&out.stdout).unwrap();
+    links[0]["addr_info"][0]["local"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an address in {links}"))
+        .to_string()
+}
+
+/// Whether one busybox ping from container `from`'s netns reaches `to`.
+fn pings(a: &Agent, from: &str, to: &str) -> bool {
+    Command::new("nsenter")
+        .arg(format!("--net={}", a.netns_dir().join(from).display()))
+        .args([jolt_e2e::BUSYBOX, "ping", "-c", "1", "-W", "1", to])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// The nftables tables in container `id`'s network namespace.
+fn nft_tables(a: &Agent, id: &str) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", a.netns_dir().join(id).display()))
+        .args(["nft", "list", "tables"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn several_faults_of_one_fire_with_a_peer_by_name_are_each_journaled_and_replayed() {
+    let Some(mut a) = agent() else { return };
+    let victim = busy(&a, "victim", &["--cpus", "2"]);
+    let db = a.run(&["--name", "db", "--", "sleep", "1000"]);
+    let cache = a.run(&["--name", "cache", "--", "sleep", "1000"]);
+    let (db_addr, cache_addr) = (address_of(&a, &db), address_of(&a, &cache));
+    assert!(pings(&a, &victim, &db_addr) && pings(&a, &victim, &cache_addr));
+    let before = cpu_limit(&victim);
+    apply(
+        &a,
+        "split",
+        "name: split\ntargets: {names: [victim]}\nschedule: {at: [0s]}\n\
+         faults:\n\
+         - {kind: cpu-throttle, cpus: 0.3, duration: 10m}\n\
+         - {kind: network-partition, peers: [{name: db}], duration: 10m}\n",
+    );
+    jolt_e2e::wait_until("two injections", jolt_e2e::timeout(), || {
+        let injected = events(&a, "split")
+            .into_iter()
+            .filter(|e| e["event"] == "injected")
+            .count();
+        (injected == 2).then_some(())
+    });
+    let line = &events(&a, "split")[0]["fault"];
+    assert_eq!(
+        line.as_str().unwrap(),
+        "cpu-throttle cpus=0.3 for 10m + network-partition direction=both peers=db for 10m"
+    );
+    assert_eq!(cpu_limit(&victim), "30000 100000");
+    assert!(nft_tables(&a, &victim).contains("jolt_partition"));
+    assert!(!pings(&a, &victim, &db_addr), "db is cut off");
+    assert!(pings(&a, &victim, &cache_addr), "cache is not");
+    let journal = a.state_dir().join("journal");
+    assert_eq!(
+        std::fs::read_dir(&journal).unwrap().count(),
+        2,
+        "one entry per fault"
+    );
+
+    a.kill9();
+    assert!(
+        !pings(&a, &victim, &db_addr),
+        "the partition outlives joltd"
+    );
+    a.restart();
+    assert_eq!(cpu_limit(&victim), before, "joltd said:\n{}", a.joltd_log());
+    assert!(
+        !nft_tables(&a, &victim).contains("jolt"),
+        "{}",
+        nft_tables(&a, &victim)
+    );
+    assert!(pings(&a, &victim, &db_addr), "db answers again");
+    let reverted = events(&a, "split")
+        .into_iter()
+        .filter(|e| e["event"] == "reverted")
+        .count();
+    assert_eq!(reverted, 2);
+    assert!(jolt_e2e::agent::empty_dir(&journal));
+    for name in ["victim", "db", "cache"] {
+        a.ok(["rm", "-f", name]);
+    }
+}
+
 #[test]
 fn a_dry_run_plans_the_same_for_the_same_seed_and_changes_nothing() {
     let Some(a) = agent() else { return };

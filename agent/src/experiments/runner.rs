@@ -207,9 +207,24 @@ impl Experiments {
                     continue;
                 }
             };
+            let faults = match self.resolve_peers(&experiment.faults).await {
+                Ok(faults) => faults,
+                Err(e) => {
+                    run.event(
+                        "failed",
+                        None,
+                        Some(experiment.faults_line()),
+                        Some(e.clone()),
+                    );
+                    if experiment.on_failure == OnFailure::Stop {
+                        return Some(e);
+                    }
+                    continue;
+                }
+            };
             let mut staged = Vec::new();
             for target in &picked {
-                for (index, fault) in experiment.faults.iter().enumerate() {
+                for (index, fault) in faults.iter().enumerate() {
                     match self.stage(run, fault, target.target(), fire, index).await {
                         Ok(entry) => staged.push((fault, entry)),
                         Err(e) if experiment.on_failure == OnFailure::Stop => {
@@ -258,6 +273,27 @@ impl Experiments {
             }
         }
         None
+    }
+}
+
+impl Experiments {
+    /// `faults` with the containers they name as peers resolved to the
+    /// addresses those hold now, at each fire (containers come and go);
+    /// unchanged when none names a container.
+    async fn resolve_peers(&self, faults: &[Fault]) -> Result<Vec<Fault>, String> {
+        if !faults.iter().any(Fault::names_containers) {
+            return Ok(faults.to_vec());
+        }
+        let running = self.targets().await;
+        let candidates = tokio::task::spawn_blocking(move || {
+            running.iter().map(Running::peer).collect::<Vec<_>>()
+        })
+        .await
+        .expect("reading addresses does not panic");
+        faults
+            .iter()
+            .map(|f| f.resolve_peers(&candidates))
+            .collect()
     }
 }
 

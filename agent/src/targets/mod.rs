@@ -79,6 +79,23 @@ impl Running {
         }
     }
 
+    /// What a network fault's container peer is resolved against: the
+    /// addresses its network namespace holds now (none without one of its
+    /// own, or when they cannot be read).
+    pub fn peer(&self) -> jolt_chaos::fault::PeerCandidate {
+        let addresses = self
+            .netns
+            .as_deref()
+            .and_then(|ns| jolt_chaos::fault::addresses(ns).ok())
+            .unwrap_or_default();
+        jolt_chaos::fault::PeerCandidate {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            labels: self.labels.clone(),
+            addresses,
+        }
+    }
+
     /// What a fault is aimed at.
     pub fn target(&self) -> Target {
         Target {

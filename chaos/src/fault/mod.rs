@@ -41,8 +41,9 @@ pub use cpu::CpuThrottle;
 pub use freeze::Pause;
 pub use kill::{Kill, KillScope, Signal};
 pub use network::{
-    Chance, Chanced, NetworkCorrupt, NetworkDelay, NetworkDuplicate, NetworkLoss, NetworkRate,
-    NetworkReorder, JOLT_QDISC_MAJOR,
+    addresses, Chance, Chanced, Cidr, Direction, NetworkCorrupt, NetworkDelay, NetworkDuplicate,
+    NetworkLoss, NetworkPartition, NetworkRate, NetworkReorder, Peer, PeerCandidate, Peers,
+    Protocol, JOLT_QDISC_MAJOR,
 };
 pub use params::Keys;
 
@@ -70,6 +71,14 @@ pub trait Kind: Sized {
     /// Injects the fault as `undo` (from prepare, already journaled)
     /// describes.
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError>;
+    /// The peers it is narrowed to, for a network kind that takes them.
+    fn peers_mut(&mut self) -> Option<&mut Peers> {
+        None
+    }
+    /// [`Kind::peers_mut`], to read.
+    fn peers(&self) -> Option<&Peers> {
+        None
+    }
 }
 
 /// The fault kinds: `Variant(module::Type)`, each type a [`Kind`].
@@ -124,6 +133,29 @@ macro_rules! kinds {
                 }
             }
 
+            /// Whether it names containers as peers, which must be resolved
+            /// to addresses before it is staged.
+            pub fn names_containers(&self) -> bool {
+                let peers = match self {
+                    $(Fault::$variant(k) => k.peers(),)*
+                };
+                peers.is_some_and(|p| p.list.iter().any(|p| !matches!(p, Peer::Cidr(_))))
+            }
+
+            /// This fault with its container peers resolved to addresses
+            /// among `running` (see [`Peers::resolve`]); unchanged for a
+            /// kind without peers.
+            pub fn resolve_peers(&self, running: &[PeerCandidate]) -> Result<Fault, String> {
+                let mut fault = self.clone();
+                let peers = match &mut fault {
+                    $(Fault::$variant(k) => k.peers_mut(),)*
+                };
+                if let Some(peers) = peers {
+                    peers.resolve(running)?;
+                }
+                Ok(fault)
+            }
+
             fn prepare_kind(&self, target: &Target) -> Result<Undo, FaultError> {
                 match self {
                     $(Fault::$variant(k) => k.prepare(target),)*
@@ -158,6 +190,7 @@ kinds! {
     NetworkCorrupt(NetworkCorrupt),
     NetworkReorder(NetworkReorder),
     NetworkRate(NetworkRate),
+    NetworkPartition(NetworkPartition),
 }
 
 /// What undoes one injected fault; written to the journal BEFORE the fault is applied.
@@ -182,6 +215,8 @@ pub enum Undo {
     },
     /// the freezer file to thaw (cgroup.freeze on v2, freezer.state on v1).
     Thaw { path: PathBuf },
+    /// jolt's nftables table (family inet) in a network namespace.
+    NftTable { netns: PathBuf, table: String },
 }
 
 /// How a [`revert`] ended.
@@ -269,6 +304,7 @@ pub fn revert(undo: &Undo) -> Result<Reverted, FaultError> {
             interface,
             handle,
         } => network::revert(netns, interface, *handle),
+        Undo::NftTable { netns, table } => network::revert_table(netns, table),
     }
 }
 

@@ -721,6 +721,7 @@ fn validate_faults(
 
 #[cfg(test)]
 mod tests {
+    use crate::fault::FAULT_KINDS;
     use crate::Experiment;
 
     /// The one-line message for an experiment with this schedule,
@@ -778,7 +779,7 @@ mod tests {
         assert!(faults("").starts_with("fault: required: what each fire injects"));
         assert_eq!(
             faults("faults: [{duration: 1m}, {kind: 7}]"),
-            "2 problems:\n  faults[0].kind: required: one of kill, cpu-throttle, network-delay, pause, network-loss, network-duplicate, network-corrupt, network-reorder, network-rate\n  faults[1].kind: expected text, got 7"
+            format!("2 problems:\n  faults[0].kind: required: one of {}\n  faults[1].kind: expected text, got 7", FAULT_KINDS.join(", "))
         );
     }
 

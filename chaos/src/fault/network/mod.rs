@@ -23,6 +23,8 @@ mod delay;
 mod duplicate;
 mod loss;
 mod netem;
+mod partition;
+mod peers;
 mod qdisc;
 mod rate;
 mod reorder;
@@ -42,6 +44,9 @@ pub use delay::NetworkDelay;
 pub use duplicate::NetworkDuplicate;
 pub use loss::NetworkLoss;
 pub use netem::{Chance, Chanced};
+pub(super) use partition::revert as revert_table;
+pub use partition::{Direction, NetworkPartition};
+pub use peers::{Cidr, Peer, PeerCandidate, Peers, Protocol};
 pub(super) use qdisc::revert;
 pub use qdisc::JOLT_QDISC_MAJOR;
 pub use rate::NetworkRate;
@@ -50,10 +55,25 @@ pub use reorder::NetworkReorder;
 /// Runs `program` with `args` in the network namespace at `netns`, from a
 /// child that setns'd into it before exec.
 fn run_in(netns: &Path, program: &str, args: &[String]) -> io::Result<Output> {
+    run_in_with_input(netns, program, args, None)
+}
+
+/// [`run_in`], writing `input` to the program's stdin.
+fn run_in_with_input(
+    netns: &Path,
+    program: &str,
+    args: &[String],
+    input: Option<&str>,
+) -> io::Result<Output> {
     let ns = File::open(netns)?;
     let fd = ns.as_raw_fd();
     let mut command = Command::new(program);
-    command.args(args).env("LC_ALL", "C").stdin(Stdio::null());
+    command.args(args).env("LC_ALL", "C");
+    command.stdin(match input {
+        Some(_) => Stdio::piped(),
+        None => Stdio::null(),
+    });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     // SAFETY: between fork and exec the hook only calls setns(2), which is
     // async-signal-safe, on an fd `ns` keeps open until output() returns.
     unsafe {
@@ -62,13 +82,27 @@ fn run_in(netns: &Path, program: &str, args: &[String]) -> io::Result<Output> {
             _ => Err(io::Error::last_os_error()),
         });
     }
-    let output = command.output();
+    let output = command.spawn().and_then(|mut child| {
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            // A program that exits early closes its stdin: its stderr says why.
+            let _ = stdin.write_all(text.as_bytes());
+        }
+        child.wait_with_output()
+    });
     drop(ns);
     match output {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{program} not found in PATH (install iproute2)"),
-        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && Path::new(netns).exists() => {
+            let package = if program == "nft" {
+                "nftables"
+            } else {
+                "iproute2"
+            };
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{program} not found in PATH (install {package})"),
+            ))
+        }
         other => other,
     }
 }
@@ -134,6 +168,35 @@ fn default_interface(netns: &Path, context: &str) -> Result<Result<String, Strin
     )))
 }
 
+/// The addresses (global scope, any interface but loopback) that the
+/// network namespace at `netns` holds: how a container named as a peer is
+/// found on the network.
+pub fn addresses(netns: &Path) -> io::Result<Vec<std::net::IpAddr>> {
+    let args: Vec<String> = ["-j", "addr", "show", "scope", "global"]
+        .map(String::from)
+        .into();
+    let out = run_in(netns, "ip", &args)?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "ip {}: {}",
+            args.join(" "),
+            stderr(&out)
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(parse_addresses(&text))
+}
+
+/// The `local` addresses in `ip -j addr` output.
+fn parse_addresses(json: &str) -> Vec<std::net::IpAddr> {
+    let list: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+    list.iter()
+        .filter(|link| link["ifname"] != "lo")
+        .flat_map(|link| link["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
 /// Where a network fault of kind `fault` acts on `target`: its netns file
 /// and interface, with the context its errors start with.
 struct Place {
@@ -175,6 +238,19 @@ impl Place {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_read_from_ip_json_without_loopback() {
+        let json = r#"[{"ifname":"lo","addr_info":[{"local":"127.0.0.1"}]},
+            {"ifname":"eth0","addr_info":[{"family":"inet","local":"10.88.0.5","prefixlen":16},
+                                          {"family":"inet6","local":"fd00::5","prefixlen":64}]}]"#;
+        let got: Vec<String> = parse_addresses(json)
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(got, ["10.88.0.5", "fd00::5"]);
+        assert!(parse_addresses("").is_empty());
+    }
 
     #[test]
     fn the_default_route_device_is_read_from_ip_json() {
