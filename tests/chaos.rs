@@ -8,10 +8,14 @@
 //! and nothing is left. Without root they skip; without sch_netem the
 //! delay test checks the error that names it and skips the rest.
 
+#[path = "chaos/bandwidth.rs"]
+mod bandwidth;
 #[path = "chaos/cpu.rs"]
 mod cpu;
 #[path = "chaos/kill.rs"]
 mod kill;
+#[path = "chaos/net.rs"]
+mod net;
 #[path = "chaos/netem.rs"]
 mod netem;
 #[path = "chaos/partition.rs"]
@@ -20,5 +24,7 @@ mod partition;
 mod pause;
 #[path = "chaos/recover.rs"]
 mod recover;
+#[path = "chaos/stress.rs"]
+mod stress;
 #[path = "chaos/support.rs"]
 mod support;

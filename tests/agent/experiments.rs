@@ -417,6 +417,9 @@ fn nft_tables(a: &Agent, id: &str) -> String {
 
 #[test]
 fn several_faults_of_one_fire_with_a_peer_by_name_are_each_journaled_and_replayed() {
+    // cpu-throttle, network-partition (peer by name), network-bandwidth,
+    // cpu-stress and memory-stress at once on one container; kill -9 of
+    // joltd with all five active, and each reverted at its next start.
     let Some(mut a) = agent() else { return };
     let victim = busy(&a, "victim", &["--cpus", "2"]);
     let db = a.run(&["--name", "db", "--", "sleep", "1000"]);
@@ -430,20 +433,49 @@ fn several_faults_of_one_fire_with_a_peer_by_name_are_each_journaled_and_replaye
         "name: split\ntargets: {names: [victim]}\nschedule: {at: [0s]}\n\
          faults:\n\
          - {kind: cpu-throttle, cpus: 0.3, duration: 10m}\n\
-         - {kind: network-partition, peers: [{name: db}], duration: 10m}\n",
+         - {kind: network-partition, peers: [{name: db}], duration: 10m}\n\
+         - {kind: network-bandwidth, rate: 1mbit, duration: 10m}\n\
+         - {kind: cpu-stress, workers: 1, load: 10, duration: 10m}\n\
+         - {kind: memory-stress, size: 16mb, duration: 10m}\n",
     );
-    jolt_e2e::wait_until("two injections", jolt_e2e::timeout(), || {
+    jolt_e2e::wait_until("five injections", jolt_e2e::timeout(), || {
         let injected = events(&a, "split")
             .into_iter()
             .filter(|e| e["event"] == "injected")
             .count();
-        (injected == 2).then_some(())
+        (injected == 5).then_some(())
     });
     let line = &events(&a, "split")[0]["fault"];
     assert_eq!(
         line.as_str().unwrap(),
-        "cpu-throttle cpus=0.3 for 10m + network-partition direction=both peers=db for 10m"
+        "cpu-throttle cpus=0.3 for 10m + network-partition direction=both peers=db for 10m \
+         + network-bandwidth rate=1mbit for 10m + cpu-stress workers=1 load=10% for 10m \
+         + memory-stress size=16mb for 10m"
     );
+    let stressors = || {
+        host::cgroup_pids(&cgroup(&victim))
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.starts_with("jst-"))
+            })
+            .count()
+    };
+    assert_eq!(
+        stressors(),
+        2,
+        "a cpu and a memory stressor in the container's cgroup"
+    );
+    let victim_netns = a.netns_dir().join(&victim);
+    let qdiscs = || {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={}", victim_netns.display()))
+            .args(["tc", "qdisc", "show", "dev", "eth0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(qdiscs().contains("tbf 4a4c:"), "{}", qdiscs());
     assert_eq!(cpu_limit(&victim), "30000 100000");
     assert!(nft_tables(&a, &victim).contains("jolt_partition"));
     assert!(!pings(&a, &victim, &db_addr), "db is cut off");
@@ -451,7 +483,7 @@ fn several_faults_of_one_fire_with_a_peer_by_name_are_each_journaled_and_replaye
     let journal = a.state_dir().join("journal");
     assert_eq!(
         std::fs::read_dir(&journal).unwrap().count(),
-        2,
+        5,
         "one entry per fault"
     );
 
@@ -460,6 +492,7 @@ fn several_faults_of_one_fire_with_a_peer_by_name_are_each_journaled_and_replaye
         !pings(&a, &victim, &db_addr),
         "the partition outlives joltd"
     );
+    assert_eq!(stressors(), 2, "so do the stressors");
     a.restart();
     assert_eq!(cpu_limit(&victim), before, "joltd said:\n{}", a.joltd_log());
     assert!(
@@ -467,12 +500,14 @@ fn several_faults_of_one_fire_with_a_peer_by_name_are_each_journaled_and_replaye
         "{}",
         nft_tables(&a, &victim)
     );
+    assert!(!qdiscs().contains("4a4c"), "{}", qdiscs());
+    assert_eq!(stressors(), 0, "the stressors are killed");
     assert!(pings(&a, &victim, &db_addr), "db answers again");
     let reverted = events(&a, "split")
         .into_iter()
         .filter(|e| e["event"] == "reverted")
         .count();
-    assert_eq!(reverted, 2);
+    assert_eq!(reverted, 5);
     assert!(jolt_e2e::agent::empty_dir(&journal));
     for name in ["victim", "db", "cache"] {
         a.ok(["rm", "-f", name]);

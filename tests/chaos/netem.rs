@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use jolt_chaos::experiment::NetworkDelay;
 use jolt_chaos::fault::{
-    Chance, NetworkCorrupt, NetworkDuplicate, NetworkLoss, NetworkRate, NetworkReorder,
+    Chance, NetworkCorrupt, NetworkDuplicate, NetworkLoss, NetworkRate, NetworkReorder, Peers,
 };
 use jolt_chaos::{fault, Fault, FaultError, Reverted, Target, Undo};
 use jolt_e2e::host::{ping_rtts, NetNsPair};
@@ -58,6 +58,7 @@ fn delay_100ms() -> Fault {
         jitter: None,
         correlation: None,
         loss: None,
+        peers: Peers::default(),
         duration: Duration::from_secs(60),
     })
 }
@@ -305,7 +306,7 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
 
     under(
         &pair,
-        Fault::NetworkLoss(NetworkLoss::new(chance(50.0), minute)),
+        Fault::NetworkLoss(NetworkLoss::new(chance(50.0), Peers::default(), minute)),
         "loss 50%",
         |pair| {
             let (sent, received, _, _) = ping_stats(pair, 200, 56);
@@ -317,7 +318,11 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
     );
     under(
         &pair,
-        Fault::NetworkDuplicate(NetworkDuplicate::new(chance(100.0), minute)),
+        Fault::NetworkDuplicate(NetworkDuplicate::new(
+            chance(100.0),
+            Peers::default(),
+            minute,
+        )),
         "duplicate 100%",
         |pair| {
             let (sent, received, dups, _) = ping_stats(pair, 50, 56);
@@ -330,7 +335,7 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
     );
     under(
         &pair,
-        Fault::NetworkCorrupt(NetworkCorrupt::new(chance(100.0), minute)),
+        Fault::NetworkCorrupt(NetworkCorrupt::new(chance(100.0), Peers::default(), minute)),
         "corrupt 100%",
         |pair| {
             let (sent, received, _, _) = ping_stats(pair, 50, 56);
@@ -347,6 +352,7 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
             chance: chance(25.0),
             latency: Duration::from_millis(10),
             gap: Some(5),
+            peers: Peers::default(),
             duration: minute,
         }),
         "reorder 25%",
@@ -362,6 +368,7 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
         &pair,
         Fault::NetworkRate(NetworkRate {
             rate: 100_000,
+            peers: Peers::default(),
             duration: minute,
         }),
         "rate 100Kbit",
@@ -373,4 +380,40 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
             assert!(rtts[0] >= 90.0, "{rtts:?}");
         },
     );
+}
+
+#[test]
+fn netem_kinds_narrowed_to_a_peer_delay_only_the_traffic_to_it() {
+    if !root() || !require(Feature::SchNetem) {
+        return;
+    }
+    let net = crate::net::net();
+    let a = &net.pair.a;
+    net.pair
+        .b
+        .exec(&["ip", "addr", "add", "10.196.0.6/30", "dev", "eth0"]);
+    a.exec(&["ip", "route", "add", "10.196.0.4/30", "dev", "eth0"]);
+    let fault = Fault::NetworkDelay(NetworkDelay {
+        peers: Peers {
+            list: vec![jolt_chaos::fault::Peer::Cidr(
+                jolt_chaos::fault::Cidr::parse("10.196.0.2").unwrap(),
+            )],
+            port: None,
+            protocol: None,
+        },
+        ..match delay_100ms() {
+            Fault::NetworkDelay(d) => d,
+            _ => unreachable!(),
+        }
+    });
+    let target = crate::net::target(&net);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap();
+    let netns = PathBuf::from(a.path());
+    let to_peer = ping_rtts(&netns, "10.196.0.2", 3);
+    let to_other = ping_rtts(&netns, "10.196.0.6", 3);
+    eprintln!("delay towards 10.196.0.2 only: {to_peer:?} ms to it, {to_other:?} ms to 10.196.0.6");
+    assert!(to_peer.iter().all(|r| *r >= 100.0), "{to_peer:?}");
+    assert!(to_other.iter().all(|r| *r < 100.0), "{to_other:?}");
+    assert_eq!(fault::revert(&undo).unwrap(), Reverted::Done);
 }

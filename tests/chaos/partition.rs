@@ -7,118 +7,14 @@
 //! in both kernels.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use jolt_chaos::fault::{Cidr, Direction, NetworkPartition, Peer, Peers, Protocol};
-use jolt_chaos::{fault, Fault, FaultError, Reverted, Target, Undo};
-use jolt_e2e::host::{NetNs, NetNsPair};
+use jolt_chaos::{fault, Fault, FaultError, Reverted, Undo};
+use jolt_e2e::host::NetNs;
 
+use crate::net::{net, reach, target};
 use crate::support::root;
-
-/// A TCP acceptor and a UDP echo on ports 8080 and 8081 of every address,
-/// in `ns`, until killed.
-fn serve(ns: &NetNs) -> Child {
-    let code = "
-import socket, threading
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-t.bind(('0.0.0.0', 8080)); t.listen(64)
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 8081))
-def echo():
-    while True:
-        data, peer = u.recvfrom(100); u.sendto(data, peer)
-threading.Thread(target=echo, daemon=True).start()
-print('ready', flush=True)
-while True:
-    c, _ = t.accept(); c.close()
-";
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns.name(), "python3", "-c", code])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starting python3 in the netns");
-    let mut line = String::new();
-    use std::io::BufRead;
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    child
-}
-
-/// Whether TCP to `addr`:8080 connects and UDP to `addr`:8081 echoes, from
-/// `ns`, each within half a second.
-fn reach(ns: &NetNs, addr: &str) -> (bool, bool) {
-    let code = format!(
-        "
-import socket
-def tcp():
-    try:
-        socket.create_connection(('{addr}', 8080), timeout=0.5).close(); return 1
-    except OSError: return 0
-def udp():
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(0.5)
-    try:
-        u.sendto(b'x', ('{addr}', 8081)); u.recvfrom(10); return 1
-    except OSError: return 0
-print(tcp(), udp())
-"
-    );
-    let out = ns.exec(&["python3", "-c", &code]);
-    let mut words = out.split_whitespace();
-    let mut next = || words.next() == Some("1");
-    (next(), next())
-}
-
-struct Net {
-    pair: NetNsPair,
-    c: NetNs,
-    servers: Vec<Child>,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for s in &mut self.servers {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
-    }
-}
-
-/// a (10.196.0.1) - b (10.196.0.2), and a (10.196.1.1) - c (10.196.1.2).
-fn net() -> Net {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let pid = std::process::id();
-    let pair = NetNsPair::new("jolt-part", "10.196.0");
-    let c = NetNs::add(&format!("jolt-part-c-{pid}-{n}"));
-    let a = &pair.a;
-    // An interface name has at most 15 bytes.
-    let peer = format!("jc{pid}-{n}");
-    a.exec(&[
-        "ip", "link", "add", "eth1", "type", "veth", "peer", "name", &peer,
-    ]);
-    a.exec(&["ip", "link", "set", &peer, "netns", c.name()]);
-    c.exec(&["ip", "link", "set", &peer, "name", "eth0"]);
-    a.exec(&["ip", "addr", "add", "10.196.1.1/30", "dev", "eth1"]);
-    c.exec(&["ip", "addr", "add", "10.196.1.2/30", "dev", "eth0"]);
-    a.exec(&["ip", "link", "set", "eth1", "up"]);
-    c.exec(&["ip", "link", "set", "eth0", "up"]);
-    c.exec(&["ip", "link", "set", "lo", "up"]);
-    let servers = vec![serve(&pair.b), serve(&c)];
-    Net { pair, c, servers }
-}
-
-fn target(net: &Net) -> Target {
-    Target {
-        id: "c-a".into(),
-        name: "web".into(),
-        pid: std::process::id() as i32,
-        netns: Some(PathBuf::from(net.pair.a.path())),
-        interface: Some("eth0".into()),
-    }
-}
 
 fn partition(peers: Peers, direction: Direction) -> Fault {
     Fault::NetworkPartition(NetworkPartition {

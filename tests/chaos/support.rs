@@ -57,7 +57,7 @@ impl TestCgroup {
     pub fn new() -> TestCgroup {
         let name = unique("jolt-chaos-test");
         let dirs: Vec<PathBuf> = match cgroups() {
-            Cgroups::V1 => ["cpu", "freezer"]
+            Cgroups::V1 => ["cpu", "freezer", "memory"]
                 .iter()
                 .map(|c| Path::new(CGROUP_ROOT).join(c).join(&name))
                 .collect(),
@@ -73,7 +73,8 @@ impl TestCgroup {
         }
     }
 
-    /// The directory whose files `controller` ("cpu", "freezer") has.
+    /// The directory whose files `controller` ("cpu", "freezer",
+    /// "memory") has.
     pub fn dir(&self, controller: &str) -> &Path {
         match cgroups() {
             Cgroups::V1 => self

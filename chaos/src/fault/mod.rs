@@ -27,6 +27,7 @@ mod freeze;
 mod kill;
 mod network;
 pub mod params;
+mod stress;
 
 use std::fmt;
 use std::io;
@@ -41,11 +42,12 @@ pub use cpu::CpuThrottle;
 pub use freeze::Pause;
 pub use kill::{Kill, KillScope, Signal};
 pub use network::{
-    addresses, Chance, Chanced, Cidr, Direction, NetworkCorrupt, NetworkDelay, NetworkDuplicate,
-    NetworkLoss, NetworkPartition, NetworkRate, NetworkReorder, Peer, PeerCandidate, Peers,
-    Protocol, JOLT_QDISC_MAJOR,
+    addresses, Chance, Chanced, Cidr, Direction, NetworkBandwidth, NetworkCorrupt, NetworkDelay,
+    NetworkDuplicate, NetworkLoss, NetworkPartition, NetworkRate, NetworkReorder, Peer,
+    PeerCandidate, Peers, Protocol, JOLT_QDISC_MAJOR,
 };
 pub use params::Keys;
+pub use stress::{Amount, CpuStress, MemoryStress, Oom};
 
 /// One fault kind: its parameters (the implementing type), how they are
 /// read from an experiment file, and what it does to a container.
@@ -191,6 +193,9 @@ kinds! {
     NetworkReorder(NetworkReorder),
     NetworkRate(NetworkRate),
     NetworkPartition(NetworkPartition),
+    NetworkBandwidth(NetworkBandwidth),
+    CpuStress(CpuStress),
+    MemoryStress(MemoryStress),
 }
 
 /// What undoes one injected fault; written to the journal BEFORE the fault is applied.
@@ -217,6 +222,8 @@ pub enum Undo {
     Thaw { path: PathBuf },
     /// jolt's nftables table (family inet) in a network namespace.
     NftTable { netns: PathBuf, table: String },
+    /// stressor processes, named `marker`, in the cgroup at `cgroup`.
+    Stressors { cgroup: PathBuf, marker: String },
 }
 
 /// How a [`revert`] ended.
@@ -305,6 +312,7 @@ pub fn revert(undo: &Undo) -> Result<Reverted, FaultError> {
             handle,
         } => network::revert(netns, interface, *handle),
         Undo::NftTable { netns, table } => network::revert_table(netns, table),
+        Undo::Stressors { cgroup, marker } => stress::revert(cgroup, marker),
     }
 }
 

@@ -106,6 +106,7 @@ pub enum Located {
 pub enum Controller {
     Cpu,
     Freezer,
+    Memory,
 }
 
 impl Controller {
@@ -113,6 +114,7 @@ impl Controller {
         match self {
             Controller::Cpu => "cpu",
             Controller::Freezer => "freezer",
+            Controller::Memory => "memory",
         }
     }
 }
@@ -128,8 +130,8 @@ pub enum PlacementError {
         file: String,
         err: std::io::Error,
     },
-    #[error("no cpu controller holds it (cgroup v2 cgroup.controllers lacks cpu, and no v1 cpu hierarchy is mounted)")]
-    NoCpu,
+    #[error("no {0} controller holds it (cgroup v2 cgroup.controllers lacks {0}, and no v1 {0} hierarchy is mounted)")]
+    NoController(&'static str),
     #[error(
         "no freezer holds it (no v1 freezer hierarchy, and its v2 cgroup has no cgroup.freeze)"
     )]
@@ -186,15 +188,16 @@ impl View {
         let v2 = self.v2_dir();
         let v1 = self.v1_dir(controller.v1_name());
         let found = match controller {
-            Controller::Cpu => {
-                let v2_has_cpu = v2.as_ref().is_some_and(|d| {
+            Controller::Cpu | Controller::Memory => {
+                let name = controller.v1_name();
+                let v2_has_it = v2.as_ref().is_some_and(|d| {
                     fs::read_to_string(d.join("cgroup.controllers"))
-                        .is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu"))
+                        .is_ok_and(|c| c.split_whitespace().any(|c| c == name))
                 });
                 match (v2, v1) {
-                    (Some(d), _) if v2_has_cpu => Located::V2(d),
+                    (Some(d), _) if v2_has_it => Located::V2(d),
                     (_, Some(d)) => Located::V1(d),
-                    _ => return Err(PlacementError::NoCpu),
+                    _ => return Err(PlacementError::NoController(name)),
                 }
             }
             Controller::Freezer => match (v1, v2) {

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::peers::Peers;
 use super::{netem, qdisc};
 use crate::experiment::human;
 use crate::fault::{FaultError, Keys, Kind, Undo};
@@ -20,6 +21,8 @@ pub struct NetworkDelay {
     pub correlation: Option<f64>,
     /// Percent (0-100) of packets dropped.
     pub loss: Option<f64>,
+    /// Only the traffic to these; all of it when empty.
+    pub peers: Peers,
     pub duration: Duration,
 }
 
@@ -44,7 +47,16 @@ impl NetworkDelay {
 
 impl Kind for NetworkDelay {
     const NAME: &'static str = "network-delay";
-    const KEYS: &'static [&'static str] = &["latency", "jitter", "correlation", "loss", "duration"];
+    const KEYS: &'static [&'static str] = &[
+        "latency",
+        "jitter",
+        "correlation",
+        "loss",
+        "peers",
+        "port",
+        "protocol",
+        "duration",
+    ];
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
@@ -68,6 +80,7 @@ impl Kind for NetworkDelay {
             );
             return None;
         }
+        let peers = Peers::parse(keys);
         let duration = keys.lasting("packets are delayed");
         if bad_jitter || bad_correlation || bad_loss {
             return None;
@@ -77,6 +90,7 @@ impl Kind for NetworkDelay {
             jitter,
             correlation,
             loss,
+            peers: peers?,
             duration: duration?,
         })
     }
@@ -96,7 +110,7 @@ impl Kind for NetworkDelay {
         if let Some(l) = self.loss {
             write!(f, " loss={l}%")?;
         }
-        write!(f, " for {}", human(self.duration))
+        write!(f, "{} for {}", self.peers.describe(), human(self.duration))
     }
 
     fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
@@ -104,7 +118,15 @@ impl Kind for NetworkDelay {
     }
 
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-        qdisc::add(Self::NAME, target, undo, self.qdisc())
+        qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
+    }
+
+    fn peers(&self) -> Option<&Peers> {
+        Some(&self.peers)
+    }
+
+    fn peers_mut(&mut self) -> Option<&mut Peers> {
+        Some(&mut self.peers)
     }
 }
 
@@ -118,6 +140,7 @@ mod tests {
             jitter: None,
             correlation: None,
             loss: None,
+            peers: Peers::default(),
             duration: Duration::from_secs(60),
         }
     }

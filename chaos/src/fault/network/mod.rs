@@ -14,10 +14,11 @@
 //! kernel's extended ack text into our errors. These calls block for a few
 //! milliseconds while the tool runs.
 //!
-//! qdisc.rs owns jolt's root qdisc (the undo of every qdisc fault),
-//! netem.rs the netem parameters the netem kinds share; each kind is one
-//! file.
+//! qdisc.rs owns jolt's root qdisc (the undo of every qdisc fault) and
+//! the tree that narrows one to peers, peers.rs the peers, netem.rs the
+//! netem parameters the netem kinds share; each kind is one file.
 
+mod bandwidth;
 mod corrupt;
 mod delay;
 mod duplicate;
@@ -39,6 +40,7 @@ use std::process::{Command, Output, Stdio};
 use super::FaultError;
 use crate::target::Target;
 
+pub use bandwidth::NetworkBandwidth;
 pub use corrupt::NetworkCorrupt;
 pub use delay::NetworkDelay;
 pub use duplicate::NetworkDuplicate;

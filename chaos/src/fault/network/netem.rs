@@ -15,6 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use super::peers::Peers;
 use super::qdisc;
 use crate::experiment::human;
 use crate::fault::{FaultError, Keys, Kind, Undo};
@@ -109,14 +110,17 @@ pub trait ChanceKind: fmt::Debug + Clone + PartialEq {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chanced<K: ChanceKind> {
     pub chance: Chance,
+    /// Only the traffic to these; all of it when empty.
+    pub peers: Peers,
     pub duration: Duration,
     kind: PhantomData<K>,
 }
 
 impl<K: ChanceKind> Chanced<K> {
-    pub fn new(chance: Chance, duration: Duration) -> Self {
+    pub fn new(chance: Chance, peers: Peers, duration: Duration) -> Self {
         Chanced {
             chance,
+            peers,
             duration,
             kind: PhantomData,
         }
@@ -125,13 +129,21 @@ impl<K: ChanceKind> Chanced<K> {
 
 impl<K: ChanceKind> Kind for Chanced<K> {
     const NAME: &'static str = K::NAME;
-    const KEYS: &'static [&'static str] = &["percent", "correlation", "duration"];
+    const KEYS: &'static [&'static str] = &[
+        "percent",
+        "correlation",
+        "peers",
+        "port",
+        "protocol",
+        "duration",
+    ];
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
         let chance = Chance::parse(keys, K::PAST);
+        let peers = Peers::parse(keys);
         let duration = keys.lasting(&format!("packets are {}", K::PAST));
-        Some(Chanced::new(chance?, duration?))
+        Some(Chanced::new(chance?, peers?, duration?))
     }
 
     fn duration(&self) -> Option<Duration> {
@@ -139,8 +151,8 @@ impl<K: ChanceKind> Kind for Chanced<K> {
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let chance = self.chance.describe();
-        write!(f, "{}{chance} for {}", K::NAME, human(self.duration))
+        let (chance, peers) = (self.chance.describe(), self.peers.describe());
+        write!(f, "{}{chance}{peers} for {}", K::NAME, human(self.duration))
     }
 
     fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
@@ -150,7 +162,21 @@ impl<K: ChanceKind> Kind for Chanced<K> {
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
         let mut parts = vec![K::KEYWORD.to_string()];
         parts.extend(self.chance.args());
-        qdisc::add(K::NAME, target, undo, qdisc(Duration::ZERO, parts))
+        qdisc::add(
+            K::NAME,
+            target,
+            undo,
+            qdisc(Duration::ZERO, parts),
+            &self.peers,
+        )
+    }
+
+    fn peers(&self) -> Option<&Peers> {
+        Some(&self.peers)
+    }
+
+    fn peers_mut(&mut self) -> Option<&mut Peers> {
+        Some(&mut self.peers)
     }
 }
 

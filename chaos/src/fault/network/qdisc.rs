@@ -9,12 +9,22 @@
 //! handle. The add uses `tc qdisc add` (exclusive), never `replace`, so a
 //! foreign qdisc that appears between prepare and apply makes the add fail
 //! instead of being overwritten.
+//!
+//! Without peers the fault's qdisc (netem, tbf) is the root. With peers
+//! ([`Peers`]) the root is an htb with jolt's handle whose default class
+//! `4a4c:1` passes everything unshaped, a class `4a4c:2` holds the fault's
+//! qdisc (handle `4a4d:`), and u32 filters send only the peers' traffic
+//! there (their addresses, and the port and protocol when given). htb
+//! rather than prio because kernels without sch_prio exist (this
+//! development host is one); the whole tree goes in with one `tc -batch`,
+//! and deleting the root removes all of it.
 
 use std::io;
 use std::path::Path;
 use std::process::Output;
 
-use super::{run_in, stderr, tool_error, Place};
+use super::peers::{Cidr, Peers, Protocol};
+use super::{run_in, run_in_with_input, stderr, tool_error, Place};
 use crate::fault::{FaultError, Reverted, Undo};
 use crate::target::Target;
 
@@ -112,13 +122,133 @@ pub(super) fn qdisc_missing(err: &str, qdisc: &str) -> bool {
             && !Path::new(&format!("/sys/module/sch_{qdisc}")).exists())
 }
 
-/// Adds jolt's root qdisc as `undo` describes: `qdisc` (its kind and
-/// parameters, e.g. `["netem", "delay", "100000us"]`) at jolt's handle.
+/// The rate of htb classes that do not shape: far above any interface.
+const UNSHAPED: &str = "100gbit";
+/// htb's quantum for those classes (bytes per round); without it htb
+/// derives one from the rate, warns that it is too big, and clamps it.
+const QUANTUM: &str = "60000";
+
+/// The tc commands (one per line of `tc -batch`) that put `leaf` (a
+/// qdisc's kind and parameters) on `interface` at `handle`: as the root
+/// without peers, under jolt's htb with filters for the peers' traffic
+/// otherwise (see the module doc). Pure; the peers must be resolved.
+pub(super) fn tree(
+    interface: &str,
+    handle: u32,
+    leaf: &[String],
+    peers: &Peers,
+) -> Result<Vec<Vec<String>>, String> {
+    let root = handle_text(handle);
+    let words = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
+    if peers.list.is_empty() {
+        let mut cmd = words(&["qdisc", "add", "dev", interface, "root", "handle", &root]);
+        cmd.extend(leaf.iter().cloned());
+        return Ok(vec![cmd]);
+    }
+    let major = handle >> 16;
+    let class = |minor: u32| format!("{major:x}:{minor:x}");
+    let leaf_handle = format!("{:x}:", major + 1);
+    let mut cmds = vec![
+        words(&[
+            "qdisc", "add", "dev", interface, "root", "handle", &root, "htb", "default", "1",
+        ]),
+        words(&[
+            "class",
+            "add",
+            "dev",
+            interface,
+            "parent",
+            &root,
+            "classid",
+            &class(1),
+            "htb",
+            "rate",
+            UNSHAPED,
+            "quantum",
+            QUANTUM,
+        ]),
+        words(&[
+            "class",
+            "add",
+            "dev",
+            interface,
+            "parent",
+            &root,
+            "classid",
+            &class(2),
+            "htb",
+            "rate",
+            UNSHAPED,
+            "quantum",
+            QUANTUM,
+        ]),
+    ];
+    let mut leaf_cmd = words(&[
+        "qdisc",
+        "add",
+        "dev",
+        interface,
+        "parent",
+        &class(2),
+        "handle",
+        &leaf_handle,
+    ]);
+    leaf_cmd.extend(leaf.iter().cloned());
+    cmds.push(leaf_cmd);
+    for cidr in peers.cidrs()? {
+        let (protocol, prio, family) = match cidr.addr.is_ipv4() {
+            true => ("ip", "1", "ip"),
+            false => ("ipv6", "2", "ip6"),
+        };
+        let mut cmd = words(&[
+            "filter", "add", "dev", interface, "parent", &root, "protocol", protocol, "prio", prio,
+            "u32",
+        ]);
+        cmd.extend(u32_matches(family, &cidr, peers.protocol, peers.port));
+        cmd.extend(words(&["flowid", &class(2)]));
+        cmds.push(cmd);
+    }
+    Ok(cmds)
+}
+
+/// `match ip dst 10.0.0.0/8 match ip protocol 6 0xff match ip dport 80
+/// 0xffff`, for the traffic the container sends to a peer.
+fn u32_matches(
+    family: &str,
+    cidr: &Cidr,
+    protocol: Option<Protocol>,
+    port: Option<u16>,
+) -> Vec<String> {
+    let mut m = vec![
+        "match".to_string(),
+        family.to_string(),
+        "dst".to_string(),
+        cidr.to_string(),
+    ];
+    if let Some(p) = protocol {
+        let number = match (p, family) {
+            (Protocol::Tcp, _) => 6,
+            (Protocol::Udp, _) => 17,
+            (Protocol::Icmp, "ip") => 1,
+            (Protocol::Icmp, _) => 58,
+        };
+        m.extend(["match", family, "protocol", &number.to_string(), "0xff"].map(String::from));
+    }
+    if let Some(port) = port {
+        m.extend(["match", family, "dport", &port.to_string(), "0xffff"].map(String::from));
+    }
+    m
+}
+
+/// Adds jolt's qdisc tree as `undo` describes: `leaf` (the fault's qdisc
+/// kind and parameters, e.g. `["netem", "delay", "100000us"]`) for the
+/// whole interface, or for the traffic to `peers` (see [`tree`]).
 pub(super) fn add(
     fault: &'static str,
     target: &Target,
     undo: &Undo,
-    qdisc: Vec<String>,
+    leaf: Vec<String>,
+    peers: &Peers,
 ) -> Result<(), FaultError> {
     let Undo::Qdisc {
         netns,
@@ -132,14 +262,16 @@ pub(super) fn add(
             reason: format!("the undo record {undo:?} is not one this fault makes"),
         });
     };
-    let kind = qdisc.first().cloned().unwrap_or_default();
-    let mut args: Vec<String> = ["qdisc", "add", "dev", interface, "root", "handle"]
-        .map(String::from)
-        .into();
-    args.push(handle_text(*handle));
-    args.extend(qdisc);
+    let kind = leaf.first().cloned().unwrap_or_default();
     let context = format!("container {}: {fault}: in {}", target.name, netns.display());
-    match tc_in(netns, &args) {
+    let cmds = tree(interface, *handle, &leaf, peers).map_err(|reason| FaultError::Refused {
+        container: target.name.clone(),
+        fault,
+        reason,
+    })?;
+    let batch: String = cmds.iter().map(|c| c.join(" ") + "\n").collect();
+    let args = ["-batch", "-"].map(String::from);
+    match run_in_with_input(netns, "tc", &args, Some(&batch)) {
         Ok(out) if out.status.success() => Ok(()),
         Ok(out) if qdisc_missing(&stderr(&out), &kind) => Err(FaultError::QdiscMissing {
             container: target.name.clone(),
@@ -148,7 +280,7 @@ pub(super) fn add(
         }),
         other => Err(tool_error(
             &context,
-            format!("tc {}", args.join(" ")),
+            format!("tc -batch: {}", batch.trim_end().replace('\n', "; ")),
             other,
         )),
     }
@@ -206,6 +338,41 @@ mod tests {
             Some(("netem".into(), "4a4c:".into()))
         );
         assert!(root_qdisc("Error").is_err());
+    }
+
+    #[test]
+    fn without_peers_the_leaf_is_the_root_and_with_them_an_htb_sends_them_to_it() {
+        let leaf: Vec<String> = ["netem", "loss", "5%"].map(String::from).into();
+        let lines = |peers: &Peers| -> Vec<String> {
+            tree("eth0", JOLT_HANDLE, &leaf, peers)
+                .unwrap()
+                .iter()
+                .map(|c| c.join(" "))
+                .collect()
+        };
+        assert_eq!(
+            lines(&Peers::default()),
+            ["qdisc add dev eth0 root handle 4a4c: netem loss 5%"]
+        );
+        let peers = Peers {
+            list: vec![
+                super::super::peers::Peer::Cidr(Cidr::parse("10.0.0.0/24").unwrap()),
+                super::super::peers::Peer::Cidr(Cidr::parse("fd00::7").unwrap()),
+            ],
+            port: Some(5432),
+            protocol: Some(Protocol::Tcp),
+        };
+        assert_eq!(
+            lines(&peers),
+            [
+                "qdisc add dev eth0 root handle 4a4c: htb default 1",
+                "class add dev eth0 parent 4a4c: classid 4a4c:1 htb rate 100gbit quantum 60000",
+                "class add dev eth0 parent 4a4c: classid 4a4c:2 htb rate 100gbit quantum 60000",
+                "qdisc add dev eth0 parent 4a4c:2 handle 4a4d: netem loss 5%",
+                "filter add dev eth0 parent 4a4c: protocol ip prio 1 u32 match ip dst 10.0.0.0/24 match ip protocol 6 0xff match ip dport 5432 0xffff flowid 4a4c:2",
+                "filter add dev eth0 parent 4a4c: protocol ipv6 prio 2 u32 match ip6 dst fd00::7/128 match ip6 protocol 6 0xff match ip6 dport 5432 0xffff flowid 4a4c:2",
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::peers::Peers;
 use super::{netem, qdisc};
 use crate::experiment::human;
 use crate::fault::{FaultError, Keys, Kind, Undo};
@@ -16,6 +17,8 @@ use crate::target::Target;
 pub struct NetworkRate {
     /// Bits per second.
     pub rate: u64,
+    /// Only the traffic to these; all of it when empty.
+    pub peers: Peers,
     pub duration: Duration,
 }
 
@@ -42,7 +45,7 @@ pub(crate) fn shown_rate(bits: u64) -> String {
 
 impl Kind for NetworkRate {
     const NAME: &'static str = "network-rate";
-    const KEYS: &'static [&'static str] = &["rate", "duration"];
+    const KEYS: &'static [&'static str] = &["rate", "peers", "port", "protocol", "duration"];
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
@@ -53,9 +56,11 @@ impl Kind for NetworkRate {
                 None
             }
         };
+        let peers = Peers::parse(keys);
         let duration = keys.lasting("the rate holds");
         Some(NetworkRate {
             rate: rate?,
+            peers: peers?,
             duration: duration?,
         })
     }
@@ -67,8 +72,9 @@ impl Kind for NetworkRate {
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "network-rate rate={} for {}",
+            "network-rate rate={}{} for {}",
             shown_rate(self.rate),
+            self.peers.describe(),
             human(self.duration)
         )
     }
@@ -78,7 +84,15 @@ impl Kind for NetworkRate {
     }
 
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-        qdisc::add(Self::NAME, target, undo, self.qdisc())
+        qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
+    }
+
+    fn peers(&self) -> Option<&Peers> {
+        Some(&self.peers)
+    }
+
+    fn peers_mut(&mut self) -> Option<&mut Peers> {
+        Some(&mut self.peers)
     }
 }
 
@@ -90,6 +104,7 @@ mod tests {
     fn the_rate_goes_to_tc_in_bits_and_to_people_in_their_unit() {
         let r = NetworkRate {
             rate: 10_000_000,
+            peers: Peers::default(),
             duration: Duration::from_secs(60),
         };
         assert_eq!(

@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::netem::{self, Chance};
+use super::peers::Peers;
 use super::qdisc;
 use crate::experiment::human;
 use crate::fault::{FaultError, Keys, Kind, Undo};
@@ -21,6 +22,8 @@ pub struct NetworkReorder {
     pub latency: Duration,
     /// With a gap N, only every N-th packet may be sent at once.
     pub gap: Option<u64>,
+    /// Only the traffic to these; all of it when empty.
+    pub peers: Peers,
     pub duration: Duration,
 }
 
@@ -41,7 +44,16 @@ impl NetworkReorder {
 
 impl Kind for NetworkReorder {
     const NAME: &'static str = "network-reorder";
-    const KEYS: &'static [&'static str] = &["percent", "correlation", "gap", "latency", "duration"];
+    const KEYS: &'static [&'static str] = &[
+        "percent",
+        "correlation",
+        "gap",
+        "latency",
+        "peers",
+        "port",
+        "protocol",
+        "duration",
+    ];
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
@@ -58,12 +70,14 @@ impl Kind for NetworkReorder {
         };
         let gap = keys.integer("gap", 1..=u32::MAX as u64);
         let bad_gap = keys.has("gap") && gap.is_none();
+        let peers = Peers::parse(keys);
         let duration = keys.lasting("packets are reordered");
         (!bad_gap).then_some(())?;
         Some(NetworkReorder {
             chance: chance?,
             latency: latency?,
             gap,
+            peers: peers?,
             duration: duration?,
         })
     }
@@ -79,8 +93,9 @@ impl Kind for NetworkReorder {
         }
         write!(
             f,
-            " latency={} for {}",
+            " latency={}{} for {}",
             human(self.latency),
+            self.peers.describe(),
             human(self.duration)
         )
     }
@@ -90,7 +105,15 @@ impl Kind for NetworkReorder {
     }
 
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-        qdisc::add(Self::NAME, target, undo, self.qdisc())
+        qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
+    }
+
+    fn peers(&self) -> Option<&Peers> {
+        Some(&self.peers)
+    }
+
+    fn peers_mut(&mut self) -> Option<&mut Peers> {
+        Some(&mut self.peers)
     }
 }
 
@@ -107,6 +130,7 @@ mod tests {
             },
             latency: Duration::from_millis(10),
             gap: Some(5),
+            peers: Peers::default(),
             duration: Duration::from_secs(60),
         };
         assert_eq!(
