@@ -18,6 +18,8 @@ mod kill;
 mod net;
 #[path = "chaos/netem.rs"]
 mod netem;
+#[path = "chaos/nfqueue.rs"]
+mod nfqueue;
 #[path = "chaos/partition.rs"]
 mod partition;
 #[path = "chaos/pause.rs"]

@@ -515,6 +515,62 @@ fn several_faults_of_one_fire_with_a_peer_by_name_are_each_journaled_and_replaye
 }
 
 #[test]
+fn a_userspace_delay_fails_open_when_joltd_dies_and_its_rules_go_at_restart() {
+    let Some(mut a) = agent() else { return };
+    let victim = a.run(&["--name", "victim", "--", "sleep", "1000"]);
+    let db = a.run(&["--name", "db", "--", "sleep", "1000"]);
+    let db_addr = address_of(&a, &db);
+    let netns = a.netns_dir().join(&victim);
+    apply(
+        &a,
+        "slow",
+        "name: slow\ntargets: {names: [victim]}\nschedule: {at: [0s]}\n\
+         fault: {kind: network-delay, latency: 100ms, backend: nfqueue, duration: 10m}\n",
+    );
+    let injected = wait_event(&a, "slow", "injected");
+    let message = injected["message"].as_str().unwrap();
+    assert!(message.contains("via nfqueue 19020"), "{message}");
+    let shown = a.ok(["get", "slow"]);
+    assert!(
+        shown.contains("VIA") && shown.contains("nfqueue 19020"),
+        "{shown}"
+    );
+    let rtts = ping_rtts(&netns, &db_addr, 3);
+    assert!(rtts.iter().all(|r| *r >= 100.0), "{rtts:?}");
+
+    a.kill9();
+    let rtts = ping_rtts(&netns, &db_addr, 3);
+    assert!(
+        rtts.iter().all(|r| *r < 100.0),
+        "joltd's death lets packets pass: {rtts:?}"
+    );
+    a.restart();
+    let rules = |program: &str, args: &[&str]| {
+        Command::new("nsenter")
+            .arg(format!("--net={}", netns.display()))
+            .arg(program)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    assert!(!rules("nft", &["list", "tables"]).contains("jolt_nfqueue"));
+    assert!(!rules("iptables-legacy", &["-t", "mangle", "-S"]).contains("JOLT-NFQUEUE"));
+    let reverted = events(&a, "slow")
+        .into_iter()
+        .find(|e| e["event"] == "reverted")
+        .expect("a reverted event");
+    assert!(reverted["message"]
+        .as_str()
+        .unwrap()
+        .contains("joltd's start"));
+    assert!(jolt_e2e::agent::empty_dir(&a.state_dir().join("journal")));
+    for name in ["victim", "db"] {
+        a.ok(["rm", "-f", name]);
+    }
+}
+
+#[test]
 fn a_dry_run_plans_the_same_for_the_same_seed_and_changes_nothing() {
     let Some(a) = agent() else { return };
     for n in ["w1", "w2", "w3"] {

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use jolt_chaos::experiment::NetworkDelay;
 use jolt_chaos::fault::{
-    Chance, NetworkCorrupt, NetworkDuplicate, NetworkLoss, NetworkRate, NetworkReorder, Peers,
+    Backend, Chance, NetworkCorrupt, NetworkDuplicate, NetworkLoss, NetworkRate, NetworkReorder,
+    Peers,
 };
 use jolt_chaos::{fault, Fault, FaultError, Reverted, Target, Undo};
 use jolt_e2e::host::{ping_rtts, NetNsPair};
@@ -59,6 +60,7 @@ fn delay_100ms() -> Fault {
         correlation: None,
         loss: None,
         peers: Peers::default(),
+        backend: Backend::Netem,
         duration: Duration::from_secs(60),
     })
 }
@@ -306,7 +308,12 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
 
     under(
         &pair,
-        Fault::NetworkLoss(NetworkLoss::new(chance(50.0), Peers::default(), minute)),
+        Fault::NetworkLoss(NetworkLoss::new(
+            chance(50.0),
+            Peers::default(),
+            Backend::Netem,
+            minute,
+        )),
         "loss 50%",
         |pair| {
             let (sent, received, _, _) = ping_stats(pair, 200, 56);
@@ -321,6 +328,7 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
         Fault::NetworkDuplicate(NetworkDuplicate::new(
             chance(100.0),
             Peers::default(),
+            Backend::Netem,
             minute,
         )),
         "duplicate 100%",
@@ -335,7 +343,12 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
     );
     under(
         &pair,
-        Fault::NetworkCorrupt(NetworkCorrupt::new(chance(100.0), Peers::default(), minute)),
+        Fault::NetworkCorrupt(NetworkCorrupt::new(
+            chance(100.0),
+            Peers::default(),
+            Backend::Netem,
+            minute,
+        )),
         "corrupt 100%",
         |pair| {
             let (sent, received, _, _) = ping_stats(pair, 50, 56);

@@ -101,8 +101,9 @@ impl Experiments {
                     Some(&target.name),
                     Some(fault.to_string()),
                     Some(format!(
-                        "{:.3} ms after its scheduled time",
-                        latency.as_secs_f64() * 1e3
+                        "{:.3} ms after its scheduled time, via {}",
+                        latency.as_secs_f64() * 1e3,
+                        entry.undo.mechanism()
                     )),
                     Some(latency),
                 );
@@ -116,6 +117,7 @@ impl Experiments {
                     target_id: target.id.clone(),
                     kind,
                     fault: fault.to_string(),
+                    via: entry.undo.mechanism(),
                     until: rfc3339(until_time),
                     left_ms: 0,
                     revert_error: None,

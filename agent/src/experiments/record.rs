@@ -66,6 +66,9 @@ pub struct Active {
     pub target_id: String,
     pub kind: &'static str,
     pub fault: String,
+    /// How the kernel holds it: `tc qdisc 4a4c:`, `nfqueue 19020
+    /// (nftables)` (the backend a network fault took).
+    pub via: String,
     /// When it is reverted (RFC 3339).
     pub until: String,
     /// Milliseconds left until then.
@@ -100,6 +103,7 @@ impl Active {
             target_id: entry.target.id.clone(),
             kind,
             fault: entry.fault_line().to_string(),
+            via: entry.undo.mechanism(),
             until: rfc3339(now_t),
             left_ms: 0,
             revert_error: Some(error),

@@ -42,9 +42,9 @@ pub use cpu::CpuThrottle;
 pub use freeze::Pause;
 pub use kill::{Kill, KillScope, Signal};
 pub use network::{
-    addresses, Chance, Chanced, Cidr, Direction, NetworkBandwidth, NetworkCorrupt, NetworkDelay,
-    NetworkDuplicate, NetworkLoss, NetworkPartition, NetworkRate, NetworkReorder, Peer,
-    PeerCandidate, Peers, Protocol, JOLT_QDISC_MAJOR,
+    addresses, kill_worker, Backend, Chance, Chanced, Cidr, Direction, NetworkBandwidth,
+    NetworkCorrupt, NetworkDelay, NetworkDuplicate, NetworkLoss, NetworkPartition, NetworkRate,
+    NetworkReorder, Peer, PeerCandidate, Peers, Protocol, Rules, JOLT_QDISC_MAJOR,
 };
 pub use params::Keys;
 pub use stress::{Amount, CpuStress, MemoryStress, Oom};
@@ -224,6 +224,36 @@ pub enum Undo {
     NftTable { netns: PathBuf, table: String },
     /// stressor processes, named `marker`, in the cgroup at `cgroup`.
     Stressors { cgroup: PathBuf, marker: String },
+    /// jolt's netfilter queue rules in a network namespace, and the
+    /// worker serving the queue.
+    NfQueue {
+        netns: PathBuf,
+        queue: u16,
+        rules: Rules,
+    },
+}
+
+impl Undo {
+    /// How the fault is held in the kernel, for people: `tc qdisc 4a4c:`,
+    /// `nfqueue 19020 (iptables-legacy)`; what an injection event names.
+    pub fn mechanism(&self) -> String {
+        match self {
+            Undo::Nothing => "a signal".into(),
+            Undo::CpuMax { .. } => "cpu.max".into(),
+            Undo::CfsQuota { .. } => "cpu.cfs_quota_us".into(),
+            Undo::Qdisc { handle, .. } => format!("tc qdisc {:x}:", handle >> 16),
+            Undo::Thaw { .. } => "the cgroup freezer".into(),
+            Undo::NftTable { table, .. } => format!("nftables table inet {table}"),
+            Undo::Stressors { marker, .. } => format!("stressors {marker}"),
+            Undo::NfQueue { queue, rules, .. } => format!(
+                "nfqueue {queue} ({})",
+                match rules {
+                    Rules::Nftables => "nftables",
+                    Rules::Xtables => "iptables-legacy",
+                }
+            ),
+        }
+    }
 }
 
 /// How a [`revert`] ended.
@@ -313,6 +343,11 @@ pub fn revert(undo: &Undo) -> Result<Reverted, FaultError> {
         } => network::revert(netns, interface, *handle),
         Undo::NftTable { netns, table } => network::revert_table(netns, table),
         Undo::Stressors { cgroup, marker } => stress::revert(cgroup, marker),
+        Undo::NfQueue {
+            netns,
+            queue,
+            rules,
+        } => network::revert_queue(netns, *queue, *rules),
     }
 }
 

@@ -52,6 +52,7 @@ pub fn print_status(s: &Value) {
                 vec![
                     a["target"].as_str().unwrap_or("-").to_string(),
                     a["fault"].as_str().unwrap_or("-").to_string(),
+                    a["via"].as_str().unwrap_or("-").to_string(),
                     a["until"].as_str().unwrap_or("-").to_string(),
                     format!("{:.1}s", a["left_ms"].as_f64().unwrap_or(0.0) / 1000.0),
                     match a["revert_error"].as_str() {
@@ -63,7 +64,7 @@ pub fn print_status(s: &Value) {
                 ]
             })
             .collect();
-        output::table(&["TARGET", "FAULT", "UNTIL", "LEFT", "STATE"], &rows);
+        output::table(&["TARGET", "FAULT", "VIA", "UNTIL", "LEFT", "STATE"], &rows);
     }
     let probes = s["probes"].as_array().cloned().unwrap_or_default();
     if !probes.is_empty() {

@@ -3,7 +3,7 @@
 //! drop most of them. Its parameters, parsing and injection are netem's
 //! [`Chanced`].
 
-use super::netem::{ChanceKind, Chanced};
+use super::netem::{ChanceKind, Chanced, CHANCE_KEYS};
 
 /// The marker that makes a [`Chanced`] network-corrupt.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,6 +11,7 @@ pub struct Corrupt;
 
 impl ChanceKind for Corrupt {
     const NAME: &'static str = "network-corrupt";
+    const KEYS: &'static [&'static str] = CHANCE_KEYS;
     const KEYWORD: &'static str = "corrupt";
     const PAST: &'static str = "corrupted";
 }

@@ -1,12 +1,16 @@
 //! network-delay: every packet the container sends held for a while
 //! (netem's delay, with jitter and correlation), and optionally a share of
-//! them dropped.
+//! them dropped; through netem, or where the kernel has no sch_netem, the
+//! userspace queue (see backend.rs), which takes everything but
+//! correlation.
 
 use std::fmt;
 use std::time::Duration;
 
+use super::backend::Backend;
+use super::netem;
+use super::nfqueue::Shaping;
 use super::peers::Peers;
-use super::{netem, qdisc};
 use crate::experiment::human;
 use crate::fault::{FaultError, Keys, Kind, Undo};
 use crate::target::Target;
@@ -23,6 +27,7 @@ pub struct NetworkDelay {
     pub loss: Option<f64>,
     /// Only the traffic to these; all of it when empty.
     pub peers: Peers,
+    pub backend: Backend,
     pub duration: Duration,
 }
 
@@ -55,6 +60,7 @@ impl Kind for NetworkDelay {
         "peers",
         "port",
         "protocol",
+        "backend",
         "duration",
     ];
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
@@ -81,6 +87,14 @@ impl Kind for NetworkDelay {
             return None;
         }
         let peers = Peers::parse(keys);
+        let backend = Backend::parse(keys);
+        if backend == Some(Backend::Nfqueue) && keys.has("correlation") {
+            keys.problem(
+                "correlation",
+                "needs backend netem: the nfqueue backend draws each packet's delay on its own",
+            );
+            return None;
+        }
         let duration = keys.lasting("packets are delayed");
         if bad_jitter || bad_correlation || bad_loss {
             return None;
@@ -91,6 +105,7 @@ impl Kind for NetworkDelay {
             correlation,
             loss,
             peers: peers?,
+            backend: backend?,
             duration: duration?,
         })
     }
@@ -110,15 +125,27 @@ impl Kind for NetworkDelay {
         if let Some(l) = self.loss {
             write!(f, " loss={l}%")?;
         }
-        write!(f, "{} for {}", self.peers.describe(), human(self.duration))
+        write!(
+            f,
+            "{}{} for {}",
+            self.peers.describe(),
+            self.backend.describe(),
+            human(self.duration)
+        )
     }
 
     fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
-        qdisc::prepare(target, Self::NAME)
+        let netem_only = self.correlation.map(|_| "correlation");
+        self.backend.prepare(target, Self::NAME, netem_only)
     }
 
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-        qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
+        let shaping = Shaping {
+            delay: self.latency,
+            jitter: self.jitter.unwrap_or_default(),
+            loss: self.loss.unwrap_or_default(),
+        };
+        Backend::apply(Self::NAME, target, undo, self.qdisc(), shaping, &self.peers)
     }
 
     fn peers(&self) -> Option<&Peers> {
@@ -141,6 +168,7 @@ mod tests {
             correlation: None,
             loss: None,
             peers: Peers::default(),
+            backend: Backend::Auto,
             duration: Duration::from_secs(60),
         }
     }

@@ -1,6 +1,7 @@
-//! network-loss: a share of the packets the container sends dropped
-//! (netem's loss). Its parameters, parsing and injection are netem's
-//! [`Chanced`].
+//! network-loss: a share of the packets the container sends dropped, by
+//! netem's loss or, where the kernel has no sch_netem, the userspace
+//! queue (see backend.rs). Its parameters, parsing and injection are
+//! netem's [`Chanced`].
 
 use super::netem::{ChanceKind, Chanced};
 
@@ -10,6 +11,15 @@ pub struct Loss;
 
 impl ChanceKind for Loss {
     const NAME: &'static str = "network-loss";
+    const KEYS: &'static [&'static str] = &[
+        "percent",
+        "correlation",
+        "peers",
+        "port",
+        "protocol",
+        "backend",
+        "duration",
+    ];
     const KEYWORD: &'static str = "loss";
     const PAST: &'static str = "dropped";
 }

@@ -16,16 +16,21 @@
 //!
 //! qdisc.rs owns jolt's root qdisc (the undo of every qdisc fault) and
 //! the tree that narrows one to peers, peers.rs the peers, netem.rs the
-//! netem parameters the netem kinds share; each kind is one file.
+//! netem parameters the netem kinds share, nfqueue.rs delay and loss in
+//! userspace where sch_netem is missing (backend.rs picks), probe.rs what
+//! the kernel has; each kind is one file.
 
+mod backend;
 mod bandwidth;
 mod corrupt;
 mod delay;
 mod duplicate;
 mod loss;
 mod netem;
+mod nfqueue;
 mod partition;
 mod peers;
+mod probe;
 mod qdisc;
 mod rate;
 mod reorder;
@@ -40,12 +45,15 @@ use std::process::{Command, Output, Stdio};
 use super::FaultError;
 use crate::target::Target;
 
+pub use backend::Backend;
 pub use bandwidth::NetworkBandwidth;
 pub use corrupt::NetworkCorrupt;
 pub use delay::NetworkDelay;
 pub use duplicate::NetworkDuplicate;
 pub use loss::NetworkLoss;
 pub use netem::{Chance, Chanced};
+pub(super) use nfqueue::revert as revert_queue;
+pub use nfqueue::{kill_worker, Rules};
 pub(super) use partition::revert as revert_table;
 pub use partition::{Direction, NetworkPartition};
 pub use peers::{Cidr, Peer, PeerCandidate, Peers, Protocol};

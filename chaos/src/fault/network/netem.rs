@@ -15,6 +15,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use super::backend::Backend;
+use super::nfqueue::Shaping;
 use super::peers::Peers;
 use super::qdisc;
 use crate::experiment::human;
@@ -99,11 +101,24 @@ impl Chance {
 pub trait ChanceKind: fmt::Debug + Clone + PartialEq {
     /// The kind as written in the file.
     const NAME: &'static str;
+    /// The keys it takes: [`CHANCE_KEYS`], and `backend` for one the
+    /// userspace queue can do too.
+    const KEYS: &'static [&'static str];
     /// netem's keyword: `loss`, `duplicate`, `corrupt`.
     const KEYWORD: &'static str;
     /// What happens to the packets hit: `dropped`.
     const PAST: &'static str;
 }
+
+/// The keys of a [`Chanced`] kind that only netem does.
+pub const CHANCE_KEYS: &[&str] = &[
+    "percent",
+    "correlation",
+    "peers",
+    "port",
+    "protocol",
+    "duration",
+];
 
 /// A netem fault that hits a share of the packets the container sends:
 /// each [`ChanceKind`] is one of these.
@@ -112,15 +127,18 @@ pub struct Chanced<K: ChanceKind> {
     pub chance: Chance,
     /// Only the traffic to these; all of it when empty.
     pub peers: Peers,
+    /// Auto unless the kind takes `backend` and the file gives one.
+    pub backend: Backend,
     pub duration: Duration,
     kind: PhantomData<K>,
 }
 
 impl<K: ChanceKind> Chanced<K> {
-    pub fn new(chance: Chance, peers: Peers, duration: Duration) -> Self {
+    pub fn new(chance: Chance, peers: Peers, backend: Backend, duration: Duration) -> Self {
         Chanced {
             chance,
             peers,
+            backend,
             duration,
             kind: PhantomData,
         }
@@ -129,21 +147,22 @@ impl<K: ChanceKind> Chanced<K> {
 
 impl<K: ChanceKind> Kind for Chanced<K> {
     const NAME: &'static str = K::NAME;
-    const KEYS: &'static [&'static str] = &[
-        "percent",
-        "correlation",
-        "peers",
-        "port",
-        "protocol",
-        "duration",
-    ];
+    const KEYS: &'static [&'static str] = K::KEYS;
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
         let chance = Chance::parse(keys, K::PAST);
         let peers = Peers::parse(keys);
+        let backend = Backend::parse(keys);
+        if backend == Some(Backend::Nfqueue) && keys.has("correlation") {
+            keys.problem(
+                "correlation",
+                "needs backend netem: the nfqueue backend draws for each packet on its own",
+            );
+            return None;
+        }
         let duration = keys.lasting(&format!("packets are {}", K::PAST));
-        Some(Chanced::new(chance?, peers?, duration?))
+        Some(Chanced::new(chance?, peers?, backend?, duration?))
     }
 
     fn duration(&self) -> Option<Duration> {
@@ -152,23 +171,35 @@ impl<K: ChanceKind> Kind for Chanced<K> {
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (chance, peers) = (self.chance.describe(), self.peers.describe());
-        write!(f, "{}{chance}{peers} for {}", K::NAME, human(self.duration))
+        let backend = self.backend.describe();
+        write!(
+            f,
+            "{}{chance}{peers}{backend} for {}",
+            K::NAME,
+            human(self.duration)
+        )
     }
 
     fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
-        qdisc::prepare(target, K::NAME)
+        match K::KEYS.contains(&"backend") {
+            true => {
+                let netem_only = self.chance.correlation.map(|_| "correlation");
+                self.backend.prepare(target, K::NAME, netem_only)
+            }
+            false => qdisc::prepare(target, K::NAME),
+        }
     }
 
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
         let mut parts = vec![K::KEYWORD.to_string()];
         parts.extend(self.chance.args());
-        qdisc::add(
-            K::NAME,
-            target,
-            undo,
-            qdisc(Duration::ZERO, parts),
-            &self.peers,
-        )
+        let shaping = Shaping {
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            loss: self.chance.percent,
+        };
+        let netem = qdisc(Duration::ZERO, parts);
+        Backend::apply(K::NAME, target, undo, netem, shaping, &self.peers)
     }
 
     fn peers(&self) -> Option<&Peers> {

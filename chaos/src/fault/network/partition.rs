@@ -80,7 +80,7 @@ impl NetworkPartition {
 }
 
 /// `ip daddr 10.0.0.0/8` (or ip6) in nft's JSON.
-fn address_match(cidr: &Cidr, field: &str) -> Value {
+pub(super) fn address_match(cidr: &Cidr, field: &str) -> Value {
     let protocol = if cidr.addr.is_ipv4() { "ip" } else { "ip6" };
     json!({"match": {"op": "==",
         "left": {"payload": {"protocol": protocol, "field": field}},
@@ -88,7 +88,7 @@ fn address_match(cidr: &Cidr, field: &str) -> Value {
 }
 
 /// The protocol and port matches, the port being the peer's.
-fn l4_matches(protocol: Option<Protocol>, port: Option<u16>, field: &str) -> Vec<Value> {
+pub(super) fn l4_matches(protocol: Option<Protocol>, port: Option<u16>, field: &str) -> Vec<Value> {
     let mut out = Vec::new();
     if let Some(p) = protocol {
         let l4 = match p {

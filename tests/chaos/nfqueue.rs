@@ -1,0 +1,153 @@
+//! The nfqueue backend of network-delay and network-loss, where the
+//! kernel has no sch_netem (this host): between the test's own network
+//! namespaces, a ping is delayed and a share of pings lost by jolt's queue
+//! worker; `backend: auto` picks it when netem is missing; killing the
+//! worker leaves the rules but not the traffic stranded (bypass); revert
+//! removes the rules. Host and VM alike (the VM takes nft's queue rules,
+//! this host iptables-legacy's).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use jolt_chaos::experiment::NetworkDelay;
+use jolt_chaos::fault::{Backend, Chance, NetworkLoss, Peers};
+use jolt_chaos::{fault, Fault, Reverted, Undo};
+use jolt_e2e::feature::Feature;
+use jolt_e2e::host::ping_rtts;
+
+use crate::net::{net, target};
+use crate::support::root;
+
+fn delay(ms: u64, backend: Backend) -> Fault {
+    Fault::NetworkDelay(NetworkDelay {
+        latency: Duration::from_millis(ms),
+        jitter: None,
+        correlation: None,
+        loss: None,
+        peers: Peers::default(),
+        backend,
+        duration: Duration::from_secs(60),
+    })
+}
+
+/// How many of `count` pings (10 ms apart) from `netns` to `to` were
+/// answered.
+fn answered(netns: &str, to: &str, count: usize) -> usize {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={netns}"))
+        .args([jolt_e2e::BUSYBOX, "ping", "-q", "-c"])
+        .arg(count.to_string())
+        .args(["-i", "0.01", "-W", "2", to])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = text
+        .find(" packets received")
+        .unwrap_or_else(|| panic!("{text}"));
+    text[..at]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_nfqueue_backend_delays_a_ping_and_revert_removes_its_rules() {
+    if !root() {
+        return;
+    }
+    let net = net();
+    let netns = PathBuf::from(net.pair.a.path());
+    let fault = delay(100, Backend::Nfqueue);
+    let target = target(&net);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    assert!(
+        matches!(undo, Undo::NfQueue { queue: 19020, .. }),
+        "{undo:?}"
+    );
+    assert!(
+        undo.mechanism().starts_with("nfqueue 19020 ("),
+        "{}",
+        undo.mechanism()
+    );
+    fault::apply(&fault, &target, &undo).unwrap();
+    let rtts = ping_rtts(&netns, "10.196.0.2", 5);
+    eprintln!(
+        "nfqueue delay 100ms: ping RTT {rtts:?} ms ({})",
+        undo.mechanism()
+    );
+    assert!(rtts.iter().all(|r| *r >= 100.0), "{rtts:?}");
+    let to_c = ping_rtts(&netns, "10.196.1.2", 3);
+    assert!(
+        to_c.iter().all(|r| *r >= 100.0),
+        "all of a's traffic: {to_c:?}"
+    );
+
+    assert_eq!(fault::revert(&undo).unwrap(), Reverted::Done);
+    let after = ping_rtts(&netns, "10.196.0.2", 3);
+    assert!(after.iter().all(|r| *r < 100.0), "{after:?}");
+    assert_eq!(fault::revert(&undo).unwrap(), Reverted::AlreadyClean);
+}
+
+#[test]
+fn the_nfqueue_backend_drops_the_share_asked() {
+    if !root() {
+        return;
+    }
+    let net = net();
+    let fault = Fault::NetworkLoss(NetworkLoss::new(
+        Chance {
+            percent: 50.0,
+            correlation: None,
+        },
+        Peers::default(),
+        Backend::Nfqueue,
+        Duration::from_secs(60),
+    ));
+    let target = target(&net);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap();
+    let got = answered(&net.pair.a.path(), "10.196.0.2", 200);
+    eprintln!("nfqueue loss 50%: {got} of 200 answered");
+    // Each request is dropped with p = 0.5: 25-75 % is over 7 standard
+    // deviations wide.
+    assert!((50..=150).contains(&got), "{got} of 200");
+    assert_eq!(fault::revert(&undo).unwrap(), Reverted::Done);
+    assert_eq!(answered(&net.pair.a.path(), "10.196.0.2", 20), 20);
+}
+
+#[test]
+fn a_dead_queue_worker_lets_traffic_pass_and_auto_takes_nfqueue_without_netem() {
+    if !root() {
+        return;
+    }
+    let net = net();
+    let netns = PathBuf::from(net.pair.a.path());
+    let target = target(&net);
+    let auto = fault::prepare(&delay(200, Backend::Auto), &target).unwrap();
+    match Feature::SchNetem.probe() {
+        Ok(()) => assert!(matches!(auto, Undo::Qdisc { .. }), "netem here: {auto:?}"),
+        Err(_) => assert!(matches!(auto, Undo::NfQueue { .. }), "no netem: {auto:?}"),
+    }
+    let fault = delay(200, Backend::Nfqueue);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap();
+    assert!(ping_rtts(&netns, "10.196.0.2", 2)
+        .iter()
+        .all(|r| *r >= 200.0));
+    // What joltd's death does: the worker goes, the rules stay.
+    assert!(fault::kill_worker(&netns));
+    let rtts = ping_rtts(&netns, "10.196.0.2", 5);
+    eprintln!("after the worker died, rules still in place: RTT {rtts:?} ms");
+    assert!(
+        rtts.iter().all(|r| *r < 200.0),
+        "bypassed, not stranded: {rtts:?}"
+    );
+    assert_eq!(
+        fault::revert(&undo).unwrap(),
+        Reverted::Done,
+        "the rules were left"
+    );
+}
