@@ -26,6 +26,7 @@ mod memory;
 use std::ffi::CString;
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -367,6 +368,7 @@ pub(crate) fn revert(dir: &Path, marker: &str) -> Result<Reverted, FaultError> {
                 Reverted::AlreadyClean
             });
         }
+        let mut pidfds = Vec::new();
         for pid in pids {
             // The name is checked again through the pidfd's process: a pid
             // that exited and was reused meanwhile is not hit.
@@ -375,18 +377,36 @@ pub(crate) fn revert(dir: &Path, marker: &str) -> Result<Reverted, FaultError> {
             if fd < 0 {
                 continue;
             }
+            // SAFETY: fd is the pidfd just opened, ours to close.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
             let still = fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim_end() == marker);
             if still {
                 // SAFETY: pidfd_send_signal on the pidfd just opened.
-                unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd, libc::SIGKILL, 0, 0) };
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        libc::SIGKILL,
+                        0,
+                        0,
+                    )
+                };
                 killed = true;
+                pidfds.push(fd);
             }
-            // SAFETY: closing the pidfd we opened.
-            unsafe { libc::close(fd) };
+        }
+        // A pidfd reads as ready once its process has exited.
+        for fd in &pidfds {
+            let mut pfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll on one pollfd we own, up to 100 ms.
+            unsafe { libc::poll(&mut pfd, 1, 100) };
         }
         reap();
-        std::thread::sleep(Duration::from_millis(10));
     }
     Err(FaultError::Timeout {
         context: format!("revert: stressors {marker} in {}", dir.display()),

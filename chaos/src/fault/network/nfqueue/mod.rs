@@ -25,7 +25,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -50,9 +50,9 @@ const CHAIN: &str = "JOLT-NFQUEUE";
 /// How many packets the kernel may hold for the worker before it lets
 /// more through untouched (fail-open).
 const QUEUE_MAX_LEN: u32 = 100_000;
-/// The longest the worker waits for packets before it looks at its stop
-/// flag again.
-const IDLE: Duration = Duration::from_millis(50);
+/// The longest the worker sleeps with nothing to do (a stop wakes it
+/// through its pipe at once).
+const IDLE: Duration = Duration::from_secs(1);
 
 /// Which rules send packets to the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,9 +89,11 @@ impl Shaping {
     }
 }
 
-/// A running worker, by network namespace file.
+/// A running worker, by network namespace file: its stop flag, and a
+/// pipe whose write end wakes it at once.
 struct Worker {
     stop: Arc<AtomicBool>,
+    wake: OwnedFd,
     thread: JoinHandle<()>,
 }
 
@@ -168,6 +170,13 @@ pub(super) fn apply(
 /// there; returns once it is bound (or why it could not be).
 fn start(netns: &Path, queue: u16, shaping: Shaping) -> io::Result<Worker> {
     let ns = File::open(netns)?;
+    let mut pipe = [0i32; 2];
+    // SAFETY: pipe2 fills two descriptors, which we own from here on.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let (woken, wake) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel();
     let stopped = stop.clone();
@@ -183,7 +192,7 @@ fn start(netns: &Path, queue: u16, shaping: Shaping) -> io::Result<Worker> {
             match QueueSocket::bind(queue, QUEUE_MAX_LEN) {
                 Ok(q) => {
                     let _ = ready_tx.send(Ok(()));
-                    run(q, shaping, &stopped);
+                    run(q, shaping, &stopped, woken.as_raw_fd());
                 }
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -191,7 +200,7 @@ fn start(netns: &Path, queue: u16, shaping: Shaping) -> io::Result<Worker> {
             }
         })?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(Worker { stop, thread }),
+        Ok(Ok(())) => Ok(Worker { stop, wake, thread }),
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -205,7 +214,7 @@ fn start(netns: &Path, queue: u16, shaping: Shaping) -> io::Result<Worker> {
 /// The worker: takes packets from the queue, drops or holds each, and
 /// lets held ones go when due; on stop, lets every held one go. Held
 /// packets are (due, arrival order, packet id) in a min-heap.
-fn run(mut q: QueueSocket, shaping: Shaping, stop: &AtomicBool) {
+fn run(mut q: QueueSocket, shaping: Shaping, stop: &AtomicBool, woken: i32) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -218,7 +227,7 @@ fn run(mut q: QueueSocket, shaping: Shaping, stop: &AtomicBool) {
         let wait = held
             .peek()
             .map_or(IDLE, |h| h.0 .0.saturating_duration_since(now).min(IDLE));
-        if q.wait(wait).is_err() {
+        if q.wait(wait, Some(woken)).is_err() {
             break;
         }
         let arrived = Instant::now();
@@ -453,6 +462,8 @@ fn stop_worker(netns: &Path) -> bool {
     match workers(|w| w.remove(netns)) {
         Some(worker) => {
             worker.stop.store(true, Ordering::Relaxed);
+            // SAFETY: one byte from a live buffer to the pipe we own.
+            unsafe { libc::write(worker.wake.as_raw_fd(), b"s".as_ptr().cast(), 1) };
             let _ = worker.thread.join();
             true
         }

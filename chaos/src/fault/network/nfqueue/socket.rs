@@ -158,7 +158,7 @@ impl QueueSocket {
         let seq = self.seq;
         self.send(&build(seq))?;
         for _ in 0..100 {
-            self.wait(Duration::from_millis(100))?;
+            self.wait(Duration::from_millis(100), None)?;
             let n = match self.recv_raw() {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -198,20 +198,23 @@ impl QueueSocket {
         }
     }
 
-    /// Waits up to `timeout` for something to read (ppoll: to the
-    /// nanosecond, where poll would round to milliseconds).
-    pub fn wait(&self, timeout: Duration) -> io::Result<()> {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
+    /// Waits up to `timeout` for something to read, here or on `wake`
+    /// (ppoll: to the nanosecond, where poll would round to
+    /// milliseconds).
+    pub fn wait(&self, timeout: Duration, wake: Option<i32>) -> io::Result<()> {
+        let pfd = |fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
         };
+        let mut fds = [pfd(self.fd.as_raw_fd()), pfd(wake.unwrap_or(-1))];
         let ts = libc::timespec {
             tv_sec: timeout.as_secs() as libc::time_t,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
         };
-        // SAFETY: ppoll on one pollfd we own, no signal mask change.
-        match unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) } {
+        // SAFETY: ppoll on pollfds we own (a negative fd is ignored), no
+        // signal mask change.
+        match unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) } {
             n if n < 0 => {
                 let e = io::Error::last_os_error();
                 match e.kind() {
