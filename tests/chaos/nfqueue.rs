@@ -4,7 +4,8 @@
 //! worker; `backend: auto` picks it when netem is missing; killing the
 //! worker leaves the rules but not the traffic stranded (bypass); revert
 //! removes the rules. Host and VM alike (the VM takes nft's queue rules,
-//! this host iptables-legacy's).
+//! this host iptables-legacy's), and where sch_netem exists both
+//! backends add the same delay on the same path.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -150,4 +151,37 @@ fn a_dead_queue_worker_lets_traffic_pass_and_auto_takes_nfqueue_without_netem() 
         Reverted::Done,
         "the rules were left"
     );
+}
+
+/// The median of `v`.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+fn nfqueue_and_netem_add_the_same_delay_on_the_same_path() {
+    if !root() || !jolt_e2e::require(Feature::SchNetem) {
+        return;
+    }
+    let net = net();
+    let netns = PathBuf::from(net.pair.a.path());
+    let target = target(&net);
+    let base = median(ping_rtts(&netns, "10.196.0.2", 5));
+    let mut added = Vec::new();
+    for backend in [Backend::Netem, Backend::Nfqueue] {
+        let fault = delay(50, backend);
+        let undo = fault::prepare(&fault, &target).unwrap();
+        fault::apply(&fault, &target, &undo).unwrap();
+        added.push(median(ping_rtts(&netns, "10.196.0.2", 9)) - base);
+        assert_eq!(fault::revert(&undo).unwrap(), Reverted::Done, "{backend:?}");
+    }
+    eprintln!(
+        "50 ms on the same path: netem adds {:.2} ms, nfqueue {:.2} ms (baseline RTT {base:.2} ms)",
+        added[0], added[1]
+    );
+    for a in &added {
+        assert!((49.0..=56.0).contains(a), "{added:?}");
+    }
+    assert!((added[0] - added[1]).abs() < 3.0, "{added:?}");
 }

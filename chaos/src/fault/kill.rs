@@ -116,19 +116,8 @@ impl Kind for Kill {
                 return None;
             }
         };
-        let scope = match keys.string("scope").as_deref() {
-            None if !keys.has("scope") => KillScope::Init,
-            Some("init") => KillScope::Init,
-            Some("all") => KillScope::All,
-            Some(other) => {
-                keys.problem(
-                    "scope",
-                    format!("unknown scope {other:?} (expected init or all)"),
-                );
-                return None;
-            }
-            None => return None,
-        };
+        let scopes = [("init", KillScope::Init), ("all", KillScope::All)];
+        let scope = keys.choice("scope", &scopes, KillScope::Init)?;
         Some(Kill { signal, scope })
     }
 

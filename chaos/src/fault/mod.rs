@@ -363,10 +363,16 @@ fn refused<K: Kind>(target: &Target, reason: String) -> FaultError {
 /// The error for an undo record that `K` does not make (a journal entry
 /// paired with the wrong fault).
 fn mismatch<K: Kind>(target: &Target, undo: &Undo) -> FaultError {
-    refused::<K>(
-        target,
-        format!("the undo record {undo:?} is not one this fault makes"),
-    )
+    mismatched(target, K::NAME, undo)
+}
+
+/// [`mismatch`] for the fault kind named `fault`.
+fn mismatched(target: &Target, fault: &'static str, undo: &Undo) -> FaultError {
+    FaultError::Refused {
+        container: target.name.clone(),
+        fault,
+        reason: format!("the undo record {undo:?} is not one this fault makes"),
+    }
 }
 
 /// Whether an error from a cgroup or /proc file means the object is gone:

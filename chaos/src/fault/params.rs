@@ -68,6 +68,44 @@ impl<'a> Keys<'a> {
         self.map.get(key)
     }
 
+    /// `read` of `key`, which the kind requires: when the file does not
+    /// set it, the problem says `required for KIND: WHAT`.
+    pub fn required<T>(
+        &mut self,
+        key: &str,
+        what: &str,
+        read: impl FnOnce(&mut Self, &str) -> Option<T>,
+    ) -> Option<T> {
+        if !self.has(key) {
+            self.missing(key, what);
+            return None;
+        }
+        read(self, key)
+    }
+
+    /// One of `options` (as written, and its value), `default` when the
+    /// file does not set `key`.
+    pub fn choice<T: Copy>(&mut self, key: &str, options: &[(&str, T)], default: T) -> Option<T> {
+        if !self.has(key) {
+            return Some(default);
+        }
+        let given = self.string(key)?;
+        if let Some((_, v)) = options.iter().find(|(name, _)| *name == given) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        let expected = match names.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        self.problem(
+            key,
+            format!("unknown {key} {given:?} (expected {expected})"),
+        );
+        None
+    }
+
     /// A string value (a number is taken as its text, as YAML users
     /// expect of `port: 80` next to `rate: 10mbit`).
     pub fn string(&mut self, key: &str) -> Option<String> {
@@ -168,11 +206,9 @@ impl<'a> Keys<'a> {
 
     /// The fault's `duration`, required: `what` says what lasts that long.
     pub fn lasting(&mut self, what: &str) -> Option<Duration> {
-        if !self.has("duration") {
-            self.missing("duration", &format!("how long {what}"));
-            return None;
-        }
-        self.duration("duration", false)
+        self.required("duration", &format!("how long {what}"), |k, key| {
+            k.duration(key, false)
+        })
     }
 }
 
@@ -253,6 +289,28 @@ mod tests {
                 r#"fault.percent: expected a number, got "five""#,
                 r#"fault.duration: "5" is not a duration (time unit needed, for example 5sec or 5ms); write e.g. 100ms, 30s, 1m30s, 2h"#,
                 "fault.port: expected text, got a list",
+            ]
+        );
+    }
+
+    #[test]
+    fn required_keys_and_choices_name_what_is_expected() {
+        let mut p = Problems::default();
+        let mut k = keys(r#"{"direction": "sideways", "oom": "any"}"#, &mut p);
+        assert_eq!(
+            k.required("rate", "the rate, e.g. 1mbit", |k, key| k.rate(key)),
+            None
+        );
+        let dirs = [("to", 1), ("from", 2), ("both", 3)];
+        assert_eq!(k.choice("direction", &dirs, 3), None);
+        assert_eq!(k.choice("oom", &[("stressor", 1), ("any", 2)], 1), Some(2));
+        assert_eq!(k.choice("scope", &[("init", 1), ("all", 2)], 1), Some(1));
+        let shown: Vec<String> = p.0.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "fault.rate: required for network-loss: the rate, e.g. 1mbit",
+                r#"fault.direction: unknown direction "sideways" (expected to, from or both)"#,
             ]
         );
     }

@@ -21,20 +21,12 @@ pub enum Backend {
 impl Backend {
     /// Reads `backend`: auto, netem or nfqueue.
     pub(super) fn parse(keys: &mut Keys) -> Option<Backend> {
-        match keys.string("backend").as_deref() {
-            None if !keys.has("backend") => Some(Backend::Auto),
-            Some("auto") => Some(Backend::Auto),
-            Some("netem") => Some(Backend::Netem),
-            Some("nfqueue") => Some(Backend::Nfqueue),
-            Some(other) => {
-                keys.problem(
-                    "backend",
-                    format!("unknown backend {other:?} (expected auto, netem or nfqueue)"),
-                );
-                None
-            }
-            None => None,
-        }
+        let backends = [
+            ("auto", Backend::Auto),
+            ("netem", Backend::Netem),
+            ("nfqueue", Backend::Nfqueue),
+        ];
+        keys.choice("backend", &backends, Backend::Auto)
     }
 
     /// ` backend=nfqueue` for a fault's line; empty for auto.

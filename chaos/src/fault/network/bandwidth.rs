@@ -68,13 +68,11 @@ impl Kind for NetworkBandwidth {
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
-        let rate = match keys.has("rate") {
-            true => keys.rate("rate"),
-            false => {
-                keys.missing("rate", "the bandwidth left to the container, e.g. 10mbit");
-                None
-            }
-        };
+        let rate = keys.required(
+            "rate",
+            "the bandwidth left to the container, e.g. 10mbit",
+            |k, key| k.rate(key),
+        );
         let burst = keys.bytes("burst");
         let limit = keys.bytes("limit");
         let bad_burst = keys.has("burst") && burst.is_none();
@@ -123,21 +121,7 @@ impl Kind for NetworkBandwidth {
         write!(f, "{} for {}", self.peers.describe(), human(self.duration))
     }
 
-    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
-        qdisc::prepare(target, Self::NAME)
-    }
-
-    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-        qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
-    }
-
-    fn peers(&self) -> Option<&Peers> {
-        Some(&self.peers)
-    }
-
-    fn peers_mut(&mut self) -> Option<&mut Peers> {
-        Some(&mut self.peers)
-    }
+    qdisc_fault!();
 }
 
 #[cfg(test)]

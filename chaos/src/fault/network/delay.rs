@@ -66,13 +66,9 @@ impl Kind for NetworkDelay {
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
-        let latency = match keys.has("latency") {
-            true => keys.duration("latency", false),
-            false => {
-                keys.missing("latency", "the added delay, e.g. 100ms");
-                None
-            }
-        };
+        let latency = keys.required("latency", "the added delay, e.g. 100ms", |k, key| {
+            k.duration(key, false)
+        });
         let jitter = keys.duration("jitter", true);
         let bad_jitter = keys.has("jitter") && jitter.is_none();
         let correlation = keys.percent("correlation");
@@ -148,13 +144,7 @@ impl Kind for NetworkDelay {
         Backend::apply(Self::NAME, target, undo, self.qdisc(), shaping, &self.peers)
     }
 
-    fn peers(&self) -> Option<&Peers> {
-        Some(&self.peers)
-    }
-
-    fn peers_mut(&mut self) -> Option<&mut Peers> {
-        Some(&mut self.peers)
-    }
+    peers_in_field!();
 }
 
 #[cfg(test)]

@@ -20,6 +20,36 @@
 //! userspace where sch_netem is missing (backend.rs picks), probe.rs what
 //! the kernel has; each kind is one file.
 
+/// The [`crate::fault::Kind`] accessors of a kind whose parameters hold
+/// its peers in a field `peers`.
+macro_rules! peers_in_field {
+    () => {
+        fn peers(&self) -> Option<&Peers> {
+            Some(&self.peers)
+        }
+
+        fn peers_mut(&mut self) -> Option<&mut Peers> {
+            Some(&mut self.peers)
+        }
+    };
+}
+
+/// The rest of a [`crate::fault::Kind`] whose fault is one qdisc (from
+/// its `qdisc()` method) on jolt's root, narrowed to its `peers`.
+macro_rules! qdisc_fault {
+    () => {
+        fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
+            qdisc::prepare(target, Self::NAME)
+        }
+
+        fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
+            qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
+        }
+
+        peers_in_field!();
+    };
+}
+
 mod backend;
 mod bandwidth;
 mod corrupt;

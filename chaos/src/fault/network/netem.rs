@@ -47,16 +47,11 @@ impl Chance {
     /// Reads `percent` (required, above 0) and `correlation`; `what` says
     /// what happens to the packets hit (`dropped`), for the messages.
     pub(super) fn parse(keys: &mut Keys, what: &str) -> Option<Chance> {
-        let percent = match keys.has("percent") {
-            true => keys.percent("percent"),
-            false => {
-                keys.missing(
-                    "percent",
-                    &format!("the share of packets {what}, in percent, e.g. 5"),
-                );
-                None
-            }
-        };
+        let percent = keys.required(
+            "percent",
+            &format!("the share of packets {what}, in percent, e.g. 5"),
+            |k, key| k.percent(key),
+        );
         let percent = match percent {
             Some(0.0) => {
                 keys.problem(
@@ -202,13 +197,7 @@ impl<K: ChanceKind> Kind for Chanced<K> {
         Backend::apply(K::NAME, target, undo, netem, shaping, &self.peers)
     }
 
-    fn peers(&self) -> Option<&Peers> {
-        Some(&self.peers)
-    }
-
-    fn peers_mut(&mut self) -> Option<&mut Peers> {
-        Some(&mut self.peers)
-    }
+    peers_in_field!();
 }
 
 /// tc's arguments for a netem qdisc: `netem limit N`, then `parts`

@@ -110,20 +110,12 @@ impl Kind for NetworkPartition {
     const HOLDS: Option<&'static str> = Some("the netns' jolt_partition nftables table");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
-        let direction = match keys.string("direction").as_deref() {
-            None if !keys.has("direction") => Some(Direction::Both),
-            Some("to") => Some(Direction::To),
-            Some("from") => Some(Direction::From),
-            Some("both") => Some(Direction::Both),
-            Some(other) => {
-                keys.problem(
-                    "direction",
-                    format!("unknown direction {other:?} (expected to, from or both)"),
-                );
-                None
-            }
-            None => None,
-        };
+        let directions = [
+            ("to", Direction::To),
+            ("from", Direction::From),
+            ("both", Direction::Both),
+        ];
+        let direction = keys.choice("direction", &directions, Direction::Both);
         let peers = Peers::parse(keys);
         let duration = keys.lasting("the partition holds");
         Some(NetworkPartition {
@@ -151,13 +143,7 @@ impl Kind for NetworkPartition {
         )
     }
 
-    fn peers_mut(&mut self) -> Option<&mut Peers> {
-        Some(&mut self.peers)
-    }
-
-    fn peers(&self) -> Option<&Peers> {
-        Some(&self.peers)
-    }
+    peers_in_field!();
 
     fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
         self.batch().map_err(|why| refused::<Self>(target, why))?;

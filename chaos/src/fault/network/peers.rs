@@ -175,20 +175,12 @@ impl Peers {
         }
         let port = keys.integer("port", 1..=65535).map(|p| p as u16);
         ok &= !(keys.has("port") && port.is_none());
-        let protocol = match keys.string("protocol").as_deref() {
-            None => None,
-            Some("tcp") => Some(Protocol::Tcp),
-            Some("udp") => Some(Protocol::Udp),
-            Some("icmp") => Some(Protocol::Icmp),
-            Some(other) => {
-                keys.problem(
-                    "protocol",
-                    format!("unknown protocol {other:?} (expected tcp, udp or icmp)"),
-                );
-                ok = false;
-                None
-            }
-        };
+        let protocols = [
+            ("tcp", Some(Protocol::Tcp)),
+            ("udp", Some(Protocol::Udp)),
+            ("icmp", Some(Protocol::Icmp)),
+        ];
+        let protocol = keys.choice("protocol", &protocols, None).flatten();
         ok &= !(keys.has("protocol") && protocol.is_none());
         if port.is_some() && !matches!(protocol, Some(Protocol::Tcp | Protocol::Udp)) {
             keys.problem(

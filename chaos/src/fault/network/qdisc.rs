@@ -25,7 +25,7 @@ use std::process::Output;
 
 use super::peers::{Cidr, Peers, Protocol};
 use super::{run_in, run_in_with_input, stderr, tool_error, Place};
-use crate::fault::{FaultError, Reverted, Undo};
+use crate::fault::{mismatched, FaultError, Reverted, Undo};
 use crate::target::Target;
 
 /// The major number of every qdisc handle jolt creates: 0x4a4c, "JL".
@@ -256,11 +256,7 @@ pub(super) fn add(
         handle,
     } = undo
     else {
-        return Err(FaultError::Refused {
-            container: target.name.clone(),
-            fault,
-            reason: format!("the undo record {undo:?} is not one this fault makes"),
-        });
+        return Err(mismatched(target, fault, undo));
     };
     let kind = leaf.first().cloned().unwrap_or_default();
     let context = format!("container {}: {fault}: in {}", target.name, netns.display());

@@ -49,13 +49,11 @@ impl Kind for NetworkRate {
     const HOLDS: Option<&'static str> = Some("the interface's root qdisc");
 
     fn parse(keys: &mut Keys) -> Option<Self> {
-        let rate = match keys.has("rate") {
-            true => keys.rate("rate"),
-            false => {
-                keys.missing("rate", "the rate the container may send at, e.g. 1mbit");
-                None
-            }
-        };
+        let rate = keys.required(
+            "rate",
+            "the rate the container may send at, e.g. 1mbit",
+            |k, key| k.rate(key),
+        );
         let peers = Peers::parse(keys);
         let duration = keys.lasting("the rate holds");
         Some(NetworkRate {
@@ -79,21 +77,7 @@ impl Kind for NetworkRate {
         )
     }
 
-    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
-        qdisc::prepare(target, Self::NAME)
-    }
-
-    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-        qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
-    }
-
-    fn peers(&self) -> Option<&Peers> {
-        Some(&self.peers)
-    }
-
-    fn peers_mut(&mut self) -> Option<&mut Peers> {
-        Some(&mut self.peers)
-    }
+    qdisc_fault!();
 }
 
 #[cfg(test)]

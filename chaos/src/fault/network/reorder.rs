@@ -58,16 +58,11 @@ impl Kind for NetworkReorder {
 
     fn parse(keys: &mut Keys) -> Option<Self> {
         let chance = Chance::parse(keys, "sent ahead of the others");
-        let latency = match keys.has("latency") {
-            true => keys.duration("latency", false),
-            false => {
-                keys.missing(
-                    "latency",
-                    "the delay of the packets not sent at once (reordering needs it), e.g. 10ms",
-                );
-                None
-            }
-        };
+        let latency = keys.required(
+            "latency",
+            "the delay of the packets not sent at once (reordering needs it), e.g. 10ms",
+            |k, key| k.duration(key, false),
+        );
         let gap = keys.integer("gap", 1..=u32::MAX as u64);
         let bad_gap = keys.has("gap") && gap.is_none();
         let peers = Peers::parse(keys);
@@ -100,21 +95,7 @@ impl Kind for NetworkReorder {
         )
     }
 
-    fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
-        qdisc::prepare(target, Self::NAME)
-    }
-
-    fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
-        qdisc::add(Self::NAME, target, undo, self.qdisc(), &self.peers)
-    }
-
-    fn peers(&self) -> Option<&Peers> {
-        Some(&self.peers)
-    }
-
-    fn peers_mut(&mut self) -> Option<&mut Peers> {
-        Some(&mut self.peers)
-    }
+    qdisc_fault!();
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{marker, spawn, Spawn, Work};
+use super::{spawn, undo, Spawn, Work};
 use crate::experiment::human;
 use crate::fault::{mismatch, refused, FaultError, Keys, Kind, Undo};
 use crate::target::Target;
-use jolt_runtime::cgroups::placement::{Controller, Located, View};
+use jolt_runtime::cgroups::placement::Controller;
 
 /// The period of a worker's busy/idle cycle.
 const PERIOD: Duration = Duration::from_millis(100);
@@ -68,14 +68,7 @@ impl Kind for CpuStress {
     }
 
     fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
-        let located = View::of(target.pid)
-            .and_then(|view| view.locate(Controller::Cpu))
-            .map_err(|e| refused::<Self>(target, e.to_string()))?;
-        let (Located::V1(dir) | Located::V2(dir)) = located;
-        Ok(Undo::Stressors {
-            cgroup: dir,
-            marker: marker(target, &self.to_line()),
-        })
+        undo(target, Controller::Cpu, &self.to_line()).map_err(|why| refused::<Self>(target, why))
     }
 
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {

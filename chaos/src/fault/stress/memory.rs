@@ -11,11 +11,11 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{marker, spawn, Spawn, Work};
+use super::{spawn, undo, Spawn, Work};
 use crate::experiment::human;
 use crate::fault::{mismatch, refused, FaultError, Keys, Kind, Undo};
 use crate::target::Target;
-use jolt_runtime::cgroups::placement::{Controller, Located, View};
+use jolt_runtime::cgroups::placement::{Controller, Located};
 
 /// Whom the OOM killer should pick when the stressor pushes the container
 /// over its limit.
@@ -71,6 +71,15 @@ fn shown_bytes(b: u64) -> String {
     }
 }
 
+/// The hierarchy a memory cgroup directory is in: the unified one when it
+/// has cgroup.controllers.
+fn located(dir: &Path) -> Located {
+    match dir.join("cgroup.controllers").exists() {
+        true => Located::V2(dir.to_path_buf()),
+        false => Located::V1(dir.to_path_buf()),
+    }
+}
+
 impl MemoryStress {
     fn to_line(&self) -> String {
         crate::Fault::MemoryStress(self.clone()).to_string()
@@ -123,19 +132,8 @@ impl Kind for MemoryStress {
                 None
             }
         };
-        let oom = match keys.string("oom").as_deref() {
-            None if !keys.has("oom") => Some(Oom::Stressor),
-            Some("stressor") => Some(Oom::Stressor),
-            Some("any") => Some(Oom::Any),
-            Some(other) => {
-                keys.problem(
-                    "oom",
-                    format!("unknown oom {other:?} (expected stressor or any)"),
-                );
-                None
-            }
-            None => None,
-        };
+        let ooms = [("stressor", Oom::Stressor), ("any", Oom::Any)];
+        let oom = keys.choice("oom", &ooms, Oom::Stressor);
         let duration = keys.lasting("the memory is held");
         Some(MemoryStress {
             amount: amount?,
@@ -160,28 +158,20 @@ impl Kind for MemoryStress {
     }
 
     fn prepare(&self, target: &Target) -> Result<Undo, FaultError> {
-        let located = View::of(target.pid)
-            .and_then(|view| view.locate(Controller::Memory))
-            .map_err(|e| refused::<Self>(target, e.to_string()))?;
-        self.bytes(&located)
-            .map_err(|why| refused::<Self>(target, why))?;
-        let (Located::V1(dir) | Located::V2(dir)) = located;
-        Ok(Undo::Stressors {
-            cgroup: dir,
-            marker: marker(target, &self.to_line()),
-        })
+        let refuse = |why| refused::<Self>(target, why);
+        let undo = undo(target, Controller::Memory, &self.to_line()).map_err(refuse)?;
+        if let Undo::Stressors { cgroup, .. } = &undo {
+            self.bytes(&located(cgroup)).map_err(refuse)?;
+        }
+        Ok(undo)
     }
 
     fn apply(&self, target: &Target, undo: &Undo) -> Result<(), FaultError> {
         let Undo::Stressors { cgroup, marker } = undo else {
             return Err(mismatch::<Self>(target, undo));
         };
-        let located = match Path::new(cgroup).join("cgroup.controllers").exists() {
-            true => Located::V2(cgroup.clone()),
-            false => Located::V1(cgroup.clone()),
-        };
         let bytes = self
-            .bytes(&located)
+            .bytes(&located(cgroup))
             .map_err(|why| refused::<Self>(target, why))?;
         spawn(&Spawn {
             marker,

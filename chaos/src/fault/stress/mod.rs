@@ -31,9 +31,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{gone, FaultError, Reverted};
+use super::{gone, FaultError, Reverted, Undo};
 use crate::target::Target;
-use jolt_runtime::cgroups::placement;
+use jolt_runtime::cgroups::placement::{self, Controller, Located, View};
 
 pub use cpu::CpuStress;
 pub use memory::{Amount, MemoryStress, Oom};
@@ -54,6 +54,19 @@ pub(super) fn marker(target: &Target, line: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (&target.id, target.pid, line).hash(&mut h);
     format!("jst-{:08x}", h.finish() as u32)
+}
+
+/// The undo of stressors for the fault `line` on `target`: its cgroup in
+/// the hierarchy of `controller`, and the marker its stressors will bear.
+pub(super) fn undo(target: &Target, controller: Controller, line: &str) -> Result<Undo, String> {
+    let located = View::of(target.pid)
+        .and_then(|view| view.locate(controller))
+        .map_err(|e| e.to_string())?;
+    let (Located::V1(dir) | Located::V2(dir)) = located;
+    Ok(Undo::Stressors {
+        cgroup: dir,
+        marker: marker(target, line),
+    })
 }
 
 /// What a stressor does once started, with only system calls.

@@ -40,7 +40,7 @@ use self::socket::{QueueSocket, Verdict};
 use super::partition::{address_match, l4_matches};
 use super::peers::{Cidr, Peers};
 use super::{probe, run_in_with_input, stderr, tool_error, Place};
-use crate::fault::{FaultError, Reverted, Undo};
+use crate::fault::{mismatched, FaultError, Reverted, Undo};
 use crate::target::Target;
 
 /// The queue number jolt uses in a container's network namespace: 0x4a4c.
@@ -142,11 +142,7 @@ pub(super) fn apply(
         rules,
     } = undo
     else {
-        return Err(FaultError::Refused {
-            container: target.name.clone(),
-            fault,
-            reason: format!("the undo record {undo:?} is not one this fault makes"),
-        });
+        return Err(mismatched(target, fault, undo));
     };
     let context = format!("container {}: {fault}: in {}", target.name, netns.display());
     let cidrs = peers.cidrs().map_err(|reason| FaultError::Refused {
