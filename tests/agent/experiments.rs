@@ -296,6 +296,8 @@ fn network_delay_slows_the_pings_between_two_containers_until_reverted() {
     a.ok(["rm", "-f", "near"]);
 }
 
+/// `backend: netem` where there is none fails naming it (`auto` takes
+/// nfqueue there: see a_userspace_delay_...).
 #[test]
 fn network_delay_without_sch_netem_fails_naming_it() {
     if Feature::SchNetem.probe().is_ok() {
@@ -308,7 +310,7 @@ fn network_delay_without_sch_netem_fails_naming_it() {
         &a,
         "slow",
         "name: slow\ntargets: {names: [web]}\nschedule: {at: [0s]}\n\
-         fault: {kind: network-delay, latency: 100ms, duration: 5s}\n",
+         fault: {kind: network-delay, latency: 100ms, backend: netem, duration: 5s}\n",
     );
     let failed = wait_event(&a, "slow", "failed");
     let msg = failed["message"].as_str().unwrap();
