@@ -187,3 +187,25 @@ fn completions_and_help() {
         assert!(help.contains("Usage: chaosctl"), "{sub}: {help}");
     }
 }
+
+#[test]
+fn stop_and_rm_take_several_names_and_go_on_past_one_that_fails() {
+    let Some(a) = agent() else { return };
+    for n in ["m1", "m2", "m3"] {
+        a.run(&["--name", n, "--", "sleep", "1000"]);
+    }
+    let out = a.ok(["stop", "-t", "1", "m1", "m2"]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["m1", "m2"]);
+    let listed = a.ok(["ps", "-a"]);
+    assert!(listed.contains("m1") && listed.contains("m3"), "{listed}");
+
+    // As docker rm: the missing one is reported, the others removed.
+    let out = a.ctl(["rm", "-f", "m1", "nosuch", "m2", "m3"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), ["m1", "m2", "m3"]);
+    assert!(out.stderr.contains("nosuch"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    let listed = a.ok(["ps", "-a"]);
+    assert!(!listed.contains("m1") && !listed.contains("m3"), "{listed}");
+    assert_eq!(a.ctl(["rm"]).status.code(), Some(2), "a name is required");
+}

@@ -3,11 +3,13 @@
 //! and its re-adoption keep the container's address and namespace; `rm`
 //! leaves no veth, namespace, lease or rule; a port another container
 //! publishes is refused and leaves nothing. All of it inside the node
-//! namespace the test's joltd was given.
+//! namespace the test's joltd was given. Without --subnet, joltd picks the
+//! first block of its pool that no route of the node overlaps, shows it in
+//! `chaosctl network ls`, and keeps it across restarts.
 
 use std::net::Ipv4Addr;
 
-use jolt_e2e::agent::SUBNET;
+use jolt_e2e::agent::{BRIDGE, SUBNET};
 use jolt_e2e::host;
 
 use crate::agent;
@@ -258,4 +260,59 @@ fn podman_beside_joltd_with_forward_accepting() {
 #[test]
 fn podman_beside_joltd_with_forward_dropping() {
     podman_beside_joltd("DROP");
+}
+
+#[test]
+fn without_subnet_joltd_picks_a_free_block_of_its_pool_and_keeps_it() {
+    // The node already routes 10.90.0.0/16 (as podman's cni0 routes
+    // 10.88.0.0/16 on a node where podman has run): the first block of
+    // the pool is taken, so joltd picks the next.
+    let mut a = jolt_e2e::agent::Agent::start_without_subnet(&["--debug"], |node| {
+        for args in [
+            &[
+                "link", "add", "taken0", "type", "veth", "peer", "name", "taken1",
+            ][..],
+            &["addr", "add", "10.90.0.1/16", "dev", "taken0"],
+            &["link", "set", "taken0", "up"],
+        ] {
+            let ok = std::process::Command::new("ip")
+                .arg("-n")
+                .arg(node.rsplit('/').next().unwrap())
+                .args(args)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ip {args:?}");
+        }
+    });
+    let listed = a.ok(["-o", "json", "network", "ls"]);
+    let nets: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(nets[0]["subnet"], "10.91.0.0/16", "{listed}");
+    assert_eq!(nets[0]["gateway"], "10.91.0.1");
+    let table = a.ok(["network", "ls"]);
+    assert!(
+        table.starts_with("NAME") && table.contains("10.91.0.0/16"),
+        "{table}"
+    );
+    a.run(&["--name", "w", "--", "sleep", "1000"]);
+    assert!(address(&a, "w").to_string().starts_with("10.91."));
+    let file = a.state_dir().join("networks").join(BRIDGE).join("subnet");
+    let remembered = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(remembered.trim(), "10.91.0.0/16");
+
+    // Kept across a restart, even once the first block is free again.
+    let node = a.node_netns();
+    let name = node.rsplit('/').next().unwrap().to_string();
+    assert!(std::process::Command::new("ip")
+        .args(["-n", &name, "link", "del", "taken0"])
+        .status()
+        .unwrap()
+        .success());
+    a.terminate();
+    a.restart();
+    let nets: serde_json::Value =
+        serde_json::from_str(&a.ok(["-o", "json", "network", "ls"])).unwrap();
+    assert_eq!(nets[0]["subnet"], "10.91.0.0/16");
+    assert!(address(&a, "w").to_string().starts_with("10.91."));
+    a.ok(["rm", "-f", "w"]);
 }

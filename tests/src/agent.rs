@@ -96,6 +96,19 @@ impl Agent {
         agent
     }
 
+    /// Starts joltd as [`Agent::start_with`] does, but without `--subnet`:
+    /// it picks one from its pool (after `before` has run, given the node
+    /// namespace's file, e.g. to take a route).
+    pub fn start_without_subnet(flags: &[&str], before: impl FnOnce(&str)) -> Agent {
+        let mut agent = Agent::new(flags);
+        if let Some(i) = agent.flags.iter().position(|f| f == "--subnet") {
+            agent.flags.drain(i..i + 2);
+        }
+        before(&agent.node.path());
+        agent.restart();
+        agent
+    }
+
     /// The state directory's tmpfs, when it is on one.
     pub fn state_tmpfs(&self) -> &Tmpfs {
         self.state_tmpfs.as_ref().expect("started on a tmpfs")

@@ -25,6 +25,7 @@
 //! | GET | /v1/experiments/NAME/report | | the report (`report`; schema in docs/report.schema.json) |
 //! | POST | /v1/experiments/NAME/abort | | the status, once reverted |
 //! | DELETE | /v1/experiments/NAME | | 204 |
+//! | GET | /v1/networks | | the networks: name, bridge, subnet, gateway |
 //! | POST | /v1/system/prune | | what was removed and reported |
 //! | GET | /metrics | | Prometheus text |
 
@@ -462,6 +463,12 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
                 }
                 Err(e) => daemon_error(e),
             }
+        }
+        (Method::GET, ["v1", "networks"]) => {
+            if let Err(msg) = query(&req, &[]) {
+                return error(StatusCode::BAD_REQUEST, msg);
+            }
+            reply(StatusCode::OK, [daemon.network().config().listed()])
         }
         (Method::POST, ["v1", "system", "prune"]) => {
             // Spawned: a client that hangs up does not cut a prune short.

@@ -16,7 +16,7 @@ use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use jolt_agent::container::parse_memory;
 use jolt_agent::logs::Limit;
-use jolt_agent::network::{Network, NetworkConfig, Subnet};
+use jolt_agent::network::{default_subnet, Chosen, Network, NetworkConfig, Subnet};
 use jolt_agent::targets::{own::Own, ForeignRoots, Sources};
 use jolt_agent::{api, client::DEFAULT_SOCKET, daemon, experiments, monitor, oci::Jolt};
 use tokio::signal::unix::{signal, SignalKind};
@@ -64,9 +64,14 @@ struct Cli {
     /// The bridge containers are wired to
     #[arg(long, default_value = "jolt0")]
     bridge: String,
-    /// The containers' subnet (the bridge takes its first address)
-    #[arg(long, default_value = "10.88.0.0/16")]
-    subnet: Subnet,
+    /// The containers' subnet (the bridge takes its first address).
+    /// Without it: the one chosen at the network's first start and
+    /// remembered in STATE_DIR/networks/BRIDGE/subnet, the first block of
+    /// 10.90.0.0/16 .. 10.127.0.0/16, 172.20.0.0/16 .. 172.31.0.0/16 that
+    /// no route of the node overlaps (10.88.0.0/16, podman's, is not among
+    /// them)
+    #[arg(long)]
+    subnet: Option<Subnet>,
     /// Where containers' network namespaces are mounted
     #[arg(long, default_value = "/run/jolt/netns")]
     netns_dir: PathBuf,
@@ -213,11 +218,28 @@ fn main() -> ExitCode {
 
 /// The network joltd's flags name (the bridge names the network too).
 fn network(cli: &Cli) -> Result<Network> {
+    let subnet = match cli.subnet {
+        Some(subnet) => subnet,
+        None => {
+            let (subnet, how) = default_subnet(
+                &cli.state_dir,
+                &cli.bridge,
+                &cli.bridge,
+                cli.node_netns.as_deref(),
+            )?;
+            let how = match how {
+                Chosen::Remembered => "remembered",
+                Chosen::Picked => "picked from the pool: the first block no route overlaps",
+            };
+            tracing::info!("network {}: subnet {subnet} ({how})", cli.bridge);
+            subnet
+        }
+    };
     Ok(Network::new(NetworkConfig {
         name: cli.bridge.clone(),
         bridge: cli.bridge.clone(),
-        subnet: cli.subnet,
-        gateway: cli.subnet.first_host(),
+        subnet,
+        gateway: subnet.first_host(),
         state_dir: cli.state_dir.clone(),
         netns_dir: cli.netns_dir.clone(),
         node_netns: cli.node_netns.clone(),

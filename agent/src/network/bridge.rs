@@ -45,16 +45,31 @@ pub(crate) fn stable_mac(name: &str) -> [u8; 6] {
     [0x02, h[0], h[1], h[2], h[3], h[4]]
 }
 
-/// Errors if an IPv4 route of the node that does not go through the
-/// bridge overlaps the network's subnet (the default route excepted).
-pub(crate) async fn check_overlap(
+/// The node's IPv4 routes in the main table (destination and prefix
+/// length), but the default route and those through `skip` (the
+/// network's own bridge); `network` names what is asked, for errors.
+pub(crate) async fn routes(
     h: &Handle,
-    config: &NetworkConfig,
-    bridge: Option<u32>,
-) -> Result<(), Error> {
-    let what = format!("network {}: listing routes", config.name);
+    network: &str,
+    skip: Option<u32>,
+) -> Result<Vec<(Ipv4Addr, u8)>, Error> {
+    Ok(routes_with_device(h, network, skip)
+        .await?
+        .into_iter()
+        .map(|(dest, len, _)| (dest, len))
+        .collect())
+}
+
+/// [`routes`], each with the index of its output device.
+async fn routes_with_device(
+    h: &Handle,
+    network: &str,
+    skip: Option<u32>,
+) -> Result<Vec<(Ipv4Addr, u8, Option<u32>)>, Error> {
+    let what = format!("network {network}: listing routes");
     let query = rtnetlink::RouteMessageBuilder::<Ipv4Addr>::new().build();
     let mut routes = h.route().get(query).execute();
+    let mut out = Vec::new();
     while let Some(route) = routes.try_next().await.map_err(Error::netlink(&what))? {
         let len = route.header.destination_prefix_length;
         if route.header.address_family != AddressFamily::Inet
@@ -73,9 +88,22 @@ pub(crate) async fn check_overlap(
             }
         }
         let Some(dest) = dest else { continue };
-        if oif.is_some() && oif == bridge {
+        if oif.is_some() && oif == skip {
             continue;
         }
+        out.push((dest, len, oif));
+    }
+    Ok(out)
+}
+
+/// Errors if an IPv4 route of the node that does not go through the
+/// bridge overlaps the network's subnet (the default route excepted).
+pub(crate) async fn check_overlap(
+    h: &Handle,
+    config: &NetworkConfig,
+    bridge: Option<u32>,
+) -> Result<(), Error> {
+    for (dest, len, oif) in routes_with_device(h, &config.name, bridge).await? {
         if config.subnet.overlaps_prefix(dest, len) {
             let device = match oif {
                 Some(i) => link_name(h, i).await.unwrap_or_else(|| format!("link {i}")),

@@ -22,6 +22,7 @@ mod error;
 mod firewall;
 mod ipam;
 mod netns;
+mod pool;
 mod ports;
 mod sysctl;
 mod veth;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 pub use error::Error;
 pub use firewall::{Owned as FirewallRules, MASQUERADE_MARK, TABLE as FIREWALL_TABLE};
 pub use ipam::{Lease, Subnet};
+pub use pool::{default_subnet, Chosen};
 pub use ports::{PortMapping, Protocol};
 pub use veth::{host_name as host_veth_name, CONTAINER_IFNAME};
 
@@ -77,6 +79,27 @@ impl Default for NetworkConfig {
             state_dir: PathBuf::from("/var/lib/jolt"),
             netns_dir: PathBuf::from("/run/jolt/netns"),
             node_netns: None,
+        }
+    }
+}
+
+/// A network as `chaosctl network ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Listed {
+    pub name: String,
+    pub bridge: String,
+    pub subnet: String,
+    pub gateway: String,
+}
+
+impl NetworkConfig {
+    /// What `chaosctl network ls` shows of it.
+    pub fn listed(&self) -> Listed {
+        Listed {
+            name: self.name.clone(),
+            bridge: self.bridge.clone(),
+            subnet: self.subnet.to_string(),
+            gateway: self.gateway.to_string(),
         }
     }
 }

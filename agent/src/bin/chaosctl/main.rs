@@ -12,6 +12,7 @@ mod experiments;
 mod get;
 mod inspect;
 mod logs;
+mod network;
 mod output;
 mod ps;
 mod report;
@@ -60,6 +61,7 @@ enum Command {
     Abort(abort::Args),
     Report(report::Args),
     Delete(delete::Args),
+    Network(network::Args),
     System(system::Args),
     Completion(completion::Args),
 }
@@ -95,8 +97,8 @@ fn main() -> ExitCode {
             Command::Ps(a) => ps::exec(&client, fmt, a).await.map(|()| 0),
             Command::Inspect(a) => inspect::exec(&client, fmt, a).await.map(|()| 0),
             Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
-            Command::Stop(a) => stop::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Rm(a) => rm::exec(&client, a).await.map(|()| 0),
+            Command::Stop(a) => stop::exec(&client, fmt, a).await,
+            Command::Rm(a) => rm::exec(&client, a).await,
             Command::Apply(a) => apply::exec(&client, fmt, a).await,
             Command::Experiments(a) => experiments::exec(&client, fmt, a).await.map(|()| 0),
             Command::Get(a) => get::exec(&client, fmt, a).await.map(|()| 0),
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
             Command::Abort(a) => abort::exec(&client, fmt, a).await.map(|()| 0),
             Command::Report(a) => report::exec(&client, cli.format, a).await.map(|()| 0),
             Command::Delete(a) => delete::exec(&client, a).await.map(|()| 0),
+            Command::Network(a) => network::exec(&client, fmt, a).await.map(|()| 0),
             Command::System(a) => system::exec(&client, fmt, a).await.map(|()| 0),
             Command::Completion(_) => Ok(0),
         }

@@ -43,6 +43,28 @@ impl Requested {
 }
 
 /// Prints `value` as pretty JSON.
+/// Runs `one` for each of `names` in turn, as Docker's commands that take
+/// several containers do: a failure is printed on stderr, naming the
+/// container, and the others go on. The exit status: 1 if any failed.
+pub async fn each<'a, F, Fut>(names: &'a [String], mut one: F) -> u8
+where
+    F: FnMut(&'a str) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut status = 0;
+    for name in names {
+        if let Err(e) = one(name).await {
+            let msg = crate::one_line(&e);
+            match msg.contains(name.as_str()) {
+                true => eprintln!("chaosctl: {msg}"),
+                false => eprintln!("chaosctl: {name}: {msg}"),
+            }
+            status = 1;
+        }
+    }
+    status
+}
+
 pub fn json(value: &impl serde::Serialize) {
     println!(
         "{}",
