@@ -35,6 +35,8 @@ pub enum BundleError {
     Busybox { what: String, cause: String },
     #[error("{}: {cause}", path.display())]
     Write { path: PathBuf, cause: io::Error },
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
 }
 
 /// The rootfs of the embedded busybox bundle under `images`, installed
@@ -231,12 +233,16 @@ pub fn join_netns(config: &mut Value, netns: &Path) -> Result<(), String> {
 
 /// Writes container `spec`'s bundle into `dir` (config.json only: the
 /// rootfs is named by path), joining the network namespace at `netns`
-/// when there is one. `images` holds the default rootfs.
+/// when there is one. `images` holds the default rootfs. Unless the spec
+/// is read-only, the rootfs is the writable layer mounted in `layer` over
+/// the bundle's (see [`crate::layer`]); the caller removes it should a
+/// later step fail.
 pub fn write(
     dir: &Path,
     spec: &Spec,
     images: &Path,
     netns: Option<&Path>,
+    layer: &Path,
 ) -> Result<(), BundleError> {
     let mut config = match &spec.bundle {
         Some(bundle) => user_config(bundle)?,
@@ -248,6 +254,12 @@ pub fn write(
             path: spec.bundle.clone().unwrap_or_else(|| "(default)".into()),
             cause,
         })?;
+    if !spec.read_only {
+        let lower = PathBuf::from(config["root"]["path"].as_str().unwrap_or_default());
+        let merged = crate::layer::mount_over(&lower, layer)?;
+        config["root"]["path"] = json!(merged);
+        config["root"]["readonly"] = json!(false);
+    }
     fs::create_dir_all(dir).map_err(|cause| BundleError::Write {
         path: dir.to_path_buf(),
         cause,

@@ -54,6 +54,8 @@ pub struct RunRequest {
     pub cpus: Option<f64>,
     /// `no`, `on-failure[:MAX]` or `always`; `no` when absent.
     pub restart: Option<String>,
+    /// Run on the shared rootfs, read-only, without a writable layer.
+    pub read_only: bool,
 }
 
 /// A [`RunRequest`] that passed validation.
@@ -70,6 +72,14 @@ pub struct Spec {
     pub memory: Option<u64>,
     pub cpus: Option<f64>,
     pub restart: RestartPolicy,
+    /// No writable layer: the rootfs is shared and read-only (records
+    /// written before layers existed read as read-only, as they ran).
+    #[serde(default = "read_only_before_layers")]
+    pub read_only: bool,
+}
+
+fn read_only_before_layers() -> bool {
+    true
 }
 
 /// The smallest memory limit accepted: below it the container's own
@@ -145,6 +155,7 @@ impl RunRequest {
             memory: self.memory,
             cpus: self.cpus,
             restart,
+            read_only: self.read_only,
         })
     }
 }

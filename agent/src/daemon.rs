@@ -45,6 +45,7 @@ use tokio::sync::watch;
 
 use crate::bundle;
 use crate::container::{Invalid, Record, RunRequest, State, Status};
+use crate::layer;
 use crate::logs::{self, Limit};
 use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, MONITOR_FILE};
 use crate::network::{self, Network};
@@ -275,7 +276,13 @@ impl Daemon {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let known = || this.table().keys().cloned().collect::<HashSet<_>>();
-            reconcile::reconcile(&this.cfg.network, &this.cfg.jolt, &known, mode)
+            reconcile::reconcile(
+                &this.cfg.network,
+                &this.cfg.jolt,
+                &this.store.layers(),
+                &known,
+                mode,
+            )
         })
         .await
         .expect("reconciling does not panic")
@@ -436,6 +443,9 @@ impl Daemon {
             }
         }
         self.table().remove(&entry.id);
+        if let Err(e) = layer::remove(&self.store.layer(&entry.id)) {
+            tracing::error!(container = %entry.name, "undoing a failed run: {e}");
+        }
         if let Err(rm) = self.store.remove(&entry.id) {
             tracing::error!(container = %entry.name, "undoing a failed run: {rm}");
         }
@@ -469,8 +479,15 @@ impl Daemon {
         self.store.save(record)?;
         let (spec, images) = (record.spec.clone(), self.store.images());
         let bundle_dir = dir.join(BUNDLE_DIR);
+        let layer_dir = self.store.layer(&record.id);
         tokio::task::spawn_blocking(move || {
-            bundle::write(&bundle_dir, &spec, &images, Some(&attachment.netns))
+            bundle::write(
+                &bundle_dir,
+                &spec,
+                &images,
+                Some(&attachment.netns),
+                &layer_dir,
+            )
         })
         .await
         .expect("bundle writing does not panic")
@@ -829,6 +846,13 @@ impl Daemon {
             return Err(DaemonError::Failed {
                 name: entry.name.clone(),
                 why: format!("network: {e} (rm it again to retry)"),
+            });
+        }
+        if let Err(e) = layer::remove(&self.store.layer(&entry.id)) {
+            entry.removed.store(false, Ordering::SeqCst);
+            return Err(DaemonError::Failed {
+                name: entry.name.clone(),
+                why: format!("{e} (rm it again to retry)"),
             });
         }
         self.store.remove(&entry.id)?;

@@ -87,6 +87,7 @@ impl Report {
 pub fn reconcile(
     network: &Network,
     jolt: &Jolt,
+    layers: &Path,
     known: &dyn Fn() -> HashSet<String>,
     mode: Mode,
 ) -> Report {
@@ -143,7 +144,34 @@ pub fn reconcile(
     for r in found.iter().filter(|r| !runtime_ids.contains(&r.container)) {
         cgroup_finding(&mut report, &r.container, &running);
     }
+    layer_findings(&mut report, layers, &known(), &running);
     report
+}
+
+/// Writable layers of containers joltd has no record of: removed (with
+/// what was written in them), unless something still runs in the
+/// container, whose rootfs it is.
+fn layer_findings(
+    report: &mut Report,
+    layers: &Path,
+    known: &HashSet<String>,
+    running: &BTreeMap<String, i32>,
+) {
+    for id in dir_names(layers).iter().filter(|id| !known.contains(*id)) {
+        let dir = layers.join(id);
+        if running.contains_key(id) || !cgroup_pids(id).is_empty() {
+            report.reported(
+                id,
+                "layer",
+                format!("{} kept: its container runs", dir.display()),
+            );
+            continue;
+        }
+        match crate::layer::remove(&dir) {
+            Ok(()) => report.removed(id, "layer", dir.display().to_string()),
+            Err(e) => report.reported(id, "layer", format!("cannot remove: {e}")),
+        }
+    }
 }
 
 /// The findings of one container's network traces.

@@ -90,6 +90,18 @@ impl Store {
         self.root.join("images")
     }
 
+    /// The directory of container `id`'s writable layer (see
+    /// [`crate::layer`]): beside the records, not in them, so that a lost
+    /// or removed record never takes a mounted layer's directory with it.
+    pub fn layer(&self, id: &str) -> PathBuf {
+        self.root.join("layers").join(id)
+    }
+
+    /// Where the containers' writable layers are.
+    pub fn layers(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+
     /// The directory of container `id`.
     pub fn dir(&self, id: &str) -> PathBuf {
         self.root.join("containers").join(id)

@@ -15,7 +15,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 mod init;
-mod mountinfo;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

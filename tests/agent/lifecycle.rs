@@ -209,3 +209,91 @@ fn stop_and_rm_take_several_names_and_go_on_past_one_that_fails() {
     assert!(!listed.contains("m1") && !listed.contains("m3"), "{listed}");
     assert_eq!(a.ctl(["rm"]).status.code(), Some(2), "a name is required");
 }
+
+#[test]
+fn each_container_writes_to_a_layer_of_its_own_and_a_read_only_one_cannot() {
+    let Some(a) = agent() else { return };
+    let out = a.ok([
+        "run",
+        "--name",
+        "w1",
+        "--",
+        "sh",
+        "-c",
+        "echo one > /note && echo t > /tmp/t && mkdir -p /var/x && cat /note /tmp/t",
+    ]);
+    assert_eq!(out, "one\nt\n");
+    let id = a.inspect("w1")["id"].as_str().unwrap().to_string();
+    let layer = a.state_dir().join("layers").join(&id);
+    assert_eq!(
+        host::mounts_mentioning(&layer).len(),
+        1,
+        "its overlay stays mounted while it exists"
+    );
+    assert_eq!(
+        std::fs::read_to_string(layer.join("upper/note")).unwrap(),
+        "one\n",
+        "the write is in its own upper layer"
+    );
+    // A second container from the same image does not see it, and the
+    // image itself is untouched.
+    let out = a.ok([
+        "run",
+        "--name",
+        "w2",
+        "--",
+        "sh",
+        "-c",
+        "cat /note 2>/dev/null; echo rc=$?",
+    ]);
+    assert_eq!(out, "rc=1\n");
+    assert!(!a.state_dir().join("images/busybox/note").exists());
+
+    a.ok(["rm", "w1", "w2"]);
+    assert!(
+        host::mounts_mentioning(&a.state_dir()).is_empty(),
+        "{:?}",
+        host::mounts_mentioning(&a.state_dir())
+    );
+    assert!(!layer.exists(), "removed with the container");
+
+    let ro = a.ctl([
+        "run",
+        "--read-only",
+        "--name",
+        "ro",
+        "--",
+        "sh",
+        "-c",
+        "echo x > /y",
+    ]);
+    assert_ne!(ro.status.code(), Some(0), "{ro:?}");
+    assert!(
+        format!("{}{}", ro.stdout, ro.stderr).contains("Read-only file system"),
+        "{ro:?}"
+    );
+    let ro_id = a.inspect("ro")["id"].as_str().unwrap().to_string();
+    assert!(!a
+        .state_dir()
+        .join("containers")
+        .join(ro_id)
+        .join("layer")
+        .exists());
+    a.ok(["rm", "ro"]);
+}
+
+#[test]
+fn a_layer_whose_record_is_lost_goes_at_joltds_next_start() {
+    let Some(mut a) = agent() else { return };
+    let id = a.run(&["--name", "lostw", "--", "sh", "-c", "echo x > /x"]);
+    wait_until("lostw to exit", timeout(), || {
+        (a.inspect("lostw")["status"]["state"] == "exited").then_some(())
+    });
+    let layer = a.state_dir().join("layers").join(&id);
+    assert!(layer.join("upper/x").exists());
+    a.terminate();
+    std::fs::remove_dir_all(a.state_dir().join("containers").join(&id)).unwrap();
+    a.restart();
+    assert!(!layer.exists(), "joltd said:\n{}", a.joltd_log());
+    assert!(host::mounts_mentioning(&a.state_dir()).is_empty());
+}

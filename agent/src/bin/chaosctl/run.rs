@@ -34,6 +34,9 @@ pub struct Args {
     /// An environment variable KEY=VALUE (repeatable)
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// No writable layer of its own: run on the image's rootfs, read-only
+    #[arg(long)]
+    read_only: bool,
     /// The OCI bundle directory (default: joltd's built-in busybox bundle)
     #[arg(long, short = 'b')]
     bundle: Option<std::path::PathBuf>,
@@ -63,6 +66,7 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
         memory: a.memory,
         cpus: a.cpus,
         restart: Some(a.restart.clone()),
+        read_only: a.read_only,
     };
     // The checks joltd makes, made here first for a quicker answer.
     req.validate("-").map_err(anyhow::Error::msg)?;
