@@ -179,6 +179,14 @@ pub fn apply(config: &mut Value, spec: &Spec) -> Result<(), String> {
         }
         process["env"] = json!(env);
     }
+    if !spec.mounts.is_empty() {
+        let mounts = config["mounts"].as_array_mut();
+        let extra = spec.mounts.iter().map(crate::volume::Mount::oci);
+        match mounts {
+            Some(list) => list.extend(extra),
+            None => config["mounts"] = json!(extra.collect::<Vec<_>>()),
+        }
+    }
     if spec.memory.is_some() || spec.cpus.is_some() {
         if !config["linux"].is_object() {
             return Err("linux: missing".into());
@@ -200,17 +208,40 @@ pub fn apply(config: &mut Value, spec: &Spec) -> Result<(), String> {
 
 /// Checks the user's bundle of `spec` as [`write`] will read it (a
 /// directory with a config.json that parses, names its rootfs and has a
-/// process the request can apply to), changing nothing; the default
-/// bundle passes.
-pub fn check(spec: &Spec) -> Result<(), BundleError> {
-    let Some(bundle) = &spec.bundle else {
-        return Ok(());
-    };
-    let mut config = user_config(bundle)?;
-    apply(&mut config, spec).map_err(|cause| BundleError::Config {
-        path: bundle.clone(),
+/// process the request can apply to), and its volumes, changing nothing
+/// but installing the default bundle's rootfs in `images` when missing. A read-only container's
+/// mounts must land on paths its rootfs has: the runtime would make them
+/// in the rootfs, which is shared.
+pub fn check(spec: &Spec, images: &Path) -> Result<(), BundleError> {
+    let path = spec.bundle.clone().unwrap_or_else(|| "(default)".into());
+    let bad = |cause: String| BundleError::Config {
+        path: path.clone(),
         cause,
-    })
+    };
+    for m in &spec.mounts {
+        m.check_on_node().map_err(bad)?;
+    }
+    let rootfs = match &spec.bundle {
+        Some(bundle) => {
+            let mut config = user_config(bundle)?;
+            apply(&mut config, spec).map_err(bad)?;
+            PathBuf::from(config["root"]["path"].as_str().unwrap_or_default())
+        }
+        None => busybox_rootfs(images)?,
+    };
+    if spec.read_only {
+        for m in &spec.mounts {
+            let dest = m.destination();
+            let inside = rootfs.join(dest.strip_prefix("/").unwrap_or(dest));
+            if !inside.exists() {
+                return Err(bad(format!(
+                    "{}: not in the read-only rootfs; a read-only container mounts only on paths its image has (or leave out --read-only)",
+                    dest.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Makes `config` join the network namespace at `netns` (the one the
@@ -358,9 +389,12 @@ mod tests {
     fn a_bundle_without_config_json_is_named_before_anything_is_made() {
         let tmp = tempfile::tempdir().unwrap();
         let bundle = tmp.path().to_path_buf();
-        let e = check(&spec(|r| r.bundle = Some(bundle.clone())))
-            .unwrap_err()
-            .to_string();
+        let e = check(
+            &spec(|r| r.bundle = Some(bundle.clone())),
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err()
+        .to_string();
         let want = format!(
             "bundle {0}: no config.json ({0}/config.json: No such file or directory",
             bundle.display()
@@ -368,16 +402,28 @@ mod tests {
         assert!(e.starts_with(&want), "{e}");
         let file = bundle.join("file");
         fs::write(&file, "").unwrap();
-        let e = check(&spec(|r| r.bundle = Some(file.clone())))
-            .unwrap_err()
-            .to_string();
+        let e = check(
+            &spec(|r| r.bundle = Some(file.clone())),
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, format!("bundle {}: not a directory", file.display()));
         fs::write(bundle.join("config.json"), r#"{"root":{"path":"rootfs"}}"#).unwrap();
-        let e = check(&spec(|r| r.bundle = Some(bundle.clone())))
-            .unwrap_err()
-            .to_string();
+        let e = check(
+            &spec(|r| r.bundle = Some(bundle.clone())),
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.ends_with("config.json: process: missing"), "{e}");
-        assert!(check(&spec(|_| {})).is_ok(), "the default bundle passes");
+        let images = tempfile::tempdir().unwrap();
+        if Path::new(BUSYBOX).is_file() {
+            assert!(
+                check(&spec(|_| {}), images.path()).is_ok(),
+                "the default bundle passes"
+            );
+        }
         assert_eq!(
             fs::read_dir(&bundle).unwrap().count(),
             2,

@@ -15,6 +15,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::volume::Mount;
+
 pub use crate::network::PortMapping;
 
 /// A request that is not valid: the field it names, and why.
@@ -56,6 +58,10 @@ pub struct RunRequest {
     pub restart: Option<String>,
     /// Run on the shared rootfs, read-only, without a writable layer.
     pub read_only: bool,
+    /// `PATH[:OPTIONS]`: a tmpfs of its own at PATH.
+    pub tmpfs: Vec<String>,
+    /// `HOST:CTR[:ro|rw]`: a path of the node bound in.
+    pub volumes: Vec<String>,
 }
 
 /// A [`RunRequest`] that passed validation.
@@ -76,6 +82,9 @@ pub struct Spec {
     /// written before layers existed read as read-only, as they ran).
     #[serde(default = "read_only_before_layers")]
     pub read_only: bool,
+    /// Its tmpfs and volumes, in the order given.
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
 }
 
 fn read_only_before_layers() -> bool {
@@ -119,6 +128,13 @@ impl RunRequest {
         for (i, e) in self.env.iter().enumerate() {
             parse_env(e).map_err(|r| invalid(format!("env[{i}]"), r))?;
         }
+        let mut mounts = Vec::new();
+        for (i, t) in self.tmpfs.iter().enumerate() {
+            mounts.push(Mount::tmpfs(t).map_err(|r| invalid(format!("tmpfs[{i}]"), r))?);
+        }
+        for (i, v) in self.volumes.iter().enumerate() {
+            mounts.push(Mount::bind(v).map_err(|r| invalid(format!("volumes[{i}]"), r))?);
+        }
         let mut ports: Vec<PortMapping> = Vec::new();
         for (i, p) in self.ports.iter().enumerate() {
             let port = PortMapping::from_str(p).map_err(|r| invalid(format!("ports[{i}]"), r))?;
@@ -156,6 +172,7 @@ impl RunRequest {
             cpus: self.cpus,
             restart,
             read_only: self.read_only,
+            mounts,
         })
     }
 }

@@ -368,8 +368,8 @@ impl Daemon {
         let _busy = self.busy();
         let id = new_id();
         let spec = req.validate(&id)?;
-        let checked = spec.clone();
-        tokio::task::spawn_blocking(move || bundle::check(&checked))
+        let (checked, images) = (spec.clone(), self.store.images());
+        tokio::task::spawn_blocking(move || bundle::check(&checked, &images))
             .await
             .expect("bundle checking does not panic")
             .map_err(DaemonError::Bundle)?;

@@ -28,3 +28,4 @@ pub mod store;
 pub mod supervise;
 pub mod targets;
 pub mod timeline;
+pub mod volume;

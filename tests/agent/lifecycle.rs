@@ -297,3 +297,93 @@ fn a_layer_whose_record_is_lost_goes_at_joltds_next_start() {
     assert!(!layer.exists(), "joltd said:\n{}", a.joltd_log());
     assert!(host::mounts_mentioning(&a.state_dir()).is_empty());
 }
+
+#[test]
+fn volumes_and_tmpfs_mount_as_asked_and_a_missing_host_path_makes_nothing() {
+    let Some(a) = agent() else { return };
+    let vol = a.path("vol");
+    std::fs::create_dir(&vol).unwrap();
+    std::fs::write(vol.join("in.txt"), "from the node\n").unwrap();
+    let v = vol.display().to_string();
+    let out = a.ok([
+        "run",
+        "--name",
+        "v",
+        "-v",
+        &format!("{v}:/data"),
+        "-v",
+        &format!("{v}:/ro:ro"),
+        "--tmpfs",
+        "/scratch:size=1m",
+        "--",
+        "sh",
+        "-c",
+        "cat /data/in.txt; echo out > /data/out.txt; \
+         (echo x > /ro/y) 2>/dev/null || echo ro-refused; \
+         dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>/dev/null || echo scratch-full; \
+         grep -c ' /scratch tmpfs ' /proc/mounts",
+    ]);
+    assert_eq!(out, "from the node\nro-refused\nscratch-full\n1\n");
+    assert_eq!(
+        std::fs::read_to_string(vol.join("out.txt")).unwrap(),
+        "out\n"
+    );
+    assert!(!vol.join("y").exists());
+    a.ok(["rm", "v"]);
+
+    let containers = || {
+        std::fs::read_dir(a.state_dir().join("containers"))
+            .unwrap()
+            .count()
+    };
+    let before = containers();
+    let bad = a.ctl([
+        "run",
+        "--name",
+        "bad",
+        "-v",
+        "/no/such/jolt/path:/x",
+        "--",
+        "true",
+    ]);
+    bad.assert_failure();
+    assert!(
+        bad.stderr.contains("jolt does not create it"),
+        "{}",
+        bad.stderr
+    );
+    assert!(!std::path::Path::new("/no/such/jolt/path").exists());
+    a.ctl(["inspect", "bad"]).assert_failure();
+    assert_eq!(containers(), before, "nothing made");
+    // Read-only: only on paths the image has (the runtime would make
+    // the others in the shared rootfs).
+    let ro = a.ctl(["run", "--read-only", "--tmpfs", "/nothere", "--", "true"]);
+    ro.assert_failure();
+    assert!(
+        ro.stderr.contains("/nothere: not in the read-only rootfs"),
+        "{}",
+        ro.stderr
+    );
+    assert!(!a.state_dir().join("images/busybox/nothere").exists());
+    let out = a.ok([
+        "run",
+        "--name",
+        "rot",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--",
+        "sh",
+        "-c",
+        "echo ok > /tmp/f && cat /tmp/f",
+    ]);
+    assert_eq!(out, "ok\n");
+    a.ok(["rm", "rot"]);
+    let bad = a.ctl(["run", "--tmpfs", "/x:bogus", "--", "true"]);
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    assert!(
+        bad.stderr.contains("unknown tmpfs option \"bogus\""),
+        "{}",
+        bad.stderr
+    );
+}

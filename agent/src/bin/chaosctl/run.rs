@@ -37,6 +37,12 @@ pub struct Args {
     /// No writable layer of its own: run on the image's rootfs, read-only
     #[arg(long)]
     read_only: bool,
+    /// A tmpfs of its own: PATH[:OPTIONS], e.g. /scratch:size=64m (repeatable)
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    tmpfs: Vec<String>,
+    /// Bind a path of the node: HOST:CTR[:ro|rw] (repeatable); HOST must exist
+    #[arg(long = "volume", short = 'v', value_name = "HOST:CTR[:ro]")]
+    volumes: Vec<String>,
     /// The OCI bundle directory (default: joltd's built-in busybox bundle)
     #[arg(long, short = 'b')]
     bundle: Option<std::path::PathBuf>,
@@ -48,6 +54,18 @@ pub struct Args {
     /// The command and its arguments (default: the bundle's)
     #[arg(last = true)]
     command: Vec<String>,
+}
+
+/// A volume with its host path made absolute (as `-v .:/src` means the
+/// current directory), the rest as given.
+fn absolute_host(v: &str) -> Result<String> {
+    match v.split_once(':') {
+        Some((host, rest)) if !host.starts_with('/') && !host.is_empty() => {
+            let abs = std::path::absolute(host).with_context(|| format!("volume {host}"))?;
+            Ok(format!("{}:{rest}", abs.display()))
+        }
+        _ => Ok(v.to_string()),
+    }
 }
 
 /// Returns the exit status for chaosctl: the container's when attached.
@@ -67,6 +85,12 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
         cpus: a.cpus,
         restart: Some(a.restart.clone()),
         read_only: a.read_only,
+        tmpfs: a.tmpfs.clone(),
+        volumes: a
+            .volumes
+            .iter()
+            .map(|v| absolute_host(v))
+            .collect::<Result<_>>()?,
     };
     // The checks joltd makes, made here first for a quicker answer.
     req.validate("-").map_err(anyhow::Error::msg)?;
