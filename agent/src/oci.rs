@@ -17,7 +17,7 @@ pub struct OciError {
 }
 
 /// The `jolt` binary and the state root joltd gives it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Jolt {
     pub bin: PathBuf,
     pub root: PathBuf,

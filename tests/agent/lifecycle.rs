@@ -387,3 +387,47 @@ fn volumes_and_tmpfs_mount_as_asked_and_a_missing_host_path_makes_nothing() {
         bad.stderr
     );
 }
+
+#[test]
+fn exec_runs_a_command_in_the_container_with_its_status_and_a_pty_when_asked() {
+    let Some(a) = agent() else { return };
+    a.run(&["--name", "ex", "--", "sleep", "1000"]);
+    let out = a.ctl([
+        "exec",
+        "-e",
+        "GREETING=hi",
+        "ex",
+        "--",
+        "sh",
+        "-c",
+        "echo $GREETING from $(hostname); exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // The default bundle's hostname: the command ran in the container's
+    // UTS namespace, with the env given.
+    assert_eq!(out.stdout.trim_end(), "hi from jolt");
+    // -it: a pseudo-terminal in the container (util-linux's script gives
+    // chaosctl one of its own, as a person's terminal would).
+    let cmd = format!(
+        "{} --socket {} exec -it ex -- sh -c 'tty; exit 4'",
+        jolt_e2e::agent::chaosctl_bin().display(),
+        a.socket().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running script (util-linux)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "{text}");
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    a.ok(["stop", "-t", "1", "ex"]);
+    let stopped = a.ctl(["exec", "ex", "--", "true"]);
+    stopped.assert_failure();
+    assert!(
+        stopped.stderr.contains("is exited, not running"),
+        "{}",
+        stopped.stderr
+    );
+    a.ok(["rm", "ex"]);
+}

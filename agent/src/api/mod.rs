@@ -26,6 +26,7 @@
 //! | POST | /v1/experiments/NAME/abort | | the status, once reverted |
 //! | DELETE | /v1/experiments/NAME | | 204 |
 //! | GET | /v1/networks | | the networks: name, bridge, subnet, gateway |
+//! | GET | /v1/runtime | | the jolt binary and root joltd runs containers with (for `chaosctl exec`) |
 //! | POST | /v1/system/prune | | what was removed and reported |
 //! | GET | /metrics | | Prometheus text |
 
@@ -463,6 +464,12 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
                 }
                 Err(e) => daemon_error(e),
             }
+        }
+        (Method::GET, ["v1", "runtime"]) => {
+            if let Err(msg) = query(&req, &[]) {
+                return error(StatusCode::BAD_REQUEST, msg);
+            }
+            reply(StatusCode::OK, daemon.jolt())
         }
         (Method::GET, ["v1", "networks"]) => {
             if let Err(msg) = query(&req, &[]) {

@@ -7,6 +7,7 @@ mod apply;
 mod completion;
 mod delete;
 mod events;
+mod exec;
 mod experiment;
 mod experiments;
 mod get;
@@ -52,6 +53,7 @@ enum Command {
     Ps(ps::Args),
     Inspect(inspect::Args),
     Logs(logs::Args),
+    Exec(exec::Args),
     Stop(stop::Args),
     Rm(rm::Args),
     Apply(apply::Args),
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
             Command::Ps(a) => ps::exec(&client, fmt, a).await.map(|()| 0),
             Command::Inspect(a) => inspect::exec(&client, fmt, a).await.map(|()| 0),
             Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
+            Command::Exec(a) => exec::exec(&client, a).await,
             Command::Stop(a) => stop::exec(&client, fmt, a).await,
             Command::Rm(a) => rm::exec(&client, a).await,
             Command::Apply(a) => apply::exec(&client, fmt, a).await,
