@@ -700,6 +700,27 @@ impl Daemon {
         out
     }
 
+    /// What running container `name` uses now (see [`crate::stats`]).
+    pub async fn stats(&self, name: &str) -> Result<crate::stats::Stats, DaemonError> {
+        let rec = self.inspect(name).await?;
+        let pid = match (rec.status.state, rec.status.pid) {
+            (State::Running, Some(pid)) => pid,
+            (state, _) => {
+                return Err(DaemonError::Conflict {
+                    name: rec.spec.name,
+                    why: format!("is {state}, not running: no stats"),
+                })
+            }
+        };
+        tokio::task::spawn_blocking(move || crate::stats::read(pid))
+            .await
+            .expect("reading stats does not panic")
+            .map_err(|e| DaemonError::Failed {
+                name: rec.spec.name,
+                why: e.to_string(),
+            })
+    }
+
     pub async fn inspect(&self, name: &str) -> Result<Record, DaemonError> {
         let e = self.find(name)?;
         let mut r = e.record.lock().await;

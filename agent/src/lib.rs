@@ -24,6 +24,7 @@ pub mod oci;
 pub mod probes;
 pub mod reconcile;
 pub mod report;
+pub mod stats;
 pub mod store;
 pub mod supervise;
 pub mod targets;

@@ -1,8 +1,11 @@
 //! A container's life through chaosctl: run, logs, ps, inspect, limits,
 //! stop, rm, and nothing left afterwards.
 //!
+//! Also: writable layers, volumes and tmpfs, exec with a pty, stats.
+//!
 //! In the VM too (scripts/test's VM_TESTS): run, inspect, stop and rm,
-//! whose limits and stop take cgroup v2 paths there.
+//! whose limits and stop take cgroup v2 paths there, and stats (cpu.stat,
+//! memory.current, pids.current).
 
 use jolt_e2e::host::{self, Cgroups};
 use jolt_e2e::runner::default_cgroup_path;
@@ -430,4 +433,56 @@ fn exec_runs_a_command_in_the_container_with_its_status_and_a_pty_when_asked() {
         stopped.stderr
     );
     a.ok(["rm", "ex"]);
+}
+
+#[test]
+fn stats_move_with_a_busy_loop_and_with_traffic() {
+    let Some(a) = agent() else { return };
+    a.run(&[
+        "--name",
+        "busy",
+        "-m",
+        "64m",
+        "--",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+    let idle = a.run(&["--name", "idle", "--", "sleep", "1000"]);
+    let rows = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["-o", "json", "stats"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&a.ok(all)).unwrap()
+    };
+    let got = rows(&["busy", "idle"]);
+    let (busy, quiet) = (&got[0], &got[1]);
+    assert!(busy["cpu_percent"].as_f64().unwrap() > 50.0, "{got}");
+    assert!(quiet["cpu_percent"].as_f64().unwrap() < 10.0, "{got}");
+    assert_eq!(busy["memory_limit"], 64 << 20, "{got}");
+    assert!(busy["memory_bytes"].as_u64().unwrap() > 0 && busy["pids"].as_u64().unwrap() >= 1);
+    assert!(quiet["memory_limit"].is_null());
+
+    // Traffic into idle shows in its received bytes.
+    let before = quiet["net_rx_bytes"].as_u64().unwrap();
+    let address = a.inspect("idle")["status"]["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ns = a
+        .netns_dir()
+        .join(a.inspect("busy")["id"].as_str().unwrap());
+    jolt_e2e::host::ping_rtts(&ns, &address, 3);
+    let after = rows(&["idle"])[0]["net_rx_bytes"].as_u64().unwrap();
+    assert!(after >= before + 3 * 84, "{before} -> {after}");
+
+    let table = a.ok(["stats"]);
+    assert!(
+        table.starts_with("NAME") && table.contains("busy") && table.contains("idle"),
+        "{table}"
+    );
+    a.ok(["stop", "-t", "1", "busy"]);
+    let stopped = a.ctl(["stats", "busy"]);
+    stopped.assert_failure();
+    assert!(stopped.stderr.contains("not running"), "{}", stopped.stderr);
+    a.ok(["rm", "-f", "busy", &idle]);
 }

@@ -17,6 +17,7 @@
 //! | POST | /v1/containers/NAME/stop | `timeout=SECONDS` | the record; 409 naming the owner of a foreign container |
 //! | DELETE | /v1/containers/NAME | `force=true` | 204; 409 naming the owner of a foreign container |
 //! | GET | /v1/containers/NAME/logs | `follow=true` | the log, streamed |
+//! | GET | /v1/containers/NAME/stats | | what it uses now: CPU time, memory and limit, tasks, network bytes; 409 when not running |
 //! | GET | /v1/targets | | every running container, joltd's and foreign, with its origin and faults |
 //! | POST | /v1/experiments | an `ApplyRequest` | 201, the status; 200, the plan (dry run) |
 //! | GET | /v1/experiments | | the statuses |
@@ -448,6 +449,10 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
                 Err(e) => daemon_error(e),
             }
         }
+        (Method::GET, ["v1", "containers", name, "stats"]) => match daemon.stats(name).await {
+            Ok(stats) => reply(StatusCode::OK, stats),
+            Err(e) => daemon_error(e),
+        },
         (Method::GET, ["v1", "containers", name, "logs"]) => {
             let follow = match query(&req, &["follow"]).and_then(|q| flag(&q, "follow")) {
                 Ok(f) => f,

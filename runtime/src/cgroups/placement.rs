@@ -101,20 +101,33 @@ pub enum Located {
     V1(PathBuf),
 }
 
-/// A controller the faults use.
+/// A controller the faults and the agent's stats use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Controller {
     Cpu,
+    /// CPU accounting: v1's cpuacct, v2's cpu (cpu.stat).
+    Cpuacct,
     Freezer,
     Memory,
+    Pids,
 }
 
 impl Controller {
     fn v1_name(self) -> &'static str {
         match self {
             Controller::Cpu => "cpu",
+            Controller::Cpuacct => "cpuacct",
             Controller::Freezer => "freezer",
             Controller::Memory => "memory",
+            Controller::Pids => "pids",
+        }
+    }
+
+    /// Its name in a v2 cgroup.controllers.
+    fn v2_name(self) -> &'static str {
+        match self {
+            Controller::Cpuacct => "cpu",
+            other => other.v1_name(),
         }
     }
 }
@@ -188,11 +201,12 @@ impl View {
         let v2 = self.v2_dir();
         let v1 = self.v1_dir(controller.v1_name());
         let found = match controller {
-            Controller::Cpu | Controller::Memory => {
+            Controller::Cpu | Controller::Cpuacct | Controller::Memory | Controller::Pids => {
                 let name = controller.v1_name();
+                let v2_name = controller.v2_name();
                 let v2_has_it = v2.as_ref().is_some_and(|d| {
                     fs::read_to_string(d.join("cgroup.controllers"))
-                        .is_ok_and(|c| c.split_whitespace().any(|c| c == name))
+                        .is_ok_and(|c| c.split_whitespace().any(|c| c == v2_name))
                 });
                 match (v2, v1) {
                     (Some(d), _) if v2_has_it => Located::V2(d),

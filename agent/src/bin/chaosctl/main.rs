@@ -19,6 +19,7 @@ mod ps;
 mod report;
 mod rm;
 mod run;
+mod stats;
 mod stop;
 mod system;
 
@@ -54,6 +55,7 @@ enum Command {
     Inspect(inspect::Args),
     Logs(logs::Args),
     Exec(exec::Args),
+    Stats(stats::Args),
     Stop(stop::Args),
     Rm(rm::Args),
     Apply(apply::Args),
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
             Command::Inspect(a) => inspect::exec(&client, fmt, a).await.map(|()| 0),
             Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
             Command::Exec(a) => exec::exec(&client, a).await,
+            Command::Stats(a) => stats::exec(&client, fmt, a).await,
             Command::Stop(a) => stop::exec(&client, fmt, a).await,
             Command::Rm(a) => rm::exec(&client, a).await,
             Command::Apply(a) => apply::exec(&client, fmt, a).await,
