@@ -24,6 +24,12 @@ pub struct LayerError {
     source: io::Error,
 }
 
+/// The error of `what` going wrong with the layer in `dir`.
+fn failed(dir: &Path, what: &str) -> impl FnOnce(io::Error) -> LayerError {
+    let (dir, what) = (dir.to_path_buf(), what.to_string());
+    move |source| LayerError { dir, what, source }
+}
+
 /// The merged rootfs of the layer in `dir`.
 pub fn rootfs(dir: &Path) -> PathBuf {
     dir.join("rootfs")
@@ -41,14 +47,7 @@ fn mounted(path: &Path) -> io::Result<bool> {
 /// already mounted, as after joltd's restart, is left as it is); its
 /// merged rootfs. What this call made goes again if it fails.
 pub fn mount_over(lower: &Path, dir: &Path) -> Result<PathBuf, LayerError> {
-    let err = |what: &str| {
-        let what = what.to_string();
-        move |source| LayerError {
-            dir: dir.to_path_buf(),
-            what,
-            source,
-        }
-    };
+    let err = |what: &str| failed(dir, what);
     let merged = rootfs(dir);
     if mounted(&merged).map_err(err("reading /proc/self/mountinfo"))? {
         return Ok(merged);
@@ -94,14 +93,7 @@ fn escape(p: &Path) -> String {
 /// Unmounts the layer in `dir` (if mounted) and deletes it, the
 /// container's writes with it. Nothing there is fine.
 pub fn remove(dir: &Path) -> Result<(), LayerError> {
-    let err = |what: &str| {
-        let what = what.to_string();
-        move |source| LayerError {
-            dir: dir.to_path_buf(),
-            what,
-            source,
-        }
-    };
+    let err = |what: &str| failed(dir, what);
     let merged = rootfs(dir);
     if mounted(&merged).map_err(err("reading /proc/self/mountinfo"))? {
         umount2(&merged, MntFlags::MNT_DETACH).map_err(|e| err("umount")(io::Error::from(e)))?;
