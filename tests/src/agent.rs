@@ -543,9 +543,13 @@ impl Agent {
             }
         }
         // Namespaces joltd could not tear down (the node namespace goes
-        // with the agent, and every bridge, veth and rule in it).
-        for mount in host::mount_points_under(&self.netns_dir()) {
-            let _ = nix::mount::umount2(&mount, nix::mount::MntFlags::MNT_DETACH);
+        // with the agent, and every bridge, veth and rule in it), and
+        // writable layers of containers a test took the record of (joltd
+        // keeps a layer whose container runs without a record).
+        for dir in [self.netns_dir(), self.state_dir()] {
+            for mount in host::mount_points_under(&dir) {
+                let _ = nix::mount::umount2(&mount, nix::mount::MntFlags::MNT_DETACH);
+            }
         }
         std::thread::sleep(Duration::from_millis(10));
     }
