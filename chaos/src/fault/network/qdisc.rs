@@ -148,40 +148,19 @@ pub(super) fn tree(
     let major = handle >> 16;
     let class = |minor: u32| format!("{major:x}:{minor:x}");
     let leaf_handle = format!("{:x}:", major + 1);
+    let unshaped = |minor: u32| {
+        let classid = class(minor);
+        words(&[
+            "class", "add", "dev", interface, "parent", &root, "classid", &classid, "htb", "rate",
+            UNSHAPED, "quantum", QUANTUM,
+        ])
+    };
     let mut cmds = vec![
         words(&[
             "qdisc", "add", "dev", interface, "root", "handle", &root, "htb", "default", "1",
         ]),
-        words(&[
-            "class",
-            "add",
-            "dev",
-            interface,
-            "parent",
-            &root,
-            "classid",
-            &class(1),
-            "htb",
-            "rate",
-            UNSHAPED,
-            "quantum",
-            QUANTUM,
-        ]),
-        words(&[
-            "class",
-            "add",
-            "dev",
-            interface,
-            "parent",
-            &root,
-            "classid",
-            &class(2),
-            "htb",
-            "rate",
-            UNSHAPED,
-            "quantum",
-            QUANTUM,
-        ]),
+        unshaped(1),
+        unshaped(2),
     ];
     let mut leaf_cmd = words(&[
         "qdisc",
