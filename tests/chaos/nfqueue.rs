@@ -185,3 +185,84 @@ fn nfqueue_and_netem_add_the_same_delay_on_the_same_path() {
     }
     assert!((added[0] - added[1]).abs() < 3.0, "{added:?}");
 }
+
+#[test]
+fn a_worker_whose_rules_someone_removed_gives_way_to_the_next_delay() {
+    if !root() {
+        return;
+    }
+    let net = net();
+    let netns = PathBuf::from(net.pair.a.path());
+    let target = target(&net);
+    let fault = delay(50, Backend::Nfqueue);
+    let undo = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &undo).unwrap();
+    // Someone else removes jolt's rules; its worker still holds the queue.
+    let ns = net.pair.a.name().to_string();
+    for args in [
+        &["nft", "delete", "table", "inet", "jolt_nfqueue"][..],
+        &[
+            "iptables-legacy",
+            "-w",
+            "-t",
+            "mangle",
+            "-D",
+            "OUTPUT",
+            "-j",
+            "JOLT-NFQUEUE",
+        ],
+        &[
+            "iptables-legacy",
+            "-w",
+            "-t",
+            "mangle",
+            "-F",
+            "JOLT-NFQUEUE",
+        ],
+        &[
+            "iptables-legacy",
+            "-w",
+            "-t",
+            "mangle",
+            "-X",
+            "JOLT-NFQUEUE",
+        ],
+        &[
+            "ip6tables-legacy",
+            "-w",
+            "-t",
+            "mangle",
+            "-D",
+            "OUTPUT",
+            "-j",
+            "JOLT-NFQUEUE",
+        ],
+        &[
+            "ip6tables-legacy",
+            "-w",
+            "-t",
+            "mangle",
+            "-F",
+            "JOLT-NFQUEUE",
+        ],
+        &[
+            "ip6tables-legacy",
+            "-w",
+            "-t",
+            "mangle",
+            "-X",
+            "JOLT-NFQUEUE",
+        ],
+    ] {
+        let _ = Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .args(args)
+            .output();
+    }
+    let again = fault::prepare(&fault, &target).unwrap();
+    fault::apply(&fault, &target, &again).unwrap_or_else(|e| panic!("{e}"));
+    assert!(ping_rtts(&netns, "10.196.0.2", 2)
+        .iter()
+        .all(|r| *r >= 50.0));
+    assert_eq!(fault::revert(&again).unwrap(), Reverted::Done);
+}

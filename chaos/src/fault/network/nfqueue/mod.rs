@@ -150,6 +150,9 @@ pub(super) fn apply(
         fault,
         reason,
     })?;
+    // A worker left for this netns (its rules removed by someone else)
+    // still holds the queue: it goes first.
+    stop_worker(netns);
     let worker = start(netns, *queue, shaping).map_err(|source| FaultError::Kernel {
         context: format!("{context}: the queue worker"),
         source,
@@ -358,26 +361,30 @@ fn add_rules(
     }
 }
 
-/// Whether jolt's queue rules are in `netns`.
+/// Whether jolt's queue rules (any of them: IPv4 or IPv6) are in `netns`.
 fn rules_present(
     netns: &Path,
     rules: Rules,
 ) -> Result<bool, (String, io::Result<std::process::Output>)> {
-    let (program, args): (&str, Vec<String>) = match rules {
-        Rules::Nftables => (
+    let xtables: Vec<String> = ["-w", "-t", "mangle", "-S", CHAIN].map(String::from).into();
+    let queries: Vec<(&str, Vec<String>)> = match rules {
+        Rules::Nftables => vec![(
             "nft",
             ["list", "table", "inet", TABLE].map(String::from).into(),
-        ),
-        Rules::Xtables => (
-            "iptables-legacy",
-            ["-w", "-t", "mangle", "-S", CHAIN].map(String::from).into(),
-        ),
+        )],
+        Rules::Xtables => vec![
+            ("iptables-legacy", xtables.clone()),
+            ("ip6tables-legacy", xtables),
+        ],
     };
-    match run_in_with_input(netns, program, &args, None) {
-        Ok(out) if out.status.success() => Ok(true),
-        Ok(out) if absent(&stderr(&out)) => Ok(false),
-        other => Err((format!("{program} {}", args.join(" ")), other)),
+    for (program, args) in queries {
+        match run_in_with_input(netns, program, &args, None) {
+            Ok(out) if out.status.success() => return Ok(true),
+            Ok(out) if absent(&stderr(&out)) => {}
+            other => return Err((format!("{program} {}", args.join(" ")), other)),
+        }
     }
+    Ok(false)
 }
 
 /// Whether a tool's error says the table or chain is not there.
