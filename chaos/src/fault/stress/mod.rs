@@ -41,6 +41,9 @@ pub use memory::{Amount, MemoryStress, Oom};
 /// How long a stressor outlives its fault's end when no revert comes.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// How long a revert keeps killing stressors before it reports them stuck.
+const REVERT_WAIT: Duration = Duration::from_secs(5);
+
 /// Stressors this process forked and has not reaped yet.
 static CHILDREN: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
@@ -368,7 +371,8 @@ pub(crate) fn revert(dir: &Path, marker: &str) -> Result<Reverted, FaultError> {
         }
     };
     let mut killed = false;
-    for _ in 0..100 {
+    let deadline = std::time::Instant::now() + REVERT_WAIT;
+    while std::time::Instant::now() < deadline {
         let pids = match marked(dir, marker) {
             Err(e) if gone(&e) => return Ok(Reverted::TargetGone),
             other => other.map_err(fail(format!("reading {}/cgroup.procs", dir.display())))?,
@@ -424,7 +428,7 @@ pub(crate) fn revert(dir: &Path, marker: &str) -> Result<Reverted, FaultError> {
     Err(FaultError::Timeout {
         context: format!("revert: stressors {marker} in {}", dir.display()),
         state: "running".into(),
-        waited_ms: 1000,
+        waited_ms: REVERT_WAIT.as_millis(),
     })
 }
 
