@@ -17,6 +17,8 @@ mod experiments;
 mod foreign;
 #[path = "agent/hypothesis.rs"]
 mod hypothesis;
+#[path = "agent/images.rs"]
+mod images;
 #[path = "agent/lifecycle.rs"]
 mod lifecycle;
 #[path = "agent/network.rs"]

@@ -3,9 +3,11 @@
 //! Owns the embedded default bundle (a config.json made in code, from
 //! jolt's own `spec` default, over a busybox-static rootfs installed once
 //! under the state directory's `images/`) and the per-container
-//! config.json: the user's bundle (or the default) with the request's
-//! command, env and limits applied, and its rootfs named by absolute path
-//! so the user's bundle directory is read, never written.
+//! config.json: the user's bundle, an image's (jolt's default over the
+//! image's rootfs, with the process its config gives) or the default,
+//! with the request's command, env and limits applied, and its rootfs
+//! named by absolute path so the user's bundle directory is read, never
+//! written.
 
 use std::fs;
 use std::io;
@@ -37,6 +39,48 @@ pub enum BundleError {
     Write { path: PathBuf, cause: io::Error },
     #[error(transparent)]
     Layer(#[from] crate::layer::LayerError),
+    #[error("image {reference}: {cause}")]
+    Image { reference: String, cause: String },
+    #[error(transparent)]
+    Store(#[from] crate::image::ImageError),
+}
+
+/// An error in what `spec`'s bundle or image makes of the request.
+fn config_error(spec: &Spec, cause: String) -> BundleError {
+    match (&spec.bundle, &spec.image) {
+        (None, Some(image)) => BundleError::Image {
+            reference: image.reference.clone(),
+            cause,
+        },
+        (bundle, _) => BundleError::Config {
+            path: bundle.clone().unwrap_or_else(|| "(default)".into()),
+            cause,
+        },
+    }
+}
+
+/// The config.json `spec` starts from: its bundle's, its image's (the
+/// image's process; see [`crate::image::process`]), or the embedded
+/// bundle's. `images` is joltd's `images/`.
+fn base_config(spec: &Spec, images: &Path) -> Result<Value, BundleError> {
+    let Some(image) = spec.image.as_ref().filter(|_| spec.bundle.is_none()) else {
+        return match &spec.bundle {
+            Some(bundle) => user_config(bundle),
+            None => Ok(default_config(&busybox_rootfs(images)?)),
+        };
+    };
+    let store = crate::image::Images::at(&images.join(crate::image::DIR));
+    let record = store.get(&image.id)?;
+    let rootfs = store.rootfs(&image.id);
+    let mut config = default_config(&rootfs);
+    crate::image::process::apply(
+        &mut config["process"],
+        record.config.as_ref(),
+        &spec.command,
+        &rootfs,
+    )
+    .map_err(|cause| config_error(spec, cause))?;
+    Ok(config)
 }
 
 /// The rootfs of the embedded busybox bundle under `images`, installed
@@ -159,7 +203,8 @@ pub fn apply(config: &mut Value, spec: &Spec) -> Result<(), String> {
     }
     let process = &mut config["process"];
     process["terminal"] = json!(false);
-    if !spec.command.is_empty() {
+    // An image's entrypoint was joined with the command already.
+    if !spec.command.is_empty() && spec.image.is_none() {
         process["args"] = json!(spec.command);
     }
     if !spec.env.is_empty() {
@@ -213,22 +258,13 @@ pub fn apply(config: &mut Value, spec: &Spec) -> Result<(), String> {
 /// mounts must land on paths its rootfs has: the runtime would make them
 /// in the rootfs, which is shared.
 pub fn check(spec: &Spec, images: &Path) -> Result<(), BundleError> {
-    let path = spec.bundle.clone().unwrap_or_else(|| "(default)".into());
-    let bad = |cause: String| BundleError::Config {
-        path: path.clone(),
-        cause,
-    };
+    let bad = |cause: String| config_error(spec, cause);
     for m in &spec.mounts {
         m.check_on_node().map_err(bad)?;
     }
-    let rootfs = match &spec.bundle {
-        Some(bundle) => {
-            let mut config = user_config(bundle)?;
-            apply(&mut config, spec).map_err(bad)?;
-            PathBuf::from(config["root"]["path"].as_str().unwrap_or_default())
-        }
-        None => busybox_rootfs(images)?,
-    };
+    let mut config = base_config(spec, images)?;
+    apply(&mut config, spec).map_err(bad)?;
+    let rootfs = PathBuf::from(config["root"]["path"].as_str().unwrap_or_default());
     if spec.read_only {
         for m in &spec.mounts {
             let dest = m.destination();
@@ -275,16 +311,10 @@ pub fn write(
     netns: Option<&Path>,
     layer: &Path,
 ) -> Result<(), BundleError> {
-    let mut config = match &spec.bundle {
-        Some(bundle) => user_config(bundle)?,
-        None => default_config(&busybox_rootfs(images)?),
-    };
+    let mut config = base_config(spec, images)?;
     apply(&mut config, spec)
         .and_then(|()| netns.map_or(Ok(()), |ns| join_netns(&mut config, ns)))
-        .map_err(|cause| BundleError::Config {
-            path: spec.bundle.clone().unwrap_or_else(|| "(default)".into()),
-            cause,
-        })?;
+        .map_err(|cause| config_error(spec, cause))?;
     if !spec.read_only {
         let lower = PathBuf::from(config["root"]["path"].as_str().unwrap_or_default());
         let merged = crate::layer::mount_over(&lower, layer)?;

@@ -42,8 +42,10 @@ pub struct RunRequest {
     pub name: Option<String>,
     pub labels: BTreeMap<String, String>,
     /// A bundle directory on the node (absolute); the embedded busybox
-    /// bundle when absent.
+    /// bundle when neither this nor `image` is given.
     pub bundle: Option<PathBuf>,
+    /// An image in joltd's store: a name or a prefix of its ID.
+    pub image: Option<String>,
     /// Replaces process.args when not empty.
     pub command: Vec<String>,
     /// `KEY=VALUE` entries added to (or replacing those in) process.env.
@@ -85,6 +87,16 @@ pub struct Spec {
     /// Its tmpfs and volumes, in the order given.
     #[serde(default)]
     pub mounts: Vec<Mount>,
+    /// The image it runs, as the daemon found it (not set by validation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageUse>,
+}
+
+/// The image a container runs: its ID, and the name it was asked for by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageUse {
+    pub id: String,
+    pub reference: String,
 }
 
 fn read_only_before_layers() -> bool {
@@ -108,6 +120,12 @@ impl RunRequest {
         };
         for (k, v) in &self.labels {
             validate_label(k, v).map_err(|r| invalid(format!("labels.{k}"), r))?;
+        }
+        if self.bundle.is_some() && self.image.is_some() {
+            return Err(invalid("image", "give an image or a bundle, not both"));
+        }
+        if self.image.as_deref() == Some("") {
+            return Err(invalid("image", "must not be empty"));
         }
         if let Some(b) = &self.bundle {
             if !b.is_absolute() {
@@ -173,6 +191,7 @@ impl RunRequest {
             restart,
             read_only: self.read_only,
             mounts,
+            image: None,
         })
     }
 }

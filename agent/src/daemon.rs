@@ -44,7 +44,8 @@ use tokio::io::Interest;
 use tokio::sync::watch;
 
 use crate::bundle;
-use crate::container::{Invalid, Record, RunRequest, State, Status};
+use crate::container::{ImageUse, Invalid, Record, RunRequest, State, Status};
+use crate::image::{Image, ImageError, Images};
 use crate::layer;
 use crate::logs::{self, Limit};
 use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, MONITOR_FILE};
@@ -74,6 +75,8 @@ pub enum DaemonError {
     Failed { name: String, why: String },
     #[error("state: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
 }
 
 /// Where joltd keeps things and what it runs.
@@ -97,6 +100,8 @@ pub struct Config {
 struct Entry {
     id: String,
     name: String,
+    /// The ID of the image it runs, if it runs one.
+    image: Option<String>,
     record: tokio::sync::Mutex<Record>,
     exits: watch::Sender<u64>,
     removed: AtomicBool,
@@ -110,6 +115,7 @@ impl Entry {
         Arc::new(Entry {
             id: record.id.clone(),
             name: record.spec.name.clone(),
+            image: record.spec.image.as_ref().map(|i| i.id.clone()),
             record: tokio::sync::Mutex::new(record),
             exits: watch::Sender::new(0),
             removed: AtomicBool::new(false),
@@ -121,6 +127,7 @@ impl Entry {
 pub struct Daemon {
     cfg: Config,
     store: Store,
+    images: Images,
     containers: Mutex<HashMap<String, Arc<Entry>>>,
     /// Requests that change containers (run, stop, remove) under way.
     in_flight: AtomicUsize,
@@ -192,9 +199,11 @@ impl Daemon {
             tracing::error!("skipping a container: {e}");
         }
         let records = loaded.records;
+        let images = Images::open(&store.images().join(crate::image::DIR))?;
         let daemon = Arc::new(Daemon {
             cfg,
             store,
+            images,
             containers: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
         });
@@ -367,7 +376,14 @@ impl Daemon {
     pub async fn run(self: &Arc<Self>, req: RunRequest) -> Result<Record, DaemonError> {
         let _busy = self.busy();
         let id = new_id();
-        let spec = req.validate(&id)?;
+        let mut spec = req.validate(&id)?;
+        if let Some(reference) = &req.image {
+            let image = self.images.find(reference)?;
+            spec.image = Some(ImageUse {
+                id: image.id,
+                reference: reference.clone(),
+            });
+        }
         let (checked, images) = (spec.clone(), self.store.images());
         tokio::task::spawn_blocking(move || bundle::check(&checked, &images))
             .await
@@ -383,6 +399,14 @@ impl Daemon {
         };
         let entry = Entry::new(record.clone());
         {
+            // An image is not removed between here and the table showing
+            // this container uses it.
+            let _images = self.images.lock();
+            if let Some(image) = &entry.image {
+                if !self.images.rootfs(image).is_dir() {
+                    return Err(ImageError::NotFound(req.image.unwrap_or_default()).into());
+                }
+            }
             let mut table = self.table();
             if table.values().any(|e| e.name == name) {
                 return Err(DaemonError::Conflict {
@@ -804,6 +828,57 @@ impl Daemon {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || jolt.kill(&id, signal, all)).await {
             tracing::debug!(container = %entry.name, "{e}");
         }
+    }
+
+    /// Imports the image at `path` (on the node) into the store, named
+    /// `name` when given.
+    pub async fn import_image(
+        &self,
+        path: PathBuf,
+        name: Option<String>,
+    ) -> Result<Image, DaemonError> {
+        let _busy = self.busy();
+        let images = self.images.clone();
+        let image = tokio::task::spawn_blocking(move || images.import(&path, name.as_deref()))
+            .await
+            .expect("importing does not panic")?;
+        tracing::info!(image = %image.id, names = ?image.names, "imported");
+        Ok(image)
+    }
+
+    /// Every image in the store.
+    pub fn images(&self) -> Result<Vec<Image>, DaemonError> {
+        Ok(self.images.list()?)
+    }
+
+    /// Removes the image `reference` names, unless a container (running
+    /// or not) uses it.
+    pub async fn remove_image(self: &Arc<Self>, reference: &str) -> Result<Image, DaemonError> {
+        let _busy = self.busy();
+        let this = self.clone();
+        let reference = reference.to_string();
+        tokio::task::spawn_blocking(move || {
+            // A run adds a container to the table only under this lock.
+            let _lock = this.images.lock();
+            let image = this.images.find(&reference)?;
+            let user = this
+                .table()
+                .values()
+                .find(|e| e.image.as_deref() == Some(image.id.as_str()))
+                .map(|e| e.name.clone());
+            if let Some(container) = user {
+                return Err(ImageError::InUse {
+                    reference,
+                    container,
+                }
+                .into());
+            }
+            this.images.remove(&image.id)?;
+            tracing::info!(image = %image.id, "removed");
+            Ok(image)
+        })
+        .await
+        .expect("removing an image does not panic")
     }
 
     /// Removes a container that does not run (or, with `force`, kills it

@@ -15,6 +15,7 @@ pub mod container;
 pub mod daemon;
 pub mod experiments;
 pub mod hypothesis;
+pub mod image;
 pub mod layer;
 pub mod logs;
 pub mod metrics;

@@ -51,10 +51,23 @@ fn blob(layout: &Path, media_type: &str, data: &[u8]) -> serde_json::Value {
 /// named `NAME:latest` for `ctr image import --base-name NAME`, tarred at
 /// `dir/image.tar`.
 pub fn oci_archive(dir: &Path) -> PathBuf {
-    let layer = fs::read(rootfs_tar(dir)).unwrap();
+    let layout = oci_layout(dir, &fs::read(rootfs_tar(dir)).unwrap());
+    let tar = dir.join("image.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."));
+    tar
+}
+
+/// An OCI image layout at `dir/oci` whose one uncompressed layer is
+/// `layer` (a tar), tagged `latest`.
+pub fn oci_layout(dir: &Path, layer: &[u8]) -> PathBuf {
     let layout = dir.join("oci");
     fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
-    let layer = blob(&layout, "application/vnd.oci.image.layer.v1.tar", &layer);
+    let layer = blob(&layout, "application/vnd.oci.image.layer.v1.tar", layer);
     let config = json!({
         "architecture": "amd64",
         "os": "linux",
@@ -86,14 +99,7 @@ pub fn oci_archive(dir: &Path) -> PathBuf {
         json!({ "imageLayoutVersion": "1.0.0" }).to_string(),
     )
     .unwrap();
-    let tar = dir.join("image.tar");
-    run(Command::new("tar")
-        .arg("-C")
-        .arg(&layout)
-        .arg("-cf")
-        .arg(&tar)
-        .arg("."));
-    tar
+    layout
 }
 
 /// runc, for a side-by-side check; None, after saying the test skips,

@@ -26,6 +26,9 @@
 //! | GET | /v1/experiments/NAME/report | | the report (`report`; schema in docs/report.schema.json) |
 //! | POST | /v1/experiments/NAME/abort | | the status, once reverted |
 //! | DELETE | /v1/experiments/NAME | | 204 |
+//! | POST | /v1/images | `{"path": FILE_OR_DIR, "name": NAME}` (name optional) | 201, the image |
+//! | GET | /v1/images | | the images |
+//! | DELETE | /v1/images/REF | | the image removed; 409 naming a container that uses it |
 //! | GET | /v1/networks | | the networks: name, bridge, subnet, gateway |
 //! | GET | /v1/runtime | | the jolt binary and root joltd runs containers with (for `chaosctl exec`) |
 //! | POST | /v1/system/prune | | what was removed and reported |
@@ -55,6 +58,7 @@ use crate::targets::{Sources, TargetSource};
 
 pub mod connections;
 mod experiments;
+mod images;
 pub mod metrics_listener;
 
 pub use connections::Limits;
@@ -291,6 +295,7 @@ fn daemon_error(e: DaemonError) -> Response<Reply> {
         DaemonError::Invalid(_) | DaemonError::Bundle(_) => StatusCode::BAD_REQUEST,
         DaemonError::Failed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DaemonError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        DaemonError::Image(e) => images::status(e),
     };
     error(status, e.to_string())
 }
@@ -377,6 +382,9 @@ async fn handle(req: Request<Incoming>, agent: Agent) -> Response<Reply> {
     let path = req.uri().path().to_string();
     if path == "/metrics" || path.starts_with("/v1/experiments") {
         return experiments::handle(req, agent.experiments, agent.limits.body_timeout).await;
+    }
+    if path == "/v1/images" || path.starts_with("/v1/images/") {
+        return images::handle(req, agent.daemon, agent.limits.body_timeout).await;
     }
     let daemon = agent.daemon.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

@@ -11,6 +11,7 @@ mod exec;
 mod experiment;
 mod experiments;
 mod get;
+mod image;
 mod inspect;
 mod logs;
 mod network;
@@ -65,6 +66,7 @@ enum Command {
     Abort(abort::Args),
     Report(report::Args),
     Delete(delete::Args),
+    Image(image::Args),
     Network(network::Args),
     System(system::Args),
     Completion(completion::Args),
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
             Command::Abort(a) => abort::exec(&client, fmt, a).await.map(|()| 0),
             Command::Report(a) => report::exec(&client, cli.format, a).await.map(|()| 0),
             Command::Delete(a) => delete::exec(&client, a).await.map(|()| 0),
+            Command::Image(a) => image::exec(&client, fmt, a).await,
             Command::Network(a) => network::exec(&client, fmt, a).await.map(|()| 0),
             Command::System(a) => system::exec(&client, fmt, a).await.map(|()| 0),
             Command::Completion(_) => Ok(0),

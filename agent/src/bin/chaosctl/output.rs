@@ -156,6 +156,16 @@ pub fn ports(r: &Record) -> String {
         .join(", ")
 }
 
+/// `1.5MiB`, `312KiB`, `80B`.
+pub fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.2}GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1}MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1}KiB", n as f64 / 1024.0),
+        n => format!("{n}B"),
+    }
+}
+
 /// "12s ago" for an RFC 3339 time, "-" when there is none.
 pub fn ago(time: Option<&str>) -> String {
     let Some(t) = time.and_then(|t| humantime::parse_rfc3339(t).ok()) else {

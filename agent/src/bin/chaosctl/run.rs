@@ -10,9 +10,13 @@ use std::io::Write;
 use crate::logs::Lines;
 use crate::output::{self, Format};
 
-/// Run a container from a bundle (or the built-in busybox bundle)
+/// Run a container from an image, a bundle, or the built-in busybox bundle
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// An image in joltd's store (`chaosctl image ls`): a name or an ID
+    /// prefix; its config gives the command, entrypoint, env, working
+    /// directory and user
+    image: Option<String>,
     /// Name of the container (unique; default: its ID)
     #[arg(long)]
     name: Option<String>,
@@ -51,7 +55,8 @@ pub struct Args {
     /// exit status (interrupting chaosctl leaves the container running)
     #[arg(long, short = 'd')]
     detach: bool,
-    /// The command and its arguments (default: the bundle's)
+    /// The command and its arguments (default: the image's or the bundle's;
+    /// an image's entrypoint stays in front of it)
     #[arg(last = true)]
     command: Vec<String>,
 }
@@ -78,6 +83,7 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
         name: a.name.clone(),
         labels: parse_labels(&a.labels).map_err(anyhow::Error::msg)?,
         bundle,
+        image: a.image.clone(),
         command: a.command.clone(),
         env: a.env.clone(),
         ports: a.ports.clone(),

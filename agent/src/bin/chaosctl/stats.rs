@@ -42,16 +42,6 @@ async fn read(client: &Client, name: &str) -> Result<Stats> {
     Ok(client.call(Method::GET, &path, None).await?)
 }
 
-/// `1.5MiB`, `312KiB`, `80B`.
-fn bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.2}GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1}MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1}KiB", n as f64 / 1024.0),
-        n => format!("{n}B"),
-    }
-}
-
 pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
     let names = match a.names.is_empty() {
         false => a.names.clone(),
@@ -94,11 +84,15 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
                             format!("{:.1}%", r.cpu_percent),
                             format!(
                                 "{} / {}",
-                                bytes(r.memory_bytes),
-                                r.memory_limit.map_or("-".to_string(), bytes)
+                                output::bytes(r.memory_bytes),
+                                r.memory_limit.map_or("-".to_string(), output::bytes)
                             ),
                             r.pids.to_string(),
-                            format!("{} / {}", bytes(r.net_rx_bytes), bytes(r.net_tx_bytes)),
+                            format!(
+                                "{} / {}",
+                                output::bytes(r.net_rx_bytes),
+                                output::bytes(r.net_tx_bytes)
+                            ),
                         ]
                     })
                     .collect();
@@ -121,9 +115,9 @@ mod tests {
 
     #[test]
     fn sizes_are_shown_in_binary_units() {
-        assert_eq!(bytes(80), "80B");
-        assert_eq!(bytes(1536), "1.5KiB");
-        assert_eq!(bytes(64 << 20), "64.0MiB");
-        assert_eq!(bytes(3 << 30), "3.00GiB");
+        assert_eq!(output::bytes(80), "80B");
+        assert_eq!(output::bytes(1536), "1.5KiB");
+        assert_eq!(output::bytes(64 << 20), "64.0MiB");
+        assert_eq!(output::bytes(3 << 30), "3.00GiB");
     }
 }

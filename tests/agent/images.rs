@@ -1,0 +1,284 @@
+//! Images: built locally by podman (no registry) from the busybox rootfs,
+//! exported by `podman save` in both formats, imported with `chaosctl
+//! image import` and run with `chaosctl run IMAGE`; their config gives
+//! the process, each container writes to a layer of its own; bad
+//! archives leave nothing in the store; an image in use is not removed.
+//! Host only: nothing here depends on the cgroup version.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use jolt_e2e::agent::Agent;
+use jolt_e2e::podman::Podman;
+
+use crate::agent;
+
+/// The image with the writable-layer checks: a layer that whites out
+/// `/etc/group` and makes `/home` opaque (its old `user` directory gone,
+/// `new` kept), a file owned by 1000:1000, and a config with env,
+/// working directory and command.
+const BASE: &str = "FROM localhost/e2e-busybox
+RUN rm /etc/group && rm -rf /home && mkdir -p /home/new /srv && echo page > /srv/index.html && chown 1000:2000 /srv/index.html && chmod 640 /srv/index.html
+ENV GREETING=hello
+WORKDIR /srv
+CMD [\"sh\", \"-c\", \"echo $GREETING from $(pwd) as $(id -u)\"]
+";
+
+/// On BASE: a user and an entrypoint the command goes after.
+const USER: &str = "FROM localhost/jolt-e2e:base
+USER user
+ENTRYPOINT [\"sh\", \"-c\", \"echo as $(id -u):$(id -g) \\\"$0\\\"\"]
+CMD [\"default\"]
+";
+
+/// Builds BASE and USER with podman and saves BASE as an oci-archive and
+/// USER as a docker-archive in `dir`; None where podman is missing.
+fn saved_images(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let runc = jolt_e2e::image::which("runc").unwrap_or_else(|| "/usr/bin/runc".into());
+    let podman = Podman::start(&runc, "images", None)?;
+    for (tag, text) in [("base", BASE), ("user", USER)] {
+        let ctx = dir.join(tag);
+        fs::create_dir_all(&ctx).unwrap();
+        fs::write(ctx.join("Containerfile"), text).unwrap();
+        let name = format!("localhost/jolt-e2e:{tag}");
+        podman.ok(&[
+            "build",
+            "--isolation",
+            "chroot",
+            "-t",
+            &name,
+            ctx.to_str().unwrap(),
+        ]);
+    }
+    let oci = dir.join("base.oci.tar");
+    let docker = dir.join("user.docker.tar");
+    let (o, d) = (oci.to_str().unwrap(), docker.to_str().unwrap());
+    podman.ok(&[
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        o,
+        "localhost/jolt-e2e:base",
+    ]);
+    podman.ok(&[
+        "save",
+        "--format",
+        "docker-archive",
+        "-o",
+        d,
+        "localhost/jolt-e2e:user",
+    ]);
+    Some((oci, docker))
+}
+
+/// What the image store holds: image directories, and anything else.
+fn store(a: &Agent) -> Vec<String> {
+    let mut names: Vec<_> = fs::read_dir(a.state_dir().join("images/oci"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn podman_saved_images_run_with_their_config_and_a_writable_layer_each() {
+    let Some(a) = agent() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((oci, docker)) = saved_images(tmp.path()) else {
+        return;
+    };
+    let base = a
+        .ok(["image", "import", oci.to_str().unwrap()])
+        .trim()
+        .to_string();
+    assert_eq!(base.len(), 64, "import prints the ID: {base}");
+    a.ok(["image", "import", docker.to_str().unwrap()]);
+    let ls = a.ok(["image", "ls"]);
+    assert!(ls.starts_with("NAME "), "{ls}");
+    for name in ["localhost/jolt-e2e:base", "localhost/jolt-e2e:user"] {
+        assert!(ls.contains(name), "{ls}");
+    }
+    assert!(ls.contains(&base[..12]), "{ls}");
+
+    // The config: env, working directory, command; the image's layers:
+    // the whiteout, the opaque directory, the owner and mode.
+    let out = a.ctl(["run", "jolt-e2e:base"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout.as_str().trim(), "hello from /srv as 0");
+    let out = a.ctl([
+        "run",
+        "jolt-e2e:base",
+        "--",
+        "sh",
+        "-c",
+        "ls /home; stat -c '%u:%g %a' /srv/index.html; cat /etc/group 2>/dev/null || echo no-group",
+    ]);
+    let text = out.stdout.as_str();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["new", "1000:2000 640", "no-group"],
+        "{out:?}"
+    );
+    // USER and ENTRYPOINT: the command given goes after the entrypoint.
+    let out = a.ctl(["run", "localhost/jolt-e2e:user"]);
+    assert_eq!(out.stdout.as_str().trim(), "as 1000:1000 default");
+    let out = a.ctl(["run", "jolt-e2e:user", "--", "given"]);
+    assert_eq!(out.stdout.as_str().trim(), "as 1000:1000 given");
+
+    // Writes to /, /tmp and a volume; a second container from the same
+    // image does not see the first one's; --read-only refuses them.
+    let vol = tmp.path().join("vol");
+    fs::create_dir(&vol).unwrap();
+    let volume = format!("{}:/vol", vol.display());
+    let write =
+        "echo root > /rootfile && echo tmp > /tmp/t && echo vol > /vol/v && cat /rootfile /tmp/t";
+    let out = a.ctl([
+        "run",
+        "--name",
+        "w1",
+        "-v",
+        &volume,
+        "jolt-e2e:base",
+        "--",
+        "sh",
+        "-c",
+        write,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout.as_str(), "root\ntmp\n");
+    assert_eq!(fs::read_to_string(vol.join("v")).unwrap(), "vol\n");
+    let out = a.ctl([
+        "run",
+        "--name",
+        "w2",
+        "jolt-e2e:base",
+        "--",
+        "sh",
+        "-c",
+        "cat /rootfile /tmp/t || echo clean",
+    ]);
+    assert!(out.stdout.as_str().ends_with("clean\n"), "{out:?}");
+    let out = a.ctl([
+        "run",
+        "--read-only",
+        "jolt-e2e:base",
+        "--",
+        "sh",
+        "-c",
+        "echo x > /f",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        out.stdout.as_str().contains("Read-only file system"),
+        "{out:?}"
+    );
+    let image_root = a.state_dir().join("images/oci").join(&base).join("rootfs");
+    assert!(
+        !image_root.join("rootfile").exists(),
+        "the image itself is untouched"
+    );
+
+    // rm is refused while a container (even exited) uses the image.
+    let out = a.ctl(["image", "rm", "jolt-e2e:base"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = out.stderr.as_str();
+    assert!(err.contains("used by container"), "{err}");
+    assert!(image_root.is_dir());
+    let ids: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&a.ok(["-o", "json", "ps", "-a"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+    for id in &ids {
+        a.ok(["rm", id]);
+    }
+    a.ok(["image", "rm", "jolt-e2e:base", "localhost/jolt-e2e:user"]);
+    assert!(store(&a).is_empty(), "{:?}", store(&a));
+    assert!(
+        jolt_e2e::agent::empty_dir(&a.state_dir().join("layers")),
+        "every container's layer went with it"
+    );
+}
+
+/// A layer whose one entry is named `../escaped` (written raw: tar
+/// builders refuse such names).
+fn escaping_layer() -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..10].copy_from_slice(b"../escaped");
+    h.set_size(4);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, &b"evil"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn bad_archives_are_named_and_leave_nothing_in_the_store() {
+    let Some(a) = agent() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let good = jolt_e2e::image::oci_archive(tmp.path());
+    let refused = |path: &Path, want: &str| {
+        let out = a.ctl(["image", "import", path.to_str().unwrap()]);
+        let err = out.stderr.as_str();
+        assert_eq!(out.status.code(), Some(1), "{}: {out:?}", path.display());
+        assert!(err.contains(want), "{}: {err}", path.display());
+        assert!(store(&a).is_empty(), "{:?}", store(&a));
+    };
+    // Truncated: cut two thirds of the way in.
+    let bytes = fs::read(&good).unwrap();
+    let cut = tmp.path().join("cut.tar");
+    fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    refused(&cut, "malformed image");
+    // Not an archive at all.
+    let junk = tmp.path().join("junk.tar");
+    fs::write(&junk, "not a tar archive, not anything").unwrap();
+    refused(&junk, "junk.tar");
+    refused(&tmp.path().join("missing.tar"), "No such file");
+    // A wrong digest: one byte of the layer changed in the layout.
+    let layout = tmp.path().join("oci");
+    let layer = fs::read_dir(layout.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut blob = fs::read(&layer).unwrap();
+    let last = blob.iter().rposition(|b| *b != 0).unwrap();
+    blob[last] ^= 0x20;
+    fs::write(&layer, blob).unwrap();
+    refused(&layout, "digest mismatch");
+    // A layer with a `../` path.
+    let evil = tempfile::tempdir().unwrap();
+    let layout = jolt_e2e::image::oci_layout(evil.path(), &escaping_layer());
+    refused(&layout, "would escape the image");
+    assert!(!evil.path().join("escaped").exists() && !layout.join("../escaped").exists());
+    // Running an image that is not there makes nothing either.
+    let out = a.ctl(["run", "--name", "ghost", "nosuch:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr
+            .as_str()
+            .contains("image nosuch:1: no such image"),
+        "{out:?}"
+    );
+    assert_eq!(
+        a.ok(["ps", "-a"]).lines().count(),
+        1,
+        "no container was made"
+    );
+    // The good one still imports after all that.
+    a.ok([
+        "image",
+        "import",
+        good.to_str().unwrap(),
+        "--name",
+        "busybox:e2e",
+    ]);
+    assert_eq!(store(&a).len(), 1);
+}
