@@ -45,7 +45,7 @@ use tokio::sync::watch;
 
 use crate::bundle;
 use crate::container::{ImageUse, Invalid, Record, RunRequest, State, Status};
-use crate::image::{Image, ImageError, Images};
+use crate::image::{Image, ImageError, Images, Removal};
 use crate::layer;
 use crate::logs::{self, Limit};
 use crate::monitor::{self, BUNDLE_DIR, EXIT_FILE, MONITOR_FILE};
@@ -852,8 +852,9 @@ impl Daemon {
     }
 
     /// Removes the image `reference` names, unless a container (running
-    /// or not) uses it.
-    pub async fn remove_image(self: &Arc<Self>, reference: &str) -> Result<Image, DaemonError> {
+    /// or not) uses it; a name of an image that has others is only taken
+    /// from it, whoever uses it.
+    pub async fn remove_image(self: &Arc<Self>, reference: &str) -> Result<Removal, DaemonError> {
         let _busy = self.busy();
         let this = self.clone();
         let reference = reference.to_string();
@@ -861,6 +862,15 @@ impl Daemon {
             // A run adds a container to the table only under this lock.
             let _lock = this.images.lock();
             let image = this.images.find(&reference)?;
+            let name = Images::matched_name(&image, &reference);
+            if let Some(name) = name.filter(|_| image.names.len() > 1) {
+                this.images.untag(&image.id, &name)?;
+                tracing::info!(image = %image.id, %name, "untagged");
+                return Ok(Removal {
+                    untagged: vec![name],
+                    deleted: None,
+                });
+            }
             let user = this
                 .table()
                 .values()
@@ -875,7 +885,10 @@ impl Daemon {
             }
             this.images.remove(&image.id)?;
             tracing::info!(image = %image.id, "removed");
-            Ok(image)
+            Ok(Removal {
+                untagged: image.names,
+                deleted: Some(image.id),
+            })
         })
         .await
         .expect("removing an image does not panic")

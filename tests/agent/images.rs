@@ -180,6 +180,24 @@ fn podman_saved_images_run_with_their_config_and_a_writable_layer_each() {
         "the image itself is untouched"
     );
 
+    let ps = a.ok(["ps", "-a"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.contains("w1") && l.contains("jolt-e2e:base")),
+        "ps shows the image: {ps}"
+    );
+
+    // A second name is only taken off, even while the image is in use.
+    a.ok([
+        "image",
+        "import",
+        oci.to_str().unwrap(),
+        "--name",
+        "extra:1",
+    ]);
+    assert_eq!(a.ok(["image", "rm", "extra:1"]).trim(), "Untagged: extra:1");
+    assert!(image_root.is_dir());
+
     // rm is refused while a container (even exited) uses the image.
     let out = a.ctl(["image", "rm", "jolt-e2e:base"]);
     assert_eq!(out.status.code(), Some(1));
@@ -197,7 +215,13 @@ fn podman_saved_images_run_with_their_config_and_a_writable_layer_each() {
     for id in &ids {
         a.ok(["rm", id]);
     }
-    a.ok(["image", "rm", "jolt-e2e:base", "localhost/jolt-e2e:user"]);
+    let out = a.ok(["image", "rm", "jolt-e2e:base", "localhost/jolt-e2e:user"]);
+    assert!(
+        out.starts_with(&format!(
+            "Untagged: localhost/jolt-e2e:base\nDeleted: {base}\n"
+        )),
+        "{out}"
+    );
     assert!(store(&a).is_empty(), "{:?}", store(&a));
     assert!(
         jolt_e2e::agent::empty_dir(&a.state_dir().join("layers")),
@@ -281,4 +305,17 @@ fn bad_archives_are_named_and_leave_nothing_in_the_store() {
         "busybox:e2e",
     ]);
     assert_eq!(store(&a).len(), 1);
+}
+
+#[test]
+fn an_import_cut_short_by_a_crash_is_removed_at_the_next_start() {
+    let Some(mut a) = agent() else { return };
+    // What a joltd killed mid-import leaves: its import directory.
+    let left = a.state_dir().join("images/oci/.import-Xy12ab");
+    fs::create_dir_all(left.join("rootfs/bin")).unwrap();
+    fs::write(left.join("rootfs/bin/half"), "half").unwrap();
+    a.kill9();
+    a.restart();
+    assert!(!left.exists(), "{:?}", store(&a));
+    assert!(store(&a).is_empty());
 }

@@ -95,7 +95,7 @@ pub(super) async fn handle(
         (Method::DELETE, Some(Some(reference))) if !reference.is_empty() => {
             let removing = tokio::spawn(async move { daemon.remove_image(&reference).await });
             match removing.await.expect("removing does not panic") {
-                Ok(image) => reply(StatusCode::OK, image),
+                Ok(removal) => reply(StatusCode::OK, removal),
                 Err(e) => daemon_error(e),
             }
         }

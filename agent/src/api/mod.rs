@@ -28,7 +28,7 @@
 //! | DELETE | /v1/experiments/NAME | | 204 |
 //! | POST | /v1/images | `{"path": FILE_OR_DIR, "name": NAME}` (name optional) | 201, the image |
 //! | GET | /v1/images | | the images |
-//! | DELETE | /v1/images/REF | | the image removed; 409 naming a container that uses it |
+//! | DELETE | /v1/images/REF | | what was untagged and deleted; 409 naming a container that uses it |
 //! | GET | /v1/networks | | the networks: name, bridge, subnet, gateway |
 //! | GET | /v1/runtime | | the jolt binary and root joltd runs containers with (for `chaosctl exec`) |
 //! | POST | /v1/system/prune | | what was removed and reported |

@@ -53,17 +53,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads the plan of the one image in `src`.
-pub fn plan(src: &dyn Source) -> Result<Plan, ImageError> {
+/// Reads the plan of the one image in `src`, which came from `path`.
+pub fn plan(src: &dyn Source, path: &std::path::Path) -> Result<Plan, ImageError> {
     if src.has("index.json") {
         oci(src)
     } else if src.has("manifest.json") {
         docker(src)
     } else {
-        Err(ImageError::Malformed(
-            "neither an OCI image layout (no index.json) nor a docker-archive (no manifest.json)"
-                .into(),
-        ))
+        Err(ImageError::Malformed(format!(
+            "{}: neither an OCI image layout (no index.json) nor a docker-archive (no manifest.json)",
+            path.display()
+        )))
     }
 }
 

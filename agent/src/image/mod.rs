@@ -87,6 +87,15 @@ pub struct Image {
     pub config: Option<oci_spec::image::Config>,
 }
 
+/// What removing an image by a reference did, as Docker and podman
+/// report it: a name of an image with others only loses that name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Removal {
+    pub untagged: Vec<String>,
+    /// The ID of the image deleted, when it was.
+    pub deleted: Option<String>,
+}
+
 /// Checks an image name: `[REGISTRY/]PATH[:TAG]`, lowercase path
 /// components of letters, digits and `._-`, a tag of at most 128 of
 /// `A-Za-z0-9_.-`; no digest. The name with `:latest` when it has no tag.
@@ -247,6 +256,19 @@ impl Images {
         Err(ImageError::NotFound(reference.to_string()))
     }
 
+    /// The name of `image` that `reference` gave, if it gave one.
+    pub fn matched_name(image: &Image, reference: &str) -> Option<String> {
+        let r = normalize(reference).ok()?;
+        image.names.iter().find(|n| answers_to(n, &r)).cloned()
+    }
+
+    /// Takes `name` from image `id`.
+    pub fn untag(&self, id: &str, name: &str) -> Result<(), ImageError> {
+        let mut image = self.get(id)?;
+        image.names.retain(|n| n != name);
+        Ok(write_json(&self.dir.join(id).join(RECORD), &image)?)
+    }
+
     /// Imports the image at `path` (a file or a layout directory), named
     /// `name` when given, else by the names the archive gives it.
     /// Nothing stays in the store when it fails.
@@ -260,7 +282,7 @@ impl Images {
                 cause,
             })?;
         let src = source::open(path, work.path())?;
-        let plan = manifest::plan(src.as_ref())?;
+        let plan = manifest::plan(src.as_ref(), path)?;
         let mut names: Vec<String> = match name {
             Some(n) => vec![n],
             None => plan

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use hyper::Method;
 use jolt_agent::client::{segment, Client};
-use jolt_agent::image::Image;
+use jolt_agent::image::{Image, Removal};
 use serde_json::json;
 
 use crate::output::{self, Format};
@@ -30,7 +30,8 @@ enum Command {
     },
     /// List the images
     Ls,
-    /// Remove images (refused while a container, running or not, uses one)
+    /// Remove images (refused while a container, running or not, uses
+    /// one); a name of an image that has other names is only untagged
     Rm {
         /// Names or ID prefixes
         #[arg(required = true)]
@@ -61,10 +62,17 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
         }
         Command::Rm { images } => Ok(output::each(images, |reference| async move {
             let path = format!("/v1/images/{}", segment_all(reference));
-            let image: Image = client.call(Method::DELETE, &path, None).await?;
+            let removal: Removal = client.call(Method::DELETE, &path, None).await?;
             match fmt {
-                Format::Json => output::json(&image),
-                Format::Table => println!("{reference}"),
+                Format::Json => output::json(&removal),
+                Format::Table => {
+                    for name in &removal.untagged {
+                        println!("Untagged: {name}");
+                    }
+                    if let Some(id) = &removal.deleted {
+                        println!("Deleted: {id}");
+                    }
+                }
             }
             Ok(())
         })

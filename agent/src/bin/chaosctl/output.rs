@@ -108,14 +108,20 @@ pub fn row(listed: &Listed) -> Vec<String> {
     for f in &listed.faults {
         status.push_str(&format!("; {}", f.summary()));
     }
-    let command = if r.spec.command.is_empty() {
-        "(bundle's)".to_string()
-    } else {
-        r.spec.command.join(" ")
+    let command = match (r.spec.command.is_empty(), &r.spec.image) {
+        (false, _) => r.spec.command.join(" "),
+        (true, Some(_)) => "(image's)".to_string(),
+        (true, None) => "(bundle's)".to_string(),
+    };
+    let image = match (&r.spec.image, &r.spec.bundle) {
+        (Some(i), _) => i.reference.clone(),
+        (None, Some(b)) => b.display().to_string(),
+        (None, None) => "(busybox)".to_string(),
     };
     vec![
         r.id.clone(),
         r.spec.name.clone(),
+        image,
         status,
         r.status.pid.map_or("-".into(), |p| p.to_string()),
         address(r),
@@ -127,7 +133,7 @@ pub fn row(listed: &Listed) -> Vec<String> {
 }
 
 pub const HEADER: &[&str] = &[
-    "ID", "NAME", "STATUS", "PID", "ADDRESS", "PORTS", "RESTARTS", "STARTED", "COMMAND",
+    "ID", "NAME", "IMAGE", "STATUS", "PID", "ADDRESS", "PORTS", "RESTARTS", "STARTED", "COMMAND",
 ];
 
 /// The container's address, "-" before it has one.
