@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use serde_json::json;
@@ -21,6 +21,9 @@ enum E<'a> {
     Hardlink(&'a str),
     /// A regular file whose name is written raw (so `..` gets through).
     Raw(&'a [u8]),
+    /// A regular file with an extended attribute (NAME, VALUE).
+    Xattr(&'a [u8], &'a str, &'a [u8]),
+    Fifo,
 }
 
 fn layer(entries: &[(&str, E)]) -> Vec<u8> {
@@ -36,11 +39,17 @@ fn layer(entries: &[(&str, E)]) -> Vec<u8> {
         h.set_mtime(1_700_000_000);
         h.set_mode(0o644);
         let data: &[u8] = match e {
-            E::File(d) | E::Raw(d) => d,
+            E::File(d) | E::Raw(d) | E::Xattr(d, ..) => d,
             _ => b"",
         };
         match e {
             E::File(_) | E::Raw(_) => h.set_entry_type(tar::EntryType::Regular),
+            E::Xattr(_, name, value) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                let key = format!("SCHILY.xattr.{name}");
+                b.append_pax_extensions([(key.as_str(), *value)]).unwrap();
+            }
+            E::Fifo => h.set_entry_type(tar::EntryType::Fifo),
             E::Dir => {
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_mode(0o750);
@@ -191,6 +200,8 @@ fn stacked() -> Vec<Vec<u8>> {
         ("s", E::Symlink("keep")),
         ("fresh", E::File(b"fresh")),
         (".wh.fresh", E::File(b"")),
+        ("tagged", E::Xattr(b"t", "user.jolt", b"yes")),
+        ("pipe", E::Fifo),
     ]);
     vec![base, top]
 }
@@ -217,13 +228,27 @@ fn layers_stack_with_whiteouts_opaque_dirs_and_links() {
         ["new"],
         "opaque: d/old hidden, d/new of the same layer kept"
     );
-    assert_eq!(names(""), ["a", "d", "fresh", "h", "keep", "s"]);
+    assert_eq!(
+        names(""),
+        ["a", "d", "fresh", "h", "keep", "pipe", "s", "tagged"]
+    );
+    assert!(fs::symlink_metadata(root.join("pipe"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert_eq!(
+        xattr::get(root.join("tagged"), "user.jolt")
+            .unwrap()
+            .as_deref(),
+        Some(&b"yes"[..]),
+        "extended attributes are kept"
+    );
     let keep = fs::metadata(root.join("keep")).unwrap();
     assert_eq!(fs::metadata(root.join("h")).unwrap().ino(), keep.ino());
     assert_eq!(fs::read_link(root.join("s")).unwrap(), Path::new("keep"));
     assert_eq!(fs::metadata(root.join("a")).unwrap().mode() & 0o7777, 0o750);
     assert_eq!(keep.mtime(), 1_700_000_000);
-    assert_eq!(image.size, 1 + 1 + 3 + 4 + 4 + 3 + 5);
+    assert_eq!(image.size, 1 + 1 + 3 + 4 + 4 + 3 + 5 + 1);
     let config = image.config.unwrap();
     assert_eq!(config.cmd().as_deref(), Some(&["/bin/sh".to_string()][..]));
 }

@@ -301,10 +301,14 @@ fn node<R: Read>(entry: &tar::Entry<R>, target: &Path) -> Result<(), String> {
         _ => SFlag::S_IFIFO,
     };
     let num = |v: io::Result<Option<u32>>| v.map(Option::unwrap_or_default);
-    let dev = makedev(
-        num(h.device_major()).map_err(|e| e.to_string())?.into(),
-        num(h.device_minor()).map_err(|e| e.to_string())?.into(),
-    );
+    // A FIFO has no device numbers (writers leave the fields empty).
+    let dev = match kind {
+        SFlag::S_IFIFO => 0,
+        _ => makedev(
+            num(h.device_major()).map_err(|e| e.to_string())?.into(),
+            num(h.device_minor()).map_err(|e| e.to_string())?.into(),
+        ),
+    };
     let mode = h.mode().map_err(|e| e.to_string())?;
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).map_err(|e| e.to_string())?;
