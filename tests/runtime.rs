@@ -18,6 +18,8 @@ mod exec;
 mod hardening;
 #[path = "runtime/hooks.rs"]
 mod hooks;
+#[path = "runtime/kubernetes.rs"]
+mod kubernetes;
 #[path = "runtime/lifecycle.rs"]
 mod lifecycle;
 #[path = "runtime/manage.rs"]

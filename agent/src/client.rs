@@ -1,22 +1,31 @@
-//! client: joltd's API as chaosctl calls it, over the Unix socket.
+//! client: joltd's API as chaosctl calls it: over the Unix socket, or over
+//! TCP with mutual TLS to a node's `--listen` (see [`crate::tls`]).
 //!
-//! Owns the connection (HTTP/1.1 on a tokio UnixStream), turning an error
-//! reply into its message, and streaming a body (the logs) to a writer.
-//! It knows the paths and bodies of the API, not how they are shown.
+//! Owns the connection (HTTP/1.1 on either stream), turning an error
+//! reply into its message, checking that a node's joltd is chaosctl's
+//! version (every answer names it in its `Server` header), and streaming
+//! a body (the logs) to a writer. It knows the paths and bodies of the
+//! API, not how they are shown.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::net::UnixStream;
+use tokio::net::{TcpStream, UnixStream};
 
 /// The socket joltd listens on unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/jolt/joltd.sock";
+/// What joltd says it is in every answer's `Server` header.
+pub const SERVER: &str = concat!("joltd/", env!("CARGO_PKG_VERSION"));
+/// How long chaosctl waits for a node to accept and finish the handshake.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -25,6 +34,16 @@ pub enum ClientError {
         socket: PathBuf,
         cause: std::io::Error,
     },
+    #[error("node {node}: cannot reach joltd at {address}: {cause}")]
+    Unreachable {
+        node: String,
+        address: String,
+        cause: String,
+    },
+    #[error("node {node}: {why}")]
+    Tls { node: String, why: String },
+    #[error("node {node}: joltd is {theirs}, chaosctl is {SERVER}; use the same version on both")]
+    Version { node: String, theirs: String },
     #[error("joltd: {0}")]
     Http(#[from] hyper::Error),
     /// joltd answered with an error: its HTTP status and message.
@@ -36,15 +55,143 @@ pub enum ClientError {
     Output(std::io::Error),
 }
 
+/// How chaosctl reaches one joltd.
+#[derive(Clone)]
+enum Transport {
+    Unix(PathBuf),
+    Tls {
+        /// The node's name, for messages.
+        node: String,
+        /// `HOST:PORT`.
+        address: String,
+        server_name: ServerName<'static>,
+        config: Arc<rustls::ClientConfig>,
+    },
+}
+
 pub struct Client {
-    socket: PathBuf,
+    transport: Transport,
+}
+
+/// The name in `HOST:PORT` (or `[V6]:PORT`) that a certificate must hold.
+pub fn server_name_of(address: &str) -> Result<ServerName<'static>, String> {
+    let host = match address.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => return Err(format!("{address:?}: expected HOST:PORT")),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_string()).map_err(|e| format!("{address:?}: {e}"))
 }
 
 impl Client {
+    /// A client of the joltd on this node's `socket`.
     pub fn new(socket: &Path) -> Client {
         Client {
-            socket: socket.to_path_buf(),
+            transport: Transport::Unix(socket.to_path_buf()),
         }
+    }
+
+    /// A client of node `node`'s joltd at `address` over mutual TLS,
+    /// verifying its certificate under `server_name`.
+    pub fn tls(
+        node: &str,
+        address: &str,
+        server_name: ServerName<'static>,
+        config: Arc<rustls::ClientConfig>,
+    ) -> Client {
+        Client {
+            transport: Transport::Tls {
+                node: node.to_string(),
+                address: address.to_string(),
+                server_name,
+                config,
+            },
+        }
+    }
+
+    /// An HTTP/1 connection to joltd.
+    async fn connect(
+        &self,
+    ) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, ClientError> {
+        match &self.transport {
+            Transport::Unix(socket) => {
+                let stream =
+                    UnixStream::connect(socket)
+                        .await
+                        .map_err(|cause| ClientError::Connect {
+                            socket: socket.clone(),
+                            cause,
+                        })?;
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(conn);
+                Ok(sender)
+            }
+            Transport::Tls {
+                node,
+                address,
+                server_name,
+                config,
+            } => {
+                let unreachable = |cause: String| ClientError::Unreachable {
+                    node: node.clone(),
+                    address: address.clone(),
+                    cause,
+                };
+                let connected = async {
+                    let tcp = TcpStream::connect(address.as_str())
+                        .await
+                        .map_err(|e| unreachable(e.to_string()))?;
+                    let _ = tcp.set_nodelay(true);
+                    tokio_rustls::TlsConnector::from(config.clone())
+                        .connect(server_name.clone(), tcp)
+                        .await
+                        .map_err(|e| ClientError::Tls {
+                            node: node.clone(),
+                            why: crate::tls::explain(&e).unwrap_or_else(|| format!("TLS: {e}")),
+                        })
+                };
+                let stream = tokio::time::timeout(CONNECT_TIMEOUT, connected)
+                    .await
+                    .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))??;
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(conn);
+                Ok(sender)
+            }
+        }
+    }
+
+    /// A failed request in TLS's words where TLS failed it: with TLS 1.3
+    /// the server refuses a client certificate after the handshake, so
+    /// the first request is where chaosctl learns of it.
+    fn refused_by_tls(&self, e: hyper::Error) -> ClientError {
+        match (&self.transport, crate::tls::explain(&e)) {
+            (Transport::Tls { node, .. }, Some(why)) => ClientError::Tls {
+                node: node.clone(),
+                why,
+            },
+            _ => ClientError::Http(e),
+        }
+    }
+
+    /// Refuses an answer from a node whose joltd is another version.
+    fn check_version(&self, resp: &Response<Incoming>) -> Result<(), ClientError> {
+        let Transport::Tls { node, .. } = &self.transport else {
+            return Ok(());
+        };
+        let theirs = resp
+            .headers()
+            .get(hyper::header::SERVER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("an unknown version");
+        if theirs != SERVER {
+            return Err(ClientError::Version {
+                node: node.clone(),
+                theirs: theirs.to_string(),
+            });
+        }
+        Ok(())
     }
 
     async fn send(
@@ -53,16 +200,7 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Response<Incoming>, ClientError> {
-        let stream =
-            UnixStream::connect(&self.socket)
-                .await
-                .map_err(|cause| ClientError::Connect {
-                    socket: self.socket.clone(),
-                    cause,
-                })?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(conn);
+        let mut sender = self.connect().await?;
         let bytes = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
         let req = Request::builder()
             .method(method)
@@ -71,7 +209,11 @@ impl Client {
             .header("content-type", "application/json")
             .body(Full::new(bytes))
             .expect("a valid request");
-        let resp = sender.send_request(req).await?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| self.refused_by_tls(e))?;
+        self.check_version(&resp)?;
         if resp.status().is_success() {
             return Ok(resp);
         }

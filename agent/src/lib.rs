@@ -30,4 +30,5 @@ pub mod store;
 pub mod supervise;
 pub mod targets;
 pub mod timeline;
+pub mod tls;
 pub mod volume;

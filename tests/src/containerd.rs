@@ -40,6 +40,17 @@ impl Containerd {
     /// imported as `NAME:latest`; None (after saying why) when containerd,
     /// ctr or the shim is missing.
     pub fn start(name: &str) -> Option<Containerd> {
+        Containerd::launch(name, None)
+    }
+
+    /// A containerd as [`Containerd::start`] makes, but with its CRI plugin
+    /// (Kubernetes' interface) on and `import` among its config files, as
+    /// a node's containerd with a runtime handler added.
+    pub fn start_with_cri(name: &str, import: &Path) -> Option<Containerd> {
+        Containerd::launch(name, Some(import))
+    }
+
+    fn launch(name: &str, cri_import: Option<&Path>) -> Option<Containerd> {
         for program in ["containerd", "ctr", "containerd-shim-runc-v2"] {
             if which(program).is_none() {
                 eprintln!("skipped: {program} not found (apt-get install containerd)");
@@ -52,11 +63,14 @@ impl Containerd {
             .unwrap()
             .keep();
         let config = dir.join("config.toml");
+        let plugins = match cri_import {
+            None => "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]".to_string(),
+            Some(file) => format!("imports = [\"{}\"]", file.display()),
+        };
         fs::write(
             &config,
             format!(
-                "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
-                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n{plugins}\n\
                  [grpc]\n  address = \"{d}/containerd.sock\"\n",
                 d = dir.display()
             ),
@@ -178,6 +192,25 @@ impl Containerd {
         fs::read_dir(self.runtime_root())
             .map(|d| d.flatten().map(|e| e.file_name()).collect())
             .unwrap_or_default()
+    }
+
+    /// `containerd config dump` of this containerd's config: the config
+    /// as containerd reads it, its imports merged.
+    pub fn config_dump(&self) -> String {
+        let out = Command::new("containerd")
+            .arg("--config")
+            .arg(self.dir.join("config.toml"))
+            .args(["config", "dump"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "containerd config dump: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The end of containerd's log.
+    pub fn log_tail(&self) -> String {
+        tail(&self.dir.join("containerd.log"))
     }
 
     /// containerd's socket.

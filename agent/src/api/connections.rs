@@ -34,8 +34,7 @@ use hyper::body::Incoming;
 use hyper::header::CONNECTION;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::{Reply, MAX_BODY};
@@ -164,13 +163,14 @@ fn closes(response: &Response<Reply>) -> bool {
 /// Serves HTTP/1 on `stream` with `handle` until the client leaves, the
 /// connection times out, or it is asked to make room and is idle; then
 /// gives its slot back.
-pub async fn serve<H, F>(
-    stream: UnixStream,
+pub async fn serve<S, H, F>(
+    stream: S,
     slots: Arc<Slots>,
     slot: OwnedSemaphorePermit,
     limits: Limits,
     handle: H,
 ) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>) -> F + Send + Sync + Unpin + 'static,
     F: Future<Output = Response<Reply>> + Send + 'static,
 {
@@ -182,7 +182,11 @@ pub async fn serve<H, F>(
             let answer = handle(req);
             let linger = linger.clone();
             Box::pin(async move {
-                let response = answer.await;
+                let mut response = answer.await;
+                response.headers_mut().insert(
+                    hyper::header::SERVER,
+                    hyper::header::HeaderValue::from_static(crate::client::SERVER),
+                );
                 if closes(&response) {
                     linger.store(true, Ordering::Relaxed);
                 }
@@ -220,7 +224,7 @@ pub async fn serve<H, F>(
 /// answer) and drops what the client still sends, until it closes or
 /// [`LINGER`] has passed, so that the kernel does not reset the
 /// connection over unread data before the client has read the answer.
-async fn linger_close(mut stream: UnixStream) {
+async fn linger_close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }

@@ -60,6 +60,7 @@ pub mod connections;
 mod experiments;
 mod images;
 pub mod metrics_listener;
+pub mod tls_listener;
 
 pub use connections::Limits;
 
@@ -130,6 +131,7 @@ pub struct Agent {
 /// experiments short (their faults reverted).
 pub async fn serve(
     listener: UnixListener,
+    tls: Option<tls_listener::Listener>,
     agent: Agent,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -157,11 +159,19 @@ pub async fn serve(
             tokio::spawn(connection(stream, slots.clone(), slot, agent.clone()));
         }
     };
+    let remote = async {
+        match &tls {
+            Some(l) => l.accept_loop(&slots, &agent).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = shutdown => {}
         () = accepting => {}
+        () = remote => {}
     }
     drop(listener);
+    drop(tls);
     agent.daemon.quiesce(SHUTDOWN_WAIT).await;
     agent.experiments.shutdown().await;
 }
@@ -169,6 +179,21 @@ pub async fn serve(
 /// Whether a peer with `uid` may use joltd: root, or joltd's own user.
 pub fn allowed(uid: u32) -> bool {
     uid == 0 || uid == nix::unistd::geteuid().as_raw()
+}
+
+/// Serves one connection whose peer is already known to be allowed (a
+/// client certificate the CA signed).
+async fn trusted_connection<S>(
+    stream: S,
+    slots: Arc<connections::Slots>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    agent: Agent,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = agent.limits;
+    let answer = move |req| handle(req, agent.clone());
+    connections::serve(stream, slots, slot, limits, answer).await;
 }
 
 async fn connection(

@@ -103,6 +103,21 @@ struct Cli {
     /// The listener is in the node's network namespace
     #[arg(long, value_name = "ADDR:PORT")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve the whole API over TCP on ADDR:PORT with mutual TLS, for
+    /// chaosctl --node and fleet files (needs --tls-ca, --tls-cert and
+    /// --tls-key; off by default). The listener is in the node's network
+    /// namespace; the Unix socket stays as it is
+    #[arg(long, value_name = "ADDR:PORT", requires_all = ["tls_ca", "tls_cert", "tls_key"])]
+    listen: Option<std::net::SocketAddr>,
+    /// The CA a client's certificate must be signed by (PEM)
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    tls_ca: Option<PathBuf>,
+    /// joltd's certificate for --listen, with its chain (PEM)
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    tls_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -287,8 +302,21 @@ async fn serve(cli: Cli) -> Result<()> {
     // client that connects finds the faults of an earlier run reverted.
     api::ensure_free(&cli.socket)?;
     let metrics_listener = match cli.metrics_listen {
-        Some(addr) => Some(metrics_listener(&network, addr)?),
+        Some(addr) => Some(tcp_listener(&network, addr, "--metrics-listen")?),
         None => None,
+    };
+    let tls_listener = match (cli.listen, &cli.tls_ca, &cli.tls_cert, &cli.tls_key) {
+        (Some(addr), Some(ca), Some(cert), Some(key)) => {
+            let files = jolt_agent::tls::Files {
+                ca: ca.clone(),
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+            let config = files.server().context("--listen")?;
+            let tcp = tcp_listener(&network, addr, "--listen")?;
+            Some(api::tls_listener::Listener::new(tcp, config))
+        }
+        _ => None,
     };
     // Before anything else: no fault of an earlier run outlives it.
     let state_dir = cli.state_dir.clone();
@@ -328,6 +356,9 @@ async fn serve(cli: Cli) -> Result<()> {
         tracing::info!(address = ?l.local_addr().ok(), "serving /metrics");
         tokio::spawn(api::metrics_listener::serve(l, experiments.clone()));
     }
+    if let Some(l) = &tls_listener {
+        tracing::info!(address = ?l.local_addr(), "serving the API with mutual TLS");
+    }
     let agent = api::Agent {
         daemon: daemon.clone(),
         targets,
@@ -338,7 +369,7 @@ async fn serve(cli: Cli) -> Result<()> {
             body_timeout: cli.body_timeout.into(),
         },
     };
-    api::serve(listener, agent, async {
+    api::serve(listener, tls_listener, agent, async {
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
@@ -351,10 +382,12 @@ async fn serve(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// The `--metrics-listen` socket, bound in the node's network namespace.
-fn metrics_listener(
+/// A TCP socket bound to `addr` in the node's network namespace; `flag`
+/// names it in errors.
+fn tcp_listener(
     network: &Network,
     addr: std::net::SocketAddr,
+    flag: &str,
 ) -> Result<tokio::net::TcpListener> {
     let listener = network.run_in_node(|| {
         let l = std::net::TcpListener::bind(addr).and_then(|l| {
@@ -362,7 +395,7 @@ fn metrics_listener(
             Ok(l)
         });
         l.map_err(|source| jolt_agent::network::Error::Io {
-            what: format!("--metrics-listen {addr}"),
+            what: format!("{flag} {addr}"),
             source,
         })
     })?;

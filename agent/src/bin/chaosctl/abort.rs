@@ -1,11 +1,12 @@
-//! `chaosctl abort`: revert every active fault of an experiment now.
+//! `chaosctl abort`: revert every active fault of an experiment now, on
+//! every node of a fleet that has it.
 
 use anyhow::Result;
 use hyper::Method;
-use jolt_agent::client::{segment, Client};
-use serde_json::Value;
+use jolt_agent::client::segment;
 
 use crate::experiment::print_status;
+use crate::fleet::{self, Nodes};
 use crate::output::{self, Format};
 
 /// Stop an experiment: no more fires, every active fault reverted at once
@@ -15,12 +16,20 @@ pub struct Args {
     name: String,
 }
 
-pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
+pub async fn exec(nodes: &Nodes, fmt: Format, a: &Args) -> Result<u8> {
     let path = format!("/v1/experiments/{}/abort", segment(&a.name));
-    let s: Value = client.call(Method::POST, &path, None).await?;
+    let (got, failed) = fleet::wherever(nodes, Method::POST, &path).await?;
     match fmt {
-        Format::Json => output::json(&s),
-        Format::Table => print_status(&s),
+        Format::Json if nodes.named => fleet::json(nodes, got),
+        Format::Json => got.iter().for_each(|(_, s)| output::json(s)),
+        Format::Table => {
+            for (node, s) in &got {
+                if nodes.named {
+                    println!("node: {node}");
+                }
+                print_status(s);
+            }
+        }
     }
-    Ok(())
+    Ok(u8::from(failed))
 }

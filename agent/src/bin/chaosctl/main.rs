@@ -1,15 +1,18 @@
 //! `chaosctl`: the command line for joltd. Parses arguments (one file per
-//! subcommand), calls joltd over its socket, prints a table or JSON, and
-//! on failure prints one line on stderr and exits 1.
+//! subcommand), calls joltd over its socket (or the joltd of each node of
+//! a fleet, see `fleet`), prints a table or JSON, and on failure prints
+//! one line on stderr and exits 1.
 
 mod abort;
 mod apply;
+mod certs;
 mod completion;
 mod delete;
 mod events;
 mod exec;
 mod experiment;
 mod experiments;
+mod fleet;
 mod get;
 mod image;
 mod inspect;
@@ -29,7 +32,7 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use jolt_agent::client::{Client, DEFAULT_SOCKET};
+use jolt_agent::client::DEFAULT_SOCKET;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +48,8 @@ pub struct Cli {
     /// and junit
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = output::Requested::Table)]
     format: output::Requested,
+    #[command(flatten)]
+    fleet: fleet::Flags,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +74,7 @@ enum Command {
     Image(image::Args),
     Network(network::Args),
     System(system::Args),
+    Certs(certs::Args),
     Completion(completion::Args),
 }
 
@@ -82,9 +88,21 @@ fn main() -> ExitCode {
         (Command::Report(_), Err(_)) => output::Format::Table,
         (_, Err(msg)) => usage_error(matches.subcommand_name().unwrap_or_default(), msg).exit(),
     };
-    if let Command::Completion(a) = &cli.command {
-        completion::exec(a);
-        return ExitCode::SUCCESS;
+    match &cli.command {
+        Command::Completion(a) => {
+            completion::exec(a);
+            return ExitCode::SUCCESS;
+        }
+        Command::Certs(a) => {
+            return match certs::exec(a) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("chaosctl: {}", one_line(&e));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,28 +114,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let client = Client::new(&cli.socket);
     let done = runtime.block_on(async {
+        let nodes = fleet::Nodes::from_flags(&cli.fleet, &cli.socket)?;
+        let one = |name: &str| nodes.one(name);
         match &cli.command {
-            Command::Run(a) => run::exec(&client, fmt, a).await,
-            Command::Ps(a) => ps::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Inspect(a) => inspect::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Logs(a) => logs::exec(&client, a).await.map(|()| 0),
-            Command::Exec(a) => exec::exec(&client, a).await,
-            Command::Stats(a) => stats::exec(&client, fmt, a).await,
-            Command::Stop(a) => stop::exec(&client, fmt, a).await,
-            Command::Rm(a) => rm::exec(&client, a).await,
-            Command::Apply(a) => apply::exec(&client, fmt, a).await,
-            Command::Experiments(a) => experiments::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Get(a) => get::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Events(a) => events::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Abort(a) => abort::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Report(a) => report::exec(&client, cli.format, a).await.map(|()| 0),
-            Command::Delete(a) => delete::exec(&client, a).await.map(|()| 0),
-            Command::Image(a) => image::exec(&client, fmt, a).await,
-            Command::Network(a) => network::exec(&client, fmt, a).await.map(|()| 0),
-            Command::System(a) => system::exec(&client, fmt, a).await.map(|()| 0),
-            Command::Completion(_) => Ok(0),
+            Command::Run(a) => run::exec(one("run")?, fmt, a).await,
+            Command::Ps(a) => ps::exec(&nodes, fmt, a).await,
+            Command::Inspect(a) => inspect::exec(one("inspect")?, fmt, a).await.map(|()| 0),
+            Command::Logs(a) => logs::exec(one("logs")?, a).await.map(|()| 0),
+            Command::Exec(a) => exec::exec(one("exec")?, a).await,
+            Command::Stats(a) => stats::exec(one("stats")?, fmt, a).await,
+            Command::Stop(a) => stop::exec(one("stop")?, fmt, a).await,
+            Command::Rm(a) => rm::exec(one("rm")?, a).await,
+            Command::Apply(a) => apply::exec(one("apply")?, fmt, a).await,
+            Command::Experiments(a) => experiments::exec(&nodes, fmt, a).await,
+            Command::Get(a) => get::exec(&nodes, fmt, a).await,
+            Command::Events(a) => events::exec(&nodes, fmt, a).await,
+            Command::Abort(a) => abort::exec(&nodes, fmt, a).await,
+            Command::Report(a) => report::exec(&nodes, cli.format, a).await,
+            Command::Delete(a) => delete::exec(one("delete")?, a).await.map(|()| 0),
+            Command::Image(a) => image::exec(one("image")?, fmt, a).await,
+            Command::Network(a) => network::exec(one("network")?, fmt, a).await.map(|()| 0),
+            Command::System(a) => system::exec(one("system")?, fmt, a).await.map(|()| 0),
+            Command::Completion(_) | Command::Certs(_) => Ok(0),
         }
     });
     match done {

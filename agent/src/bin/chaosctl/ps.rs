@@ -1,12 +1,13 @@
 //! `chaosctl ps`: list containers: joltd's, or with `--all-runtimes` every
-//! container jolt runs on the node, with its origin.
+//! container jolt runs on the node, with its origin; on every node of a
+//! fleet at once.
 
 use anyhow::Result;
 use hyper::Method;
-use jolt_agent::client::Client;
 use jolt_agent::container::Listed;
 use jolt_agent::targets::Shown;
 
+use crate::fleet::{self, Nodes};
 use crate::output::{self, Format};
 
 /// List running containers (all of them with -a)
@@ -21,28 +22,44 @@ pub struct Args {
     all_runtimes: bool,
 }
 
-pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<()> {
+pub async fn exec(nodes: &Nodes, fmt: Format, a: &Args) -> Result<u8> {
     if a.all_runtimes {
-        let shown: Vec<Shown> = client.call(Method::GET, "/v1/targets", None).await?;
+        let answers = nodes
+            .each(|n| {
+                n.client
+                    .call::<Vec<Shown>>(Method::GET, "/v1/targets", None)
+            })
+            .await;
+        let (got, failed) = fleet::gather(nodes, answers)?;
+        let items = got
+            .into_iter()
+            .flat_map(|(n, list)| list.into_iter().map(move |s| (n, s)));
         match fmt {
-            Format::Json => output::json(&shown),
+            Format::Json => fleet::json(nodes, items.collect()),
             Format::Table => {
-                let rows: Vec<_> = shown.iter().map(target_row).collect();
-                output::table(TARGET_HEADER, &rows);
+                let rows = items.map(|(n, s)| (n, target_row(&s))).collect();
+                fleet::table(nodes, TARGET_HEADER, rows);
             }
         }
-        return Ok(());
+        return Ok(u8::from(failed));
     }
     let path = format!("/v1/containers?all={}", a.all);
-    let records: Vec<Listed> = client.call(Method::GET, &path, None).await?;
+    let path = path.as_str();
+    let answers = nodes
+        .each(|n| n.client.call::<Vec<Listed>>(Method::GET, path, None))
+        .await;
+    let (got, failed) = fleet::gather(nodes, answers)?;
+    let items = got
+        .into_iter()
+        .flat_map(|(n, list)| list.into_iter().map(move |r| (n, r)));
     match fmt {
-        Format::Json => output::json(&records),
+        Format::Json => fleet::json(nodes, items.collect()),
         Format::Table => {
-            let rows: Vec<_> = records.iter().map(output::row).collect();
-            output::table(output::HEADER, &rows);
+            let rows = items.map(|(n, r)| (n, output::row(&r))).collect();
+            fleet::table(nodes, output::HEADER, rows);
         }
     }
-    Ok(())
+    Ok(u8::from(failed))
 }
 
 const TARGET_HEADER: &[&str] = &["ID", "NAME", "ORIGIN", "STATUS", "PID", "COMMAND"];

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use hyper::Method;
-use jolt_agent::client::{segment, Client};
+use jolt_agent::client::segment;
 use jolt_agent::report::{html, junit, markdown, Report, SCHEMA};
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use crate::fleet::{self, Nodes};
 use crate::output::Requested;
 
 /// Write an experiment's report: its verdict, each fault with its timing
@@ -38,10 +39,33 @@ pub struct Args {
     name: String,
 }
 
-pub async fn exec(client: &Client, fmt: Requested, a: &Args) -> Result<()> {
+pub async fn exec(nodes: &Nodes, fmt: Requested, a: &Args) -> Result<u8> {
     let path = format!("/v1/experiments/{}/report", segment(&a.name));
-    let answer: Value = client.call(Method::GET, &path, None).await?;
-    let text = render(answer, fmt)?;
+    let (got, failed) = fleet::wherever(nodes, Method::GET, &path).await?;
+    let text = match got.as_slice() {
+        [(_, answer)] => render(answer.clone(), fmt)?,
+        many => match fmt {
+            Requested::Html | Requested::Junit => bail!(
+                "experiment {}: on {} nodes; an html or junit report is of one node (give one --node)",
+                a.name,
+                many.len()
+            ),
+            Requested::Json => {
+                let all: Vec<Value> = many
+                    .iter()
+                    .map(|(node, r)| json!({"node": node, "report": r}))
+                    .collect();
+                serde_json::to_string_pretty(&all).expect("JSON values serialize") + "\n"
+            }
+            _ => {
+                let mut text = String::new();
+                for (node, r) in many {
+                    text.push_str(&format!("## node {node}\n\n{}\n", render(r.clone(), fmt)?));
+                }
+                text
+            }
+        },
+    };
     match &a.output {
         None => {
             let mut out = io::stdout().lock();
@@ -52,7 +76,7 @@ pub async fn exec(client: &Client, fmt: Requested, a: &Args) -> Result<()> {
         Some(file) => write_whole(file, text.as_bytes())
             .with_context(|| format!("{}: writing the report", file.display()))?,
     }
-    Ok(())
+    Ok(u8::from(failed))
 }
 
 /// The report joltd sent, in the format asked for.
