@@ -43,14 +43,14 @@ impl Containerd {
         Containerd::launch(name, None)
     }
 
-    /// A containerd as [`Containerd::start`] makes, but with its CRI plugin
-    /// (Kubernetes' interface) on and `import` among its config files, as
-    /// a node's containerd with a runtime handler added.
-    pub fn start_with_cri(name: &str, import: &Path) -> Option<Containerd> {
-        Containerd::launch(name, Some(import))
+    /// A containerd as [`Containerd::start`] makes, but configured as a
+    /// Kubernetes node's is (`containerd config default`, its CRI plugin
+    /// on) with `appended` (TOML tables) at the end of its config.toml.
+    pub fn start_with_cri(name: &str, appended: &str) -> Option<Containerd> {
+        Containerd::launch(name, Some(appended))
     }
 
-    fn launch(name: &str, cri_import: Option<&Path>) -> Option<Containerd> {
+    fn launch(name: &str, cri_appended: Option<&str>) -> Option<Containerd> {
         for program in ["containerd", "ctr", "containerd-shim-runc-v2"] {
             if which(program).is_none() {
                 eprintln!("skipped: {program} not found (apt-get install containerd)");
@@ -63,19 +63,42 @@ impl Containerd {
             .unwrap()
             .keep();
         let config = dir.join("config.toml");
-        let plugins = match cri_import {
-            None => "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]".to_string(),
-            Some(file) => format!("imports = [\"{}\"]", file.display()),
-        };
-        fs::write(
-            &config,
-            format!(
-                "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n{plugins}\n\
-                 [grpc]\n  address = \"{d}/containerd.sock\"\n",
-                d = dir.display()
+        let d = dir.display();
+        let text = match cri_appended {
+            None => format!(
+                "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{d}/containerd.sock\"\n"
             ),
-        )
-        .unwrap();
+            // As on a Kubernetes node: `containerd config default` (its
+            // runc handler among it), the handler appended.
+            Some(appended) => {
+                let out = Command::new("containerd")
+                    .args(["config", "default"])
+                    .output()
+                    .expect("containerd config default");
+                String::from_utf8(out.stdout)
+                    .unwrap()
+                    .replacen(
+                        "root = \"/var/lib/containerd\"",
+                        &format!("root = \"{d}/root\""),
+                        1,
+                    )
+                    .replacen(
+                        "state = \"/run/containerd\"",
+                        &format!("state = \"{d}/state\""),
+                        1,
+                    )
+                    .replacen(
+                        "address = \"/run/containerd/containerd.sock\"",
+                        &format!("address = \"{d}/containerd.sock\""),
+                        1,
+                    )
+                    + "\n"
+                    + appended
+            }
+        };
+        fs::write(&config, text).unwrap();
         let log = fs::File::create(dir.join("containerd.log")).unwrap();
         let daemon = Command::new("containerd")
             .arg("--config")

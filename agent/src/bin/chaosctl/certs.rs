@@ -75,7 +75,10 @@ fn ca(dir: &Path) -> Result<Issuer<'static, KeyPair>> {
     // A name of its own: another fleet's CA is then told apart by name,
     // not only by a signature that fails.
     let raw = key_pair.public_key_raw();
-    let tag: String = raw[raw.len() - 4..].iter().map(|b| format!("{b:02x}")).collect();
+    let tag: String = raw[raw.len() - 4..]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     params
         .distinguished_name
         .push(DnType::CommonName, format!("jolt fleet CA {tag}"));
