@@ -13,6 +13,8 @@ mod debris;
 mod disk;
 #[path = "agent/experiments.rs"]
 mod experiments;
+#[path = "agent/fleet.rs"]
+mod fleet;
 #[path = "agent/foreign.rs"]
 mod foreign;
 #[path = "agent/hypothesis.rs"]

@@ -1,0 +1,339 @@
+//! A fleet on one machine: three joltd, each with its own state, bridge
+//! and node namespace, each serving `--listen` with mutual TLS on an
+//! address inside its node namespace; chaosctl runs in a namespace of the
+//! test's own, wired to each node by a veth pair (10.233.N.1 here,
+//! 10.233.N.2 there), and drives all three with a fleet file. Nothing
+//! leaves the machine. Host only.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use jolt_e2e::agent::{chaosctl_bin, Agent};
+use jolt_e2e::host::NetNs;
+use jolt_e2e::runner::Output;
+
+/// The port every node's joltd listens on.
+const PORT: u16 = 7443;
+
+/// Three agents, the client's namespace wired to each, and the files.
+struct Fleet {
+    agents: Vec<Agent>,
+    client: NetNs,
+    dir: tempfile::TempDir,
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {out:?}");
+}
+
+fn address(i: usize) -> String {
+    format!("10.233.{i}.2:{PORT}")
+}
+
+impl Fleet {
+    fn start(n: usize) -> Option<Fleet> {
+        if !jolt_e2e::require_root() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        let mut args = vec![
+            "certs".to_string(),
+            "--dir".into(),
+            certs.display().to_string(),
+        ];
+        for i in 0..n {
+            args.extend(["--node".into(), format!("10.233.{i}.2")]);
+        }
+        args.extend(["--client".into(), "me".into()]);
+        run(Command::new(chaosctl_bin()).args(&args));
+        let client = NetNs::add(&format!("fleet-{}", std::process::id()));
+        run(Command::new("ip").args(["-n", client.name(), "link", "set", "lo", "up"]));
+        let mut agents = Vec::new();
+        for i in 0..n {
+            let listen = [
+                format!("--listen=0.0.0.0:{PORT}"),
+                format!("--tls-ca={}", certs.join("ca.pem").display()),
+                format!(
+                    "--tls-cert={}",
+                    certs.join(format!("10.233.{i}.2.pem")).display()
+                ),
+                format!(
+                    "--tls-key={}",
+                    certs.join(format!("10.233.{i}.2-key.pem")).display()
+                ),
+            ];
+            let flags: Vec<&str> = listen
+                .iter()
+                .map(String::as_str)
+                .chain(["--debug"])
+                .collect();
+            agents.push(Agent::start_with(&flags));
+            let node = agents[i].node_netns();
+            let (here, there) = (format!("fl{i}"), "fleet0".to_string());
+            run(Command::new("ip").args([
+                "-n",
+                client.name(),
+                "link",
+                "add",
+                &here,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &there,
+                "netns",
+                &node,
+            ]));
+            run(Command::new("ip").args([
+                "-n",
+                client.name(),
+                "addr",
+                "add",
+                &format!("10.233.{i}.1/24"),
+                "dev",
+                &here,
+            ]));
+            run(Command::new("ip").args(["-n", client.name(), "link", "set", &here, "up"]));
+            agents[i]
+                .in_node(&[
+                    "ip",
+                    "addr",
+                    "add",
+                    &format!("10.233.{i}.2/24"),
+                    "dev",
+                    &there,
+                ])
+                .unwrap();
+            agents[i]
+                .in_node(&["ip", "link", "set", &there, "up"])
+                .unwrap();
+        }
+        let fleet = Fleet {
+            agents,
+            client,
+            dir,
+        };
+        fleet.write_file("fleet.yaml", &certs, "me", n, &[]);
+        Some(fleet)
+    }
+
+    /// A fleet file at `name`: the first `n` nodes, then `extra`
+    /// (name, address) ones, with client certificate `client`.
+    fn write_file(
+        &self,
+        name: &str,
+        certs: &Path,
+        client: &str,
+        n: usize,
+        extra: &[(&str, String)],
+    ) -> PathBuf {
+        let mut text = format!(
+            "ca: {0}/ca.pem\ncert: {0}/{client}.pem\nkey: {0}/{client}-key.pem\nnodes:\n",
+            certs.display()
+        );
+        for i in 0..n {
+            text.push_str(&format!(
+                "  - {{name: node{i}, address: \"{}\"}}\n",
+                address(i)
+            ));
+        }
+        for (name, addr) in extra {
+            text.push_str(&format!("  - {{name: {name}, address: \"{addr}\"}}\n"));
+        }
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// chaosctl in the client's namespace.
+    fn ctl(&self, args: &[&str]) -> Output {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={}", self.client.path()))
+            .arg(chaosctl_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Output {
+            command: format!("chaosctl {}", args.join(" ")),
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.ctl(args);
+        assert!(out.status.success(), "{out:?}");
+        out.stdout
+    }
+
+    fn fleet_file(&self) -> String {
+        self.dir.path().join("fleet.yaml").display().to_string()
+    }
+}
+
+#[test]
+fn chaosctl_drives_three_nodes_over_mutual_tls() {
+    let Some(f) = Fleet::start(3) else { return };
+    let fleet = f.fleet_file();
+    // A container on each node, each through that node alone.
+    let certs = f.dir.path().join("certs");
+    let tls = [
+        format!("--tls-ca={}", certs.join("ca.pem").display()),
+        format!("--tls-cert={}", certs.join("me.pem").display()),
+        format!("--tls-key={}", certs.join("me-key.pem").display()),
+    ];
+    for i in 0..3 {
+        let node = format!("--node={}", address(i));
+        let name = format!("web{i}");
+        let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
+        args.extend([
+            node.as_str(),
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--",
+            "sleep",
+            "1000",
+        ]);
+        f.ok(&args);
+    }
+    let ps = f.ok(&["--fleet", &fleet, "ps"]);
+    let lines: Vec<&str> = ps.lines().collect();
+    assert!(lines[0].starts_with("NODE "), "{ps}");
+    for i in 0..3 {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("node{i} ")) && l.contains(&format!("web{i}"))),
+            "{ps}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&f.ok(&["--fleet", &fleet, "-o", "json", "ps"])).unwrap();
+    let nodes: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["node0", "node1", "node2"]);
+    // Each container is on its own node only: the local sockets agree.
+    for (i, a) in f.agents.iter().enumerate() {
+        let local = a.ok(["ps"]);
+        assert!(
+            local.contains(&format!("web{i}")) && local.lines().count() == 2,
+            "{local}"
+        );
+    }
+    // A command for one node refuses a fleet.
+    let out = f.ctl(&["--fleet", &fleet, "rm", "-f", "web0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr
+            .contains("talks to one node at a time; 3 are given"),
+        "{out:?}"
+    );
+
+    // An unreachable node is reported by name; the others still answer.
+    let with_dead = f.write_file(
+        "dead.yaml",
+        &certs,
+        "me",
+        3,
+        &[("ghost", "10.233.9.2:7443".into())],
+    );
+    let out = f.ctl(&["--fleet", with_dead.to_str().unwrap(), "ps"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("node ghost: cannot reach joltd at 10.233.9.2:7443"),
+        "{out:?}"
+    );
+    assert_eq!(
+        out.stdout.lines().count(),
+        4,
+        "the three others answered: {out:?}"
+    );
+
+    // A client certificate from another CA, and an expired one, are
+    // refused by every node, naming it.
+    let other = f.dir.path().join("other");
+    run(Command::new(chaosctl_bin()).args([
+        "certs",
+        "--dir",
+        other.to_str().unwrap(),
+        "--client",
+        "me",
+    ]));
+    run(Command::new(chaosctl_bin()).args([
+        "certs",
+        "--dir",
+        certs.to_str().unwrap(),
+        "--client",
+        "old",
+        "--days",
+        "0",
+    ]));
+    let foreign = format!(
+        "ca: {}/ca.pem\ncert: {}/me.pem\nkey: {}/me-key.pem\nnodes:\n  - {{name: node0, address: \"{}\"}}\n",
+        certs.display(),
+        other.display(),
+        other.display(),
+        address(0)
+    );
+    let foreign_file = f.dir.path().join("foreign.yaml");
+    std::fs::write(&foreign_file, foreign).unwrap();
+    let out = f.ctl(&["--fleet", foreign_file.to_str().unwrap(), "ps"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr
+            .contains("node node0: it refused our client certificate"),
+        "{out:?}"
+    );
+    let expired = f.write_file("expired.yaml", &certs, "old", 1, &[]);
+    let out = f.ctl(&["--fleet", expired.to_str().unwrap(), "ps"]);
+    assert!(
+        out.stderr
+            .contains("node node0: it refused our client certificate (CertificateExpired)"),
+        "{out:?}"
+    );
+    // And a node certificate the client's CA did not sign is refused by
+    // chaosctl.
+    let wrong_ca = format!(
+        "ca: {}/ca.pem\ncert: {}/me.pem\nkey: {}/me-key.pem\nnodes:\n  - {{name: node1, address: \"{}\"}}\n",
+        other.display(),
+        certs.display(),
+        certs.display(),
+        address(1)
+    );
+    let wrong_file = f.dir.path().join("wrong-ca.yaml");
+    std::fs::write(&wrong_file, wrong_ca).unwrap();
+    let out = f.ctl(&["--fleet", wrong_file.to_str().unwrap(), "ps"]);
+    assert!(
+        out.stderr
+            .contains("node node1: its certificate was refused: signed by another CA"),
+        "{out:?}"
+    );
+
+    // A bad fleet file is named, field and all.
+    let bad = f.dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "ca: x\ncert: y\nkey: z\nnodes:\n  - {name: a, adress: \"1.2.3.4:1\"}\n",
+    )
+    .unwrap();
+    let out = f.ctl(&["--fleet", bad.to_str().unwrap(), "ps"]);
+    assert!(
+        out.stderr.contains("fleet ") && out.stderr.contains("adress"),
+        "{out:?}"
+    );
+    for (i, a) in f.agents.iter().enumerate() {
+        a.ok(["rm", "-f", &format!("web{i}")]);
+    }
+}
