@@ -7,8 +7,22 @@ impl Experiments {
     /// changes nothing.
     pub async fn apply(self: &Arc<Self>, req: ApplyRequest) -> Result<Applied, ExperimentsError> {
         let origin = req.origin.clone().unwrap_or_else(|| "request".into());
-        let experiment = Experiment::from_yaml_or_json(&req.text, &origin)
+        let mut experiment = Experiment::from_yaml_or_json(&req.text, &origin)
             .map_err(|e| ExperimentsError::Invalid(e.to_string()))?;
+        if let Some(part) = &req.fleet {
+            if req.dry_run {
+                return Err(ExperimentsError::Invalid(
+                    "fleet: chaosctl plans a fleet's experiment; a node's part has no dry run"
+                        .into(),
+                ));
+            }
+            part.check(experiment.length())
+                .map_err(ExperimentsError::Invalid)?;
+            // One node of the fleet holds the hypothesis.
+            if !part.share.probes {
+                experiment.steady_state = None;
+            }
+        }
         let targets = self.targets().await;
         let candidates: Vec<Candidate> = targets.iter().map(Running::candidate).collect();
         let probes = experiment.steady_state.iter().flat_map(|s| s.probes.iter());
@@ -24,7 +38,8 @@ impl Experiments {
                 }
             }
         }
-        if !candidates.iter().any(|c| experiment.targets.matches(c)) {
+        // A fleet's part names its targets; chaosctl matched them.
+        if req.fleet.is_none() && !candidates.iter().any(|c| experiment.targets.matches(c)) {
             return Err(ExperimentsError::Invalid(format!(
                 "{origin}: targets: no running container matches (see chaosctl ps --all-runtimes)"
             )));
@@ -83,8 +98,11 @@ impl Experiments {
                 ended: None,
                 verdict: None,
                 breach: None,
+                fleet: req.fleet.as_ref().map(|p| p.share.clone()),
             };
-            let run = Arc::new(Run::new(Some(experiment), dir.clone(), record)?);
+            let mut run = Run::new(Some(experiment), dir.clone(), record)?;
+            run.pinned = req.fleet.map(|p| p.fires);
+            let run = Arc::new(run);
             table.insert(name.clone(), run.clone());
             run
         };

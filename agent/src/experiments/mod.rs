@@ -44,7 +44,9 @@ mod runner;
 mod startup;
 
 use record::rfc3339;
-pub use record::{Active, Applied, ApplyRequest, Phase, Record, Status};
+pub use record::{
+    Active, Applied, ApplyRequest, FleetPart, FleetShare, Phase, PinnedFire, Record, Status,
+};
 use run::{clear_temp_files, make_run_dir, sleep_for, sleep_until, Run, RunSink, RunState};
 pub use startup::{recover, Recovered};
 

@@ -55,6 +55,20 @@ pub struct Record {
     /// The first breach of its hypothesis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breach: Option<Breach>,
+    /// This node's part of an experiment run across a fleet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetShare>,
+}
+
+/// Which part of a fleet experiment a node runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetShare {
+    /// This node's name in the fleet.
+    pub node: String,
+    /// How many nodes run a part.
+    pub nodes: usize,
+    /// Whether this node runs the steady-state probes (one node does).
+    pub probes: bool,
 }
 
 /// An injected fault not yet reverted.
@@ -163,6 +177,59 @@ pub struct ApplyRequest {
     /// rest are counted.
     #[serde(default)]
     pub limit: Option<usize>,
+    /// This node's part of an experiment chaosctl planned across a fleet:
+    /// its fires and targets, instead of its own picks.
+    #[serde(default)]
+    pub fleet: Option<FleetPart>,
+}
+
+/// A node's part of a fleet experiment, as chaosctl planned it: the fires
+/// that hit its containers, at their offsets from the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetPart {
+    #[serde(flatten)]
+    pub share: FleetShare,
+    pub fires: Vec<PinnedFire>,
+}
+
+/// One fire of a fleet plan on this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedFire {
+    /// Its index in the fleet's schedule.
+    pub index: u64,
+    /// Milliseconds from the start.
+    pub offset_ms: u64,
+    /// The IDs of this node's containers it hits.
+    pub targets: Vec<String>,
+}
+
+impl FleetPart {
+    /// Checks the part against the experiment: a node name, fires in
+    /// order within its length, each with a target.
+    pub fn check(&self, length: Duration) -> Result<(), String> {
+        if self.share.node.is_empty() || self.share.nodes == 0 {
+            return Err("fleet: node and nodes are required".into());
+        }
+        let mut last: Option<(u64, u64)> = None;
+        for (i, f) in self.fires.iter().enumerate() {
+            if f.targets.is_empty() || f.targets.iter().any(String::is_empty) {
+                return Err(format!("fleet.fires[{i}].targets: none given"));
+            }
+            if Duration::from_millis(f.offset_ms) >= length {
+                return Err(format!(
+                    "fleet.fires[{i}].offset_ms: {} is past the experiment's end",
+                    f.offset_ms
+                ));
+            }
+            if last.is_some_and(|(index, offset)| f.index <= index || f.offset_ms < offset) {
+                return Err(format!("fleet.fires[{i}]: out of order"));
+            }
+            last = Some((f.index, f.offset_ms));
+        }
+        Ok(())
+    }
 }
 
 /// What `apply` did.

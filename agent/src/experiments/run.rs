@@ -30,6 +30,9 @@ pub(super) struct Run {
     pub(super) changed: watch::Sender<u64>,
     /// The hypothesis, once its probes run.
     pub(super) hypothesis: OnceLock<Arc<Hypothesis>>,
+    /// A fleet experiment's fires on this node, as chaosctl planned them
+    /// (the schedule is not walked and targets are not picked here).
+    pub(super) pinned: Option<Vec<PinnedFire>>,
 }
 
 impl Run {
@@ -75,6 +78,7 @@ impl Run {
             cancel: watch::Sender::new(false),
             changed,
             hypothesis: OnceLock::new(),
+            pinned: None,
         })
     }
 

@@ -151,9 +151,28 @@ impl Experiments {
     ) -> Option<String> {
         let seed = run.lock().record.seed;
         let length = experiment.length();
-        let times = fire_times(&experiment.schedule, start, length, rng);
-        // Counted on a copy of the walk: nothing is held per fire.
-        let count = times.clone().count();
+        // The schedule's fires, or a fleet plan's (each with its targets).
+        let (walk, count): (Box<dyn Iterator<Item = Fire> + Send>, usize) = match &run.pinned {
+            None => {
+                let times = fire_times(&experiment.schedule, start, length, rng);
+                // Counted on a copy of the walk: nothing is held per fire.
+                let count = times.clone().count();
+                (
+                    Box::new(times.enumerate().map(|(i, o)| (i, o, None))),
+                    count,
+                )
+            }
+            Some(pinned) => {
+                let fires = pinned.iter().map(|p| {
+                    let offset = Duration::from_millis(p.offset_ms);
+                    (p.index as usize, offset, Some(p.targets.clone()))
+                });
+                (
+                    Box::new(fires.collect::<Vec<_>>().into_iter()),
+                    pinned.len(),
+                )
+            }
+        };
         run.lock().planned = Some(count as u64);
         run.event(
             "scheduled",
@@ -164,7 +183,7 @@ impl Experiments {
                 humantime::format_duration(length)
             )),
         );
-        'fires: for (fire, offset) in times.enumerate() {
+        'fires: for (fire, offset, pinned) in walk {
             // Before the end, which schedule::end checked.
             let Some(at) = start.checked_add(offset) else {
                 break;
@@ -200,7 +219,12 @@ impl Experiments {
                 .collect();
             busy.sort();
             busy.dedup();
-            let picked = match pick(experiment, &busy, self.targets().await, rng) {
+            let running = self.targets().await;
+            let picked = match &pinned {
+                None => pick(experiment, &busy, running, rng),
+                Some(ids) => pinned_targets(ids, &busy, running),
+            };
+            let picked = match picked {
                 Ok(picked) => picked,
                 Err(skip) => {
                     run.event("skipped", None, None, Some(skip.to_string()));
@@ -297,6 +321,10 @@ impl Experiments {
     }
 }
 
+/// One fire of the walk: its index, its offset from the start, and the
+/// targets a fleet plan gave it.
+type Fire = (usize, Duration, Option<Vec<String>>);
+
 /// Why a fire hits nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Skip {
@@ -304,6 +332,9 @@ pub(super) enum Skip {
     MaxActive(u32),
     /// No running container matches that does not hold one of them.
     NoMatch,
+    /// The containers a fleet plan gave this fire no longer run here (or
+    /// still hold a fault of it).
+    Gone,
 }
 
 impl std::fmt::Display for Skip {
@@ -311,6 +342,7 @@ impl std::fmt::Display for Skip {
         match self {
             Skip::MaxActive(n) => write!(f, "max-active {n} reached"),
             Skip::NoMatch => f.write_str("no running container matches"),
+            Skip::Gone => f.write_str("the containers the fleet's plan gave it no longer run here"),
         }
     }
 }
@@ -341,6 +373,23 @@ pub(super) fn pick(
         return Err(Skip::NoMatch);
     }
     Ok(free.into_iter().filter(|r| ids.contains(&r.id)).collect())
+}
+
+/// The containers of `running` a fleet plan named (`ids`), but those
+/// holding a fault of the experiment already.
+pub(super) fn pinned_targets(
+    ids: &[String],
+    busy: &[String],
+    running: Vec<Running>,
+) -> Result<Vec<Running>, Skip> {
+    let found: Vec<Running> = running
+        .into_iter()
+        .filter(|r| ids.contains(&r.id) && !busy.contains(&r.id))
+        .collect();
+    match found.is_empty() {
+        true => Err(Skip::Gone),
+        false => Ok(found),
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +426,52 @@ mod tests {
 
     fn ids(picked: &[Running]) -> Vec<&str> {
         picked.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_fleet_plans_targets_are_taken_while_they_run_and_are_free() {
+        let node = node();
+        let named = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = pinned_targets(&named(&["w2", "k1"]), &[], node.running().await).unwrap();
+        assert_eq!(ids(&got), ["w2", "k1"]);
+        let got = pinned_targets(&named(&["w2", "k1"]), &named(&["w2"]), node.running().await);
+        assert_eq!(ids(&got.unwrap()), ["k1"], "a busy one is left out");
+        assert_eq!(
+            pinned_targets(&named(&["gone"]), &[], node.running().await),
+            Err(Skip::Gone)
+        );
+    }
+
+    #[test]
+    fn a_fleet_part_is_checked_against_the_experiment() {
+        let share = FleetShare {
+            node: "a".into(),
+            nodes: 2,
+            probes: false,
+        };
+        let fire = |index, offset_ms, targets: &[&str]| PinnedFire {
+            index,
+            offset_ms,
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+        };
+        let part = |fires| FleetPart {
+            share: share.clone(),
+            fires,
+        };
+        let minute = Duration::from_secs(60);
+        assert!(part(vec![fire(0, 0, &["x"]), fire(3, 30_000, &["y"])])
+            .check(minute)
+            .is_ok());
+        let e = part(vec![fire(0, 60_000, &["x"])])
+            .check(minute)
+            .unwrap_err();
+        assert!(e.contains("past the experiment's end"), "{e}");
+        let e = part(vec![fire(2, 0, &["x"]), fire(1, 10, &["x"])])
+            .check(minute)
+            .unwrap_err();
+        assert!(e.contains("out of order"), "{e}");
+        let e = part(vec![fire(0, 0, &[])]).check(minute).unwrap_err();
+        assert!(e.contains("targets: none given"), "{e}");
     }
 
     #[tokio::test]

@@ -45,6 +45,7 @@ pub(super) fn record(phase: Phase, verdict: Option<Verdict>, fault: &str) -> Rec
         ended: (phase != Phase::Running).then(|| t(60.0)),
         verdict,
         breach: None,
+        fleet: None,
     }
 }
 
