@@ -14,6 +14,7 @@ pub mod client;
 pub mod container;
 pub mod daemon;
 pub mod experiments;
+pub mod fleet;
 pub mod hypothesis;
 pub mod image;
 pub mod layer;

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jolt_e2e::agent::{chaosctl_bin, Agent};
 use jolt_e2e::host::NetNs;
@@ -48,7 +49,9 @@ impl Fleet {
         }
         args.extend(["--client".into(), "me".into()]);
         run(Command::new(chaosctl_bin()).args(&args));
-        let client = NetNs::add(&format!("fleet-{}", std::process::id()));
+        static FLEETS: AtomicUsize = AtomicUsize::new(0);
+        let tag = FLEETS.fetch_add(1, Ordering::SeqCst);
+        let client = NetNs::add(&format!("fleet-{}-{tag}", std::process::id()));
         run(Command::new("ip").args(["-n", client.name(), "link", "set", "lo", "up"]));
         let mut agents = Vec::new();
         for i in 0..n {
@@ -333,6 +336,134 @@ fn chaosctl_drives_three_nodes_over_mutual_tls() {
         out.stderr.contains("fleet ") && out.stderr.contains("adress"),
         "{out:?}"
     );
+    for (i, a) in f.agents.iter().enumerate() {
+        a.ok(["rm", "-f", &format!("web{i}")]);
+    }
+}
+
+/// A fleet experiment's status per node, from `get -o json`.
+fn parts(f: &Fleet, name: &str) -> Vec<serde_json::Value> {
+    let out = f.ctl(&["--fleet", &f.fleet_file(), "-o", "json", "get", name]);
+    serde_json::from_str::<serde_json::Value>(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {out:?}"))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The targets of the active faults of a node's part.
+fn active(part: &serde_json::Value) -> Vec<String> {
+    part["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["target"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_fleet_experiment_picks_across_nodes_and_each_node_reverts_its_own() {
+    let Some(mut f) = Fleet::start(3) else { return };
+    let fleet = f.fleet_file();
+    for (i, a) in f.agents.iter().enumerate() {
+        a.run(&[
+            "--name",
+            &format!("web{i}"),
+            "--label",
+            "app=web",
+            "--",
+            "sleep",
+            "1000",
+        ]);
+    }
+    let write = |name: &str, mode: &str| {
+        let path = f.dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name: {name}\nseed: 42\ntargets: {{labels: {{app: web}}, mode: {mode}}}\nschedule: {{at: [0s]}}\nduration: 2m\nfault: {{kind: pause, duration: 90s}}\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    // mode one with a seed: the dry run names the node, and the run hits
+    // that node's container and no other.
+    let one = write("fleet-one", "one");
+    let plan = f.ok(&["--fleet", &fleet, "apply", "-f", &one, "--dry-run"]);
+    assert!(plan.contains("1 fires"), "{plan}");
+    let planned = (0..3)
+        .find(|i| plan.contains(&format!("on node{i}/web{i}")))
+        .unwrap_or_else(|| panic!("no node/container in the plan: {plan}"));
+    assert_eq!(
+        plan,
+        f.ok(&["--fleet", &fleet, "apply", "-f", &one, "--dry-run"]),
+        "the seed fixes it"
+    );
+    let started = f.ok(&["--fleet", &fleet, "apply", "-f", &one]);
+    assert!(
+        started.contains(&format!("node: node{planned}")),
+        "{started}"
+    );
+    let got = jolt_e2e::wait_until("the planned fault", jolt_e2e::timeout(), || {
+        let parts = parts(&f, "fleet-one");
+        (parts.len() == 1 && active(&parts[0]) == [format!("web{planned}")]).then_some(parts)
+    });
+    assert_eq!(got[0]["node"], format!("node{planned}"));
+    f.ok(&["--fleet", &fleet, "abort", "fleet-one"]);
+
+    // A percentage of the fleet's matching containers: two of three, on
+    // two nodes, each node faulting its own.
+    let half = write("fleet-half", "{percent: 50}");
+    let plan = f.ok(&["--fleet", &fleet, "apply", "-f", &half, "--dry-run"]);
+    let hit: Vec<usize> = (0..3)
+        .filter(|i| plan.contains(&format!("node{i}/web{i}")))
+        .collect();
+    assert_eq!(hit.len(), 2, "{plan}");
+    f.ok(&["--fleet", &fleet, "apply", "-f", &half]);
+    let parts_now = jolt_e2e::wait_until("both faults", jolt_e2e::timeout(), || {
+        let parts = parts(&f, "fleet-half");
+        (parts.len() == 2 && parts.iter().all(|p| active(p).len() == 1)).then_some(parts)
+    });
+    let nodes: Vec<&str> = parts_now
+        .iter()
+        .map(|p| p["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        nodes,
+        hit.iter().map(|i| format!("node{i}")).collect::<Vec<_>>()
+    );
+
+    // kill -9 of one of those nodes' joltd: its restart reverts its fault
+    // (the journal), the other node's fault stays until its time.
+    let (dead, alive) = (hit[0], hit[1]);
+    f.agents[dead].kill9();
+    f.agents[dead].restart();
+    let parts_after = jolt_e2e::wait_until(
+        "the dead node's part interrupted",
+        jolt_e2e::timeout(),
+        || {
+            let parts = parts(&f, "fleet-half");
+            let dead_part = parts.iter().find(|p| p["node"] == format!("node{dead}"))?;
+            (dead_part["phase"] == "interrupted" && active(dead_part).is_empty()).then_some(parts)
+        },
+    );
+    let alive_part = parts_after
+        .iter()
+        .find(|p| p["node"] == format!("node{alive}"))
+        .unwrap();
+    assert_eq!(alive_part["phase"], "running", "{alive_part}");
+    assert_eq!(active(alive_part), [format!("web{alive}")], "{alive_part}");
+    let log = f.agents[dead].joltd_log();
+    assert!(log.contains("revert") || log.contains("replay"), "{log}");
+    // Abort reaches the part still running (the interrupted one is done).
+    f.ctl(&["--fleet", &fleet, "abort", "fleet-half"]);
+    let alive_part = parts(&f, "fleet-half")
+        .into_iter()
+        .find(|p| p["node"] == format!("node{alive}"))
+        .unwrap();
+    assert_eq!(alive_part["phase"], "aborted", "{alive_part}");
+    assert!(active(&alive_part).is_empty());
     for (i, a) in f.agents.iter().enumerate() {
         a.ok(["rm", "-f", &format!("web{i}")]);
     }

@@ -1,5 +1,6 @@
 //! `chaosctl apply`: start an experiment from a file, or plan it; with
-//! `--wait`, follow it to its verdict. The file must be UTF-8 text without
+//! `--wait`, follow it to its verdict; across a fleet, planned here and
+//! each node given its part. The file must be UTF-8 text without
 //! control characters (a byte order mark is dropped); joltd parses and
 //! validates it.
 
@@ -7,13 +8,19 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use std::time::SystemTime;
+
+use anyhow::{bail, Context, Result};
 use hyper::Method;
 use jolt_agent::client::{segment, Client, ClientError};
-use jolt_chaos::text;
+use jolt_agent::fleet as plan;
+use jolt_agent::targets::{Running, Shown};
+use jolt_chaos::experiment::OnFailure;
+use jolt_chaos::{text, Experiment};
 use serde_json::{json, Value};
 
 use crate::experiment::{print_status, progress_lines};
+use crate::fleet::{self, Nodes};
 use crate::output::{self, Format};
 
 /// The exit status of a usage or validation error.
@@ -95,6 +102,106 @@ pub async fn exec(client: &Client, fmt: Format, a: &Args) -> Result<u8> {
         (_, None) => print_status(&answer),
     }
     Ok(0)
+}
+
+/// `apply` across a fleet: the targets of every node are read, the plan
+/// is made here over all of them (mode, seed and max-active counted over
+/// the fleet), and each node is given its part, which it journals and
+/// reverts on its own. With --dry-run only the plan, each target named
+/// `NODE/NAME`. A node that cannot be read or refuses its part is
+/// reported; with `on-failure: stop` nothing more starts and the parts
+/// already started are aborted.
+pub async fn exec_fleet(nodes: &Nodes, fmt: Format, a: &Args) -> Result<u8> {
+    if a.wait {
+        bail!("--wait follows one node; on a fleet, follow with: chaosctl --fleet FILE get NAME");
+    }
+    let (origin, text) = read(&a.file)?;
+    let experiment = Experiment::from_yaml_or_json(&text, &origin)?;
+    let stop = experiment.on_failure == OnFailure::Stop;
+    let answers = nodes
+        .each(|n| {
+            n.client
+                .call::<Vec<Shown>>(Method::GET, "/v1/targets", None)
+        })
+        .await;
+    let (found, failed) = fleet::gather(nodes, answers)?;
+    if failed && stop {
+        bail!(
+            "a node cannot be read and the experiment says on-failure: stop; nothing was started"
+        );
+    }
+    let running: Vec<(String, Vec<Running>)> = found
+        .into_iter()
+        .map(|(node, shown)| {
+            (
+                node.to_string(),
+                shown.into_iter().map(|s| s.running).collect(),
+            )
+        })
+        .collect();
+    let start = match &a.start {
+        Some(s) => humantime::parse_rfc3339_weak(s).with_context(|| format!("--start {s}"))?,
+        None => SystemTime::now(),
+    };
+    let candidates = plan::candidates(&running);
+    let planned = plan::plan(&experiment, start, &candidates).map_err(anyhow::Error::msg)?;
+    if a.dry_run {
+        let text = plan::shown(&planned);
+        match fmt {
+            Format::Json => output::json(&json!({ "plan": text })),
+            Format::Table => print!("{text}"),
+        }
+        return Ok(0);
+    }
+    let names: Vec<String> = running.iter().map(|(n, _)| n.clone()).collect();
+    let probes = experiment
+        .steady_state
+        .as_ref()
+        .and(names.first().map(String::as_str));
+    let parts = plan::parts(&planned, &names, probes);
+    let sent = futures::future::join_all(parts.into_iter().map(|part| {
+        let client = nodes.client(&part.share.node);
+        let body = json!({ "text": text, "origin": origin, "fleet": part });
+        async move {
+            let answer: Result<Value> = client
+                .call(Method::POST, "/v1/experiments", Some(&body))
+                .await
+                .map_err(Into::into);
+            (part.share.node, answer)
+        }
+    }))
+    .await;
+    let started: Vec<&str> = sent
+        .iter()
+        .filter(|(_, a)| a.is_ok())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let refused = sent.len() - started.len();
+    if refused > 0 && stop {
+        let path = format!("/v1/experiments/{}/abort", segment(&experiment.name));
+        for node in &started {
+            let _ = nodes
+                .client(node)
+                .call::<Value>(Method::POST, &path, None)
+                .await;
+        }
+    }
+    let (names, results): (Vec<String>, Vec<Result<Value>>) = sent.into_iter().unzip();
+    let answers = names.iter().map(String::as_str).zip(results).collect();
+    let (got, failed) = fleet::gather(nodes, answers)?;
+    match fmt {
+        Format::Json => fleet::json(nodes, got),
+        Format::Table => {
+            for (node, s) in &got {
+                println!("node: {node}");
+                print_status(s);
+            }
+        }
+    }
+    if refused > 0 && stop {
+        eprintln!("chaosctl: {refused} node(s) refused their part and the experiment says on-failure: stop: the others were aborted");
+    }
+    Ok(u8::from(failed))
 }
 
 /// The experiment file ("-": stdin) as text: its name for messages and

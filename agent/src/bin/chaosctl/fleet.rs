@@ -124,6 +124,16 @@ impl Nodes {
         }
     }
 
+    /// The client of the node named `name` (one of the list's).
+    pub fn client(&self, name: &str) -> &Client {
+        &self
+            .list
+            .iter()
+            .find(|n| n.name == name)
+            .expect("a node of the fleet")
+            .client
+    }
+
     /// `ask` of every node at once; the answers in the nodes' order.
     pub async fn each<'a, T, E, F, Fut>(&'a self, ask: F) -> Vec<(&'a str, Result<T, E>)>
     where

@@ -126,6 +126,7 @@ fn main() -> ExitCode {
             Command::Stats(a) => stats::exec(one("stats")?, fmt, a).await,
             Command::Stop(a) => stop::exec(one("stop")?, fmt, a).await,
             Command::Rm(a) => rm::exec(one("rm")?, a).await,
+            Command::Apply(a) if nodes.named => apply::exec_fleet(&nodes, fmt, a).await,
             Command::Apply(a) => apply::exec(one("apply")?, fmt, a).await,
             Command::Experiments(a) => experiments::exec(&nodes, fmt, a).await,
             Command::Get(a) => get::exec(&nodes, fmt, a).await,
