@@ -268,3 +268,93 @@ pub fn segment(name: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+
+    #[test]
+    fn the_name_a_certificate_must_hold_comes_from_the_address() {
+        assert_eq!(
+            server_name_of("10.0.0.1:7443").unwrap(),
+            ServerName::try_from("10.0.0.1").unwrap()
+        );
+        assert_eq!(
+            server_name_of("[::1]:7443").unwrap(),
+            ServerName::try_from("::1").unwrap()
+        );
+        assert!(server_name_of("joltd.example:7443").is_ok());
+        assert!(server_name_of("10.0.0.1").is_err());
+    }
+
+    /// PEM files of a CA, a server certificate for 127.0.0.1 and a client
+    /// certificate, in `dir`.
+    fn certs(dir: &Path) -> (crate::tls::Files, crate::tls::Files) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf = |name: &str, sans: Vec<String>, usage| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(sans).unwrap();
+            p.extended_key_usages = vec![usage];
+            let cert = p.signed_by(&key, &issuer).unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+            crate::tls::Files {
+                ca: dir.join("ca.pem"),
+                cert: dir.join(format!("{name}.pem")),
+                key: dir.join(format!("{name}-key.pem")),
+            }
+        };
+        let server = leaf(
+            "server",
+            vec!["127.0.0.1".into()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let client = leaf("client", vec![], ExtendedKeyUsagePurpose::ClientAuth);
+        (server, client)
+    }
+
+    /// A node whose joltd is of another version is refused, named.
+    #[tokio::test]
+    async fn a_joltd_of_another_version_is_refused_naming_the_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, client) = certs(dir.path());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let acceptor = tokio_rustls::TlsAcceptor::from(server.server().unwrap());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = acceptor.accept(tcp).await.unwrap();
+            let service = hyper::service::service_fn(|_req| async {
+                Ok::<_, std::convert::Infallible>(
+                    Response::builder()
+                        .header(hyper::header::SERVER, "joltd/0.0.1")
+                        .body(Full::new(Bytes::from("[]")))
+                        .unwrap(),
+                )
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+        let c = Client::tls(
+            "node-a",
+            &address,
+            server_name_of(&address).unwrap(),
+            client.client().unwrap(),
+        );
+        let e = c
+            .call::<Value>(Method::GET, "/v1/containers", None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("node node-a: joltd is joltd/0.0.1, chaosctl is {SERVER}; use the same version on both")
+        );
+    }
+}
