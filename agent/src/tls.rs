@@ -92,13 +92,13 @@ impl Files {
             .map_err(|e| TlsError::Config(e.to_string()))?
             .with_client_cert_verifier(verifier)
             .with_single_cert(certs("certificate", &self.cert)?, key(&self.key)?)
-            .map_err(|e| {
-                file_err("certificate", &self.cert)(format!(
-                    "with its key {}: {e}",
-                    self.key.display()
-                ))
-            })?;
+            .map_err(|e| self.mismatch(e))?;
         Ok(Arc::new(config))
+    }
+
+    /// The certificate and key that rustls would not pair.
+    fn mismatch(&self, e: rustls::Error) -> TlsError {
+        file_err("certificate", &self.cert)(format!("with its key {}: {e}", self.key.display()))
     }
 
     /// chaosctl's side: joltd's certificate verified against the CA, this
@@ -109,12 +109,7 @@ impl Files {
             .map_err(|e| TlsError::Config(e.to_string()))?
             .with_root_certificates(roots(&self.ca)?)
             .with_client_auth_cert(certs("certificate", &self.cert)?, key(&self.key)?)
-            .map_err(|e| {
-                file_err("certificate", &self.cert)(format!(
-                    "with its key {}: {e}",
-                    self.key.display()
-                ))
-            })?;
+            .map_err(|e| self.mismatch(e))?;
         Ok(Arc::new(config))
     }
 }

@@ -150,6 +150,20 @@ impl Fleet {
         path
     }
 
+    /// A fleet file of node `i` alone, trusting the CA in `ca_dir` and
+    /// presenting the client certificate `me` of `client_dir`.
+    fn one_node_file(&self, name: &str, ca_dir: &Path, client_dir: &Path, i: usize) -> PathBuf {
+        let text = format!(
+            "ca: {0}/ca.pem\ncert: {1}/me.pem\nkey: {1}/me-key.pem\nnodes:\n  - {{name: node{i}, address: \"{2}\"}}\n",
+            ca_dir.display(),
+            client_dir.display(),
+            address(i)
+        );
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     /// chaosctl in the client's namespace.
     fn ctl(&self, args: &[&str]) -> Output {
         let out = Command::new("nsenter")
@@ -283,15 +297,7 @@ fn chaosctl_drives_three_nodes_over_mutual_tls() {
         "--days",
         "0",
     ]));
-    let foreign = format!(
-        "ca: {}/ca.pem\ncert: {}/me.pem\nkey: {}/me-key.pem\nnodes:\n  - {{name: node0, address: \"{}\"}}\n",
-        certs.display(),
-        other.display(),
-        other.display(),
-        address(0)
-    );
-    let foreign_file = f.dir.path().join("foreign.yaml");
-    std::fs::write(&foreign_file, foreign).unwrap();
+    let foreign_file = f.one_node_file("foreign.yaml", &certs, &other, 0);
     let out = f.ctl(&["--fleet", foreign_file.to_str().unwrap(), "ps"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -308,15 +314,7 @@ fn chaosctl_drives_three_nodes_over_mutual_tls() {
     );
     // And a node certificate the client's CA did not sign is refused by
     // chaosctl.
-    let wrong_ca = format!(
-        "ca: {}/ca.pem\ncert: {}/me.pem\nkey: {}/me-key.pem\nnodes:\n  - {{name: node1, address: \"{}\"}}\n",
-        other.display(),
-        certs.display(),
-        certs.display(),
-        address(1)
-    );
-    let wrong_file = f.dir.path().join("wrong-ca.yaml");
-    std::fs::write(&wrong_file, wrong_ca).unwrap();
+    let wrong_file = f.one_node_file("wrong-ca.yaml", &other, &certs, 1);
     let out = f.ctl(&["--fleet", wrong_file.to_str().unwrap(), "ps"]);
     assert!(
         out.stderr
@@ -411,6 +409,57 @@ fn a_fleet_experiment_picks_across_nodes_and_each_node_reverts_its_own() {
     });
     assert_eq!(got[0]["node"], format!("node{planned}"));
     f.ok(&["--fleet", &fleet, "abort", "fleet-one"]);
+    // Its timeline and report, named by node.
+    let events = f.ok(&["--fleet", &fleet, "events", "fleet-one"]);
+    assert!(
+        events
+            .lines()
+            .all(|l| l.starts_with(&format!("node{planned} ")))
+            && events.contains("injected"),
+        "{events}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&f.ok(&["--fleet", &fleet, "-o", "json", "report", "fleet-one"]))
+            .unwrap();
+    assert_eq!(
+        report["schema"], "jolt.report/v1",
+        "one node has it: its report as it is"
+    );
+
+    // A node that cannot be reached: with on-failure: continue the others
+    // start (and the node is named), with stop nothing starts.
+    let certs = f.dir.path().join("certs");
+    let ghost = f.write_file(
+        "ghost.yaml",
+        &certs,
+        "me",
+        3,
+        &[("ghost", "10.233.9.2:7443".into())],
+    );
+    let ghost = ghost.to_str().unwrap();
+    let goes_on = write("fleet-goes-on", "one");
+    let out = f.ctl(&["--fleet", ghost, "apply", "-f", &goes_on]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("node ghost: cannot reach joltd"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("node: node"),
+        "another node started: {out:?}"
+    );
+    f.ok(&["--fleet", &fleet, "abort", "fleet-goes-on"]);
+    let stops = f.dir.path().join("fleet-stops.yaml");
+    std::fs::write(
+        &stops,
+        "name: fleet-stops\ntargets: {labels: {app: web}}\nschedule: {at: [0s]}\nduration: 1m\non-failure: stop\nfault: {kind: pause, duration: 30s}\n",
+    )
+    .unwrap();
+    let out = f.ctl(&["--fleet", ghost, "apply", "-f", stops.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("nothing was started"), "{out:?}");
+    let out = f.ctl(&["--fleet", &fleet, "get", "fleet-stops"]);
+    assert!(out.stderr.contains("no such experiment"), "{out:?}");
 
     // A percentage of the fleet's matching containers: two of three, on
     // two nodes, each node faulting its own.

@@ -124,8 +124,8 @@ pub async fn exec_fleet(nodes: &Nodes, fmt: Format, a: &Args) -> Result<u8> {
                 .call::<Vec<Shown>>(Method::GET, "/v1/targets", None)
         })
         .await;
-    let (found, failed) = fleet::gather(nodes, answers)?;
-    if failed && stop {
+    let (found, unread) = fleet::gather(nodes, answers)?;
+    if unread && stop {
         bail!(
             "a node cannot be read and the experiment says on-failure: stop; nothing was started"
         );
@@ -189,19 +189,11 @@ pub async fn exec_fleet(nodes: &Nodes, fmt: Format, a: &Args) -> Result<u8> {
     let (names, results): (Vec<String>, Vec<Result<Value>>) = sent.into_iter().unzip();
     let answers = names.iter().map(String::as_str).zip(results).collect();
     let (got, failed) = fleet::gather(nodes, answers)?;
-    match fmt {
-        Format::Json => fleet::json(nodes, got),
-        Format::Table => {
-            for (node, s) in &got {
-                println!("node: {node}");
-                print_status(s);
-            }
-        }
-    }
+    fleet::print_statuses(nodes, fmt, got);
     if refused > 0 && stop {
         eprintln!("chaosctl: {refused} node(s) refused their part and the experiment says on-failure: stop: the others were aborted");
     }
-    Ok(u8::from(failed))
+    Ok(u8::from(failed || unread))
 }
 
 /// The experiment file ("-": stdin) as text: its name for messages and

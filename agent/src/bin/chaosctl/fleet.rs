@@ -239,6 +239,28 @@ pub async fn wherever<'a>(
     gather(nodes, found)
 }
 
+/// Prints experiment statuses, one per node that answered: JSON (with a
+/// node field when the nodes were named), or each status under a `node:`
+/// line.
+pub fn print_statuses(
+    nodes: &Nodes,
+    fmt: crate::output::Format,
+    got: Vec<(&str, serde_json::Value)>,
+) {
+    match fmt {
+        crate::output::Format::Json if nodes.named => json(nodes, got),
+        crate::output::Format::Json => got.iter().for_each(|(_, s)| crate::output::json(s)),
+        crate::output::Format::Table => {
+            for (node, s) in &got {
+                if nodes.named {
+                    println!("node: {node}");
+                }
+                crate::experiment::print_status(s);
+            }
+        }
+    }
+}
+
 /// A table's header and rows, with a NODE column first when the nodes
 /// were named.
 pub fn table(nodes: &Nodes, header: &[&str], rows: Vec<(&str, Vec<String>)>) {
