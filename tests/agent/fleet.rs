@@ -1,5 +1,5 @@
-//! A fleet on one machine: three joltd, each with its own state, bridge
-//! and node namespace, each serving `--listen` with mutual TLS on an
+//! A fleet on one machine: three joltd, each with its own state, bridge,
+//! subnet and node namespace, each serving `--listen` with mutual TLS on an
 //! address inside its node namespace; chaosctl runs in a namespace of the
 //! test's own, wired to each node by a veth pair (10.233.N.1 here,
 //! 10.233.N.2 there), and drives all three with a fleet file. Nothing
@@ -66,6 +66,8 @@ impl Fleet {
                     "--tls-key={}",
                     certs.join(format!("10.233.{i}.2-key.pem")).display()
                 ),
+                // A subnet of its own, as separate machines may have.
+                format!("--subnet=10.{}.0.0/24", 200 + i),
             ];
             let flags: Vec<&str> = listen
                 .iter()
@@ -240,8 +242,11 @@ fn chaosctl_drives_three_nodes_over_mutual_tls() {
         .map(|c| c["node"].as_str().unwrap())
         .collect();
     assert_eq!(nodes, ["node0", "node1", "node2"]);
-    // Each container is on its own node only: the local sockets agree.
+    // Each container is on its own node only, on that node's subnet: the
+    // local sockets agree.
     for (i, a) in f.agents.iter().enumerate() {
+        let subnet = format!("10.{}.0.0/24", 200 + i);
+        assert!(a.ok(["network", "ls"]).contains(&subnet));
         let local = a.ok(["ps"]);
         assert!(
             local.contains(&format!("web{i}")) && local.lines().count() == 2,

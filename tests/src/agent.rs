@@ -134,16 +134,17 @@ impl Agent {
             .status()
             .unwrap();
         assert!(lo_up.success(), "ip -n {} link set lo up", node.name());
-        let mut all = vec![
-            "--bridge".to_string(),
-            BRIDGE.into(),
-            "--subnet".into(),
-            SUBNET.into(),
+        let mut all = vec!["--bridge".to_string(), BRIDGE.into()];
+        // A test may give the subnet (`--subnet=...`); else the default.
+        if !flags.iter().any(|f| f.starts_with("--subnet")) {
+            all.extend(["--subnet".into(), SUBNET.into()]);
+        }
+        all.extend([
             "--node-netns".into(),
             node.path(),
             "--netns-dir".into(),
             dir.path().join("netns").to_string_lossy().into_owned(),
-        ];
+        ]);
         all.extend(flags.iter().map(|f| f.to_string()));
         // The node's other jolt containers (other tests' podman and
         // containerd) are no test's targets unless it names their root.
