@@ -15,6 +15,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 mod init;
+pub mod manpages;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod process;

@@ -103,6 +103,10 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Update(a) => cli::update::exec(&root, a)?,
         Command::Events(a) => cli::events::exec(&root, a)?,
         Command::Features => cli::features::exec()?,
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            jolt_runtime::manpages::write(Cli::command(), "8", dir)?;
+        }
     }
     Ok(0)
 }

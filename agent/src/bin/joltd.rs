@@ -160,6 +160,9 @@ enum Command {
     /// Remove the network the flags name (bridge, firewall table when no
     /// rule is left in it, its state); refused while a container uses it
     NetworkRm,
+    /// Write joltd's man pages into DIR (for scripts/man; not for people)
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -174,6 +177,16 @@ fn main() -> ExitCode {
         )
     };
     let cli = Cli::parse();
+    if let Some(Command::Man { dir }) = &cli.command {
+        use clap::CommandFactory;
+        return match jolt_runtime::manpages::write(Cli::command(), "8", dir) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("joltd: man pages in {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Monitor {
         jolt,
         root,

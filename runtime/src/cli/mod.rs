@@ -95,6 +95,9 @@ pub enum Command {
     Events(events::Args),
     /// Print what this runtime supports, as JSON
     Features,
+    /// Write jolt's man pages into DIR (for scripts/man; not for people)
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 /// The options `create` and `run` share.

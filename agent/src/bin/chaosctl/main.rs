@@ -76,6 +76,11 @@ enum Command {
     System(system::Args),
     Certs(certs::Args),
     Completion(completion::Args),
+    /// Write chaosctl's man pages into DIR (for scripts/man; not for people)
+    #[command(hide = true)]
+    Man {
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +97,15 @@ fn main() -> ExitCode {
         Command::Completion(a) => {
             completion::exec(a);
             return ExitCode::SUCCESS;
+        }
+        Command::Man { dir } => {
+            return match jolt_runtime::manpages::write(Cli::command(), "1", dir) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("chaosctl: man pages in {}: {e}", dir.display());
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Certs(a) => {
             return match certs::exec(a) {
@@ -137,7 +151,7 @@ fn main() -> ExitCode {
             Command::Image(a) => image::exec(one("image")?, fmt, a).await,
             Command::Network(a) => network::exec(one("network")?, fmt, a).await.map(|()| 0),
             Command::System(a) => system::exec(one("system")?, fmt, a).await.map(|()| 0),
-            Command::Completion(_) | Command::Certs(_) => Ok(0),
+            Command::Completion(_) | Command::Certs(_) | Command::Man { .. } => Ok(0),
         }
     });
     match done {
