@@ -18,6 +18,8 @@ mod exec;
 mod hardening;
 #[path = "runtime/hooks.rs"]
 mod hooks;
+#[path = "runtime/install.rs"]
+mod install;
 #[path = "runtime/kubernetes.rs"]
 mod kubernetes;
 #[path = "runtime/lifecycle.rs"]
