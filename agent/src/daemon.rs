@@ -589,7 +589,7 @@ impl Daemon {
             .await
             .expect("spawning does not panic")
             .map_err(failed)?;
-        let pidfd = match monitor::pidfd_open(started.monitor_pid) {
+        let pidfd = match jolt_runtime::pidfd::open(started.monitor_pid) {
             Ok(fd) => fd,
             Err(e) => {
                 // The monitor goes on once its stdin closes: take the

@@ -25,7 +25,9 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use jolt_runtime::pidfd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
@@ -140,7 +142,7 @@ fn monitor(args: &Args) -> Result<(), String> {
     let me = std::process::id() as i32;
     let mut info = MonitorInfo {
         pid: me,
-        start_time: start_time(me).map_err(|e| format!("/proc/{me}/stat: {e}"))?,
+        start_time: pidfd::start_time(me).ok_or_else(|| format!("/proc/{me}/stat: unreadable"))?,
         init_pid: None,
     };
     let info_path = args.dir.join(MONITOR_FILE);
@@ -397,34 +399,8 @@ pub fn exit(dir: &Path) -> Result<Option<Exit>, StoreError> {
 /// A pidfd of the monitor `info` describes, if that process still runs
 /// (the pid and the start time both match).
 pub fn adopt(info: &MonitorInfo) -> Option<OwnedFd> {
-    let fd = pidfd_open(info.pid).ok()?;
-    (start_time(info.pid).ok()? == info.start_time).then_some(fd)
-}
-
-/// pidfd_open(2): a file descriptor that becomes readable when `pid`
-/// exits, for any process, not only a child.
-pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: a plain system call; the fd it returns is ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// The start time of `pid` (clock ticks after boot, /proc/PID/stat field
-/// 22).
-pub fn start_time(pid: i32) -> io::Result<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    parse_start_time(&stat).ok_or_else(|| io::Error::other("unexpected format"))
-}
-
-fn parse_start_time(stat: &str) -> Option<u64> {
-    // The command name may hold spaces and parentheses: count after the
-    // last ')'. Field 3 is the first after it; 22 is the 20th.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let fd = pidfd::open(info.pid).ok()?;
+    (pidfd::start_time(info.pid)? == info.start_time).then_some(fd)
 }
 
 #[cfg(test)]
@@ -432,20 +408,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn start_time_survives_odd_command_names() {
-        let stat = "42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        assert_eq!(parse_start_time(stat), Some(987654));
-        assert_eq!(parse_start_time("42 (x) S 1"), None);
-        let me = std::process::id() as i32;
-        assert!(start_time(me).unwrap() > 0);
-    }
-
-    #[test]
     fn a_pidfd_tells_a_live_process_from_a_reused_pid() {
         let me = std::process::id() as i32;
         let live = MonitorInfo {
             pid: me,
-            start_time: start_time(me).unwrap(),
+            start_time: pidfd::start_time(me).unwrap(),
             init_pid: None,
         };
         assert!(adopt(&live).is_some());

@@ -440,7 +440,7 @@ fn spawn(
                     let _ = waitpid(mid, None);
                 }
                 record.pid = pid;
-                record.pid_start = state::process_start(pid).unwrap_or(0);
+                record.pid_start = crate::pidfd::start_time(pid).unwrap_or(0);
             }
             Some(Message::RunHooks) => {
                 locked.save(record)?;

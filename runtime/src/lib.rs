@@ -18,6 +18,7 @@ mod init;
 pub mod manpages;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod pidfd;
 pub mod process;
 pub mod rootfs;
 pub mod sealed;

@@ -171,7 +171,7 @@ impl Record {
     }
 
     fn alive(&self) -> bool {
-        process_start(self.pid) == Some(self.pid_start)
+        crate::pidfd::start_time(self.pid) == Some(self.pid_start)
     }
 
     pub fn oci_state(&self) -> OciState {
@@ -205,20 +205,6 @@ pub fn still_init(pid: i32) -> bool {
     let name = INIT_NAME.to_bytes();
     fs::read(format!("/proc/{pid}/comm"))
         .is_ok_and(|comm| comm.strip_suffix(b"\n").unwrap_or(&comm) == name)
-}
-
-/// The start time of a live, non-zombie process, or None.
-pub fn process_start(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: parse after it.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    // rest starts at field 3 (state); starttime is field 22.
-    fields.nth(22 - 4)?.parse().ok()
 }
 
 /// The state root (`--root`), holding one directory per container.
@@ -531,7 +517,7 @@ mod tests {
     #[test]
     fn own_process_is_live_and_dead_pid_is_stopped() {
         let me = std::process::id() as i32;
-        let start = process_start(me).unwrap();
+        let start = crate::pidfd::start_time(me).unwrap();
         let mut rec = Record {
             id: "x".into(),
             pid: me,

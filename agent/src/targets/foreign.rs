@@ -489,7 +489,7 @@ mod tests {
         let record = Record {
             id: id.into(),
             pid,
-            pid_start: jolt_runtime::state::process_start(pid).unwrap(),
+            pid_start: jolt_runtime::pidfd::start_time(pid).unwrap(),
             status: Status::Running,
             bundle: "/nonexistent".into(),
             rootfs: "/nonexistent/rootfs".into(),

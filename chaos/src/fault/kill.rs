@@ -15,9 +15,9 @@
 //! v1 process never acts on it, so then the cgroup is thawed (as `jolt kill
 //! --all` does).
 
+use jolt_runtime::pidfd;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use std::fmt;
@@ -196,42 +196,15 @@ fn prepare(scope: KillScope, target: &Target) -> Result<Undo, String> {
     Ok(Undo::Nothing)
 }
 
-fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd, and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-fn pidfd_send_signal(fd: &OwnedFd, signal: i32) -> io::Result<()> {
-    // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            signal,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Signals `pid` if `still_ours` holds once a pidfd pins it. Ok(false)
 /// when the process is gone or no longer the container's.
 fn signal_pid(pid: i32, signal: i32, still_ours: impl Fn() -> bool) -> io::Result<bool> {
-    let result = match pidfd_open(pid) {
+    let result = match pidfd::open(pid) {
         Ok(fd) => {
             if !still_ours() {
                 return Ok(false);
             }
-            pidfd_send_signal(&fd, signal)
+            pidfd::send_signal(&fd, signal)
         }
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
             if !still_ours() {

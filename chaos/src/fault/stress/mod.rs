@@ -26,7 +26,9 @@ mod memory;
 use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+
+use jolt_runtime::pidfd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -389,26 +391,13 @@ pub(crate) fn revert(dir: &Path, marker: &str) -> Result<Reverted, FaultError> {
         for pid in pids {
             // The name is checked again through the pidfd's process: a pid
             // that exited and was reused meanwhile is not hit.
-            // SAFETY: pidfd_open takes a pid and flags.
-            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-            if fd < 0 {
+            let Ok(fd) = pidfd::open(pid) else {
                 continue;
-            }
-            // SAFETY: fd is the pidfd just opened, ours to close.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            };
             let still = fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim_end() == marker);
             if still {
-                // SAFETY: pidfd_send_signal on the pidfd just opened.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        fd.as_raw_fd(),
-                        libc::SIGKILL,
-                        0,
-                        0,
-                    )
-                };
+                let _ = pidfd::send_signal(&fd, libc::SIGKILL);
                 killed = true;
                 pidfds.push(fd);
             }
