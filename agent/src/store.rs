@@ -14,7 +14,7 @@
 //! still be writing (its own, while the container may run).
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -223,46 +223,15 @@ fn remove_file(path: &Path, loaded: &mut Loaded) {
     }
 }
 
-/// The temporary file beside `path` that [`write_durable`] writes.
-fn temporary(path: &Path) -> PathBuf {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    dir.join(format!(".{name}.tmp"))
-}
-
-/// Writes `bytes` to `path` so that after a crash it holds either the old
-/// content or the new, never a part: a temporary file beside it, fsync,
-/// rename, fsync of the directory. The temporary file is written over,
-/// not truncated first, so space [`reserve_durable`] set aside is used.
+/// Writes `bytes` to `path` durably, mode 0600 (see
+/// [`jolt_runtime::durable`]).
 pub fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = temporary(path);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.set_len(bytes.len() as u64)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    jolt_runtime::durable::write(path, bytes, 0o600)
 }
 
-/// Sets aside `len` bytes for a later [`write_durable`] of `path` (its
-/// temporary file, made that long now), so that a write of up to `len`
-/// bytes needs no new space and succeeds on a disk that filled meanwhile.
+/// Sets aside `len` bytes for a later [`write_durable`] of `path`.
 pub fn reserve_durable(path: &Path, len: usize) -> io::Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(temporary(path))?;
-    f.write_all(&vec![b' '; len])?;
-    f.sync_all()
+    jolt_runtime::durable::reserve(path, len, 0o600)
 }
 
 /// Serializes `value` and writes it durably.

@@ -11,9 +11,9 @@
 //! that lost data) is reported and skipped, never fatal, and never removed:
 //! a person decides what it undoes.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, DirBuilder, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -128,22 +128,9 @@ impl Journal {
     /// directory). An entry with the same id is replaced.
     pub fn record(&self, entry: &Entry) -> Result<(), JournalError> {
         let path = self.path_of(&entry.id)?;
-        let temp = self.dir.join(format!(".{}{TEMP_SUFFIX}", entry.id));
         let mut json = serde_json::to_vec_pretty(entry).expect("an Entry always serializes");
         json.push(b'\n');
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)
-            .map_err(self.io(&temp, "creating"))?;
-        file.write_all(&json)
-            .and_then(|()| file.sync_data())
-            .map_err(self.io(&temp, "writing"))?;
-        drop(file);
-        fs::rename(&temp, &path).map_err(self.io(&path, "renaming into place"))?;
-        self.sync_dir()
+        jolt_runtime::durable::write(&path, &json, 0o600).map_err(self.io(&path, "writing"))
     }
 
     /// Removes the temporary files of writes that never finished (their

@@ -10,6 +10,7 @@ pub mod channel;
 mod console;
 pub mod container;
 pub mod devices;
+pub mod durable;
 pub mod events;
 pub mod exec;
 pub mod features;

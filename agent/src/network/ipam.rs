@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -324,21 +324,14 @@ impl Locked {
             })
     }
 
-    /// Writes `leases` atomically and durably (temp file, fsync, rename);
-    /// on a full disk, in place when that needs no new space.
+    /// Writes `leases` durably ([`jolt_runtime::durable`]); on a full
+    /// disk, in place when that needs no new space.
     pub fn save(&self, leases: &Leases) -> Result<(), Error> {
         let what = || format!("writing {}", self.path.display());
-        let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(leases).expect("leases serialize");
-        let write = || -> io::Result<()> {
-            let mut file = File::create(&tmp)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        };
-        match write() {
+        match jolt_runtime::durable::write(&self.path, &text, 0o644) {
             Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
-                let _ = fs::remove_file(&tmp);
+                let _ = fs::remove_file(jolt_runtime::durable::temporary(&self.path));
                 overwrite(&self.path, &text).map_err(|_| e)
             }
             other => other,

@@ -8,7 +8,7 @@
 //! default address pools and netavark skip what is taken).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -87,20 +87,12 @@ pub fn default_subnet(
     Ok((subnet, Chosen::Picked))
 }
 
-/// Writes `text` to `path` atomically and durably.
+/// Writes `text` to `path` durably, its directory made when missing.
 fn write(path: &Path, text: &str) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(format!("{text}\n").as_bytes())?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    jolt_runtime::durable::write(path, format!("{text}\n").as_bytes(), 0o644)
 }
 
 #[cfg(test)]
