@@ -33,7 +33,6 @@ use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::SystemTime;
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -324,10 +323,7 @@ fn detach_stdio() {
     }
 }
 
-/// Now, as RFC 3339 with nanoseconds, UTC.
-pub fn now() -> String {
-    humantime::format_rfc3339_nanos(SystemTime::now()).to_string()
-}
+pub use jolt_runtime::state::now_rfc3339 as now;
 
 /// A started monitor, as joltd sees it.
 #[derive(Debug)]

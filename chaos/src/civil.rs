@@ -46,6 +46,15 @@ pub(crate) fn civil(ns: i128) -> Civil {
     }
 }
 
+/// `t` as RFC 3339 UTC to the millisecond, the form every timestamp of an
+/// experiment takes (records, events, reports), held between 1970 and the
+/// last second humantime can write ([`crate::schedule::LATEST_UNIX_SECS`]),
+/// where it would otherwise panic.
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    let latest = UNIX_EPOCH + std::time::Duration::from_secs(crate::schedule::LATEST_UNIX_SECS);
+    humantime::format_rfc3339_millis(t.clamp(UNIX_EPOCH, latest)).to_string()
+}
+
 /// `t` as RFC 3339 UTC to the second (`2026-12-02T09:00:00Z`), the text
 /// humantime's `format_rfc3339_seconds` gives where it can; instants before
 /// 1970 show as 1970 (as [`unix_ns`] counts them) and years past 9999 with

@@ -40,7 +40,7 @@
 //! # Ok::<(), jolt_chaos::ExperimentError>(())
 //! ```
 
-mod civil;
+pub mod civil;
 pub mod cron;
 pub mod experiment;
 pub mod fault;

@@ -355,10 +355,7 @@ impl Judge {
     }
 }
 
-/// `t` in RFC 3339 UTC to the millisecond.
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
-}
+use crate::civil::rfc3339_millis as rfc3339;
 
 #[cfg(test)]
 mod tests {

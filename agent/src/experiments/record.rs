@@ -240,10 +240,4 @@ pub enum Applied {
     Plan { plan: String },
 }
 
-/// `t` in RFC 3339 UTC to the millisecond, held between 1970 and the
-/// last second humantime can write (`schedule::LATEST_UNIX_SECS`), where it
-/// would otherwise panic; experiments are validated to stay inside.
-pub(super) fn rfc3339(t: SystemTime) -> String {
-    let latest = UNIX_EPOCH + Duration::from_secs(schedule::LATEST_UNIX_SECS);
-    humantime::format_rfc3339_millis(t.clamp(UNIX_EPOCH, latest)).to_string()
-}
+pub(crate) use jolt_chaos::civil::rfc3339_millis as rfc3339;

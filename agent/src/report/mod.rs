@@ -323,5 +323,5 @@ pub fn unix_ms(at: &str) -> Option<f64> {
 /// Unix milliseconds as RFC 3339 UTC, to the millisecond.
 pub fn rfc3339(unix_ms: f64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(unix_ms.max(0.0).round() as u64);
-    humantime::format_rfc3339_millis(t).to_string()
+    jolt_chaos::civil::rfc3339_millis(t)
 }

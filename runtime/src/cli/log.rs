@@ -55,7 +55,7 @@ impl<S: Subscriber> Layer<S> for RuncLog {
         }
         let mut msg = Message::default();
         event.record(&mut msg);
-        let time = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+        let time = jolt_runtime::state::now_rfc3339();
         let line = match self.format {
             LogFormat::Json => serde_json::json!({
                 "level": level_name(level),
