@@ -199,14 +199,7 @@ impl RunRequest {
 /// A name: a letter or digit, then letters, digits, `_`, `.` or `-`; at
 /// most 64 characters.
 pub fn validate_name(name: &str) -> Result<(), String> {
-    let ok_first = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let ok_rest = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if name.is_empty() || name.len() > 64 || !ok_first || !ok_rest {
+    if !jolt_runtime::names::name(name, 64) {
         return Err(format!(
             "{name:?} is not a valid name (a letter or digit, then letters, digits, '_', '.' or '-'; at most 64)"
         ));

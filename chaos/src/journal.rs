@@ -78,11 +78,7 @@ const SUFFIX: &str = ".json";
 const TEMP_SUFFIX: &str = ".json.tmp";
 
 fn valid_id(id: &str) -> bool {
-    (1..=200).contains(&id.len())
-        && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    jolt_runtime::names::file_name(id, 200)
 }
 
 impl Journal {

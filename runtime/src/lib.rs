@@ -18,6 +18,7 @@ pub mod hooks;
 mod init;
 pub mod manpages;
 pub mod mountinfo;
+pub mod names;
 pub mod namespaces;
 pub mod pidfd;
 pub mod process;

@@ -61,26 +61,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
     }
 }
 
-/// Checks a container ID: non-empty, no path separators, not `.` or `..`,
-/// and only characters that are safe in a path and a cgroup name.
+/// Checks a container ID (the runtime-ID rule of [`crate::names`]).
 pub fn validate_id(id: &str) -> Result<(), StateError> {
-    let bad = |why| Err(StateError::InvalidId(id.to_string(), why));
-    if id.is_empty() {
-        return bad("empty");
-    }
-    if id == "." || id == ".." {
-        return bad("not a name");
-    }
-    if id.len() > 1024 {
-        return bad("longer than 1024 bytes");
-    }
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
-    {
-        return bad("only letters, digits, '_', '+', '-' and '.' are allowed");
-    }
-    Ok(())
+    crate::names::runtime_id(id).map_err(|why| StateError::InvalidId(id.to_string(), why))
 }
 
 /// Where a container is in its life.

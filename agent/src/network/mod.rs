@@ -193,16 +193,7 @@ pub struct Network {
 
 /// A name that is safe as a file name, a comment and in messages.
 fn check_name(kind: &str, name: &str, max: usize) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= max
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok {
+    if jolt_runtime::names::name(name, max) {
         Ok(())
     } else {
         Err(format!(

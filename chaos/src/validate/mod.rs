@@ -184,11 +184,7 @@ fn shortest_gap(length: Duration, max: u64) -> Duration {
 }
 
 pub(crate) fn valid_name(name: &str) -> bool {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-    (1..=63).contains(&name.len())
-        && name.chars().all(ok_char)
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+    jolt_runtime::names::dns_label(name)
 }
 
 impl ExperimentFile {
