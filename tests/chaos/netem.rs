@@ -353,9 +353,11 @@ fn netem_kinds_drop_duplicate_corrupt_reorder_and_rate_limit_a_ping() {
         |pair| {
             let (sent, received, _, _) = ping_stats(pair, 50, 56);
             eprintln!("network-corrupt 100%: {received} of {sent} replies");
+            // netem flips one random bit per packet; most land where a
+            // checksum catches them, some (6 of 50 in one VM run) do not.
             assert!(
-                received <= 5,
-                "a flipped bit fails a checksum: {received} of {sent}"
+                received <= sent / 3,
+                "most replies lost to flipped bits: {received} of {sent} came back"
             );
         },
     );
