@@ -4,16 +4,13 @@
 //! refused at prepare.
 
 use std::fmt;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use super::cpu::write_file;
 use super::{gone, mismatch, refused, FaultError, Keys, Kind, Reverted, Undo};
 use crate::experiment::human;
 use crate::target::Target;
-use jolt_runtime::cgroups::placement::{Controller, Located, View};
+use jolt_runtime::cgroups::placement::{Controller, View};
 
 /// pause: every process of the container frozen.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,40 +50,7 @@ impl Kind for Pause {
 
 /// How long a freeze or thaw may take before it is reported as stuck.
 const SETTLE: Duration = Duration::from_secs(5);
-/// The first wait between polls; it doubles up to [`POLL`]. A cgroup of a
-/// few processes freezes within a millisecond, and a fixed 10 ms poll made
-/// pause's injection latency.
-const FIRST_POLL: Duration = Duration::from_micros(100);
-const POLL: Duration = Duration::from_millis(10);
-
-/// The freezer file of the cgroup at `located`.
-pub(super) fn file(located: Located) -> PathBuf {
-    match located {
-        Located::V2(dir) => dir.join("cgroup.freeze"),
-        Located::V1(dir) => dir.join("freezer.state"),
-    }
-}
-
-/// Which freezer a file belongs to, from its name.
-fn is_v2(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| n == "cgroup.freeze")
-}
-
-/// Whether the cgroup is frozen now (v2: cgroup.events says `frozen 1`;
-/// v1: freezer.state is FROZEN) and whether a freeze was asked for at all
-/// (v2: cgroup.freeze is 1; v1: the state is FREEZING or FROZEN).
-pub(super) fn state(path: &Path) -> std::io::Result<(bool, bool)> {
-    if is_v2(path) {
-        let asked = fs::read_to_string(path)?.trim() == "1";
-        let events = fs::read_to_string(path.with_file_name("cgroup.events"))?;
-        let frozen = events.lines().any(|l| l.trim() == "frozen 1");
-        Ok((frozen, asked || frozen))
-    } else {
-        let text = fs::read_to_string(path)?;
-        let s = text.trim();
-        Ok((s == "FROZEN", s != "THAWED"))
-    }
-}
+pub(super) use jolt_runtime::cgroups::freezer::{file, state};
 
 fn prepare(target: &Target) -> Result<Undo, String> {
     let path = file(
@@ -104,33 +68,15 @@ fn prepare(target: &Target) -> Result<Undo, String> {
     }
 }
 
-/// Writes the freeze or thaw and waits until the kernel reports it done.
+/// Writes the freeze or thaw and waits (at most [`SETTLE`]) until the
+/// kernel reports it done: what failed and its I/O error, or the state
+/// it is stuck in.
 pub(super) fn set(path: &Path, freeze: bool) -> Result<(), (String, Option<std::io::Error>)> {
-    let value = match (is_v2(path), freeze) {
-        (true, true) => "1",
-        (true, false) => "0",
-        (false, true) => "FROZEN",
-        (false, false) => "THAWED",
-    };
-    let start = Instant::now();
-    let mut wait = FIRST_POLL;
-    loop {
-        // v1 moves from FREEZING to FROZEN only when asked again, as runc
-        // does; writing the same value twice is harmless on v2.
-        write_file(path, value)
-            .map_err(|e| (format!("writing {value} to {}", path.display()), Some(e)))?;
-        let (frozen, asked) =
-            state(path).map_err(|e| (format!("reading {}", path.display()), Some(e)))?;
-        if (freeze && frozen) || (!freeze && !asked) {
-            return Ok(());
-        }
-        if start.elapsed() > SETTLE {
-            let still = if freeze { "freezing" } else { "frozen" };
-            return Err((still.to_string(), None));
-        }
-        sleep(wait);
-        wait = (wait * 2).min(POLL);
-    }
+    use jolt_runtime::cgroups::freezer::{self, SetError};
+    freezer::set(path, freeze, SETTLE).map_err(|e| match e {
+        SetError::Io { what, source } => (what, Some(source)),
+        SetError::Stuck(state) => (state.to_string(), None),
+    })
 }
 
 fn apply(target: &Target, path: &Path) -> Result<(), FaultError> {
@@ -183,6 +129,7 @@ pub(super) fn revert(path: &Path) -> Result<Reverted, FaultError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn v1_states_read_as_frozen_and_asked() {

@@ -16,6 +16,7 @@
 //! container is rootfs's job, from [`CgroupManager::host_dirs`].
 
 mod error;
+pub mod freezer;
 pub mod fs;
 pub mod placement;
 pub mod subgroup;

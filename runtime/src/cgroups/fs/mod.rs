@@ -30,17 +30,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cgroups_rs::fs::error::{Error as FsError, ErrorKind as FsErrorKind};
-use cgroups_rs::fs::freezer::FreezerController;
 use cgroups_rs::fs::hierarchies;
-use cgroups_rs::fs::Controller;
 use cgroups_rs::manager::Error as ManagerError;
-use cgroups_rs::{FreezerState, FsManager, Manager};
+use cgroups_rs::{FsManager, Manager};
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 pub use v1::V1;
 pub use v2::V2;
 
+use super::freezer::{self, SetError};
 use super::{CgroupError, CgroupManager, Settings};
 
 /// Where a container's cgroup goes when config.json names none: `/jolt/<id>`.
@@ -67,6 +66,10 @@ pub trait Hierarchy: fmt::Debug + Sized + 'static {
 
     /// The directory whose cgroup.procs (and nested ones) list the members.
     fn procs_dir(cg: &Cgroupfs<Self>) -> Option<PathBuf>;
+
+    /// The cgroup's freezer file: cgroup.freeze (v2) or freezer.state in
+    /// the freezer hierarchy (v1); None without a freezer.
+    fn freezer_file(cg: &Cgroupfs<Self>) -> Option<PathBuf>;
 
     /// Kills every process at once, if this kernel can (v2's cgroup.kill):
     /// None when it cannot, and the caller signals one by one.
@@ -308,15 +311,37 @@ impl<H: Hierarchy> Cgroupfs<H> {
         }
     }
 
-    fn freezer(&self) -> Result<&FreezerController, CgroupError> {
-        self.cgroup
-            .controller_of::<FreezerController>()
+    /// The cgroup's freezer file (see [`crate::cgroups::freezer`]).
+    fn freezer(&self) -> Result<PathBuf, CgroupError> {
+        H::freezer_file(self)
             .filter(|f| f.exists())
             .ok_or_else(|| CgroupError::Cgroups {
                 path: self.path.clone(),
                 what: "freezer".into(),
                 detail: "the freezer controller is not available here".into(),
             })
+    }
+
+    /// Freezes or thaws through `file`, waiting (bounded) for the kernel:
+    /// a process in uninterruptible sleep can hold a v1 freezer in
+    /// FREEZING for long, which is logged and not an error, so that
+    /// signalling every process goes on.
+    fn set_frozen(&self, file: &Path, freeze: bool) -> Result<(), CgroupError> {
+        match freezer::set(file, freeze, FREEZE_TIMEOUT) {
+            Ok(()) => Ok(()),
+            Err(SetError::Stuck(state)) => {
+                tracing::warn!(
+                    "cgroup /{}: {state} after {FREEZE_TIMEOUT:?}; going on",
+                    self.path
+                );
+                Ok(())
+            }
+            Err(e @ SetError::Io { .. }) => Err(CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: if freeze { "freeze" } else { "thaw" }.into(),
+                detail: e.to_string(),
+            }),
+        }
     }
 
     /// Makes the cgroup's directories in every hierarchy. Another container
@@ -503,25 +528,6 @@ impl<H: Hierarchy> Cgroupfs<H> {
         Ok(())
     }
 
-    /// Waits until a v1 freezer reports FROZEN, so that no process is left
-    /// running between listing and signalling. Bounded: a process in
-    /// uninterruptible sleep can hold FREEZING for long. (On v2 cgroups-rs
-    /// reports the requested state, so this returns at once.)
-    fn wait_frozen(&self, freezer: &FreezerController) {
-        let deadline = Instant::now() + FREEZE_TIMEOUT;
-        while Instant::now() < deadline {
-            match freezer.state() {
-                Ok(FreezerState::Freezing) => thread::sleep(POLL_INTERVAL),
-                _ => return,
-            }
-        }
-        tracing::warn!(
-            "cgroup /{}: still freezing after {:?}; signalling anyway",
-            self.path,
-            FREEZE_TIMEOUT
-        );
-    }
-
     /// Signals each pid; a process that is already gone is not an error.
     /// Every pid is tried; the first failure is returned.
     fn send(&self, pids: &[i32], signal: libc::c_int) -> Result<(), CgroupError> {
@@ -627,14 +633,11 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
 
     /// freezer.state on v1, cgroup.freeze on v2.
     fn freeze(&self) -> Result<(), CgroupError> {
-        let freezer = self.freezer()?;
-        freezer.freeze().map_err(|e| self.fs_error("freeze", e))?;
-        self.wait_frozen(freezer);
-        Ok(())
+        self.set_frozen(&self.freezer()?, true)
     }
 
     fn thaw(&self) -> Result<(), CgroupError> {
-        self.freezer()?.thaw().map_err(|e| self.fs_error("thaw", e))
+        self.set_frozen(&self.freezer()?, false)
     }
 
     /// On v1 read from one hierarchy: freezer, else pids, else memory.
@@ -660,18 +663,16 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
                 return result;
             }
         }
-        let freezer = self
-            .cgroup
-            .controller_of::<FreezerController>()
-            .filter(|f| f.exists());
+        let freezer = H::freezer_file(self).filter(|f| f.exists());
         let mut thaw_after = false;
-        if let Some(freezer) = freezer {
-            let state = freezer
-                .state()
-                .map_err(|e| self.fs_error("freezer state", e))?;
-            if matches!(state, FreezerState::Thawed) {
-                freezer.freeze().map_err(|e| self.fs_error("freeze", e))?;
-                self.wait_frozen(freezer);
+        if let Some(file) = &freezer {
+            let (_, asked) = freezer::state(file).map_err(|e| CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: "freezer state".into(),
+                detail: e.to_string(),
+            })?;
+            if !asked {
+                self.set_frozen(file, true)?;
                 thaw_after = true;
             } else {
                 // A frozen v1 process would never act on SIGKILL.
@@ -680,8 +681,8 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
         }
 
         let result = self.pids().and_then(|pids| self.send(&pids, signal));
-        if let (Some(freezer), true) = (freezer, thaw_after) {
-            let thawed = freezer.thaw().map_err(|e| self.fs_error("thaw", e));
+        if let (Some(file), true) = (&freezer, thaw_after) {
+            let thawed = self.set_frozen(file, false);
             return result.and(thawed);
         }
         result

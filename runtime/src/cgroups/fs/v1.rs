@@ -8,6 +8,7 @@ use cgroups_rs::fs::devices::{DevicePermissions, DeviceType, DevicesController};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 use super::{Cgroupfs, Hierarchy};
+use crate::cgroups::placement::Located;
 use crate::cgroups::{CgroupError, HYBRID_UNIFIED};
 
 /// The cgroup2 mount of a hybrid host, if this host is one: runc puts a
@@ -66,6 +67,16 @@ impl Hierarchy for V1 {
     }
 
     /// The freezer's, else the pids', else the memory hierarchy's.
+    fn freezer_file(cg: &Cgroupfs<V1>) -> Option<PathBuf> {
+        cg.cgroup
+            .subsystems()
+            .iter()
+            .find(|s| s.controller_name() == "freezer")
+            .map(|s| {
+                crate::cgroups::freezer::file(Located::V1(s.to_controller().path().to_path_buf()))
+            })
+    }
+
     fn procs_dir(cg: &Cgroupfs<V1>) -> Option<PathBuf> {
         let subsystems = cg.cgroup.subsystems();
         ["freezer", "pids", "memory"]

@@ -8,6 +8,7 @@ use cgroups_rs::fs::hierarchies;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 use super::{Cgroupfs, Hierarchy};
+use crate::cgroups::placement::Located;
 use crate::cgroups::CgroupError;
 
 /// cgroup v2, the unified hierarchy.
@@ -87,6 +88,10 @@ impl Hierarchy for V2 {
 
     fn procs_dir(cg: &Cgroupfs<V2>) -> Option<PathBuf> {
         Some(V2::dir(cg))
+    }
+
+    fn freezer_file(cg: &Cgroupfs<V2>) -> Option<PathBuf> {
+        Some(crate::cgroups::freezer::file(Located::V2(V2::dir(cg))))
     }
 
     /// cgroup.freeze is this cgroup's own request; cgroup.events' "frozen
