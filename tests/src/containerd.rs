@@ -77,25 +77,33 @@ impl Containerd {
                     .args(["config", "default"])
                     .output()
                     .expect("containerd config default");
-                String::from_utf8(out.stdout)
-                    .unwrap()
-                    .replacen(
+                // Everything of its own under the test's directory: its
+                // root, state and socket, and the directories the CRI and
+                // opt plugins would otherwise make on the host.
+                let mut text = String::from_utf8(out.stdout).unwrap();
+                for (host, own) in [
+                    (
                         "root = \"/var/lib/containerd\"",
-                        &format!("root = \"{d}/root\""),
-                        1,
-                    )
-                    .replacen(
+                        format!("root = \"{d}/root\""),
+                    ),
+                    (
                         "state = \"/run/containerd\"",
-                        &format!("state = \"{d}/state\""),
-                        1,
-                    )
-                    .replacen(
+                        format!("state = \"{d}/state\""),
+                    ),
+                    (
                         "address = \"/run/containerd/containerd.sock\"",
-                        &format!("address = \"{d}/containerd.sock\""),
-                        1,
-                    )
-                    + "\n"
-                    + appended
+                        format!("address = \"{d}/containerd.sock\""),
+                    ),
+                    (
+                        "conf_dir = \"/etc/cni/net.d\"",
+                        format!("conf_dir = \"{d}/cni\""),
+                    ),
+                    ("path = \"/opt/containerd\"", format!("path = \"{d}/opt\"")),
+                ] {
+                    assert!(text.contains(host), "containerd config default: no {host}");
+                    text = text.replacen(host, &own, 1);
+                }
+                text + "\n" + appended
             }
         };
         fs::write(&config, text).unwrap();
