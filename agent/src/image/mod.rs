@@ -219,8 +219,12 @@ impl Images {
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
-            if let Some(image) = read_json::<Image>(&entry.path().join(RECORD))? {
-                out.push(image);
+            // A record a damaged disk left unreadable hides that image
+            // only, not the store: it is logged for a person to look at.
+            match read_json::<Image>(&entry.path().join(RECORD)) {
+                Ok(Some(image)) => out.push(image),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("skipping an image: {e}"),
             }
         }
         out.sort_by(|a, b| a.names.cmp(&b.names).then(a.id.cmp(&b.id)));
