@@ -42,6 +42,35 @@ pub fn send_signal(fd: &OwnedFd, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `signal` to `pid` if `check` holds once a pidfd pins the process,
+/// so that a pid that exits and is reused after the check is not hit;
+/// kill(2), after the check, on kernels without pidfds (before 5.3).
+/// Ok(false) when the process is gone or `check` says no.
+pub fn signal_if(pid: i32, signal: i32, check: impl FnOnce() -> bool) -> io::Result<bool> {
+    let fd = match open(pid) {
+        Ok(fd) => Some(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => None,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if !check() {
+        return Ok(false);
+    }
+    let sent = match fd {
+        Some(fd) => send_signal(&fd, signal),
+        // SAFETY: kill(2) with a pid and a signal number.
+        None => match unsafe { libc::kill(pid, signal) } {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        },
+    };
+    match sent {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The start time of `pid` (clock ticks after boot, /proc/PID/stat field
 /// 22) while it is alive (not a zombie), else None. With the pid, it
 /// tells a process from a later one that reused its pid.
@@ -95,5 +124,22 @@ mod tests {
         assert_eq!(n, 1, "ready once the child exited");
         child.wait().unwrap();
         assert!(open(-1).is_err());
+    }
+
+    #[test]
+    fn signal_if_signals_only_when_the_check_holds_and_not_the_dead() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        assert!(!signal_if(pid, libc::SIGKILL, || false).unwrap());
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "a refused check sends nothing"
+        );
+        assert!(signal_if(pid, libc::SIGKILL, || true).unwrap());
+        child.wait().unwrap();
+        assert!(!signal_if(pid, 0, || true).unwrap(), "reaped: gone");
     }
 }

@@ -82,11 +82,13 @@ pub fn parse(s: &str) -> Result<libc::c_int, SignalError> {
 /// The name of a signal number for messages: `SIGTERM` for a standard
 /// signal, `signal 40` for a real-time one or any other number.
 pub fn name(sig: libc::c_int) -> String {
-    NAMED
-        .iter()
-        .find(|(n, _)| *n == sig)
-        .map(|(_, name)| (*name).to_owned())
-        .unwrap_or_else(|| format!("signal {sig}"))
+    standard_name(sig).map_or_else(|| format!("signal {sig}"), str::to_owned)
+}
+
+/// `SIGTERM` for a standard signal; None for a real-time one or any
+/// other number.
+pub fn standard_name(sig: libc::c_int) -> Option<&'static str> {
+    NAMED.iter().find(|(n, _)| *n == sig).map(|(_, name)| *name)
 }
 
 /// Sends signal number `sig` to `pid`. Raw, because real-time signals

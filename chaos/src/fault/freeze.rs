@@ -49,7 +49,7 @@ impl Kind for Pause {
 }
 
 /// How long a freeze or thaw may take before it is reported as stuck.
-const SETTLE: Duration = Duration::from_secs(5);
+pub(super) const SETTLE: Duration = Duration::from_secs(5);
 pub(super) use jolt_runtime::cgroups::freezer::{file, state};
 
 fn prepare(target: &Target) -> Result<Undo, String> {

@@ -37,6 +37,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::target::Target;
+use jolt_runtime::cgroups::members::{gone, MembersError};
 
 pub use cpu::CpuThrottle;
 pub use freeze::Pause;
@@ -375,12 +376,24 @@ fn mismatched(target: &Target, fault: &'static str, undo: &Undo) -> FaultError {
     }
 }
 
-/// Whether an error from a cgroup or /proc file means the object is gone:
-/// ENOENT for a removed file, ENODEV for a removed cgroup's open file,
-/// ESRCH for a dead process.
-fn gone(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound
-        || matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::ESRCH))
+/// A failure listing or signalling a cgroup's processes, as a fault error
+/// whose context starts with `context`.
+fn members_error(context: &str, e: MembersError) -> FaultError {
+    match e {
+        MembersError::Io { what, source } => FaultError::Kernel {
+            context: format!("{context}: {what}"),
+            source,
+        },
+        MembersError::Stuck {
+            freezer,
+            state,
+            settle,
+        } => FaultError::Timeout {
+            context: format!("{context}: {}", freezer.display()),
+            state: state.into(),
+            waited_ms: settle.as_millis(),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 use std::io;
 use std::time::Duration;
 
-use nix::errno::Errno;
-
 /// Errors name the cgroup path and the cause, e.g. "cgroup /jolt/web:
 /// memory.limit_in_bytes: write 1000: Device or resource busy".
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +45,6 @@ pub enum CgroupError {
         path: String,
         pids: Vec<i32>,
         timeout: Duration,
-    },
-    /// A process in the cgroup could not be signalled.
-    #[error("cgroup /{path}: send {} to pid {pid}: {}", crate::signal::name(*signal), errno.desc())]
-    Signal {
-        path: String,
-        pid: i32,
-        signal: libc::c_int,
-        errno: Errno,
     },
     /// `--systemd-cgroup` where systemd is not the init.
     #[error("--systemd-cgroup: systemd is not running (no {marker})")]

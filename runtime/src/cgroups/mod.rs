@@ -18,6 +18,7 @@
 mod error;
 pub mod freezer;
 pub mod fs;
+pub mod members;
 pub mod placement;
 pub mod subgroup;
 pub mod systemd;

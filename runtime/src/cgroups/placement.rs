@@ -43,6 +43,21 @@ impl Membership {
         m
     }
 
+    /// The process's directory in the hierarchy mounted at `mount`: the
+    /// `0::` line for cgroup2, else the line whose controllers (or `name=`)
+    /// the mount holds.
+    pub fn dir_in(&self, mount: &Mount) -> Option<PathBuf> {
+        let path = if mount.v2 {
+            self.v2.as_deref()?
+        } else {
+            self.v1
+                .iter()
+                .find(|(list, _)| list.iter().any(|c| mount.options.contains(c)))
+                .map(|(_, path)| path.as_str())?
+        };
+        dir_under(mount, path)
+    }
+
     fn v1_path(&self, controller: &str) -> Option<&str> {
         self.v1
             .iter()
@@ -75,6 +90,15 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
             options: m.super_options,
         })
         .collect()
+}
+
+/// The cgroup mount whose hierarchy holds `dir`: the deepest mount point
+/// `dir` is at or below.
+pub fn mount_holding<'a>(mounts: &'a [Mount], dir: &Path) -> Option<&'a Mount> {
+    mounts
+        .iter()
+        .filter(|m| dir.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.components().count())
 }
 
 /// The directory of `path` (a /proc/PID/cgroup path) under `mount`, or
@@ -233,28 +257,6 @@ impl View {
     }
 }
 
-/// Every pid in `dir`'s cgroup.procs and in those of its descendants.
-pub fn pids_below(dir: &Path) -> std::io::Result<Vec<i32>> {
-    let mut pids = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        match fs::read_to_string(d.join("cgroup.procs")) {
-            Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
-            // a child cgroup removed while we walk
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && d != dir => continue,
-            Err(e) => return Err(e),
-        }
-        for entry in fs::read_dir(&d)?.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(entry.path());
-            }
-        }
-    }
-    pids.sort_unstable();
-    pids.dedup();
-    Ok(pids)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +332,39 @@ mod tests {
             membership: Membership::parse("0::/kubepods/pod10\n"),
         };
         assert_eq!(outside.v2_dir(), None, "a prefix of a name is not a parent");
+    }
+
+    #[test]
+    fn a_directory_maps_to_its_hierarchy_and_a_process_to_its_dir_there() {
+        let mounts = parse_mountinfo(HYBRID_MOUNTINFO);
+        let freezer = mount_holding(&mounts, Path::new("/sys/fs/cgroup/freezer/jolt/web")).unwrap();
+        assert_eq!(freezer.mount_point, Path::new("/sys/fs/cgroup/freezer"));
+        let unified = mount_holding(&mounts, Path::new("/sys/fs/cgroup/unified/x")).unwrap();
+        assert!(unified.v2);
+        assert!(mount_holding(&mounts, Path::new("/tmp/x")).is_none());
+
+        let member = Membership::parse(HYBRID_CGROUP);
+        assert_eq!(
+            member.dir_in(freezer),
+            Some(PathBuf::from("/sys/fs/cgroup/freezer/jolt/web"))
+        );
+        assert_eq!(
+            member.dir_in(unified),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let systemd = mount_holding(&mounts, Path::new("/sys/fs/cgroup/systemd")).unwrap();
+        assert_eq!(
+            member.dir_in(systemd),
+            Some(PathBuf::from("/sys/fs/cgroup/systemd")),
+            "by its name= line"
+        );
+        let blkio = Mount {
+            root: "/".into(),
+            mount_point: "/sys/fs/cgroup/blkio".into(),
+            v2: false,
+            options: vec!["rw".into(), "blkio".into()],
+        };
+        assert_eq!(member.dir_in(&blkio), None, "no blkio line");
     }
 
     #[test]

@@ -33,9 +33,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{gone, FaultError, Reverted, Undo};
+use super::{members_error, FaultError, Reverted, Undo};
 use crate::target::Target;
-use jolt_runtime::cgroups::placement::{self, Controller, Located, View};
+use jolt_runtime::cgroups::members::{self, MembersError};
+use jolt_runtime::cgroups::placement::{Controller, Located, View};
 
 pub use cpu::CpuStress;
 pub use memory::{Amount, MemoryStress, Oom};
@@ -353,31 +354,33 @@ fn reap() {
     });
 }
 
-/// The pids in `dir` (and below) whose process name is `marker`.
-fn marked(dir: &Path, marker: &str) -> io::Result<Vec<i32>> {
-    Ok(placement::pids_below(dir)?
-        .into_iter()
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == marker)
-        })
-        .collect())
+/// The pids in `dir` (and below) whose process name is `marker`; None
+/// once the cgroup is gone.
+fn marked(dir: &Path, marker: &str) -> Result<Option<Vec<i32>>, MembersError> {
+    if !dir.exists() {
+        return Ok(None);
+    }
+    Ok(Some(
+        members::pids(dir)?
+            .into_iter()
+            .filter(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim_end() == marker)
+            })
+            .collect(),
+    ))
 }
 
 /// Kills every stressor with `marker` in the cgroup at `dir`, waiting
 /// until none is left (bounded).
 pub(crate) fn revert(dir: &Path, marker: &str) -> Result<Reverted, FaultError> {
-    let fail = |what: String| {
-        move |source| FaultError::Kernel {
-            context: format!("revert: {what}"),
-            source,
-        }
-    };
     let mut killed = false;
     let deadline = std::time::Instant::now() + REVERT_WAIT;
     while std::time::Instant::now() < deadline {
         let pids = match marked(dir, marker) {
-            Err(e) if gone(&e) => return Ok(Reverted::TargetGone),
-            other => other.map_err(fail(format!("reading {}/cgroup.procs", dir.display())))?,
+            Ok(Some(pids)) => pids,
+            Ok(None) => return Ok(Reverted::TargetGone),
+            Err(e) => return Err(members_error("revert", e)),
         };
         if pids.is_empty() {
             reap();

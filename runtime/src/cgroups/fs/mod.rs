@@ -2,7 +2,7 @@
 //! itself — as one [`Cgroupfs`] core over the two hierarchy versions
 //! ([`V1`]: one directory per mounted hierarchy; [`V2`]: one unified
 //! directory). The core holds what both share; a [`Hierarchy`] holds what
-//! differs (where the directories are, device rules, cgroup.kill, v2's
+//! differs (where the directories are, device rules, v2's
 //! memory fixes). The systemd driver reuses the core for the files systemd
 //! does not write.
 //!
@@ -33,20 +33,20 @@ use cgroups_rs::fs::error::{Error as FsError, ErrorKind as FsErrorKind};
 use cgroups_rs::fs::hierarchies;
 use cgroups_rs::manager::Error as ManagerError;
 use cgroups_rs::{FsManager, Manager};
-use nix::errno::Errno;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 pub use v1::V1;
 pub use v2::V2;
 
 use super::freezer::{self, SetError};
+use super::members::{self, gone, MembersError};
 use super::{CgroupError, CgroupManager, Settings};
 
 /// Where a container's cgroup goes when config.json names none: `/jolt/<id>`.
 const DEFAULT_PARENT: &str = "jolt";
 /// How long [`CgroupManager::destroy`] keeps killing before it gives up.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long signalling waits for a v1 freezer to reach FROZEN.
+/// How long signalling waits for a freeze or thaw to take effect.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -70,10 +70,6 @@ pub trait Hierarchy: fmt::Debug + Sized + 'static {
     /// The cgroup's freezer file: cgroup.freeze (v2) or freezer.state in
     /// the freezer hierarchy (v1); None without a freezer.
     fn freezer_file(cg: &Cgroupfs<Self>) -> Option<PathBuf>;
-
-    /// Kills every process at once, if this kernel can (v2's cgroup.kill):
-    /// None when it cannot, and the caller signals one by one.
-    fn kill_at_once(cg: &Cgroupfs<Self>) -> Option<Result<(), CgroupError>>;
 
     /// Adjusts checked resources before cgroups-rs applies them.
     fn adjust(resources: &mut LinuxResources);
@@ -492,60 +488,20 @@ impl<H: Hierarchy> Cgroupfs<H> {
         }
     }
 
-    fn collect_procs(&self, dir: &Path, pids: &mut Vec<i32>) -> Result<(), CgroupError> {
-        let procs = dir.join("cgroup.procs");
-        let text = match std::fs::read_to_string(&procs) {
-            Ok(text) => text,
-            Err(e) if gone(&e) => return Ok(()),
-            // A threaded cgroup (v2) lists no process: its threads' processes
-            // are in the cgroup.procs of the domain above it, read already.
-            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => String::new(),
-            Err(source) => return Err(self.io_error(&procs, "read", source)),
-        };
-        for line in text.lines() {
-            let pid = line.trim().parse().map_err(|_| CgroupError::Cgroups {
+    /// A failure from [`members`], under this cgroup's name.
+    fn members_error(&self, e: MembersError) -> CgroupError {
+        match e {
+            MembersError::Io { what, source } => CgroupError::Io {
                 path: self.path.clone(),
-                what: format!("{}: read", procs.display()),
-                detail: format!("not a pid: {line:?}"),
-            })?;
-            pids.push(pid);
+                what,
+                err: source,
+            },
+            stuck @ MembersError::Stuck { .. } => CgroupError::Cgroups {
+                path: self.path.clone(),
+                what: "signalling every process".into(),
+                detail: stuck.to_string(),
+            },
         }
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if gone(&e) => return Ok(()),
-            Err(source) => return Err(self.io_error(dir, "list", source)),
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) if gone(&e) => return Ok(()),
-                Err(source) => return Err(self.io_error(dir, "list", source)),
-            };
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                self.collect_procs(&entry.path(), pids)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Signals each pid; a process that is already gone is not an error.
-    /// Every pid is tried; the first failure is returned.
-    fn send(&self, pids: &[i32], signal: libc::c_int) -> Result<(), CgroupError> {
-        let mut first_error = None;
-        for &pid in pids {
-            match crate::signal::send(pid, signal) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(errno) => {
-                    first_error.get_or_insert(CgroupError::Signal {
-                        path: self.path.clone(),
-                        pid,
-                        signal,
-                        errno,
-                    });
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
     }
 
     pub(crate) fn io_error(&self, file: &Path, action: &str, source: io::Error) -> CgroupError {
@@ -641,51 +597,24 @@ impl<H: Hierarchy> CgroupManager for Cgroupfs<H> {
     }
 
     /// On v1 read from one hierarchy: freezer, else pids, else memory.
+    /// Processes in nested cgroups count too (cgroups-rs reads one
+    /// directory, and takes a failed read for "no process").
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        let mut pids = Vec::new();
-        if let Some(dir) = H::procs_dir(self) {
-            // cgroups-rs reads cgroup.procs of one directory only and turns
-            // read errors into an empty list; processes in nested cgroups
-            // count too, and a failed read must not look like "no process".
-            self.collect_procs(&dir, &mut pids)?;
+        match H::procs_dir(self) {
+            Some(dir) => members::pids(&dir).map_err(|e| self.members_error(e)),
+            None => Ok(Vec::new()),
         }
-        pids.sort_unstable();
-        pids.dedup();
-        Ok(pids)
     }
 
-    /// The freeze keeps any process from forking an unsignalled child or
-    /// exiting and having its pid reused between the listing and the
-    /// signal. SIGKILL skips all that where the kernel has cgroup.kill.
+    /// See [`members::signal_all`]: frozen meanwhile, each pid pinned and
+    /// checked, cgroup.kill for SIGKILL where the kernel has it.
     fn signal_all(&self, signal: libc::c_int) -> Result<(), CgroupError> {
-        if signal == libc::SIGKILL {
-            if let Some(result) = H::kill_at_once(self) {
-                return result;
-            }
-        }
+        let Some(dir) = H::procs_dir(self) else {
+            return Ok(());
+        };
         let freezer = H::freezer_file(self).filter(|f| f.exists());
-        let mut thaw_after = false;
-        if let Some(file) = &freezer {
-            let (_, asked) = freezer::state(file).map_err(|e| CgroupError::Cgroups {
-                path: self.path.clone(),
-                what: "freezer state".into(),
-                detail: e.to_string(),
-            })?;
-            if !asked {
-                self.set_frozen(file, true)?;
-                thaw_after = true;
-            } else {
-                // A frozen v1 process would never act on SIGKILL.
-                thaw_after = signal == libc::SIGKILL;
-            }
-        }
-
-        let result = self.pids().and_then(|pids| self.send(&pids, signal));
-        if let (Some(file), true) = (&freezer, thaw_after) {
-            let thawed = self.set_frozen(file, false);
-            return result.and(thawed);
-        }
-        result
+        members::signal_all(&dir, freezer.as_deref(), signal, FREEZE_TIMEOUT)
+            .map_err(|e| self.members_error(e))
     }
 
     fn stats(&self) -> Result<cgroups_rs::stats::CgroupStats, CgroupError> {
@@ -735,13 +664,6 @@ fn remove_tree(dir: &Path) -> io::Result<()> {
         Err(e) if !gone(&e) => Err(e),
         _ => Ok(()),
     }
-}
-
-/// Whether a read failed because the cgroup is gone: not there (ENOENT),
-/// or removed while open (ENODEV), as systemd removes a scope's cgroup
-/// once its last process has exited, while `delete` reads it.
-fn gone(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// The last path component of a file cgroups-rs names (sometimes a full path).

@@ -103,10 +103,6 @@ impl Hierarchy for V1 {
         Ok(state.trim() != "THAWED")
     }
 
-    fn kill_at_once(_: &Cgroupfs<V1>) -> Option<Result<(), CgroupError>> {
-        None
-    }
-
     fn adjust(_: &mut LinuxResources) {}
 
     fn devices(path: &str, rules: Vec<LinuxDeviceCgroup>) -> Result<Vec<DeviceRule>, CgroupError> {

@@ -106,14 +106,6 @@ impl Hierarchy for V2 {
         Ok(asked || read("cgroup.events")?.lines().any(|l| l == "frozen 1"))
     }
 
-    /// cgroup.kill, where the kernel has it (5.14 and later).
-    fn kill_at_once(cg: &Cgroupfs<V2>) -> Option<Result<(), CgroupError>> {
-        V2::dir(cg)
-            .join("cgroup.kill")
-            .exists()
-            .then(|| cg.cgroup.kill().map_err(|e| cg.fs_error("cgroup.kill", e)))
-    }
-
     /// cgroups-rs writes memory.swap.max = 0 on v2 when only a limit is
     /// given, which forbids swap; runc leaves it alone. "max" is what a new
     /// cgroup has, and what v1 does with memory.memsw.
