@@ -846,6 +846,28 @@ impl Daemon {
         Ok(image)
     }
 
+    /// Pulls `reference` from its registry into the store, named
+    /// `REGISTRY/REPOSITORY:TAG`. The download is made in a directory of
+    /// the store's own, removed whatever happens (at the next start after
+    /// a crash).
+    pub async fn pull_image(&self, reference: &str) -> Result<Image, DaemonError> {
+        let _busy = self.busy();
+        let parsed = crate::image::pull::parse(reference)?;
+        let layout = self.images.scratch()?;
+        crate::image::pull::fetch(&parsed, layout.path()).await?;
+        let images = self.images.clone();
+        let name = crate::image::pull::name(&parsed);
+        let image = tokio::task::spawn_blocking(move || {
+            let imported = images.import(layout.path(), name.as_deref());
+            drop(layout);
+            imported
+        })
+        .await
+        .expect("importing does not panic")?;
+        tracing::info!(image = %image.id, %reference, "pulled");
+        Ok(image)
+    }
+
     /// Every image in the store.
     pub fn images(&self) -> Result<Vec<Image>, DaemonError> {
         Ok(self.images.list()?)

@@ -50,6 +50,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Makes ring the process's default provider, for clients (reqwest, in a
+/// registry pull) that take the default; once set, it stays.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::CryptoProvider::install_default((*provider()).clone());
+}
+
 fn file_err(what: &'static str, path: &Path) -> impl FnOnce(String) -> TlsError {
     let path = path.to_path_buf();
     move |cause| TlsError::File { what, path, cause }

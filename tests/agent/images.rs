@@ -3,13 +3,16 @@
 //! image import` and run with `chaosctl run IMAGE`; their config gives
 //! the process, each container writes to a layer of its own; bad
 //! archives leave nothing in the store; an image in use is not removed.
-//! Host only: nothing here depends on the cgroup version.
+//! Pulled with `chaosctl pull` from a registry of the test's own on
+//! 127.0.0.1, pushed there by podman. Host only: nothing here depends on
+//! the cgroup version.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use jolt_e2e::agent::Agent;
 use jolt_e2e::podman::Podman;
+use jolt_e2e::registry::{require_registry, Registry};
 
 use crate::agent;
 
@@ -31,9 +34,9 @@ ENTRYPOINT [\"sh\", \"-c\", \"echo as $(id -u):$(id -g) \\\"$0\\\"\"]
 CMD [\"default\"]
 ";
 
-/// Builds BASE and USER with podman and saves BASE as an oci-archive and
-/// USER as a docker-archive in `dir`; None where podman is missing.
-fn saved_images(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+/// A podman (runc as its runtime) holding BASE and USER, built from
+/// their Containerfiles in `dir`; None where podman is missing.
+fn built_images(dir: &Path) -> Option<Podman> {
     let runc = jolt_e2e::image::which("runc").unwrap_or_else(|| "/usr/bin/runc".into());
     let podman = Podman::start(&runc, "images", None)?;
     for (tag, text) in [("base", BASE), ("user", USER)] {
@@ -50,6 +53,13 @@ fn saved_images(dir: &Path) -> Option<(PathBuf, PathBuf)> {
             ctx.to_str().unwrap(),
         ]);
     }
+    Some(podman)
+}
+
+/// Builds BASE and USER with podman and saves BASE as an oci-archive and
+/// USER as a docker-archive in `dir`; None where podman is missing.
+fn saved_images(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let podman = built_images(dir)?;
     let oci = dir.join("base.oci.tar");
     let docker = dir.join("user.docker.tar");
     let (o, d) = (oci.to_str().unwrap(), docker.to_str().unwrap());
@@ -320,4 +330,129 @@ fn an_import_cut_short_by_a_crash_is_removed_at_the_next_start() {
     a.restart();
     assert!(!left.exists(), "{:?}", store(&a));
     assert!(store(&a).is_empty());
+}
+
+/// `chaosctl pull` from a registry on 127.0.0.1 (plain HTTP, as for any
+/// loopback registry): an OCI manifest by tag (its ID is podman's: the
+/// config's digest), a Docker v2s2 one, and an index of one platform, each
+/// run with its config. A tag the registry lacks, a registry that does not
+/// listen, a malformed reference, and layers altered in the registry's
+/// storage are each named, and leave the store as it was.
+#[test]
+fn images_pulled_from_a_registry_on_loopback_run_and_bad_pulls_leave_nothing() {
+    if !require_registry() {
+        return;
+    }
+    let Some(a) = agent() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = built_images(tmp.path()) else {
+        return;
+    };
+    let registry = Registry::start().unwrap();
+    let host = registry.host();
+    let push = |image: &str, to: &str, format: &str| {
+        let dest = format!("docker://{host}/{to}");
+        podman.ok(&[
+            "push",
+            "--tls-verify=false",
+            "--format",
+            format,
+            image,
+            &dest,
+        ]);
+    };
+    push("localhost/jolt-e2e:base", "jolt/base:1", "oci");
+    push("localhost/jolt-e2e:user", "jolt/user:1", "v2s2");
+    podman.ok(&["manifest", "create", "localhost/jolt-e2e:list"]);
+    podman.ok(&[
+        "manifest",
+        "add",
+        "localhost/jolt-e2e:list",
+        "containers-storage:localhost/jolt-e2e:base",
+    ]);
+    podman.ok(&[
+        "manifest",
+        "push",
+        "--all",
+        "--tls-verify=false",
+        "localhost/jolt-e2e:list",
+        &format!("docker://{host}/jolt/list:1"),
+    ]);
+
+    let base = format!("{host}/jolt/base:1");
+    let id = a.ok(["pull", &base]).trim().to_string();
+    let podman_id = podman.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "localhost/jolt-e2e:base",
+    ]);
+    assert_eq!(
+        id,
+        podman_id.trim(),
+        "the ID is the config's digest, as podman's"
+    );
+    let out = a.ctl(["run", &base]);
+    assert_eq!(out.stdout.trim(), "hello from /srv as 0", "{out}");
+    a.ok(["pull", &format!("{host}/jolt/user:1")]);
+    let out = a.ctl(["run", &format!("{host}/jolt/user:1")]);
+    assert_eq!(out.stdout.trim(), "as 1000:1000 default", "{out}");
+    let listed = a.ok(["pull", &format!("{host}/jolt/list:1")]);
+    assert_eq!(
+        listed.trim(),
+        id,
+        "the index's one platform is the base image"
+    );
+    let ls = a.ok(["image", "ls"]);
+    for name in [&base, &format!("{host}/jolt/list:1")] {
+        assert!(ls.contains(name.as_str()), "{ls}");
+    }
+    let before = store(&a);
+    assert_eq!(before.len(), 2, "two images, nothing else: {before:?}");
+
+    let refused = |reference: &str, why: &str| {
+        let out = a.ctl(["pull", reference]);
+        out.assert_failure();
+        eprintln!("{}", out.stderr.trim());
+        assert!(out.stderr.contains(why), "{reference}: {out}");
+        assert_eq!(store(&a), before, "{reference} left something");
+    };
+    refused(&format!("{host}/jolt/base:nope"), "no such image or tag");
+    let closed = jolt_e2e::http::free_port().unwrap();
+    refused(
+        &format!("{closed}/jolt/base:1"),
+        "cannot reach the registry",
+    );
+    refused("Not/A Reference", "not an image reference");
+
+    // Every layer as the registry stores it (gzip), one byte changed.
+    let mut altered = 0;
+    for entry in walk(&registry.blobs_dir()) {
+        let mut bytes = fs::read(&entry).unwrap();
+        if bytes.starts_with(&[0x1f, 0x8b]) && bytes.len() > 64 {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0xff;
+            fs::write(&entry, bytes).unwrap();
+            altered += 1;
+        }
+    }
+    assert!(altered >= 1, "no layer found in {}", registry.log());
+    refused(&format!("{host}/jolt/user:1"), "digest");
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    files
 }

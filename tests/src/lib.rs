@@ -24,9 +24,11 @@ pub mod console;
 pub mod containerd;
 pub mod feature;
 pub mod host;
+pub mod http;
 pub mod image;
 pub mod podman;
 pub mod prometheus;
+pub mod registry;
 pub mod runner;
 
 use std::fmt::Display;

@@ -12,8 +12,7 @@
 //! (Debian's service on :9090).
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,8 +20,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::http::{free_port, http_get};
 use crate::image::which;
-use crate::{quick, timeout};
+use crate::timeout;
 
 /// The job name of the one target.
 pub const JOB: &str = "joltd";
@@ -271,53 +271,6 @@ fn wait_ready(
 
 fn read_log(dir: &Path) -> String {
     fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
-}
-
-/// A port of 127.0.0.1 that nothing listens on now.
-fn free_port() -> Result<SocketAddr, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("a free port on 127.0.0.1: {e}"))
-}
-
-/// GET `path` from `addr` over HTTP/1.0, from the network namespace
-/// `netns` (None: the test's): the status code and the body.
-fn http_get(netns: Option<&Path>, addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let failed = |e: std::io::Error| format!("GET http://{addr}{path}: {e}");
-    let mut stream = connect(netns, addr).map_err(failed)?;
-    stream.set_read_timeout(Some(quick())).map_err(failed)?;
-    stream.set_write_timeout(Some(quick())).map_err(failed)?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(failed)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).map_err(failed)?;
-    let response = String::from_utf8_lossy(&response);
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("GET http://{addr}{path}: no HTTP answer: {response:?}"))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("GET http://{addr}{path}: no status in {head:?}"))?;
-    Ok((status, body.to_string()))
-}
-
-/// A connection to `addr` made in the network namespace `netns`: the
-/// socket is made on a thread that entered it, and stays there.
-fn connect(netns: Option<&Path>, addr: SocketAddr) -> std::io::Result<TcpStream> {
-    let Some(ns) = netns else {
-        return TcpStream::connect_timeout(&addr, quick());
-    };
-    let file = File::open(ns)?;
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(std::io::Error::from)?;
-            TcpStream::connect_timeout(&addr, quick())
-        })
-        .join()
-        .expect("the connecting thread does not panic")
-    })
 }
 
 /// `text` as a URL query component (everything but the unreserved

@@ -25,9 +25,18 @@ pub struct ImportRequest {
     pub name: Option<String>,
 }
 
+/// What `chaosctl pull` asks joltd for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequest {
+    /// `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]`, as Docker reads it.
+    pub reference: String,
+}
+
 pub(super) fn status(e: &ImageError) -> StatusCode {
     match e {
         ImageError::NotFound(_) => StatusCode::NOT_FOUND,
+        ImageError::Registry { .. } => StatusCode::BAD_GATEWAY,
         ImageError::InUse { .. } => StatusCode::CONFLICT,
         ImageError::Store { .. } | ImageError::Record(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ImageError::Read { .. }
@@ -84,6 +93,22 @@ pub(super) async fn handle(
             let imported =
                 tokio::spawn(async move { daemon.import_image(import.path, import.name).await });
             match imported.await.expect("import does not panic") {
+                Ok(image) => reply(StatusCode::CREATED, image),
+                Err(e) => daemon_error(e),
+            }
+        }
+        (Method::POST, Some(Some(pull))) if pull == "pull" => {
+            let body = match read_body(req, body_timeout).await {
+                Ok(b) => b,
+                Err(response) => return response,
+            };
+            let pull: PullRequest = match parse(&body) {
+                Ok(r) => r,
+                Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
+            };
+            // Spawned: a client that hangs up does not cut a pull short.
+            let pulled = tokio::spawn(async move { daemon.pull_image(&pull.reference).await });
+            match pulled.await.expect("a pull does not panic") {
                 Ok(image) => reply(StatusCode::CREATED, image),
                 Err(e) => daemon_error(e),
             }

@@ -27,6 +27,7 @@
 //! | POST | /v1/experiments/NAME/abort | | the status, once reverted |
 //! | DELETE | /v1/experiments/NAME | | 204 |
 //! | POST | /v1/images | `{"path": FILE_OR_DIR, "name": NAME}` (name optional) | 201, the image |
+//! | POST | /v1/images/pull | `{"reference": REF}` | 201, the image; 502 naming what the registry did |
 //! | GET | /v1/images | | the images |
 //! | DELETE | /v1/images/REF | | what was untagged and deleted; 409 naming a container that uses it |
 //! | GET | /v1/networks | | the networks: name, bridge, subnet, gateway |

@@ -98,7 +98,8 @@ fn parse<T: serde::de::DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, 
 }
 
 /// The hex of a `sha256:HEX` digest; other algorithms are refused.
-fn sha256_of(digest: &oci_spec::image::Digest) -> Result<String, ImageError> {
+/// The hex of a SHA-256 digest; another algorithm is refused.
+pub(super) fn sha256_of(digest: &oci_spec::image::Digest) -> Result<String, ImageError> {
     match digest.algorithm().as_ref() {
         "sha256" => Ok(digest.digest().to_string()),
         other => Err(ImageError::Malformed(format!(
@@ -107,7 +108,8 @@ fn sha256_of(digest: &oci_spec::image::Digest) -> Result<String, ImageError> {
     }
 }
 
-fn blob_member(hex: &str) -> String {
+/// Where a blob is in an OCI layout.
+pub(super) fn blob_member(hex: &str) -> String {
     format!("blobs/sha256/{hex}")
 }
 

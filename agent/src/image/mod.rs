@@ -1,7 +1,8 @@
 //! image: container images in joltd's store.
 //!
 //! Owns importing an image (an OCI layout, `oci-archive` or
-//! `docker-archive`; see [`source`] and [`manifest`]), unpacked once
+//! `docker-archive`; see [`source`] and [`manifest`]; a registry's image
+//! is fetched as a layout by [`pull`] first), unpacked once
 //! ([`unpack`]) into `images/oci/ID/rootfs` beside its record
 //! `images/oci/ID/image.json`, where ID is the hex SHA-256 of its config
 //! (the ID podman and Docker show). An import is made in a directory of
@@ -23,6 +24,7 @@ use crate::store::{read_json, write_json, StoreError};
 
 pub mod manifest;
 pub mod process;
+pub mod pull;
 pub mod source;
 pub mod unpack;
 
@@ -63,6 +65,9 @@ pub enum ImageError {
     },
     #[error("name {name:?}: {why}")]
     Name { name: String, why: String },
+    /// A registry refused, failed or could not be reached.
+    #[error("pulling {reference}: {why}")]
+    Registry { reference: String, why: String },
     #[error("image store {}: {cause}", path.display())]
     Store { path: PathBuf, cause: io::Error },
     #[error(transparent)]
@@ -273,18 +278,24 @@ impl Images {
         Ok(write_json(&self.dir.join(id).join(RECORD), &image)?)
     }
 
-    /// Imports the image at `path` (a file or a layout directory), named
-    /// `name` when given, else by the names the archive gives it.
-    /// Nothing stays in the store when it fails.
-    pub fn import(&self, path: &Path, name: Option<&str>) -> Result<Image, ImageError> {
-        let name = name.map(normalize).transpose()?;
-        let work = tempfile::Builder::new()
+    /// A directory of the store's for work not yet done (an import, a
+    /// pull's download): removed when dropped, or at the next start.
+    pub fn scratch(&self) -> Result<tempfile::TempDir, ImageError> {
+        tempfile::Builder::new()
             .prefix(IMPORTING)
             .tempdir_in(&self.dir)
             .map_err(|cause| ImageError::Store {
                 path: self.dir.clone(),
                 cause,
-            })?;
+            })
+    }
+
+    /// Imports the image at `path` (a file or a layout directory), named
+    /// `name` when given, else by the names the archive gives it.
+    /// Nothing stays in the store when it fails.
+    pub fn import(&self, path: &Path, name: Option<&str>) -> Result<Image, ImageError> {
+        let name = name.map(normalize).transpose()?;
+        let work = self.scratch()?;
         let src = source::open(path, work.path())?;
         let plan = manifest::plan(src.as_ref(), path)?;
         let mut names: Vec<String> = match name {

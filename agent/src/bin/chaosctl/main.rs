@@ -20,6 +20,7 @@ mod logs;
 mod network;
 mod output;
 mod ps;
+mod pull;
 mod report;
 mod rm;
 mod run;
@@ -72,6 +73,7 @@ enum Command {
     Report(report::Args),
     Delete(delete::Args),
     Image(image::Args),
+    Pull(pull::Args),
     Network(network::Args),
     System(system::Args),
     Certs(certs::Args),
@@ -149,6 +151,7 @@ fn main() -> ExitCode {
             Command::Report(a) => report::exec(&nodes, cli.format, a).await,
             Command::Delete(a) => delete::exec(one("delete")?, a).await.map(|()| 0),
             Command::Image(a) => image::exec(one("image")?, fmt, a).await,
+            Command::Pull(a) => pull::exec(one("pull")?, fmt, a).await,
             Command::Network(a) => network::exec(one("network")?, fmt, a).await.map(|()| 0),
             Command::System(a) => system::exec(one("system")?, fmt, a).await.map(|()| 0),
             Command::Completion(_) | Command::Certs(_) | Command::Man { .. } => Ok(0),
