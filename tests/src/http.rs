@@ -7,8 +7,37 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::process::Child;
 
 use crate::quick;
+
+/// Starts a server with `start` on a free port of 127.0.0.1 and
+/// `ready` to wait for it, and returns it with the address. A port free
+/// when chosen may be taken before the server binds it: when `ready`
+/// says "address already in use", the child is killed and another port
+/// tried (three in all).
+pub fn start_on_free_port(
+    mut start: impl FnMut(SocketAddr) -> Result<Child, String>,
+    mut ready: impl FnMut(&mut Child, SocketAddr) -> Result<(), String>,
+) -> Result<(Child, SocketAddr), String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let listen = free_port()?;
+        let mut child = start(listen)?;
+        match ready(&mut child, listen) {
+            Ok(()) => return Ok((child, listen)),
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                if !why.contains("address already in use") {
+                    return Err(why);
+                }
+                last = why;
+            }
+        }
+    }
+    Err(last)
+}
 
 /// A port of 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> Result<SocketAddr, String> {

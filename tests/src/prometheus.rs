@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::http::{free_port, http_get};
+use crate::http::{http_get, start_on_free_port};
 use crate::image::which;
 use crate::timeout;
 
@@ -81,33 +81,17 @@ impl Prometheus {
              scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"{target}\"]\n"
         );
         fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        // The port is free when chosen but may be taken before Prometheus
-        // binds it; then another is tried.
-        let mut last = String::new();
-        for _ in 0..3 {
-            let listen = free_port()?;
-            let mut child = spawn(&bin, dir.path(), listen, netns)?;
-            match wait_ready(&mut child, netns, listen, dir.path()) {
-                Ok(()) => {
-                    return Ok(Prometheus {
-                        child,
-                        netns: netns.map(Path::to_path_buf),
-                        listen,
-                        target: target.to_string(),
-                        dir,
-                    })
-                }
-                Err(why) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    if !why.contains("address already in use") {
-                        return Err(why);
-                    }
-                    last = why;
-                }
-            }
-        }
-        Err(last)
+        let (child, listen) = start_on_free_port(
+            |listen| spawn(&bin, dir.path(), listen, netns),
+            |child, listen| wait_ready(child, netns, listen, dir.path()),
+        )?;
+        Ok(Prometheus {
+            child,
+            netns: netns.map(Path::to_path_buf),
+            listen,
+            target: target.to_string(),
+            dir,
+        })
     }
 
     /// Waits until Prometheus has scraped the target and found it up;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::http::{free_port, http_get};
+use crate::http::{http_get, start_on_free_port};
 use crate::image::which;
 use crate::timeout;
 
@@ -45,39 +45,26 @@ impl Registry {
             .prefix("jolt-e2e-registry-")
             .tempdir()
             .map_err(|e| format!("registry: a temporary directory: {e}"))?;
-        // The port is free when chosen but may be taken before the registry
-        // binds it; then another is tried.
-        let mut last = String::new();
-        for _ in 0..3 {
-            let listen = free_port()?;
+        let spawn = |listen: SocketAddr| {
             let config = format!(
-                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {listen}\n",
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {listen}\n",
                 dir.path().join("data").display()
             );
             let config_file = dir.path().join("config.yml");
             fs::write(&config_file, config).unwrap();
             let log = File::create(dir.path().join("registry.log")).unwrap();
-            let mut child = Command::new(&bin)
+            Command::new(&bin)
                 .arg("serve")
                 .arg(&config_file)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
                 .spawn()
-                .map_err(|e| format!("starting {}: {e}", bin.display()))?;
-            match wait_ready(&mut child, listen, dir.path()) {
-                Ok(()) => return Ok(Registry { child, listen, dir }),
-                Err(why) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    if !why.contains("address already in use") {
-                        return Err(why);
-                    }
-                    last = why;
-                }
-            }
-        }
-        Err(last)
+                .map_err(|e| format!("starting {}: {e}", bin.display()))
+        };
+        let (child, listen) =
+            start_on_free_port(spawn, |child, listen| wait_ready(child, listen, dir.path()))?;
+        Ok(Registry { child, listen, dir })
     }
 
     /// `127.0.0.1:PORT`, the registry part of a reference.
