@@ -334,7 +334,7 @@ fn an_import_cut_short_by_a_crash_is_removed_at_the_next_start() {
 
 /// `chaosctl pull` from a registry on 127.0.0.1 (plain HTTP, as for any
 /// loopback registry): an OCI manifest by tag (its ID is podman's: the
-/// config's digest), a Docker v2s2 one, and an index of one platform, each
+/// config's digest) and by digest, a Docker v2s2 one, and an index of one platform, each
 /// run with its config. A tag the registry lacks, a registry that does not
 /// listen, a malformed reference, and layers altered in the registry's
 /// storage are each named, and leave the store as it was.
@@ -361,7 +361,18 @@ fn images_pulled_from_a_registry_on_loopback_run_and_bad_pulls_leave_nothing() {
             &dest,
         ]);
     };
-    push("localhost/jolt-e2e:base", "jolt/base:1", "oci");
+    let digest_file = tmp.path().join("base.digest");
+    let dest = format!("docker://{host}/jolt/base:1");
+    podman.ok(&[
+        "push",
+        "--tls-verify=false",
+        "--format",
+        "oci",
+        "--digestfile",
+        digest_file.to_str().unwrap(),
+        "localhost/jolt-e2e:base",
+        &dest,
+    ]);
     push("localhost/jolt-e2e:user", "jolt/user:1", "v2s2");
     podman.ok(&["manifest", "create", "localhost/jolt-e2e:list"]);
     podman.ok(&[
@@ -398,6 +409,10 @@ fn images_pulled_from_a_registry_on_loopback_run_and_bad_pulls_leave_nothing() {
     a.ok(["pull", &format!("{host}/jolt/user:1")]);
     let out = a.ctl(["run", &format!("{host}/jolt/user:1")]);
     assert_eq!(out.stdout.trim(), "as 1000:1000 default", "{out}");
+    // By digest: the same image, given no name of its own.
+    let digest = fs::read_to_string(&digest_file).unwrap();
+    let by_digest = a.ok(["pull", &format!("{host}/jolt/base@{}", digest.trim())]);
+    assert_eq!(by_digest.trim(), id);
     let listed = a.ok(["pull", &format!("{host}/jolt/list:1")]);
     assert_eq!(
         listed.trim(),
