@@ -850,11 +850,15 @@ impl Daemon {
     /// `REGISTRY/REPOSITORY:TAG`. The download is made in a directory of
     /// the store's own, removed whatever happens (at the next start after
     /// a crash).
-    pub async fn pull_image(&self, reference: &str) -> Result<Image, DaemonError> {
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        credentials: Option<&crate::image::credentials::Credentials>,
+    ) -> Result<Image, DaemonError> {
         let _busy = self.busy();
         let parsed = crate::image::pull::parse(reference)?;
         let layout = self.images.scratch()?;
-        crate::image::pull::fetch(&parsed, layout.path()).await?;
+        crate::image::pull::fetch(&parsed, credentials, layout.path()).await?;
         let images = self.images.clone();
         let name = crate::image::pull::name(&parsed);
         let image = tokio::task::spawn_blocking(move || {

@@ -10,6 +10,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+
 use jolt_e2e::agent::Agent;
 use jolt_e2e::podman::Podman;
 use jolt_e2e::registry::{require_registry, Registry};
@@ -470,4 +472,77 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// The password of [`HTPASSWD`]'s user.
+const PASSWORD: &str = "s3cret-e2e";
+/// `e2e:PASSWORD`, bcrypt (cost 4), as `htpasswd -B` writes it.
+const HTPASSWD: &str = "e2e:$2b$04$SKls35f2LObRcjFLCBbTw.F2V8WeJ6pxIMif8cUJRI5/BRNtdTfa6";
+
+/// A registry that asks for a password: refused without credentials or
+/// with a wrong one (named, nothing left in the store), pulled with
+/// `--creds` and with an auth file as `podman login` writes it; the
+/// password appears in neither joltd's log nor an answer.
+#[test]
+fn a_private_registry_takes_the_credentials_given_and_refuses_the_rest() {
+    if !require_registry() {
+        return;
+    }
+    let Some(a) = agent() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(podman) = built_images(tmp.path()) else {
+        return;
+    };
+    let registry = Registry::start_with(Some(HTPASSWD)).unwrap();
+    let host = registry.host();
+    let creds = format!("e2e:{PASSWORD}");
+    for tag in ["1", "2"] {
+        let dest = format!("docker://{host}/jolt/private:{tag}");
+        podman.ok(&[
+            "push",
+            "--tls-verify=false",
+            "--creds",
+            &creds,
+            "localhost/jolt-e2e:base",
+            &dest,
+        ]);
+    }
+    let image = format!("{host}/jolt/private:1");
+    let refused = |args: &[&str], why: &str| {
+        let out = a.ctl(args);
+        out.assert_failure();
+        eprintln!("{}", out.stderr.trim());
+        assert!(out.stderr.contains(why), "{out}");
+        assert!(store(&a).is_empty(), "{:?}", store(&a));
+    };
+    // No auth file on this machine has an entry for the registry's new
+    // port: without --creds the pull is anonymous.
+    refused(&["pull", &image], "refused anonymous access");
+    refused(
+        &["pull", "--creds", "e2e:wrong", &image],
+        "refused the credentials given",
+    );
+    refused(
+        &["pull", "--creds", "e2e", &image],
+        "expected USER:PASSWORD",
+    );
+
+    let id = a.ok(["pull", "--creds", &creds, &image]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    let auth_file = tmp.path().join("auth.json");
+    let auth = base64::engine::general_purpose::STANDARD.encode(&creds);
+    fs::write(
+        &auth_file,
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    let second = format!("{host}/jolt/private:2");
+    let again = a.ok(["pull", "--authfile", auth_file.to_str().unwrap(), &second]);
+    assert_eq!(again, id, "the same image under a second name");
+    let out = a.ctl(["run", &second]);
+    assert_eq!(out.stdout.trim(), "hello from /srv as 0", "{out}");
+    assert!(
+        !a.joltd_log().contains(PASSWORD),
+        "the password reached joltd's log"
+    );
 }

@@ -37,17 +37,35 @@ pub fn require_registry() -> bool {
 }
 
 impl Registry {
-    /// Starts a registry and waits until it answers.
+    /// Starts a registry open to everyone and waits until it answers.
     pub fn start() -> Result<Registry, String> {
+        Registry::start_with(None)
+    }
+
+    /// Starts a registry that asks for `htpasswd` (`USER:BCRYPT-HASH`, as
+    /// `htpasswd -B` writes it) when given (basic authentication, which
+    /// Distribution allows over plain HTTP), and waits until it answers.
+    pub fn start_with(htpasswd: Option<&str>) -> Result<Registry, String> {
         let bin = which("docker-registry")
             .ok_or("docker-registry not found (apt-get install docker-registry)")?;
         let dir = tempfile::Builder::new()
             .prefix("jolt-e2e-registry-")
             .tempdir()
             .map_err(|e| format!("registry: a temporary directory: {e}"))?;
+        let auth = match htpasswd {
+            Some(line) => {
+                let file = dir.path().join("htpasswd");
+                fs::write(&file, format!("{line}\n")).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: jolt-e2e\n    path: {}\n",
+                    file.display()
+                )
+            }
+            None => String::new(),
+        };
         let spawn = |listen: SocketAddr| {
             let config = format!(
-                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {listen}\n",
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {listen}\n{auth}",
                 dir.path().join("data").display()
             );
             let config_file = dir.path().join("config.yml");
@@ -99,7 +117,8 @@ fn wait_ready(child: &mut Child, listen: SocketAddr, dir: &Path) -> Result<(), S
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("docker-registry exited ({status}):\n{}", log()));
         }
-        if matches!(http_get(None, listen, "/v2/"), Ok((200, _))) {
+        // 401 from a registry that asks for credentials: it is up.
+        if matches!(http_get(None, listen, "/v2/"), Ok((200 | 401, _))) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));

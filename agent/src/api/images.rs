@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{daemon_error, error, parse, read_body, reply, Reply};
 use crate::daemon::Daemon;
+use crate::image::credentials::Credentials;
 use crate::image::ImageError;
 
 /// What `chaosctl image import` asks joltd for.
@@ -31,6 +32,9 @@ pub struct ImportRequest {
 pub struct PullRequest {
     /// `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]`, as Docker reads it.
     pub reference: String,
+    /// For a registry that does not serve the image anonymously.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
 }
 
 pub(super) fn status(e: &ImageError) -> StatusCode {
@@ -107,7 +111,11 @@ pub(super) async fn handle(
                 Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
             };
             // Spawned: a client that hangs up does not cut a pull short.
-            let pulled = tokio::spawn(async move { daemon.pull_image(&pull.reference).await });
+            let pulled = tokio::spawn(async move {
+                daemon
+                    .pull_image(&pull.reference, pull.credentials.as_ref())
+                    .await
+            });
             match pulled.await.expect("a pull does not panic") {
                 Ok(image) => reply(StatusCode::CREATED, image),
                 Err(e) => daemon_error(e),

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{read_json, write_json, StoreError};
 
+pub mod credentials;
 pub mod manifest;
 pub mod process;
 pub mod pull;

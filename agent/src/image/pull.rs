@@ -4,7 +4,9 @@
 //!
 //! Only this node's platform is fetched from a multi-platform index. Access
 //! is anonymous (a registry's bearer-token challenge answered without
-//! credentials, as for public images). A registry on a loopback address
+//! credentials, as for public images) unless [`Credentials`] are given:
+//! then they answer a basic or bearer-token challenge. They are used for
+//! this pull and kept nowhere. A registry on a loopback address
 //! (`localhost`, `127.0.0.0/8`, `[::1]`) is asked over plain HTTP, as
 //! Docker treats those; any other over HTTPS, checked against the
 //! system's certificate authorities.
@@ -20,6 +22,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde_json::json;
 
+use super::credentials::Credentials;
 use super::manifest::{blob_member, sha256_hex, sha256_of};
 use super::ImageError;
 
@@ -62,7 +65,11 @@ fn loopback(registry: &str) -> bool {
 
 /// Fetches `reference`'s manifest for this platform, its config and its
 /// layers into the empty directory `layout`, as an OCI image layout.
-pub async fn fetch(reference: &Reference, layout: &Path) -> Result<(), ImageError> {
+pub async fn fetch(
+    reference: &Reference,
+    credentials: Option<&Credentials>,
+    layout: &Path,
+) -> Result<(), ImageError> {
     let registry = reference.resolve_registry().to_string();
     let protocol = if loopback(&registry) {
         ClientProtocol::HttpsExcept(vec![registry])
@@ -76,11 +83,15 @@ pub async fn fetch(reference: &Reference, layout: &Path) -> Result<(), ImageErro
         read_timeout: Some(READ_TIMEOUT),
         ..Default::default()
     });
-    let failed = |e: OciDistributionError| registry_error(reference, e);
+    let auth = match credentials {
+        Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+        None => RegistryAuth::Anonymous,
+    };
+    let failed = |e: OciDistributionError| registry_error(reference, credentials.is_some(), e);
     let (manifest, _) = client
-        .pull_image_manifest(reference, &RegistryAuth::Anonymous)
+        .pull_image_manifest(reference, &auth)
         .await
-        .map_err(failed)?;
+        .map_err(&failed)?;
     let manifest_bytes = serde_json::to_vec(&manifest)
         .map_err(|e| ImageError::Malformed(format!("the registry's manifest: {e}")))?;
     let write = |member: &str, bytes: &[u8]| {
@@ -93,7 +104,7 @@ pub async fn fetch(reference: &Reference, layout: &Path) -> Result<(), ImageErro
         cause,
     })?;
     for descriptor in std::iter::once(&manifest.config).chain(&manifest.layers) {
-        fetch_blob(&client, reference, descriptor, layout).await?;
+        fetch_blob(&client, reference, descriptor, layout, &failed).await?;
     }
     let manifest_hex = sha256_hex(&manifest_bytes);
     write(&blob_member(&manifest_hex), &manifest_bytes)?;
@@ -114,12 +125,14 @@ pub async fn fetch(reference: &Reference, layout: &Path) -> Result<(), ImageErro
 }
 
 /// Streams one blob into the layout under its digest (checked to be a
-/// SHA-256 before it names a file; its content is checked by the import).
+/// SHA-256 before it names a file; its content is checked as it arrives
+/// and again by the import). `failed` words the registry's errors.
 async fn fetch_blob(
     client: &Client,
     reference: &Reference,
     descriptor: &OciDescriptor,
     layout: &Path,
+    failed: &impl Fn(OciDistributionError) -> ImageError,
 ) -> Result<(), ImageError> {
     let digest: oci_spec::image::Digest = descriptor
         .digest
@@ -136,14 +149,20 @@ async fn fetch_blob(
     client
         .pull_blob(reference, descriptor, &mut file)
         .await
-        .map_err(|e| registry_error(reference, e))?;
+        .map_err(failed)?;
     file.sync_all()
         .await
         .map_err(|cause| ImageError::Store { path, cause })
 }
 
 /// A registry's failure in words that name the reference and the cause.
-fn registry_error(reference: &Reference, e: OciDistributionError) -> ImageError {
+/// `with_credentials`: whether credentials were sent (a refusal then
+/// means they were wrong, not missing).
+fn registry_error(
+    reference: &Reference,
+    with_credentials: bool,
+    e: OciDistributionError,
+) -> ImageError {
     let why = match &e {
         OciDistributionError::ImageManifestNotFoundError(_) => not_there(),
         OciDistributionError::RegistryError { envelope, .. }
@@ -161,8 +180,14 @@ fn registry_error(reference: &Reference, e: OciDistributionError) -> ImageError 
             format!("the registry said: {}", said.join("; "))
         }
         OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_)
+            if with_credentials =>
+        {
+            "the registry refused the credentials given".to_string()
+        }
+        OciDistributionError::UnauthorizedError { .. }
         | OciDistributionError::AuthenticationFailure(_) => {
-            "the registry refused anonymous access (private images need credentials, which jolt does not send yet)".to_string()
+            "the registry refused anonymous access (give --creds or --authfile)".to_string()
         }
         OciDistributionError::DigestError(d) => {
             format!("a blob's content does not match its digest (corrupt or altered): {d}")
