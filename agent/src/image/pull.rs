@@ -11,8 +11,11 @@
 //! Docker treats those; any other over HTTPS, checked against the
 //! system's certificate authorities.
 
+use std::io;
 use std::net::IpAddr;
 use std::path::Path;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -21,6 +24,7 @@ use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde_json::json;
+use tokio::io::AsyncWrite;
 
 use super::credentials::Credentials;
 use super::manifest::{blob_member, sha256_hex, sha256_of};
@@ -140,19 +144,62 @@ async fn fetch_blob(
         .map_err(|e| ImageError::Malformed(format!("digest {:?}: {e}", descriptor.digest)))?;
     let hex = sha256_of(&digest)?;
     let path = layout.join(blob_member(&hex));
-    let mut file = tokio::fs::File::create(&path)
+    let file = tokio::fs::File::create(&path)
         .await
         .map_err(|cause| ImageError::Store {
             path: path.clone(),
             cause,
         })?;
+    let size = u64::try_from(descriptor.size).unwrap_or(0);
+    let mut capped = Capped {
+        inner: file,
+        size,
+        left: size,
+    };
     client
-        .pull_blob(reference, descriptor, &mut file)
+        .pull_blob(reference, descriptor, &mut capped)
         .await
         .map_err(failed)?;
-    file.sync_all()
+    capped
+        .inner
+        .sync_all()
         .await
         .map_err(|cause| ImageError::Store { path, cause })
+}
+
+/// A writer that takes at most the `size` bytes a manifest gives a blob:
+/// a registry that sends more is cut off, not let fill the disk.
+struct Capped<W> {
+    inner: W,
+    size: u64,
+    left: u64,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Capped<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.len() as u64 > self.left {
+            let size = self.size;
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the registry sent more than the {size} bytes the manifest gives a blob"),
+            )));
+        }
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
+        self.left -= n as u64;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// A registry's failure in words that name the reference and the cause.
@@ -236,6 +283,20 @@ mod tests {
         let digest = format!("localhost:5000/web@sha256:{}", "a".repeat(64));
         assert_eq!(name(&parse(&digest).unwrap()), None, "by digest: nameless");
         assert!(parse("Not A Reference").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_blob_larger_than_its_manifest_says_is_cut_off() {
+        use tokio::io::AsyncWriteExt;
+        let mut capped = Capped {
+            inner: Vec::new(),
+            size: 4,
+            left: 4,
+        };
+        capped.write_all(b"1234").await.unwrap();
+        let err = capped.write_all(b"5").await.unwrap_err();
+        assert!(err.to_string().contains("more than the 4 bytes"), "{err}");
+        assert_eq!(capped.inner, b"1234");
     }
 
     #[test]
