@@ -334,23 +334,31 @@ fn an_import_cut_short_by_a_crash_is_removed_at_the_next_start() {
     assert!(store(&a).is_empty());
 }
 
+/// A joltd, a temporary directory, a podman holding BASE and USER, and a
+/// registry (asking for `htpasswd`'s password when given); None, a skip,
+/// without root, podman or docker-registry.
+fn with_registry(htpasswd: Option<&str>) -> Option<(Agent, tempfile::TempDir, Podman, Registry)> {
+    if !require_registry() {
+        return None;
+    }
+    let a = agent()?;
+    let tmp = tempfile::tempdir().unwrap();
+    let podman = built_images(tmp.path())?;
+    let registry = Registry::start_with(htpasswd).unwrap();
+    Some((a, tmp, podman, registry))
+}
+
 /// `chaosctl pull` from a registry on 127.0.0.1 (plain HTTP, as for any
 /// loopback registry): an OCI manifest by tag (its ID is podman's: the
-/// config's digest) and by digest, a Docker v2s2 one, and an index of one platform, each
-/// run with its config. A tag the registry lacks, a registry that does not
+/// config's digest) and by digest, a Docker v2s2 one, and an index of
+/// one platform, each run with its config. A tag the registry lacks, a registry that does not
 /// listen, a malformed reference, and layers altered in the registry's
 /// storage are each named, and leave the store as it was.
 #[test]
 fn images_pulled_from_a_registry_on_loopback_run_and_bad_pulls_leave_nothing() {
-    if !require_registry() {
-        return;
-    }
-    let Some(a) = agent() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(podman) = built_images(tmp.path()) else {
+    let Some((a, tmp, podman, registry)) = with_registry(None) else {
         return;
     };
-    let registry = Registry::start().unwrap();
     let host = registry.host();
     let push = |image: &str, to: &str, format: &str| {
         let dest = format!("docker://{host}/{to}");
@@ -482,18 +490,12 @@ const HTPASSWD: &str = "e2e:$2b$04$SKls35f2LObRcjFLCBbTw.F2V8WeJ6pxIMif8cUJRI5/B
 /// A registry that asks for a password: refused without credentials or
 /// with a wrong one (named, nothing left in the store), pulled with
 /// `--creds` and with an auth file as `podman login` writes it; the
-/// password appears in neither joltd's log nor an answer.
+/// password does not appear in joltd's log.
 #[test]
 fn a_private_registry_takes_the_credentials_given_and_refuses_the_rest() {
-    if !require_registry() {
-        return;
-    }
-    let Some(a) = agent() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(podman) = built_images(tmp.path()) else {
+    let Some((a, tmp, podman, registry)) = with_registry(Some(HTPASSWD)) else {
         return;
     };
-    let registry = Registry::start_with(Some(HTPASSWD)).unwrap();
     let host = registry.host();
     let creds = format!("e2e:{PASSWORD}");
     for tag in ["1", "2"] {

@@ -37,11 +37,6 @@ pub fn require_registry() -> bool {
 }
 
 impl Registry {
-    /// Starts a registry open to everyone and waits until it answers.
-    pub fn start() -> Result<Registry, String> {
-        Registry::start_with(None)
-    }
-
     /// Starts a registry that asks for `htpasswd` (`USER:BCRYPT-HASH`, as
     /// `htpasswd -B` writes it) when given (basic authentication, which
     /// Distribution allows over plain HTTP), and waits until it answers.
