@@ -128,9 +128,16 @@ pub fn signal_all(
     };
     if !asked {
         match freezer::set(freezer, true, settle) {
+            Ok(()) => {}
             // Still freezing (a process in uninterruptible sleep): the
             // rounds below catch what forks meanwhile.
-            Ok(()) | Err(SetError::Stuck(_)) => {}
+            Err(SetError::Stuck(state)) => {
+                tracing::warn!(
+                    "{}: still {state} after {settle:?}; signalling anyway",
+                    freezer.display()
+                );
+            }
+            Err(SetError::Io { source, .. }) if gone(&source) => return Ok(()),
             Err(e) => return Err(set_error(freezer, e, settle)),
         }
     }
