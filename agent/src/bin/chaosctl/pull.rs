@@ -22,12 +22,12 @@ pub struct Args {
     reference: String,
     /// USER:PASSWORD for the registry (sent to joltd, used for this pull,
     /// kept nowhere)
-    #[arg(long, conflicts_with = "authfile")]
+    #[arg(long, value_name = "USER:PASSWORD", conflicts_with = "authfile")]
     creds: Option<String>,
     /// An auth file as `podman login` writes it (default: podman's:
     /// $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json or
     /// /run/containers/UID/auth.json, then ~/.docker/config.json)
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     authfile: Option<PathBuf>,
 }
 
