@@ -34,6 +34,11 @@ fn address(i: usize) -> String {
 
 impl Fleet {
     fn start(n: usize) -> Option<Fleet> {
+        Fleet::start_with(n, &[])
+    }
+
+    /// [`Fleet::start`], each joltd given `extra` flags too.
+    fn start_with(n: usize, extra: &[&str]) -> Option<Fleet> {
         if !jolt_e2e::require_root() {
             return None;
         }
@@ -73,6 +78,7 @@ impl Fleet {
                 .iter()
                 .map(String::as_str)
                 .chain(["--debug"])
+                .chain(extra.iter().copied())
                 .collect();
             agents.push(Agent::start_with(&flags));
             let node = agents[i].node_netns();
@@ -193,6 +199,37 @@ impl Fleet {
     fn fleet_file(&self) -> String {
         self.dir.path().join("fleet.yaml").display().to_string()
     }
+}
+
+/// Peers that connect to `--listen` and never shake hands hold none of
+/// the API's connection slots: with `--max-connections 4`, ten of them
+/// held open leave the Unix socket and a client with a certificate
+/// answered. (Before, each took a slot for the header timeout, 30 s, and
+/// the Unix socket waited behind them; 10 s is the margin here.)
+#[test]
+fn silent_tcp_peers_take_no_connection_slot_of_the_api() {
+    let Some(f) = Fleet::start_with(1, &["--max-connections=4"]) else {
+        return;
+    };
+    let node: std::net::SocketAddr = address(0).parse().unwrap();
+    let client = std::path::PathBuf::from(f.client.path());
+    let silent: Vec<_> = (0..10)
+        .map(|_| jolt_e2e::http::connect(Some(&client), node).unwrap())
+        .collect();
+    let socket = f.agents[0].socket();
+    let out = Command::new("timeout")
+        .arg("10")
+        .arg(chaosctl_bin())
+        .arg("--socket")
+        .arg(&socket)
+        .arg("ps")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the Unix socket waited: {out:?}");
+    let fleet = f.fleet_file();
+    let over_tls = f.ctl(&["--fleet", &fleet, "ps"]);
+    assert!(over_tls.status.success(), "{over_tls:?}");
+    drop(silent);
 }
 
 #[test]

@@ -74,7 +74,7 @@ pub fn http_get(
 
 /// A connection to `addr` made in the network namespace `netns`: the
 /// socket is made on a thread that entered it, and stays there.
-fn connect(netns: Option<&Path>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+pub fn connect(netns: Option<&Path>, addr: SocketAddr) -> std::io::Result<TcpStream> {
     let Some(ns) = netns else {
         return TcpStream::connect_timeout(&addr, quick());
     };

@@ -2,18 +2,26 @@
 //! for chaosctl on other machines (`--node`, a fleet file). A client must
 //! present a certificate signed by `--tls-ca`; once the handshake is done
 //! it is served as a root peer of the Unix socket is, within the same
-//! bound on connections. A handshake must finish within the header
-//! timeout, so a client that connects and says nothing holds a slot no
-//! longer than an idle HTTP connection would.
+//! bound on connections. Until then it is nobody: handshakes have a bound
+//! of their own ([`HANDSHAKES`] at once, each within [`HANDSHAKE_TIMEOUT`]),
+//! so peers without a certificate can hold no slot of the API's bound and
+//! never keep the Unix socket's clients waiting.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use super::{connections, trusted_connection, Agent};
+
+/// TLS handshakes in progress at once; the next connection is accepted
+/// when one ends.
+pub const HANDSHAKES: usize = 64;
+/// How long a handshake may take (at most the header timeout).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A bound TCP socket and the TLS configuration it serves with.
 pub struct Listener {
@@ -33,10 +41,16 @@ impl Listener {
         self.tcp.local_addr().ok()
     }
 
-    /// Accepts connections until dropped: each takes a slot, shakes hands
-    /// (within the header timeout) and is served.
+    /// Accepts connections until dropped: each shakes hands (within
+    /// the handshake bound), then takes a slot and is served.
     pub(super) async fn accept_loop(&self, slots: &Arc<connections::Slots>, agent: &Agent) {
+        let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
         loop {
+            let shaking = handshakes
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the handshake semaphore is never closed");
             let (stream, peer) = match self.tcp.accept().await {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -45,13 +59,17 @@ impl Listener {
                     continue;
                 }
             };
-            let slot = slots.take().await;
             let (acceptor, slots, agent) = (self.acceptor.clone(), slots.clone(), agent.clone());
             tokio::spawn(async move {
                 let _ = stream.set_nodelay(true);
-                let limit = agent.limits.header_timeout;
-                match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => trusted_connection(tls, slots, slot, agent).await,
+                let limit = agent.limits.header_timeout.min(HANDSHAKE_TIMEOUT);
+                let shaken = tokio::time::timeout(limit, acceptor.accept(stream)).await;
+                drop(shaking);
+                match shaken {
+                    Ok(Ok(tls)) => {
+                        let slot = slots.take().await;
+                        trusted_connection(tls, slots, slot, agent).await
+                    }
                     Ok(Err(e)) => tracing::warn!(%peer, "--listen: refused a client: {e}"),
                     Err(_) => tracing::warn!(%peer, "--listen: no TLS handshake within {limit:?}"),
                 }
