@@ -44,12 +44,15 @@ pub fn send_signal(fd: &OwnedFd, signal: i32) -> io::Result<()> {
 
 /// Sends `signal` to `pid` if `check` holds once a pidfd pins the process,
 /// so that a pid that exits and is reused after the check is not hit;
-/// kill(2), after the check, on kernels without pidfds (before 5.3).
+/// kill(2), after the check, where pidfds are missing (before 5.3) or
+/// forbidden (EPERM from a seccomp filter).
 /// Ok(false) when the process is gone or `check` says no.
 pub fn signal_if(pid: i32, signal: i32, check: impl FnOnce() -> bool) -> io::Result<bool> {
     let fd = match open(pid) {
         Ok(fd) => Some(fd),
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => None,
+        // No pidfds: a kernel before 5.3, or a seccomp filter that
+        // forbids pidfd_open (as hooks find it too).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => None,
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(false),
         Err(e) => return Err(e),
     };

@@ -92,7 +92,21 @@ pub fn set(path: &Path, freeze: bool, settle: Duration) -> Result<(), SetError> 
             what: format!("reading {}", path.display()),
             source,
         })?;
-        if (freeze && frozen) || (!freeze && !asked) {
+        // A v2 thaw is this cgroup's request withdrawn: a frozen parent
+        // keeps it frozen, and is not ours to thaw.
+        let thawed = match is_v2(path) {
+            true => {
+                fs::read_to_string(path)
+                    .map_err(|source| SetError::Io {
+                        what: format!("reading {}", path.display()),
+                        source,
+                    })?
+                    .trim()
+                    == "0"
+            }
+            false => !asked,
+        };
+        if (freeze && frozen) || (!freeze && thawed) {
             return Ok(());
         }
         if start.elapsed() > settle {

@@ -138,7 +138,12 @@ pub fn signal_all(
                 );
             }
             Err(SetError::Io { source, .. }) if gone(&source) => return Ok(()),
-            Err(e) => return Err(set_error(freezer, e, settle)),
+            // The processes get their signals unfrozen, and the thaw
+            // below undoes whatever part of the freeze was written.
+            Err(e) => tracing::warn!(
+                "{}; signalling without a freeze",
+                set_error(freezer, e, settle)
+            ),
         }
     }
     let signalled = signal_rounds(dir, signal, &hierarchy);
