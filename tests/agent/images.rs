@@ -243,11 +243,12 @@ fn podman_saved_images_run_with_their_config_and_a_writable_layer_each() {
     );
 }
 
-/// A layer whose one entry is named `../escaped` (written raw: tar
-/// builders refuse such names).
+/// A layer whose one entry is named `../../escaped` (written raw: tar
+/// builders refuse such names): from an import's rootfs
+/// (`images/oci/.import-*/rootfs`), that is `images/oci/escaped`.
 fn escaping_layer() -> Vec<u8> {
     let mut h = tar::Header::new_gnu();
-    h.as_gnu_mut().unwrap().name[..10].copy_from_slice(b"../escaped");
+    h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"../../escaped");
     h.set_size(4);
     h.set_mode(0o644);
     h.set_entry_type(tar::EntryType::Regular);
@@ -295,7 +296,7 @@ fn bad_archives_are_named_and_leave_nothing_in_the_store() {
     let evil = tempfile::tempdir().unwrap();
     let layout = jolt_e2e::image::oci_layout(evil.path(), &escaping_layer());
     refused(&layout, "would escape the image");
-    assert!(!evil.path().join("escaped").exists() && !layout.join("../escaped").exists());
+    assert!(!a.state_dir().join("images/oci/escaped").exists());
     // Running an image that is not there makes nothing either.
     let out = a.ctl(["run", "--name", "ghost", "nosuch:1"]);
     assert_eq!(out.status.code(), Some(1));
@@ -529,10 +530,22 @@ fn a_private_registry_takes_the_credentials_given_and_refuses_the_rest() {
         "expected USER:PASSWORD",
     );
 
+    let auth = base64::engine::general_purpose::STANDARD.encode(&creds);
+    let elsewhere = tmp.path().join("elsewhere.json");
+    fs::write(
+        &elsewhere,
+        format!(r#"{{"auths": {{"quay.io": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    let no_entry = format!("no entry for {host}");
+    refused(
+        &["pull", "--authfile", elsewhere.to_str().unwrap(), &image],
+        &no_entry,
+    );
+
     let id = a.ok(["pull", "--creds", &creds, &image]);
     assert_eq!(id.trim().len(), 64, "{id}");
     let auth_file = tmp.path().join("auth.json");
-    let auth = base64::engine::general_purpose::STANDARD.encode(&creds);
     fs::write(
         &auth_file,
         format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),

@@ -10,8 +10,8 @@
 //! failed or interrupted one leaves nothing but that directory, which the
 //! import itself removes, or the next start of joltd. Names (`NAME:TAG`)
 //! are unique: importing a name another image holds moves it. An image
-//! is found by a name (the `:latest` tag and a `localhost/` prefix may be
-//! left out, as podman allows) or by a prefix of its ID. What a container
+//! is found by a name (the `:latest` tag, a `localhost/` prefix and Docker
+//! Hub's `docker.io/library/` may be left out, as podman allows) or by a prefix of its ID. What a container
 //! makes of the image's config is [`process`]'s.
 
 use std::fs;
@@ -154,9 +154,14 @@ pub fn normalize(name: &str) -> Result<String, ImageError> {
 }
 
 /// Whether the stored `name` answers to `reference` (normalized): the
-/// same, or the same but for a `localhost/` prefix the reference left out.
+/// same, or the same but for a prefix the reference may leave out, as
+/// podman and Docker allow: `localhost/`, and Docker Hub's
+/// `docker.io/library/` (one component) or `docker.io/` (several).
 fn answers_to(name: &str, reference: &str) -> bool {
-    name == reference || name.strip_prefix("localhost/") == Some(reference)
+    name == reference
+        || name.strip_prefix("localhost/") == Some(reference)
+        || name.strip_prefix("docker.io/library/") == Some(reference)
+        || (reference.contains('/') && name.strip_prefix("docker.io/") == Some(reference))
 }
 
 /// The images in a store directory (`images/oci`).
@@ -307,6 +312,7 @@ impl Images {
                 .filter_map(|n| normalize(n).ok())
                 .collect(),
         };
+        names.sort();
         names.dedup();
         let final_dir = self.dir.join(&plan.id);
         let size = if final_dir.join(RECORD).is_file() {
@@ -420,5 +426,14 @@ mod names {
         assert!(answers_to("web:latest", "web:latest"));
         assert!(!answers_to("web:1", "web:latest"));
         assert!(!answers_to("docker.io/web:latest", "web:latest"));
+        assert!(answers_to(
+            "docker.io/library/busybox:latest",
+            "busybox:latest"
+        ));
+        assert!(answers_to("docker.io/team/app:1", "team/app:1"));
+        assert!(!answers_to(
+            "docker.io/library/busybox:latest",
+            "library/busy:latest"
+        ));
     }
 }

@@ -7,7 +7,7 @@
 //! credentials, as for public images) unless [`Credentials`] are given:
 //! then they answer a basic or bearer-token challenge. They are used for
 //! this pull and kept nowhere. A registry on a loopback address
-//! (`localhost`, `127.0.0.0/8`, `[::1]`) is asked over plain HTTP, as
+//! (`localhost`, `127.0.0.0/8`) is asked over plain HTTP, as
 //! Docker treats those; any other over HTTPS, checked against the
 //! system's certificate authorities.
 
@@ -60,10 +60,8 @@ pub fn name(reference: &Reference) -> Option<String> {
 
 /// Whether `registry` (`HOST[:PORT]`) is on a loopback address.
 fn loopback(registry: &str) -> bool {
-    let host = match registry.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => registry.split(':').next().unwrap_or(registry),
-    };
+    // References name no IPv6 host (the reference grammar has none).
+    let host = registry.split(':').next().unwrap_or(registry);
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -301,20 +299,13 @@ mod tests {
 
     #[test]
     fn only_loopback_registries_are_asked_over_http() {
-        for r in [
-            "localhost:5000",
-            "127.0.0.1:5000",
-            "127.3.4.5",
-            "[::1]:5000",
-            "localhost",
-        ] {
+        for r in ["localhost:5000", "127.0.0.1:5000", "127.3.4.5", "localhost"] {
             assert!(loopback(r), "{r}");
         }
         for r in [
             "registry-1.docker.io",
             "10.0.0.1:5000",
             "localhost.example.com",
-            "[fe80::1]:80",
         ] {
             assert!(!loopback(r), "{r}");
         }

@@ -201,6 +201,7 @@ fn stacked() -> Vec<Vec<u8>> {
         ("fresh", E::File(b"fresh")),
         (".wh.fresh", E::File(b"")),
         ("tagged", E::Xattr(b"t", "user.jolt", b"yes")),
+        ("marked", E::Xattr(b"m", "user.overlay.opaque", b"y")),
         ("pipe", E::Fifo),
     ]);
     vec![base, top]
@@ -230,7 +231,7 @@ fn layers_stack_with_whiteouts_opaque_dirs_and_links() {
     );
     assert_eq!(
         names(""),
-        ["a", "d", "fresh", "h", "keep", "pipe", "s", "tagged"]
+        ["a", "d", "fresh", "h", "keep", "marked", "pipe", "s", "tagged"]
     );
     assert!(fs::symlink_metadata(root.join("pipe"))
         .unwrap()
@@ -243,12 +244,17 @@ fn layers_stack_with_whiteouts_opaque_dirs_and_links() {
         Some(&b"yes"[..]),
         "extended attributes are kept"
     );
+    assert_eq!(
+        xattr::get(root.join("marked"), "user.overlay.opaque").unwrap(),
+        None,
+        "overlayfs's own markers are not"
+    );
     let keep = fs::metadata(root.join("keep")).unwrap();
     assert_eq!(fs::metadata(root.join("h")).unwrap().ino(), keep.ino());
     assert_eq!(fs::read_link(root.join("s")).unwrap(), Path::new("keep"));
     assert_eq!(fs::metadata(root.join("a")).unwrap().mode() & 0o7777, 0o750);
     assert_eq!(keep.mtime(), 1_700_000_000);
-    assert_eq!(image.size, 1 + 1 + 3 + 4 + 4 + 3 + 5 + 1);
+    assert_eq!(image.size, 1 + 1 + 3 + 4 + 4 + 3 + 5 + 1 + 1);
     let config = image.config.unwrap();
     assert_eq!(config.cmd().as_deref(), Some(&["/bin/sh".to_string()][..]));
 }

@@ -283,6 +283,13 @@ fn xattrs<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Vec<(String, Vec<u8>
         for ext in exts {
             let ext = ext?;
             if let Some(name) = ext.key().ok().and_then(|k| k.strip_prefix(XATTR)) {
+                // overlayfs's own markers (opaque, redirect, metacopy, ...)
+                // would steer the overlay that every container of the image
+                // mounts over this rootfs: dropped, as containers/storage
+                // drops them.
+                if name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") {
+                    continue;
+                }
                 out.push((name.to_string(), ext.value_bytes().to_vec()));
             }
         }

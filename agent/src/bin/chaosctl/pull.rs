@@ -56,7 +56,10 @@ fn find_credentials(a: &Args) -> Result<Option<Credentials>> {
     if let Some(file) = &a.authfile {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("--authfile {}", file.display()))?;
-        return Ok(credentials::from_auth_file(&text, file, &registry)?);
+        return match credentials::from_auth_file(&text, file, &registry)? {
+            Some(found) => Ok(Some(found)),
+            None => anyhow::bail!("--authfile {}: no entry for {registry}", file.display()),
+        };
     }
     let env = |name| std::env::var_os(name).map(PathBuf::from);
     let files = credentials::default_auth_files(
