@@ -4,7 +4,7 @@
 //! | kind | rule | used for |
 //! |---|---|---|
 //! | runtime ID ([`runtime_id`]) | 1-1024 of `A-Z a-z 0-9 _ + - .`, not `.` or `..` | `jolt` container IDs, as runc takes them (containerd's and podman's IDs pass) |
-//! | name ([`name`]) | 1-MAX of `A-Z a-z 0-9 _ . -`, starting with a letter or digit | joltd's container names (64), network and bridge names |
+//! | name ([`name`]) | 1-MAX of `A-Z a-z 0-9 _ . -`, starting with a letter or digit | joltd's container names (64), network and bridge names, the node names of a fleet file (64) |
 //! | DNS label ([`dns_label`]) | 1-63 of `a-z 0-9 -`, not starting or ending with `-` | experiment names (they become file names, metric labels and Kubernetes-style names) |
 //! | file name ([`file_name`]) | 1-MAX of `A-Z a-z 0-9 _ . -`, not starting with `.` | journal entry IDs (`EXPERIMENT-SEQ-TARGET`), which are file names |
 //!

@@ -376,6 +376,29 @@ fn chaosctl_drives_three_nodes_over_mutual_tls() {
         out.stderr.contains("fleet ") && out.stderr.contains("adress"),
         "{out:?}"
     );
+    // A node name that is not a name (a '/' would blur which fires are
+    // whose), and a node given twice.
+    let certs = f.dir.path().join("certs");
+    let slash = f.write_file("slash.yaml", &certs, "me", 1, &[("a/b", address(1))]);
+    let out = f.ctl(&["--fleet", slash.to_str().unwrap(), "ps"]);
+    assert!(out.stderr.contains("nodes[1]: name \"a/b\""), "{out:?}");
+    let tls = |file: &str| certs.join(file).display().to_string();
+    let (ca, cert, key) = (tls("ca.pem"), tls("me.pem"), tls("me-key.pem"));
+    let twice = [
+        "--tls-ca",
+        &ca,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--node",
+        &address(0),
+        "--node",
+        &address(0),
+        "ps",
+    ];
+    let out = f.ctl(&twice);
+    assert!(out.stderr.contains("given twice"), "{out:?}");
     for (i, a) in f.agents.iter().enumerate() {
         a.ok(["rm", "-f", &format!("web{i}")]);
     }

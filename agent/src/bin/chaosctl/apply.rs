@@ -177,13 +177,18 @@ pub async fn exec_fleet(nodes: &Nodes, fmt: Format, a: &Args) -> Result<u8> {
         .map(|(n, _)| n.as_str())
         .collect();
     let refused = sent.len() - started.len();
+    let mut not_aborted = Vec::new();
     if refused > 0 && stop {
         let path = format!("/v1/experiments/{}/abort", segment(&experiment.name));
         for node in &started {
-            let _ = nodes
+            let aborted = nodes
                 .client(node)
                 .call::<Value>(Method::POST, &path, None)
                 .await;
+            if let Err(e) = aborted {
+                eprintln!("chaosctl: node {node}: abort: {e:#}");
+                not_aborted.push(node.to_string());
+            }
         }
     }
     let (names, results): (Vec<String>, Vec<Result<Value>>) = sent.into_iter().unzip();
@@ -191,7 +196,10 @@ pub async fn exec_fleet(nodes: &Nodes, fmt: Format, a: &Args) -> Result<u8> {
     let (got, failed) = fleet::gather(nodes, answers)?;
     fleet::print_statuses(nodes, fmt, got);
     if refused > 0 && stop {
-        eprintln!("chaosctl: {refused} node(s) refused their part and the experiment says on-failure: stop: the others were aborted");
+        match not_aborted.as_slice() {
+            [] => eprintln!("chaosctl: {refused} node(s) refused their part and the experiment says on-failure: stop: the others were aborted"),
+            left => eprintln!("chaosctl: {refused} node(s) refused their part and the experiment says on-failure: stop: not aborted on {} (abort it there: chaosctl --node ADDR abort {})", left.join(", "), experiment.name),
+        }
     }
     Ok(u8::from(failed || unread))
 }

@@ -104,6 +104,9 @@ impl Nodes {
         let config = files.client()?;
         let mut list = Vec::new();
         for address in &flags.nodes {
+            if list.iter().any(|n: &Node| n.name == *address) {
+                bail!("--node {address}: given twice");
+            }
             let name = server_name_of(address).map_err(anyhow::Error::msg)?;
             list.push(Node {
                 name: address.clone(),
@@ -171,6 +174,13 @@ fn fleet_file(path: &Path) -> Result<Nodes> {
     let mut list: Vec<Node> = Vec::new();
     for (i, n) in fleet.nodes.iter().enumerate() {
         let at = || format!("fleet {}: nodes[{i}]", path.display());
+        if !jolt_runtime::names::name(&n.name, 64) {
+            bail!(
+                "{}: name {:?}: 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+                at(),
+                n.name
+            );
+        }
         if list.iter().any(|o| o.name == n.name) {
             bail!("{}: name {:?} given twice", at(), n.name);
         }
