@@ -74,9 +74,24 @@ fn install_puts_programs_man_pages_and_completions_under_the_prefix() {
         Err(e) => eprintln!("skipped the man check: man: {e} (apt-get install man-db)"),
     }
     install(&["--prefix", p, "--uninstall"]);
+    let left: Vec<_> = std::fs::read_dir(prefix.path()).unwrap().collect();
+    assert!(left.is_empty(), "files or directories left: {left:?}");
+}
+
+/// A --from without the programs installs nothing and says why.
+#[test]
+fn install_from_a_directory_without_the_programs_installs_nothing() {
+    let prefix = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(repo().join("scripts/install"))
+        .args(["--prefix", prefix.path().to_str().unwrap(), "--from"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        files(prefix.path()).is_empty(),
-        "{:?}",
-        files(prefix.path())
+        !out.status.success() && stderr.contains("no executable jolt there"),
+        "{out:?}"
     );
+    assert_eq!(std::fs::read_dir(prefix.path()).unwrap().count(), 0);
 }
