@@ -148,7 +148,8 @@ impl Store {
                     // under way.
                     let monitor_idle = matches!(r.status.state, State::Exited | State::Restarting);
                     for tmp in temps {
-                        let ours = tmp.file_name() == Some(format!(".{RECORD}.tmp").as_ref());
+                        let ours = tmp.file_name()
+                            == jolt_runtime::durable::temporary(&path.join(RECORD)).file_name();
                         if ours || monitor_idle {
                             remove_file(&tmp, &mut loaded);
                         }

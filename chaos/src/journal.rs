@@ -11,7 +11,7 @@
 //! that lost data) is reported and skipped, never fatal, and never removed:
 //! a person decides what it undoes.
 
-use std::fs::{self, DirBuilder, File};
+use std::fs::{self, DirBuilder};
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -107,12 +107,6 @@ impl Journal {
         }
     }
 
-    fn sync_dir(&self) -> Result<(), JournalError> {
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(self.io(&self.dir, "fsync of the directory"))
-    }
-
     fn path_of(&self, id: &str) -> Result<PathBuf, JournalError> {
         if !valid_id(id) {
             return Err(JournalError::BadId { id: id.to_string() });
@@ -157,7 +151,8 @@ impl Journal {
     pub fn remove(&self, id: &str) -> Result<(), JournalError> {
         let path = self.path_of(id)?;
         match fs::remove_file(&path) {
-            Ok(()) => self.sync_dir(),
+            Ok(()) => jolt_runtime::durable::sync_dir(&path)
+                .map_err(self.io(&self.dir, "fsync of the directory")),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(self.io(&path, "removing")(e)),
         }

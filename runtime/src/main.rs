@@ -6,7 +6,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use jolt_runtime::cgroups::Driver;
 use jolt_runtime::state::Root;
@@ -105,7 +105,8 @@ fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Features => cli::features::exec()?,
         Command::Man { dir } => {
             use clap::CommandFactory;
-            jolt_runtime::manpages::write(Cli::command(), "8", dir)?;
+            jolt_runtime::manpages::write(Cli::command(), "8", dir)
+                .with_context(|| format!("man pages in {}", dir.display()))?;
         }
     }
     Ok(0)

@@ -66,7 +66,7 @@ impl Hierarchy for V1 {
         dirs
     }
 
-    /// The freezer's, else the pids', else the memory hierarchy's.
+    /// freezer.state in the freezer hierarchy, if one is mounted.
     fn freezer_file(cg: &Cgroupfs<V1>) -> Option<PathBuf> {
         cg.cgroup
             .subsystems()
@@ -77,6 +77,7 @@ impl Hierarchy for V1 {
             })
     }
 
+    /// The freezer's, else the pids', else the memory hierarchy's.
     fn procs_dir(cg: &Cgroupfs<V1>) -> Option<PathBuf> {
         let subsystems = cg.cgroup.subsystems();
         ["freezer", "pids", "memory"]
