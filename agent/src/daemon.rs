@@ -886,7 +886,7 @@ impl Daemon {
         let reference = reference.to_string();
         tokio::task::spawn_blocking(move || {
             // A run adds a container to the table only under this lock.
-            let _lock = this.images.lock();
+            let lock = this.images.lock();
             let image = this.images.find(&reference)?;
             let name = Images::matched_name(&image, &reference);
             if let Some(name) = name.filter(|_| image.names.len() > 1) {
@@ -909,7 +909,10 @@ impl Daemon {
                 }
                 .into());
             }
-            this.images.remove(&image.id)?;
+            let aside = this.images.set_aside(&image.id)?;
+            // Runs wait for the lock: the rootfs goes without it.
+            drop(lock);
+            crate::image::delete_aside(&aside);
             tracing::info!(image = %image.id, "removed");
             Ok(Removal {
                 untagged: image.names,

@@ -388,18 +388,26 @@ impl Images {
         target.ok_or_else(|| ImageError::NotFound(id.to_string()))
     }
 
-    /// Removes image `id` from the store: renamed aside first, so no
+    /// Takes image `id` out of the store: renamed aside, so that no
     /// container can start from it half-removed. The caller holds the
-    /// lock, having checked no container uses it.
-    pub fn remove(&self, id: &str) -> Result<(), ImageError> {
+    /// lock, having checked no container uses it, and then, with the lock
+    /// released, deletes what is aside ([`delete_aside`]).
+    pub fn set_aside(&self, id: &str) -> Result<PathBuf, ImageError> {
         let dir = self.dir.join(id);
         let aside = self.dir.join(format!("{IMPORTING}rm-{id}"));
-        let err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |cause| ImageError::Store { path, cause }
-        };
-        fs::rename(&dir, &aside).map_err(err(&dir))?;
-        fs::remove_dir_all(&aside).map_err(err(&aside))
+        fs::rename(&dir, &aside).map_err(|cause| ImageError::Store { path: dir, cause })?;
+        Ok(aside)
+    }
+}
+
+/// Deletes an image set aside; what cannot be deleted now is logged, and
+/// removed at joltd's next start (it has the import prefix).
+pub fn delete_aside(aside: &Path) {
+    if let Err(e) = fs::remove_dir_all(aside) {
+        tracing::warn!(
+            "{}: {e}; joltd removes it at its next start",
+            aside.display()
+        );
     }
 }
 

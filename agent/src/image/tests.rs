@@ -292,9 +292,14 @@ fn both_archive_formats_import_and_names_move() {
     fs::write(images.dir.join(&b.id).join(RECORD), "{").unwrap();
     assert_eq!(images.list().unwrap().len(), 1);
     assert!(images.find(&a.id).is_ok());
-    images.remove(&b.id).unwrap();
-    images.remove(&a.id).unwrap();
-    assert!(matches!(images.find(&a.id), Err(ImageError::NotFound(_))));
+    let aside = images.set_aside(&b.id).unwrap();
+    super::delete_aside(&aside);
+    let aside = images.set_aside(&a.id).unwrap();
+    assert!(
+        matches!(images.find(&a.id), Err(ImageError::NotFound(_))),
+        "gone from the store once set aside"
+    );
+    super::delete_aside(&aside);
     assert_eq!(fs::read_dir(&images.dir).unwrap().count(), 0);
 }
 
